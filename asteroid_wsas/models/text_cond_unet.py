@@ -1,0 +1,543 @@
+"""TextCondUNet: the text-queried spectrogram U-Net of Mahmud et al. (ICLR 2024)."""
+
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from asteroid.masknn import activations
+from torch import nn
+
+from .base import SafeBaseModel
+from .blocks import InnerProductHead, ResBlock, TextAttention, batch_norm
+
+CONDITIONINGS = ("attention", "film", "late")
+MASK_ACTIVATIONS = ("sigmoid", "relu", "leaky_relu", "linear")
+# Queries per pass for CPU inference (bench/model_speed.py: fastest of 1, 2, 4, 8 on 2 cores).
+CPU_QUERY_GROUP = 4
+
+
+class DownBlock(nn.Module):
+    """conv4x4 stride 2 + BatchNorm + LeakyReLU(0.2) + residual block."""
+
+    def __init__(self, in_ch: int, out_ch: int, n_res_layers: int, film_dim: Optional[int]):
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(out_ch)
+        self.res = ResBlock(out_ch, n_res_layers, film_dim)
+
+    def forward(self, x: torch.Tensor, embed: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.res(F.leaky_relu_(batch_norm(self.norm, self.conv(x)), 0.2), embed)
+
+
+class UpBlock(nn.Module):
+    """Bilinear x2 + residual block + conv3x3 (+ BatchNorm + ReLU except at the output).
+
+    The input is the level's own (skip) features concatenated with the output of the level
+    below. When the skip features are shared by the K queries of a mixture and the features
+    from below are per query, the concatenation is never built before the first convolution
+    (see :meth:`ResBlock.forward_split`).
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        n_res_layers: int,
+        film_dim: Optional[int],
+        is_output: bool = False,
+    ):
+        super().__init__()
+        self.res = ResBlock(in_ch, n_res_layers, film_dim)
+        self.conv = nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=is_output)
+        self.norm = None if is_output else nn.BatchNorm2d(out_ch)
+
+    def forward(
+        self,
+        skip: torch.Tensor,
+        below: Optional[torch.Tensor] = None,
+        embed: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        def up(t):
+            return F.interpolate(t, scale_factor=2.0, mode="bilinear", align_corners=True)
+
+        if below is None:
+            h = self.res(up(skip), embed)
+        elif below.shape[0] == skip.shape[0]:
+            h = self.res(up(torch.cat([skip, below], 1)), embed)
+        else:
+            h = self.res.forward_split(up(skip), up(below), embed)
+        h = self.conv(h)
+        return h if self.norm is None else F.relu_(batch_norm(self.norm, h))
+
+
+class TextCondUNet(SafeBaseModel):
+    """Text-queried separator: STFT -> conditional U-Net -> ratio mask -> iSTFT.
+
+    The "modified conditional U-Net" of Mahmud et al., "Weakly-supervised Audio Separation
+    via Bi-modal Semantic Similarity" (ICLR 2024). Defaults reproduce the authors'
+    configuration (87.7 M parameters): 16 kHz, STFT 1022 / 256 (Hann), 7 levels of
+    64-128-256-512-512-512-512 channels, self- then cross-attention over the CLAP text token
+    states at the three innermost levels, and an inner-product head driven by the pooled
+    CLAP text embedding.
+
+    Text enters the network in one of three ways (``conditioning``):
+
+    - ``"attention"`` (default): self-attention then cross-attention to ``text_tokens`` after
+      the down path of each level in ``attention_levels``, plus the inner-product head.
+    - ``"film"``: FiLM from ``text_embed`` in every residual block (LASS-Net / AudioSep
+      style), plus the inner-product head. ``text_tokens`` are not needed.
+    - ``"late"``: the inner-product head only (CLIPSep); the U-Net itself sees no text.
+
+    Levels above the first conditioned one see no text: their down path (and the STFT) runs
+    once per mixture and is shared by all K queries of that mixture.
+
+    Args:
+        sample_rate: Operating sample rate in Hz.
+        n_fft: STFT size (Hann window of the same length).
+        hop_length: STFT hop.
+        channels: Channels of each U-Net level, outermost first; ``len(channels)`` is the
+            number of levels (each halves both spectrogram axes).
+        attention_levels: Level indices (0 = outermost, negatives count from the innermost)
+            that get attention blocks when ``conditioning="attention"``. None: the three
+            innermost levels.
+        conditioning: ``"attention"``, ``"film"`` or ``"late"``.
+        text_embed_dim: Size of the pooled text embedding (CLAP: 512).
+        text_token_dim: Size of the text token states (CLAP RoBERTa: 768).
+        n_heads: Attention heads.
+        mlp_ratio: Hidden size of the attention blocks' MLPs relative to their width.
+        n_res_layers: Conv layers per residual block.
+        out_channels: Channels of the U-Net output mixed by the inner-product head.
+        mask_activation: Mask nonlinearity, one of ``"sigmoid"`` (ratio mask in [0, 1]),
+            ``"relu"``, ``"leaky_relu"``, ``"linear"``.
+
+    Shape:
+        - wav: :math:`(T,)`, :math:`(B, T)` or :math:`(B, 1, T)`.
+        - text_embed: :math:`(D,)` / :math:`(K, D)` for a 1-D ``wav``; :math:`(B, D)` or
+          :math:`(B, K, D)` otherwise.
+        - text_tokens: ``text_embed.shape[:-1] + (L, E)``.
+        - text_mask: ``text_embed.shape[:-1] + (L,)``, 1/True for real tokens, 0/False for
+          padding (the tokenizer's ``attention_mask``).
+        - output: ``wav`` batch dims + ``text_embed`` query dim + :math:`(T,)`, e.g.
+          :math:`(B, T)` for one query per mixture and :math:`(B, K, T)` for K.
+
+    Examples:
+        >>> model = TextCondUNet(n_fft=126, hop_length=32, channels=[8, 16, 16],
+        ...                      text_embed_dim=16, text_token_dim=12, n_heads=2).eval()
+        >>> wav = torch.randn(2, 8000)
+        >>> embed, tokens = torch.randn(2, 3, 16), torch.randn(2, 3, 5, 12)
+        >>> model(wav, embed, tokens).shape
+        torch.Size([2, 3, 8000])
+    """
+
+    def __init__(
+        self,
+        sample_rate: float = 16000,
+        n_fft: int = 1022,
+        hop_length: int = 256,
+        channels: Sequence[int] = (64, 128, 256, 512, 512, 512, 512),
+        attention_levels: Optional[Sequence[int]] = None,
+        conditioning: str = "attention",
+        text_embed_dim: int = 512,
+        text_token_dim: int = 768,
+        n_heads: int = 8,
+        mlp_ratio: float = 2.0,
+        n_res_layers: int = 1,
+        out_channels: int = 32,
+        mask_activation: str = "sigmoid",
+    ):
+        super().__init__(sample_rate=sample_rate, in_channels=1)
+        channels = [int(c) for c in channels]
+        n_levels = len(channels)
+        if n_levels < 1 or min(channels) < 1:
+            raise ValueError(f"channels must be a non-empty list of positive ints, got {channels}")
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+        if mask_activation not in MASK_ACTIVATIONS:
+            raise ValueError(
+                f"mask_activation must be one of {MASK_ACTIVATIONS}, got {mask_activation!r}"
+            )
+        if n_fft < 2 or hop_length < 1 or hop_length > n_fft:
+            raise ValueError(f"need 1 <= hop_length <= n_fft, got n_fft={n_fft}, hop={hop_length}")
+        if attention_levels is None:
+            attention_levels = list(range(max(n_levels - 3, 0), n_levels))
+        if any(not -n_levels <= int(i) < n_levels for i in attention_levels):
+            raise ValueError(
+                f"attention_levels must index the {n_levels} levels, got {list(attention_levels)}"
+            )
+        resolved = sorted({int(i) % n_levels for i in attention_levels})
+
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.channels = channels
+        self.attention_levels = resolved
+        self.conditioning = conditioning
+        self.text_embed_dim = int(text_embed_dim)
+        self.text_token_dim = int(text_token_dim)
+        self.n_heads = int(n_heads)
+        self.mlp_ratio = float(mlp_ratio)
+        self.n_res_layers = int(n_res_layers)
+        self.out_channels = int(out_channels)
+        self.mask_activation = mask_activation
+
+        if conditioning == "attention":
+            conditioned = resolved
+        elif conditioning == "film":
+            conditioned = list(range(n_levels))
+        else:
+            conditioned = []
+        # Everything above this level is text-free and shared by the queries of a mixture.
+        self.first_conditioned_level = min(conditioned, default=n_levels)
+
+        film_dim = self.text_embed_dim if conditioning == "film" else None
+        self.input_norm = nn.BatchNorm2d(1)
+        ins = [1] + channels[:-1]
+        self.down = nn.ModuleList(
+            DownBlock(i, o, n_res_layers, film_dim) for i, o in zip(ins, channels)
+        )
+        self.up = nn.ModuleList(
+            UpBlock(
+                2 * c if level < n_levels - 1 else c,
+                out_channels if level == 0 else ins[level],
+                n_res_layers,
+                film_dim,
+                is_output=level == 0,
+            )
+            for level, c in enumerate(channels)
+        )
+        self.attention = nn.ModuleDict(
+            {
+                str(level): TextAttention(channels[level], self.text_token_dim, n_heads, mlp_ratio)
+                for level in (resolved if conditioning == "attention" else [])
+            }
+        )
+        self.head = InnerProductHead(self.text_embed_dim, out_channels)
+        self.mask_nl = activations.get(mask_activation)()
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        # Runtime setting, not a model argument: queries per pass through the conditioned
+        # levels. None = automatic: all at once in training mode (BatchNorm statistics over
+        # the whole batch) and on GPU; groups of 4 for CPU inference, where smaller
+        # activations are faster. The text-free upper levels are computed once either way.
+        self.query_chunk_size: Optional[int] = None
+
+    # ------------------------------------------------------------------ public API
+    def forward(
+        self,
+        wav: torch.Tensor,
+        text_embed: torch.Tensor,
+        text_tokens: Optional[torch.Tensor] = None,
+        text_mask: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Separate the source described by each text query from each mixture.
+
+        Args:
+            wav: Mixture waveforms, :math:`(T,)`, :math:`(B, T)` or :math:`(B, 1, T)`.
+            text_embed: Pooled text embeddings, one or K queries per mixture.
+            text_tokens: Text token states, required for ``conditioning="attention"``.
+            text_mask: 1/True for real tokens, 0/False for padding; None means no padding.
+
+        Returns:
+            torch.Tensor: Estimated waveforms of the same length as ``wav``; see the class
+            docstring for the shape.
+        """
+        masks, spec, squeeze = self._masks(wav, text_embed, text_tokens, text_mask)
+        est = self.istft(masks * spec.unsqueeze(1), wav.shape[-1])
+        return _restore(est.to(wav.dtype), squeeze)
+
+    def forward_masks(
+        self,
+        wav: torch.Tensor,
+        text_embed: torch.Tensor,
+        text_tokens: Optional[torch.Tensor] = None,
+        text_mask: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Masks and mixture STFT, for losses on magnitudes (``masks * spec.abs()``).
+
+        Args:
+            wav: As in :meth:`forward`.
+            text_embed: As in :meth:`forward`, with or without the query dim.
+            text_tokens: As in :meth:`forward`.
+            text_mask: As in :meth:`forward`.
+
+        Returns:
+            tuple: ``masks`` :math:`(B, K, F, N)` and the complex mixture STFT ``spec``
+            :math:`(B, F, N)`, with ``F = n_fft // 2 + 1`` bins and ``N`` frames. A missing
+            batch or query dim is inserted as size 1.
+        """
+        masks, spec, _ = self._masks(wav, text_embed, text_tokens, text_mask)
+        return masks, spec
+
+    def forward_wav(
+        self,
+        wav: torch.Tensor,
+        text_embed: torch.Tensor,
+        text_tokens: Optional[torch.Tensor] = None,
+        text_mask: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Asteroid's separation entry point: the queries play the role of sources.
+
+        ``asteroid.separate.separate(model, wav, text_embed=..., text_tokens=...)`` calls
+        this. Unlike :meth:`forward`, a single query keeps its source dim, so the output is
+        always :math:`(B, K, T)` (or :math:`(K, T)` for a 1-D ``wav``).
+
+        Args:
+            wav: As in :meth:`forward`.
+            text_embed: As in :meth:`forward`.
+            text_tokens: As in :meth:`forward`.
+            text_mask: As in :meth:`forward`.
+
+        Returns:
+            torch.Tensor: :math:`(B, K, T)`, or :math:`(K, T)` for a 1-D ``wav``.
+        """
+        masks, spec, (no_batch, _) = self._masks(wav, text_embed, text_tokens, text_mask)
+        est = self.istft(masks * spec.unsqueeze(1), wav.shape[-1])
+        return _restore(est.to(wav.dtype), (no_batch, False))
+
+    def stft(self, wav: torch.Tensor) -> torch.Tensor:
+        """Complex STFT with the model's settings: :math:`(..., T) \\to (..., F, N)`."""
+        with torch.autocast(wav.device.type, enabled=False):
+            flat = wav.reshape(-1, wav.shape[-1]).float()
+            spec = torch.stft(
+                flat,
+                self.n_fft,
+                self.hop_length,
+                window=self.window.to(flat.device),
+                center=True,
+                return_complex=True,
+            )
+        return spec.unflatten(0, wav.shape[:-1])
+
+    def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """Inverse of :meth:`stft`, cropped or padded to ``length`` samples."""
+        with torch.autocast(spec.device.type, enabled=False):
+            flat = spec.reshape(-1, *spec.shape[-2:])
+            wav = torch.istft(
+                flat,
+                self.n_fft,
+                self.hop_length,
+                window=self.window.to(flat.device),
+                center=True,
+                length=length,
+            )
+        return wav.unflatten(0, spec.shape[:-2])
+
+    def get_model_args(self) -> dict:
+        """Arguments that re-create this model (Asteroid convention)."""
+        return {
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "hop_length": self.hop_length,
+            "channels": list(self.channels),
+            "attention_levels": list(self.attention_levels),
+            "conditioning": self.conditioning,
+            "text_embed_dim": self.text_embed_dim,
+            "text_token_dim": self.text_token_dim,
+            "n_heads": self.n_heads,
+            "mlp_ratio": self.mlp_ratio,
+            "n_res_layers": self.n_res_layers,
+            "out_channels": self.out_channels,
+            "mask_activation": self.mask_activation,
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _masks(self, wav, text_embed, text_tokens, text_mask):
+        wav, embed, tokens, key_mask, squeeze = self._check_inputs(
+            wav, text_embed, text_tokens, text_mask
+        )
+        n_batch, n_queries = embed.shape[:2]
+        spec = self.stft(wav)  # (B, F, N)
+        n_freq, n_frames = spec.shape[-2:]
+
+        # Once per mixture: log-magnitude, input BatchNorm, padding to a multiple of 2^levels.
+        x = self.input_norm(torch.log1p(spec.abs()).unsqueeze(1).to(embed.dtype))
+        stride = 2 ** len(self.channels)
+        pad_f, pad_t = (-n_freq) % stride, (-n_frames) % stride
+        x = F.pad(x, (0, pad_t, 0, pad_f))
+
+        # Levels above the first conditioned one see no text: once per mixture.
+        first = self.first_conditioned_level
+        shared_skips: List[torch.Tensor] = []
+        for level in range(first):
+            x = self.down[level](x)
+            shared_skips.append(x)
+
+        if first == len(self.channels):  # "late": only the head sees the text
+            below = None
+            for level in reversed(range(first)):
+                below = self.up[level](shared_skips[level], below)
+            logits = self.head(below.unsqueeze(1), embed)
+        else:
+            step = self._query_group_size(n_queries, x.device)
+            logits = torch.cat(
+                [
+                    self._query_path(
+                        x,
+                        shared_skips,
+                        embed[:, s : s + step],
+                        None if tokens is None else tokens[:, s : s + step],
+                        None if key_mask is None else key_mask[:, s : s + step],
+                    )
+                    for s in range(0, n_queries, step)
+                ],
+                dim=1,
+            )
+        masks = self.mask_nl(logits[..., :n_freq, :n_frames].float())
+        return masks, spec, squeeze
+
+    def _query_group_size(self, n_queries: int, device: torch.device) -> int:
+        if self.query_chunk_size is not None:
+            if self.query_chunk_size < 1:
+                raise ValueError(f"query_chunk_size must be >= 1, got {self.query_chunk_size}")
+            return self.query_chunk_size
+        if self.training or device.type != "cpu":
+            return n_queries
+        return CPU_QUERY_GROUP
+
+    def _query_path(self, x, shared_skips, embed, tokens, key_mask):
+        """Conditioned levels for a group of queries: mask logits (B, k, H, W)."""
+        n_batch, n_queries = embed.shape[:2]
+        flat_embed = embed.flatten(0, 1)  # (B*k, D), query index fastest
+        flat_tokens = None if tokens is None else tokens.flatten(0, 1)
+        flat_mask = None if key_mask is None else key_mask.flatten(0, 1)
+        first = len(shared_skips)
+
+        x = x.repeat_interleave(n_queries, 0)
+        skips: List[torch.Tensor] = []
+        for level in range(first, len(self.channels)):
+            x = self.down[level](x, flat_embed)
+            if str(level) in self.attention:
+                x = self.attention[str(level)](x, flat_tokens, flat_mask)
+            skips.append(x)
+        below = None
+        for level in reversed(range(first, len(self.channels))):
+            below = self.up[level](skips[level - first], below, flat_embed)
+        for level in reversed(range(first)):  # shared skips, per-query input from below
+            below = self.up[level](shared_skips[level], below)
+        return self.head(below.unflatten(0, (n_batch, n_queries)), embed)
+
+    def _check_inputs(self, wav, text_embed, text_tokens, text_mask):
+        """Validate and bring inputs to (B, T), (B, K, D), (B, K, L, E), (B, K, L)."""
+        if not isinstance(wav, torch.Tensor):
+            raise TypeError(f"wav must be a torch.Tensor, got {type(wav).__name__}")
+        if not isinstance(text_embed, torch.Tensor):
+            raise TypeError(f"text_embed must be a torch.Tensor, got {type(text_embed).__name__}")
+        if wav.ndim not in (1, 2, 3):
+            raise ValueError(f"wav must be (T,), (B, T) or (B, 1, T), got shape {_shape(wav)}")
+        if wav.ndim == 3:
+            if wav.shape[1] != 1:
+                raise ValueError(
+                    f"wav must be mono (B, 1, T), got {wav.shape[1]} channels: {_shape(wav)}"
+                )
+            wav = wav[:, 0]
+        no_batch = wav.ndim == 1
+        if no_batch:
+            wav = wav.unsqueeze(0)
+        if not torch.is_floating_point(wav):
+            raise ValueError(f"wav must be a floating point tensor, got {wav.dtype}")
+        if wav.shape[-1] < self.n_fft:
+            raise ValueError(
+                f"wav has {wav.shape[-1]} samples, shorter than one STFT frame "
+                f"(n_fft={self.n_fft} samples)"
+            )
+        if not torch.isfinite(wav).all():
+            raise ValueError("wav contains NaN or infinite samples")
+
+        # Query dims: the embedding has the batch dims of wav plus an optional K dim.
+        n_batch_dims = 0 if no_batch else 1
+        if text_embed.ndim not in (n_batch_dims + 1, n_batch_dims + 2):
+            expected = "(D,) or (K, D)" if no_batch else "(B, D) or (B, K, D)"
+            raise ValueError(
+                f"text_embed must be {expected} for wav of shape {_shape(wav)}, "
+                f"got {_shape(text_embed)}"
+            )
+        no_query = text_embed.ndim == n_batch_dims + 1
+        embed = text_embed
+        if no_query:
+            embed = embed.unsqueeze(-2)
+        if no_batch:
+            embed = embed.unsqueeze(0)
+        if embed.shape[0] != wav.shape[0]:
+            raise ValueError(
+                f"text_embed has batch size {embed.shape[0]} but wav has {wav.shape[0]}"
+            )
+        if embed.shape[-1] != self.text_embed_dim:
+            raise ValueError(
+                f"text_embed must have size {self.text_embed_dim} in its last dim, "
+                f"got {_shape(text_embed)}"
+            )
+        if embed.shape[1] < 1:
+            raise ValueError("text_embed holds no query (K = 0)")
+        if not torch.isfinite(embed).all():
+            raise ValueError("text_embed contains NaN or infinite values")
+        dtype = self.head.scale.dtype  # compute in the model's dtype, return in wav's
+        embed = embed.to(dtype)
+        lead = tuple(text_embed.shape[:-1])
+
+        tokens = key_mask = None
+        if text_tokens is None:
+            if self.conditioning == "attention":
+                raise ValueError(
+                    "text_tokens is required when conditioning='attention' "
+                    f"(expected shape {lead + ('L', self.text_token_dim)})"
+                )
+            if text_mask is not None:
+                raise ValueError("text_mask was given without text_tokens")
+        else:
+            tokens = _match_lead(text_tokens, "text_tokens", lead, 2, no_query, no_batch)
+            if tokens.shape[-1] != self.text_token_dim:
+                raise ValueError(
+                    f"text_tokens must have size {self.text_token_dim} in its last dim, "
+                    f"got {_shape(text_tokens)}"
+                )
+            if not torch.isfinite(tokens).all():
+                raise ValueError("text_tokens contains NaN or infinite values")
+            tokens = tokens.to(dtype)
+            if text_mask is not None:
+                key_mask = _match_lead(text_mask, "text_mask", lead, 1, no_query, no_batch)
+                if key_mask.shape[-1] != tokens.shape[-2]:
+                    raise ValueError(
+                        f"text_mask must have {tokens.shape[-2]} tokens like text_tokens, "
+                        f"got {_shape(text_mask)}"
+                    )
+                key_mask = key_mask.bool()
+                if not key_mask.any(-1).all():
+                    raise ValueError("text_mask marks every token of some query as padding")
+        return wav, embed, tokens, key_mask, (no_batch, no_query)
+
+
+def _shape(t: torch.Tensor) -> tuple:
+    return tuple(t.shape)
+
+
+def _match_lead(t, name, lead, n_trailing, no_query, no_batch):
+    """Check that ``t`` has the query dims of text_embed, then add the missing ones."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.ndim != len(lead) + n_trailing:
+        raise ValueError(
+            f"{name} must have {len(lead) + n_trailing} dims (text_embed's {lead} + "
+            f"{n_trailing} more), got {_shape(t)}"
+        )
+    if tuple(t.shape[: len(lead)]) != lead:
+        if not no_batch and t.shape[0] != lead[0]:
+            what = "batch size"
+        else:
+            what = "number of queries K"
+        raise ValueError(
+            f"{name} has shape {_shape(t)}: its {what} does not match text_embed {lead}"
+        )
+    if no_query:
+        t = t.unsqueeze(len(lead))
+    if no_batch:
+        t = t.unsqueeze(0)
+    return t
+
+
+def _restore(est: torch.Tensor, squeeze: Tuple[bool, bool]) -> torch.Tensor:
+    """Drop the batch / query dims that the caller did not give."""
+    no_batch, no_query = squeeze
+    if no_query:
+        est = est.squeeze(1)
+    if no_batch:
+        est = est.squeeze(0)
+    return est

@@ -1,0 +1,53 @@
+"""asteroid-wsas: weakly-supervised text-queried audio separation on top of Asteroid."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = re.search(
+    r'^__version__ = "([^"]+)"', (here / "asteroid_wsas" / "__init__.py").read_text(), re.M
+).group(1)
+
+setup(
+    name="asteroid-wsas",
+    version=version,
+    description=(
+        "Text-queried audio separation trained without clean audio "
+        "(Mahmud et al., ICLR 2024), as an Asteroid extension"
+    ),
+    long_description=(here / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["asteroid_wsas", "asteroid_wsas.*"]),
+    install_requires=[
+        # torch and torchaudio must be an exactly matching pair: asteroid imports torchaudio
+        # (through torch_stoi), and the registry's torchaudio 2.11 wheels need torch 2.11.
+        "torch==2.11.*",
+        "torchaudio==2.11.*",
+        "asteroid==0.7.0",
+        "pytorch-lightning>=2.0,<3",
+        "soundfile>=0.12",
+        "transformers>=4.40",
+        "numpy",
+        "pyyaml",
+        # asteroid 0.7.0 pins torchmetrics<=0.11.4, which imports pkg_resources.
+        "setuptools<82",
+        # asteroid's hub utilities import requests without declaring it.
+        "requests",
+    ],
+    extras_require={
+        "dev": ["pytest>=7", "black>=24", "mkdocs>=1.5"],
+        "docs": ["mkdocs>=1.5"],
+        # LAION's own package, only for converting its .pt checkpoints (not needed to run).
+        "laion": ["laion-clap"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: MIT License",
+        "Topic :: Multimedia :: Sound/Audio :: Analysis",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
