@@ -17,6 +17,7 @@ import statistics
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from asteroid_wsas import TextCondUNet
 
@@ -72,6 +73,20 @@ def main() -> None:
         for k in range(args.queries):
             model(wav, embed[:, k], tokens[:, k])
         sync()
+
+    # Multiply-adds: what the sharing can save at best, independent of the hardware.
+    def macs(n_queries):
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            model(wav, embed[:, :n_queries], tokens[:, :n_queries])
+        return counter.get_total_flops() / 2
+
+    one, two = macs(1), macs(2)
+    per_query, shared = two - one, 2 * one - two
+    k = args.queries
+    print(
+        f"multiply-adds: {one / 1e9:.1f} G for 1 query, {shared / one:.0%} of them text-free "
+        f"and shared; ideal ratio for {k} queries {k * one / (shared + k * per_query):.2f}x"
+    )
 
     for layout in args.layouts.split(","):
         fmt = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}[layout]

@@ -77,7 +77,7 @@ class SafeBaseModel(BaseModel):
         Examples:
             >>> import tempfile, os
             >>> from asteroid_wsas import TextCondUNet
-            >>> model = TextCondUNet(n_fft=62, hop_length=16, channels=[4, 8])
+            >>> model = TextCondUNet(n_fft=62, hop_length=16, channels=[4, 8], n_heads=2)
             >>> path = os.path.join(tempfile.mkdtemp(), "model.pth")
             >>> torch.save(model.serialize(), path)
             >>> type(TextCondUNet.from_pretrained(path)).__name__

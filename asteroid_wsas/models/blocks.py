@@ -95,11 +95,23 @@ class ResBlock(nn.Module):
         h = self._finish(self.convs[0](x), embed)
         return F.leaky_relu_(h.add_(x), 0.2)
 
+    def shared_conv(self, shared: torch.Tensor) -> Optional[torch.Tensor]:
+        """The first conv's contribution from the leading ``shared`` channels (plus bias).
+
+        Compute it once per mixture and pass it to :meth:`forward_split` for every group of
+        queries. None for a block without layers.
+        """
+        if self.n_layers == 0:
+            return None
+        conv = self.convs[0]
+        return F.conv2d(shared, conv.weight[:, : shared.shape[1]], conv.bias, padding=1)
+
     def forward_split(
         self,
         shared: torch.Tensor,
         per_query: torch.Tensor,
         embed: Optional[torch.Tensor] = None,
+        shared_conv: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Same as ``forward(cat([shared repeated K times, per_query], 1))``, cheaper.
 
@@ -111,6 +123,7 @@ class ResBlock(nn.Module):
             shared: Channels that are the same for all queries of a mixture, ``(B, Cs, H, W)``.
             per_query: Query-dependent channels, ``(B * K, Cq, H, W)``, query index fastest.
             embed: FiLM embedding ``(B * K, D)`` if the block uses FiLM.
+            shared_conv: ``self.shared_conv(shared)`` if already computed.
 
         Returns:
             torch.Tensor: ``(B * K, Cs + Cq, H, W)``.
@@ -119,10 +132,10 @@ class ResBlock(nn.Module):
         n_queries = per_query.shape[0] // n_batch
         if self.n_layers == 0:
             return torch.cat([shared.repeat_interleave(n_queries, 0), per_query], 1)
-        conv = self.convs[0]
-        h = F.conv2d(per_query, conv.weight[:, n_shared:], None, padding=1)
-        h_shared = F.conv2d(shared, conv.weight[:, :n_shared], conv.bias, padding=1)
-        h.unflatten(0, (n_batch, n_queries)).add_(h_shared.unsqueeze(1))
+        if shared_conv is None:
+            shared_conv = self.shared_conv(shared)
+        h = F.conv2d(per_query, self.convs[0].weight[:, n_shared:], None, padding=1)
+        h.unflatten(0, (n_batch, n_queries)).add_(shared_conv.unsqueeze(1))
         h = self._finish(h, embed)
         # Residual, added per half so that the concatenated input is never materialised.
         h[:, :n_shared].unflatten(0, (n_batch, n_queries)).add_(shared.unsqueeze(1))
