@@ -4,8 +4,8 @@ Prints the parameter count, the seconds per clip of one query and the ratio
 "K queries in one call vs K calls", which measures the sharing of the STFT and of the
 text-free upper levels between the queries of a mixture. Goal: ratio >= 1.5 for K = 8.
 
-Both memory layouts are measured: PyTorch's default (NCHW) and channels-last, which
-oneDNN convolves without re-ordering on CPU.
+Both memory layouts of the conv weights are measured: channels-last (TextCondUNet's
+default; oneDNN and cuDNN convolve it without re-ordering) and NCHW (PyTorch's usual one).
 
 Usage:
     python bench/model_speed.py                  # authors' default config, 8.19 s clips
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per figure")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--layouts", default="nchw,channels_last", help="comma-separated")
+    parser.add_argument("--layouts", default="channels_last,nchw", help="comma-separated")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

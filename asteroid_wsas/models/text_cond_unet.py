@@ -98,8 +98,10 @@ class TextCondUNet(SafeBaseModel):
       style), plus the inner-product head. ``text_tokens`` are not needed.
     - ``"late"``: the inner-product head only (CLIPSep); the U-Net itself sees no text.
 
-    Levels above the first conditioned one see no text: their down path (and the STFT) runs
-    once per mixture and is shared by all K queries of that mixture.
+    Levels above the first conditioned one see no text: the STFT, their down path and the
+    skip half of their up convolutions run once per mixture and are shared by all K queries
+    of that mixture. Conv weights are channels-last from construction on (faster
+    convolutions on CPU and GPU).
 
     Args:
         sample_rate: Operating sample rate in Hz.
