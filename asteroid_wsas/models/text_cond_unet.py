@@ -254,9 +254,8 @@ class TextCondUNet(SafeBaseModel):
             torch.Tensor: Estimated waveforms of the same length as ``wav``; see the class
             docstring for the shape.
         """
-        masks, spec, squeeze = self._masks(wav, text_embed, text_tokens, text_mask)
-        est = self.istft(masks * spec.unsqueeze(1), wav.shape[-1])
-        return _restore(est.to(wav.dtype), squeeze)
+        est, squeeze = self._separate(wav, text_embed, text_tokens, text_mask)
+        return _restore(est, squeeze)
 
     def forward_masks(
         self,
@@ -303,37 +302,27 @@ class TextCondUNet(SafeBaseModel):
         Returns:
             torch.Tensor: :math:`(B, K, T)`, or :math:`(K, T)` for a 1-D ``wav``.
         """
-        masks, spec, (no_batch, _) = self._masks(wav, text_embed, text_tokens, text_mask)
-        est = self.istft(masks * spec.unsqueeze(1), wav.shape[-1])
-        return _restore(est.to(wav.dtype), (no_batch, False))
+        est, (no_batch, _) = self._separate(wav, text_embed, text_tokens, text_mask)
+        return _restore(est, (no_batch, False))
 
     def stft(self, wav: torch.Tensor) -> torch.Tensor:
         """Complex STFT with the model's settings: :math:`(..., T) \\to (..., F, N)`."""
         with torch.autocast(wav.device.type, enabled=False):
             flat = wav.reshape(-1, wav.shape[-1]).float()
-            spec = torch.stft(
-                flat,
-                self.n_fft,
-                self.hop_length,
-                window=self.window.to(flat.device),
-                center=True,
-                return_complex=True,
-            )
+            spec = torch.stft(flat, **self._stft_args(), return_complex=True)
         return spec.reshape(wav.shape[:-1] + spec.shape[-2:])
 
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """Inverse of :meth:`stft`, cropped or padded to ``length`` samples."""
         with torch.autocast(spec.device.type, enabled=False):
             flat = spec.reshape(-1, *spec.shape[-2:])
-            wav = torch.istft(
-                flat,
-                self.n_fft,
-                self.hop_length,
-                window=self.window.to(flat.device),
-                center=True,
-                length=length,
-            )
+            wav = torch.istft(flat, **self._stft_args(), length=length)
         return wav.reshape(spec.shape[:-2] + wav.shape[-1:])
+
+    def _stft_args(self) -> dict:
+        return dict(
+            n_fft=self.n_fft, hop_length=self.hop_length, window=self.window.float(), center=True
+        )
 
     def get_model_args(self) -> dict:
         """Arguments that re-create this model (Asteroid convention)."""
@@ -354,6 +343,12 @@ class TextCondUNet(SafeBaseModel):
         }
 
     # ------------------------------------------------------------------ internals
+    def _separate(self, wav, text_embed, text_tokens, text_mask):
+        """Estimates (B, K, T) in wav's dtype, and which dims the caller left out."""
+        masks, spec, squeeze = self._masks(wav, text_embed, text_tokens, text_mask)
+        est = self.istft(masks * spec.unsqueeze(1), wav.shape[-1])
+        return est.to(wav.dtype), squeeze
+
     def _masks(self, wav, text_embed, text_tokens, text_mask):
         wav, embed, tokens, key_mask, squeeze = self._check_inputs(
             wav, text_embed, text_tokens, text_mask
