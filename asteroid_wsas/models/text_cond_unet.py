@@ -170,6 +170,11 @@ class TextCondUNet(SafeBaseModel):
             )
         if n_fft < 2 or hop_length < 1 or hop_length > n_fft:
             raise ValueError(f"need 1 <= hop_length <= n_fft, got n_fft={n_fft}, hop={hop_length}")
+        if n_res_layers < 0 or (conditioning == "film" and n_res_layers < 1):
+            raise ValueError(
+                f"n_res_layers must be >= 0, and >= 1 for FiLM (which sits in the residual "
+                f"blocks), got {n_res_layers} with conditioning={conditioning!r}"
+            )
         if attention_levels is None:
             attention_levels = list(range(max(n_levels - 3, 0), n_levels))
         if any(not -n_levels <= int(i) < n_levels for i in attention_levels):

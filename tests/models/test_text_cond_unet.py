@@ -231,6 +231,17 @@ def test_mask_activation(activation, wav):
         assert masks.min() < 0  # not squashed into [0, 1]
 
 
+def test_residual_blocks_can_be_removed(wav):
+    model = eval_model(n_res_layers=0)
+    assert not any(
+        isinstance(m, torch.nn.Conv2d)
+        and m.kernel_size == (3, 3)
+        and m.in_channels == m.out_channels
+        for m in model.down.modules()
+    )
+    assert model(wav, *queries(2, 2)).shape == (2, 2, wav.shape[-1])
+
+
 def test_token_and_embedding_dims_are_configurable():
     model = eval_model(text_embed_dim=7, text_token_dim=9, n_heads=1)
     out = model(torch.randn(1, 1000), torch.randn(1, 2, 7), torch.randn(1, 2, 3, 9))
@@ -324,6 +335,8 @@ def test_non_tensor_input_is_a_type_error():
         (dict(channels=[]), "channels"),
         (dict(hop_length=0), "hop_length"),
         (dict(n_heads=3), "n_heads"),
+        (dict(conditioning="film", n_res_layers=0), "n_res_layers"),
+        (dict(n_res_layers=-1), "n_res_layers"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, argument):
