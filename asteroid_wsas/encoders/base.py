@@ -1,0 +1,182 @@
+"""The bimodal (audio-text) encoder interface: teacher of the weak objective, query source."""
+
+from collections import OrderedDict
+from typing import Dict, List, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TextBatch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class BimodalEncoder(nn.Module):
+    """An audio-language model that embeds phrases and waveforms in one space.
+
+    Subclasses implement :meth:`_encode_text` (uncached, a batch of phrases) and
+    :meth:`embed_audio`, and set ``sample_rate``, ``embed_dim`` and ``token_dim``. This base
+    class adds input checks, padding of token states to a common length and, once the
+    encoder is frozen, a per-phrase cache of the text outputs (the text tower of a frozen
+    encoder gives the same answer for the same phrase every time).
+
+    Frozen (:meth:`freeze`) means: no parameter requires or receives gradients, the encoder
+    stays in eval mode even when a parent module calls ``.train()``, and gradients still
+    flow through :meth:`embed_audio` to the input waveform.
+
+    Args:
+        cache_size: Phrases kept in the text cache (least recently used are dropped);
+            0 disables the cache.
+
+    Attributes:
+        sample_rate (int): Rate :meth:`embed_audio` works at (inputs are resampled to it).
+        embed_dim (int): Size of the normalised embeddings.
+        token_dim (int): Size of the text token states.
+    """
+
+    sample_rate: int
+    embed_dim: int
+    token_dim: int
+
+    def __init__(self, cache_size: int = 4096):
+        super().__init__()
+        if cache_size < 0:
+            raise ValueError(f"cache_size must be >= 0, got {cache_size}")
+        self.cache_size = int(cache_size)
+        self.frozen = False
+        self._cache: "OrderedDict[str, Tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    # ------------------------------------------------------------------ to implement
+    @property
+    def logit_scale(self) -> float:
+        """Temperature of audio -> text similarities (``exp`` of the learnt log-scale)."""
+        raise NotImplementedError
+
+    def _encode_text(self, phrases: List[str]) -> TextBatch:
+        """Encode phrases without the cache.
+
+        Returns:
+            tuple: normalised embeddings ``(N, D)``, token states ``(N, L, E)`` and their
+            mask ``(N, L)`` (True for real tokens).
+        """
+        raise NotImplementedError
+
+    def embed_audio(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Normalised audio embeddings ``(N, D)`` of waveforms ``(N, T)``, differentiable."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ public API
+    def encode_text(self, phrases: Sequence[str]) -> TextBatch:
+        """Embeddings, token states and token mask of phrases, from the cache when frozen.
+
+        Args:
+            phrases: The phrases, e.g. ``["A dog barks", "A man speaks"]``.
+
+        Returns:
+            tuple: ``embed`` :math:`(N, D)` L2-normalised, ``states`` :math:`(N, L, E)` padded
+            with zeros to the longest phrase, ``mask`` :math:`(N, L)` bool, True for real
+            tokens.
+        """
+        phrases = _check_phrases(phrases)
+        device = self._device()
+        if not phrases:
+            return (
+                torch.zeros(0, self.embed_dim, device=device),
+                torch.zeros(0, 0, self.token_dim, device=device),
+                torch.zeros(0, 0, dtype=torch.bool, device=device),
+            )
+        if not (self.frozen and self.cache_size):
+            return self._encode_text(phrases)
+
+        unique = list(dict.fromkeys(phrases))
+        missing = [p for p in unique if p not in self._cache]
+        self.cache_misses += len(missing)
+        self.cache_hits += len(phrases) - len(missing)
+        if missing:
+            with torch.no_grad():
+                embed, states, mask = self._encode_text(missing)
+            for i, phrase in enumerate(missing):
+                length = int(mask[i].sum())
+                self._cache[phrase] = (embed[i].float().clone(), states[i, :length].float().clone())
+        entries = []
+        for phrase in phrases:
+            self._cache.move_to_end(phrase)
+            entries.append(self._cache[phrase])
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return _stack(entries, device)
+
+    def embed_text(self, phrases: Sequence[str]) -> torch.Tensor:
+        """L2-normalised text embeddings ``(N, D)``."""
+        return self.encode_text(phrases)[0]
+
+    def text_tokens(self, phrases: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Token states ``(N, L, E)`` and mask ``(N, L)`` (True = real token)."""
+        _, states, mask = self.encode_text(phrases)
+        return states, mask
+
+    def freeze(self) -> "BimodalEncoder":
+        """Make the encoder a fixed teacher: no gradients to its weights, always eval mode."""
+        self.requires_grad_(False)
+        self.frozen = True
+        return self.train(False)
+
+    def train(self, mode: bool = True) -> "BimodalEncoder":
+        """Like ``nn.Module.train``, except that a frozen encoder stays in eval mode."""
+        return super().train(mode and not self.frozen)
+
+    def clear_cache(self) -> None:
+        """Forget cached phrases (done automatically when the weights are loaded)."""
+        self._cache.clear()
+
+    def cache_stats(self) -> Dict[str, int]:
+        """Cache entries, hits and misses so far."""
+        return {"entries": len(self._cache), "hits": self.cache_hits, "misses": self.cache_misses}
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self.clear_cache()  # new weights invalidate cached text outputs
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def _device(self) -> torch.device:
+        param = next(self.parameters(), None)
+        return param.device if param is not None else torch.device("cpu")
+
+    def _check_audio(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Validate ``embed_audio``'s input and return it as ``(N, T)``."""
+        if not isinstance(wav, torch.Tensor):
+            raise TypeError(f"wav must be a torch.Tensor, got {type(wav).__name__}")
+        if wav.ndim == 1:
+            wav = wav.unsqueeze(0)
+        if wav.ndim != 2:
+            raise ValueError(f"wav must be (T,) or (N, T), got shape {tuple(wav.shape)}")
+        if not torch.is_floating_point(wav):
+            raise ValueError(f"wav must be a floating point tensor, got {wav.dtype}")
+        if wav.shape[-1] == 0:
+            raise ValueError("wav is empty (0 samples)")
+        if not torch.isfinite(wav).all():
+            raise ValueError("wav contains NaN or infinite samples")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
+        return wav
+
+
+def _check_phrases(phrases: Union[Sequence[str], str]) -> List[str]:
+    if isinstance(phrases, str) or not isinstance(phrases, (list, tuple)):
+        raise TypeError(f"phrases must be a list of strings, got {type(phrases).__name__}")
+    for i, phrase in enumerate(phrases):
+        if not isinstance(phrase, str):
+            raise TypeError(f"phrases[{i}] must be a string, got {type(phrase).__name__}")
+        if not phrase.strip():
+            raise ValueError(f"phrases[{i}] is empty")
+    return list(phrases)
+
+
+def _stack(entries: List[Tuple[torch.Tensor, torch.Tensor]], device: torch.device) -> TextBatch:
+    """Stack cached (embed, states) pairs, padding states to the longest phrase."""
+    embed = torch.stack([e for e, _ in entries]).to(device)
+    lengths = [s.shape[0] for _, s in entries]
+    length = max(lengths)
+    states = torch.stack([F.pad(s, (0, 0, 0, length - s.shape[0])) for _, s in entries])
+    mask = torch.arange(length)[None, :] < torch.tensor(lengths)[:, None]
+    return embed, states.to(device), mask.to(device)
