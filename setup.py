@@ -33,6 +33,8 @@ setup(
         "transformers>=4.40",
         "numpy",
         "pyyaml",
+        "tqdm",
+        "tokenizers",
         # asteroid 0.7.0 pins torchmetrics<=0.11.4, which imports pkg_resources.
         "setuptools<82",
         # asteroid's hub utilities import requests without declaring it.
@@ -44,6 +46,7 @@ setup(
         # LAION's own package, only for converting its .pt checkpoints (not needed to run).
         "laion": ["laion-clap"],
     },
+    entry_points={"console_scripts": ["asteroid-wsas=asteroid_wsas.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: MIT License",

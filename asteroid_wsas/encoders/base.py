@@ -1,7 +1,6 @@
 """The bimodal (audio-text) encoder interface: teacher of the weak objective, query source."""
 
-from collections import OrderedDict
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -23,9 +22,16 @@ class BimodalEncoder(nn.Module):
     stays in eval mode even when a parent module calls ``.train()``, and gradients still
     flow through :meth:`embed_audio` to the input waveform.
 
+    The cache lives in CPU memory: embeddings in float32, token states in ``cache_dtype``
+    (float16 by default, about 20 KB per phrase of 12 tokens x 768). Once ``cache_size``
+    phrases are stored, further phrases are computed every time but not stored: epochs
+    revisit a dataset's phrases in a new order each time, a pattern for which evicting old
+    entries (LRU) would drop exactly the phrases that come next. Cached or not, every
+    returned value has been through the cache's dtypes, so results do not depend on hits.
+
     Args:
-        cache_size: Phrases kept in the text cache (least recently used are dropped);
-            0 disables the cache.
+        cache_size: Most phrases kept (None: no limit; 0: no cache).
+        cache_dtype: Storage dtype of cached token states.
 
     Attributes:
         sample_rate (int): Rate :meth:`embed_audio` works at (inputs are resampled to it).
@@ -37,13 +43,14 @@ class BimodalEncoder(nn.Module):
     embed_dim: int
     token_dim: int
 
-    def __init__(self, cache_size: int = 4096):
+    def __init__(self, cache_size: Optional[int] = 65536, cache_dtype=torch.float16):
         super().__init__()
-        if cache_size < 0:
-            raise ValueError(f"cache_size must be >= 0, got {cache_size}")
-        self.cache_size = int(cache_size)
+        if cache_size is not None and cache_size < 0:
+            raise ValueError(f"cache_size must be >= 0 or None, got {cache_size}")
+        self.cache_size = cache_size
+        self.cache_dtype = cache_dtype
         self.frozen = False
-        self._cache: "OrderedDict[str, Tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
+        self._cache: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -86,26 +93,26 @@ class BimodalEncoder(nn.Module):
                 torch.zeros(0, 0, self.token_dim, device=device),
                 torch.zeros(0, 0, dtype=torch.bool, device=device),
             )
-        if not (self.frozen and self.cache_size):
+        if not self.frozen or self.cache_size == 0:
             return self._encode_text(phrases)
 
         unique = list(dict.fromkeys(phrases))
         missing = [p for p in unique if p not in self._cache]
         self.cache_misses += len(missing)
         self.cache_hits += len(phrases) - len(missing)
+        fresh = {}
         if missing:
             with torch.no_grad():
                 embed, states, mask = self._encode_text(missing)
             for i, phrase in enumerate(missing):
                 length = int(mask[i].sum())
-                self._cache[phrase] = (embed[i].float().clone(), states[i, :length].float().clone())
-        entries = []
-        for phrase in phrases:
-            self._cache.move_to_end(phrase)
-            entries.append(self._cache[phrase])
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return _stack(entries, device)
+                fresh[phrase] = (
+                    embed[i].float().cpu(),
+                    states[i, :length].to("cpu", self.cache_dtype),
+                )
+                if self.cache_size is None or len(self._cache) < self.cache_size:
+                    self._cache[phrase] = fresh[phrase]
+        return _stack([self._cache.get(p) or fresh[p] for p in phrases], device)
 
     def embed_text(self, phrases: Sequence[str]) -> torch.Tensor:
         """L2-normalised text embeddings ``(N, D)``."""
@@ -177,6 +184,6 @@ def _stack(entries: List[Tuple[torch.Tensor, torch.Tensor]], device: torch.devic
     embed = torch.stack([e for e, _ in entries]).to(device)
     lengths = [s.shape[0] for _, s in entries]
     length = max(lengths)
-    states = torch.stack([F.pad(s, (0, 0, 0, length - s.shape[0])) for _, s in entries])
+    states = torch.stack([F.pad(s.float(), (0, 0, 0, length - s.shape[0])) for _, s in entries])
     mask = torch.arange(length)[None, :] < torch.tensor(lengths)[:, None]
     return embed, states.to(device), mask.to(device)

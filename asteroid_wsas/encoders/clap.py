@@ -57,7 +57,8 @@ class ClapEncoder(BimodalEncoder):
             training do), ``"start"`` or ``"center"``. Fused models embed the whole clip
             through their fusion branch and use this only for their three local crops
             (``"random"``), or the start / centre ranges otherwise.
-        cache_size: Phrases kept in the text cache.
+        cache_size: Phrases kept in the text cache (None: all; see :class:`BimodalEncoder`).
+        cache_dtype: Storage dtype of cached token states.
 
     Examples:
         >>> encoder = ClapEncoder.from_pretrained("laion/clap-htsat-unfused")  # doctest: +SKIP
@@ -72,9 +73,10 @@ class ClapEncoder(BimodalEncoder):
         feature_extractor: Optional[ClapFeatureExtractor] = None,
         max_text_length: int = 77,
         crop: str = "random",
-        cache_size: int = 4096,
+        cache_size: Optional[int] = 65536,
+        cache_dtype: torch.dtype = torch.float16,
     ):
-        super().__init__(cache_size=cache_size)
+        super().__init__(cache_size=cache_size, cache_dtype=cache_dtype)
         if crop not in CROPS:
             raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
         self.model = model

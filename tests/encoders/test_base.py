@@ -46,7 +46,7 @@ PHRASES = ["A dog barks", "Rain", "A man talks while cars pass", "A dog barks"]
 def test_cached_outputs_equal_uncached():
     fresh = CountingEncoder()
     torch.manual_seed(0)
-    cached = CountingEncoder().freeze()
+    cached = CountingEncoder(cache_dtype=torch.float32).freeze()
     cached.load_state_dict(fresh.state_dict())
     for phrases in (PHRASES, PHRASES[::-1], ["Rain"]):
         a, b = fresh.encode_text(phrases), cached.encode_text(phrases)
@@ -73,15 +73,33 @@ def test_unfrozen_encoder_does_not_cache():
     assert enc.cache_stats()["entries"] == 0
 
 
-def test_cache_is_lru_bounded():
+def test_full_cache_keeps_what_it_has():
     enc = CountingEncoder(cache_size=2).freeze()
     enc.encode_text(["One", "Two"])
-    enc.encode_text(["One"])  # "Two" is now least recently used
-    enc.encode_text(["Three"])
+    enc.encode_text(["Three"])  # computed, not stored: the cache is full
     assert enc.cache_stats()["entries"] == 2
     enc.computed.clear()
-    enc.encode_text(["One", "Three", "Two"])
-    assert enc.computed == ["Two"]
+    enc.encode_text(["One", "Three", "Two", "Three"])
+    assert enc.computed == ["Three"]
+
+
+def test_unbounded_cache():
+    enc = CountingEncoder(cache_size=None).freeze()
+    enc.encode_text([f"Phrase {i}" for i in range(300)])
+    assert enc.cache_stats()["entries"] == 300
+
+
+def test_half_precision_cache_is_consistent():
+    """Token states are stored in float16; hits and misses return the same rounded values."""
+    enc = CountingEncoder().freeze()
+    first = enc.encode_text(PHRASES)  # all misses
+    again = enc.encode_text(PHRASES)  # all hits
+    for a, b in zip(first, again):
+        assert torch.equal(a, b)
+    exact = CountingEncoder()
+    exact.load_state_dict(enc.state_dict())
+    assert torch.allclose(first[1], exact.encode_text(PHRASES)[1], rtol=1e-3, atol=1e-3)
+    assert first[1].dtype == torch.float32  # returned in float32 whatever the storage
 
 
 def test_loading_weights_clears_the_cache():

@@ -1,0 +1,45 @@
+"""The bench/ scripts keep working (tiny runs; no assertions on time)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_script(name: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_model_speed_script_reports_its_figures():
+    out = run_script(
+        "model_speed.py",
+        "--samples",
+        "2048",
+        "--queries",
+        "2",
+        "--repeats",
+        "1",
+        "--layouts",
+        "nchw",
+    )
+    assert "parameters: 87.69 M" in out
+    ideal = float(re.search(r"ideal ratio for 2 queries ([\d.]+)x", out).group(1))
+    assert 1.0 < ideal < 2.0  # shared work exists, and 2 queries cannot beat 2x
+    assert re.search(r"\[nchw\] ratio 2 queries in one call vs 2 calls: [\d.]+x", out)
+
+
+def test_text_cache_script_reports_its_figures():
+    out = run_script(
+        "text_cache.py", "--clap", "tiny", "--steps", "2", "--pool", "20", "--seconds", "0.5"
+    )
+    assert re.search(r"text per step: [\d.]+ ms re-run every step, [\d.]+ ms cached", out)
+    assert "(20 cached)" in out

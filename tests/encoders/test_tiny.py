@@ -1,0 +1,140 @@
+"""TinyBimodalEncoder: interface, training on mixtures only, retrieval, saving."""
+
+import pytest
+import torch
+
+from asteroid_wsas.data import SyntheticCaptionedMixtures
+from asteroid_wsas.encoders.tiny import (
+    TinyBimodalEncoder,
+    build_vocab,
+    retrieval_recall,
+    save_encoder,
+    train_tiny_encoder,
+    words,
+)
+
+SMALL = dict(embed_dim=32, token_dim=16, n_mels=32, channels=[8, 16, 16, 16], n_heads=2)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Trained for a few seconds on generated mixtures; returns (encoder, log, val)."""
+    train = SyntheticCaptionedMixtures(256, seconds=1.0, seed=0)
+    val = SyntheticCaptionedMixtures(48, seconds=1.0, seed=1)
+    encoder, log = train_tiny_encoder(
+        train,
+        val,
+        steps=60,
+        batch_size=32,
+        lr=3e-3,
+        log_every=30,
+        progress=False,
+        encoder_kwargs=SMALL,
+    )
+    return encoder, log, val
+
+
+def test_vocabulary_comes_from_training_captions():
+    vocab = build_vocab(["A dog barks", "a dog runs", "Rain falls"], min_count=2)
+    assert vocab == ["<pad>", "<unk>", "<cls>", "a", "dog"]
+    assert words("Static-noise HISSES!") == ["static", "noise", "hisses"]
+
+
+def test_unknown_words_map_to_unk():
+    enc = TinyBimodalEncoder(build_vocab(["a dog barks"]), **SMALL)
+    ids, mask = enc.tokenize(["A dog meows loudly"])
+    # vocab: specials, then "a", "barks", "dog" (ties sorted alphabetically)
+    assert ids[0].tolist() == [2, 3, 5, 1, 1] and mask.all()
+
+
+def test_interface_shapes_and_normalisation():
+    enc = TinyBimodalEncoder(build_vocab(["a dog barks", "rain falls"]), **SMALL).eval()
+    embed, states, mask = enc.encode_text(["A dog barks", "Rain"])
+    assert embed.shape == (2, 32) and states.shape == (2, 4, 16) and mask.shape == (2, 4)
+    assert torch.allclose(embed.norm(dim=-1), torch.ones(2), atol=1e-5)
+    audio = enc.embed_audio(torch.randn(3, 12000), 24000)  # resampled to 16 kHz
+    assert audio.shape == (3, 32)
+    assert torch.allclose(audio.norm(dim=-1), torch.ones(3), atol=1e-5)
+
+
+def test_training_learns_retrieval_above_chance(trained):
+    encoder, log, _ = trained
+    assert log[-1]["loss"] < log[0]["loss"]
+    assert log[-1]["r_at_1"] > 3 * log[-1]["chance"]
+    assert log[-1]["r_at_5"] > log[-1]["r_at_1"]
+
+
+def test_training_never_reads_clean_sources():
+    class NoSources(SyntheticCaptionedMixtures):
+        def __getitem__(self, index):
+            item = dict(super().__getitem__(index))
+            item.pop("sources")  # training must work from mixtures and captions alone
+            return item
+
+    encoder, log = train_tiny_encoder(
+        NoSources(64, seconds=0.5), steps=2, batch_size=16, progress=False, encoder_kwargs=SMALL
+    )
+    assert len(log) == 1 and "r_at_1" not in log[0]
+
+
+def test_frozen_teacher_passes_gradients_to_audio(trained):
+    encoder, _, val = trained
+    teacher = TinyBimodalEncoder.from_pretrained(encoder.serialize()).freeze()
+    wav = val[0]["mixture"][None].clone().requires_grad_(True)
+    text = teacher.embed_text(val[0]["phrases"])
+    (teacher.embed_audio(wav, 16000) @ text.T).sum().backward()
+    assert wav.grad.abs().sum() > 0
+    assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_save_and_load_round_trip(trained, tmp_path):
+    encoder, _, val = trained
+    path = tmp_path / "enc.pth"
+    save_encoder(encoder, path)
+    loaded = TinyBimodalEncoder.from_pretrained(path).eval()
+    encoder.eval()
+    assert loaded.vocab == encoder.vocab
+    assert torch.load(path, weights_only=True)["model_name"] == "TinyBimodalEncoder"
+    wav = torch.stack([val[i]["mixture"] for i in range(4)])
+    assert torch.allclose(loaded.embed_audio(wav, 16000), encoder.embed_audio(wav, 16000))
+    assert torch.allclose(loaded.embed_text(["A bell rings"]), encoder.embed_text(["A bell rings"]))
+    with pytest.raises(FileExistsError, match="force"):
+        save_encoder(encoder, path)
+    save_encoder(encoder, path, force=True)
+
+
+def test_retrieval_recall_counts_ranks():
+    class Oracle(TinyBimodalEncoder):
+        def embed_audio(self, wav, sample_rate):
+            return torch.nn.functional.one_hot(wav[:, 0].long(), 4).float()
+
+        def _encode_text(self, phrases):
+            e = torch.nn.functional.one_hot(torch.tensor([int(p[-1]) for p in phrases]), 4)
+            return (
+                e.float(),
+                torch.zeros(len(phrases), 1, self.token_dim),
+                torch.ones(len(phrases), 1, dtype=torch.bool),
+            )
+
+    enc = Oracle(build_vocab(["x"]), **SMALL)
+    wavs = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+    perfect = retrieval_recall(enc, wavs, 16000, ["c0", "c1", "c2", "c3"])
+    assert perfect == {"r_at_1": 1.0, "r_at_5": 1.0, "chance": 0.25}
+    shifted = retrieval_recall(enc, wavs, 16000, ["c1", "c2", "c3", "c0"])
+    assert shifted["r_at_1"] == 0.0
+
+
+def test_bad_vocab():
+    with pytest.raises(ValueError, match="special tokens"):
+        TinyBimodalEncoder(["a", "b"])
+
+
+def test_loading_a_separator_file_is_refused(tmp_path):
+    from asteroid_wsas import TextCondUNet
+
+    path = tmp_path / "sep.pth"
+    torch.save(
+        TextCondUNet(channels=[4], conditioning="late", n_fft=62, hop_length=16).serialize(), path
+    )
+    with pytest.raises(ValueError, match="TinyBimodalEncoder"):
+        TinyBimodalEncoder.from_pretrained(path)

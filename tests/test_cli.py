@@ -1,0 +1,90 @@
+"""asteroid-wsas command line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from asteroid_wsas.cli import main
+
+
+def test_help_lists_every_subcommand():
+    out = subprocess.run(
+        [sys.executable, "-m", "asteroid_wsas.cli", "--help"], capture_output=True, text=True
+    ).stdout
+    for command in ("prompts", "train-encoder"):
+        assert command in out
+
+
+def test_console_script_is_installed():
+    import shutil
+
+    script = shutil.which("asteroid-wsas")
+    if script is None:  # venv not activated: look beside the interpreter
+        from pathlib import Path
+
+        script = str(Path(sys.executable).with_name("asteroid-wsas"))
+    out = subprocess.run([script, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "prompts" in out.stdout
+
+
+def test_prompts_writes_phrases_and_refuses_to_overwrite(tmp_path, capsys):
+    csv = tmp_path / "captions.csv"
+    csv.write_text(
+        "audiocap_id,youtube_id,start_time,caption\n"
+        '1,a,0,"A man talks while wood clanks on a metal pan, followed by gravel crunching"\n'
+        "2,b,0,A dog barks and a woman speaks\n"
+    )
+    out = tmp_path / "phrases.json"
+    main(["prompts", str(csv), "-o", str(out)])
+    assert json.loads(out.read_text()) == {
+        "1": ["A man talks", "Wood clanks on a metal pan", "Gravel crunching"],
+        "2": ["A dog barks", "A woman speaks"],
+    }
+    assert "2 captions -> 5 phrases" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--force"):
+        main(["prompts", str(csv), "-o", str(out)])
+    overrides = tmp_path / "llm.json"
+    overrides.write_text(json.dumps({"2": ["Barking", "Speech"]}))
+    main(["prompts", str(csv), "-o", str(out), "--overrides", str(overrides), "--force"])
+    assert json.loads(out.read_text())["2"] == ["Barking", "Speech"]
+
+
+def test_prompts_errors_are_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="not found"):
+        main(["prompts", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "x.json")])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,text\n1,hello\n")
+    with pytest.raises(SystemExit, match="audiocap_id"):
+        main(["prompts", str(bad), "-o", str(tmp_path / "x.json")])
+
+
+def test_train_encoder_on_generated_data(tmp_path, capsys):
+    out = tmp_path / "enc.pth"
+    main(
+        [
+            "train-encoder",
+            "--synthetic",
+            "64",
+            "--val-items",
+            "16",
+            "--steps",
+            "4",
+            "--batch-size",
+            "16",
+            "--seconds",
+            "0.5",
+            "--log-every",
+            "2",
+            "-o",
+            str(out),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert "held-out caption retrieval: R@1" in text and "chance 0.062" in text
+    from asteroid_wsas.encoders.tiny import TinyBimodalEncoder
+
+    assert TinyBimodalEncoder.from_pretrained(out).sample_rate == 16000
+    with pytest.raises(SystemExit, match="--force"):
+        main(["train-encoder", "--steps", "1", "-o", str(out)])
