@@ -35,13 +35,17 @@ setup(
         "pyyaml",
         "tqdm",
         "tokenizers",
+        # BSS-Eval v3 metrics; its numpy backend predates numpy 2, we call the torch one.
+        "fast_bss_eval>=0.1.4",
+        "matplotlib",
         # asteroid 0.7.0 pins torchmetrics<=0.11.4, which imports pkg_resources.
         "setuptools<82",
         # asteroid's hub utilities import requests without declaring it.
         "requests",
     ],
     extras_require={
-        "dev": ["pytest>=7", "black>=24", "mkdocs>=1.5"],
+        # mir_eval: the reference BSS-Eval the tests cross-check against (0.9 drops it).
+        "dev": ["pytest>=7", "black>=24", "mkdocs>=1.5", "mir_eval>=0.7,<0.9"],
         "docs": ["mkdocs>=1.5"],
         # LAION's own package, only for converting its .pt checkpoints (not needed to run).
         "laion": ["laion-clap"],
