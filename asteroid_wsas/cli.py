@@ -3,6 +3,7 @@
 Sub-commands:
     prompts         caption CSV -> single-source phrases JSON
     train-encoder   train the small bimodal encoder on (mixture, caption) pairs
+    testset         build a fixed N-source test set of a dataset (manifest JSON)
 """
 
 import argparse
@@ -84,6 +85,56 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
     print(f"saved {args.output}")
 
 
+# Where each dataset keeps its list and its audio, below the root given on the command line.
+DATASET_LAYOUTS = {
+    "music": ("MUSIC_solo_videos.json", "audio"),
+    "vggsound": ("vggsound.csv", "audio"),
+    "audiocaps": ("test.csv", "audio"),
+}
+TEST_PASSES = {"music": 10, "vggsound": 2, "audiocaps": 1}  # the paper's protocols
+
+
+def cmd_testset(args: argparse.Namespace) -> None:
+    from .data import (
+        AudioCapsDataset,
+        build_test_set,
+        caption_candidates,
+        music_solos,
+        solo_candidates,
+        vggsound_clips,
+        write_manifest,
+    )
+
+    _refuse_overwrite(args.output, args.force)
+    listing, audio = (os.path.join(args.root, p) for p in DATASET_LAYOUTS[args.dataset])
+    listing = args.list or listing
+    if not os.path.isfile(listing):
+        raise SystemExit(f"error: {listing} not found (expected layout: see docs/data)")
+    if args.dataset == "music":
+        candidates = solo_candidates(music_solos(listing, audio, "test"))
+    elif args.dataset == "vggsound":
+        candidates = solo_candidates(vggsound_clips(listing, audio, "test"))
+    else:
+        clips = AudioCapsDataset(listing, audio, args.sample_rate, args.seconds, train=False)
+        candidates = caption_candidates(clips.clips)
+    passes = args.passes or TEST_PASSES[args.dataset]
+    name = args.name or f"{args.dataset}-{args.n_sources}mix"
+    test_set = build_test_set(
+        name,
+        candidates,
+        args.root,
+        n_sources=args.n_sources,
+        passes=passes,
+        seconds=args.seconds,
+        sample_rate=args.sample_rate,
+        seed=args.seed,
+        snr_range=tuple(args.snr_range) if args.snr_range else None,
+        progress=True,
+    )
+    write_manifest(test_set, args.output, force=args.force)
+    print(f"{name}: {len(test_set.mixtures)} mixtures of {args.n_sources} sources -> {args.output}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asteroid-wsas",
@@ -120,6 +171,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_train_encoder)
+
+    p = sub.add_parser("testset", help="build a fixed N-source test set (manifest JSON)")
+    p.add_argument("dataset", choices=sorted(DATASET_LAYOUTS))
+    p.add_argument("root", help="dataset root (its list file and audio/ folder)")
+    p.add_argument("-o", "--output", required=True, help="manifest JSON")
+    p.add_argument("--list", help="list file if not at its usual place below root")
+    p.add_argument("--n-sources", type=int, default=2)
+    p.add_argument("--passes", type=int, help="default: MUSIC 10, VGGSound 2, AudioCaps 1")
+    p.add_argument("--seconds", type=float, default=131070 / 16000)
+    p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--snr-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="DCASE-2024-T9 style: target-to-interference ratio range in dB",
+    )
+    p.add_argument("--name", help="test-set name (default: <dataset>-<N>mix)")
+    p.add_argument("--force", action="store_true", help="overwrite the output")
+    p.set_defaults(func=cmd_testset)
     return parser
 
 

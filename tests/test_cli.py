@@ -13,7 +13,7 @@ def test_help_lists_every_subcommand():
     out = subprocess.run(
         [sys.executable, "-m", "asteroid_wsas.cli", "--help"], capture_output=True, text=True
     ).stdout
-    for command in ("prompts", "train-encoder"):
+    for command in ("prompts", "train-encoder", "testset"):
         assert command in out
 
 
@@ -88,3 +88,32 @@ def test_train_encoder_on_generated_data(tmp_path, capsys):
     assert TinyBimodalEncoder.from_pretrained(out).sample_rate == 16000
     with pytest.raises(SystemExit, match="--force"):
         main(["train-encoder", "--steps", "1", "-o", str(out)])
+
+
+@pytest.mark.parametrize("dataset", ["music", "vggsound", "audiocaps"])
+def test_testset_builds_each_dataset(dataset, tmp_path, capsys):
+    from asteroid_wsas.data import TestSetDataset
+    from asteroid_wsas.data.synthetic import (
+        write_audiocaps_layout,
+        write_music_layout,
+        write_vggsound_layout,
+    )
+
+    root = tmp_path / dataset
+    {
+        "music": lambda: write_music_layout(str(root), videos_per_class=10, seconds=1.5),
+        "vggsound": lambda: write_vggsound_layout(str(root), {"test": 1}, seconds=1.5),
+        "audiocaps": lambda: write_audiocaps_layout(str(root), {"test": 6}, seconds=1.5),
+    }[dataset]()
+    out = tmp_path / "m.json"
+    main(["testset", dataset, str(root), "-o", str(out), "--seconds", "1", "--passes", "1"])
+    assert "mixtures of 2 sources" in capsys.readouterr().out
+    item = TestSetDataset(out)[0]
+    assert item["references"].shape == (2, 16000)
+    with pytest.raises(SystemExit, match="--force"):
+        main(["testset", dataset, str(root), "-o", str(out)])
+
+
+def test_testset_missing_list(tmp_path):
+    with pytest.raises(SystemExit, match="not found"):
+        main(["testset", "music", str(tmp_path), "-o", str(tmp_path / "m.json")])

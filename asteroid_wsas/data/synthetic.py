@@ -8,6 +8,8 @@ along for evaluation and for the supervised baselines. Everything is determinist
 ``(seed, index)``: no file, no download.
 """
 
+import json
+import os
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -261,3 +263,120 @@ class SyntheticCaptionedMixtures(Dataset):
     def captions(self) -> List[str]:
         """All captions (renders every item: use for vocabularies of small sets)."""
         return [self[i]["caption"] for i in range(len(self))]
+
+
+# ---------------------------------------------------------------------------- public layouts
+def _write(path: str, wave: np.ndarray, sample_rate: int) -> None:
+    import soundfile as sf
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sf.write(path, wave, sample_rate)
+
+
+def write_audiocaps_layout(
+    root: str,
+    n_clips: Dict[str, int] = None,
+    seconds: float = 3.0,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    formats: Sequence[str] = ("wav",),
+) -> Dict[str, str]:
+    """Generated captioned clips in AudioCaps' public layout (tests, offline main job).
+
+    Writes ``<root>/<split>.csv`` (``audiocap_id, youtube_id, start_time, caption``) and
+    ``<root>/audio/<youtube_id>.<ext>``, formats cycling through ``formats``. Each split
+    draws from its own seed, so no clip is shared between splits.
+
+    Returns:
+        dict: split -> CSV path.
+    """
+    import csv
+
+    n_clips = n_clips or {"train": 40, "val": 8, "test": 8}
+    paths = {}
+    for s, (split, count) in enumerate(sorted(n_clips.items())):
+        data = SyntheticCaptionedMixtures(
+            count, seconds=seconds, sample_rate=sample_rate, seed=seed * 100 + s
+        )
+        csv_path = os.path.join(root, f"{split}.csv")
+        os.makedirs(root, exist_ok=True)
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["audiocap_id", "youtube_id", "start_time", "caption"])
+            for i in range(count):
+                item = data[i]
+                yid = f"{split[:2]}{s}{i:05d}x"
+                ext = formats[i % len(formats)]
+                _write(
+                    os.path.join(root, "audio", f"{yid}.{ext}"),
+                    item["mixture"].numpy(),
+                    sample_rate,
+                )
+                writer.writerow([f"{s}{i:05d}", yid, 30, item["caption"]])
+        paths[split] = csv_path
+    return paths
+
+
+def write_music_layout(
+    root: str,
+    videos_per_class: int = 6,
+    classes: Optional[Sequence[str]] = None,
+    seconds: float = 3.0,
+    sample_rate: int = 16000,
+    seed: int = 0,
+) -> str:
+    """Generated solos in MUSIC's public layout: ``<root>/MUSIC_solo_videos.json`` and
+    ``<root>/audio/<class>/<id>.wav`` (generated sound classes play the instruments).
+
+    Returns:
+        str: the JSON path.
+    """
+    classes = list(classes or SOUND_CLASSES)
+    videos = {}
+    for c, label in enumerate(classes):
+        videos[label] = []
+        for v in range(videos_per_class):
+            rng = np.random.default_rng([seed, c, v])
+            video_id = f"{label[:3]}{v:03d}"
+            wave = 0.1 * render(label, rng, sample_rate, int(seconds * sample_rate))
+            _write(os.path.join(root, "audio", label, f"{video_id}.wav"), wave, sample_rate)
+            videos[label].append(video_id)
+    path = os.path.join(root, "MUSIC_solo_videos.json")
+    with open(path, "w") as f:
+        json.dump({"videos": videos}, f, indent=1)
+    return path
+
+
+def write_vggsound_layout(
+    root: str,
+    clips_per_class: Dict[str, int] = None,
+    classes: Optional[Sequence[str]] = None,
+    seconds: float = 3.0,
+    sample_rate: int = 16000,
+    seed: int = 0,
+) -> str:
+    """Generated clips in VGGSound's public layout: ``<root>/vggsound.csv`` (no header:
+    ``youtube_id, start_seconds, label, split``) and ``<root>/audio/<id>_<start:06d>.flac``.
+
+    Returns:
+        str: the CSV path.
+    """
+    import csv
+
+    clips_per_class = clips_per_class or {"train": 4, "test": 2}
+    classes = list(classes or SOUND_CLASSES)
+    path = os.path.join(root, "vggsound.csv")
+    os.makedirs(root, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        for c, label in enumerate(classes):
+            for split, count in sorted(clips_per_class.items()):
+                for v in range(count):
+                    rng = np.random.default_rng([seed, c, v, len(split)])
+                    yid, start = f"{label[:3]}{split[:2]}{v:04d}", 10 * v
+                    wave = 0.1 * render(label, rng, sample_rate, int(seconds * sample_rate))
+                    _write(
+                        os.path.join(root, "audio", f"{yid}_{start:06d}.flac"), wave, sample_rate
+                    )
+                    writer.writerow([yid, start, f"{label} sound", split])
+    return path

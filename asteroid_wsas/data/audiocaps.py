@@ -1,0 +1,159 @@
+"""AudioCaps in its public layout: the official CSVs and one audio file per YouTube clip."""
+
+import csv
+import os
+import random
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+
+from ..text import fix_phrases, load_phrase_overrides, phrases_for
+from .audio import AudioInfo, SkipCounter, find_audio, probe
+from .base import SeededAudioDataset
+
+COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
+
+
+@dataclass(frozen=True)
+class CaptionedClip:
+    """One row of an AudioCaps CSV with its audio file."""
+
+    audiocap_id: str
+    youtube_id: str
+    start_time: str
+    caption: str
+    phrases: Sequence[str]
+    info: AudioInfo
+
+
+class AudioCapsDataset(SeededAudioDataset):
+    """AudioCaps clips with their captions and single-source phrases.
+
+    Reads the official CSVs (``train.csv``, ``val.csv``, ``test.csv``: columns
+    ``audiocap_id, youtube_id, start_time, caption``) and finds each clip's audio as
+    ``<audio_dir>/<youtube_id>.<ext>``, ``<audio_dir>/Y<youtube_id>.<ext>``, or the same
+    inside ``<audio_dir>/<split>/`` (``ext`` in wav, flac, ogg, mp3). Rows whose audio is
+    missing, empty or unreadable, and rows with an empty caption, are left out when the index
+    is built; one warning gives their count (YouTube clips disappear: expect a few percent).
+
+    Phrases come from the JSON override file when it lists the row's ``audiocap_id``, from
+    :func:`~asteroid_wsas.text.split_caption` otherwise, and are fixed to ``n_phrases`` per
+    clip with weights 1/count (:func:`~asteroid_wsas.text.fix_phrases`).
+
+    Args:
+        csv_path: An official AudioCaps CSV.
+        audio_dir: Folder holding the audio files.
+        sample_rate: Output rate (any file rate and channel count is converted).
+        segment: Seconds per item (the authors: 8.19 s = 131070 samples at 16 kHz).
+        train: Random non-silent crops and gains U(0.5, 1.5) (True), or centred crops.
+        n_phrases: Phrases per clip, P (3 for AudioCaps in the paper).
+        phrases: JSON override file ``{audiocap_id: [phrases]}`` or such a dict.
+        split: Sub-folder name to look in; default: the CSV's file name (``train`` ...).
+        seed: Base seed (see :class:`SeededAudioDataset`).
+        min_db: Quietest RMS level of a training crop, dB full scale.
+
+    Items are dicts: ``mixture`` :math:`(T,)`, ``caption``, ``phrases`` (P strings),
+    ``phrase_weights`` :math:`(P,)`, ``id`` (audiocap_id) and ``youtube_id``.
+    """
+
+    dataset_name = "AudioCaps"
+
+    def __init__(
+        self,
+        csv_path: Union[str, os.PathLike],
+        audio_dir: Union[str, os.PathLike],
+        sample_rate: int = 16000,
+        segment: Optional[float] = 131070 / 16000,
+        train: bool = True,
+        n_phrases: int = 3,
+        phrases: Union[None, str, os.PathLike, Mapping[str, Sequence[str]]] = None,
+        split: Optional[str] = None,
+        seed: int = 0,
+        min_db: float = -50.0,
+    ):
+        super().__init__(sample_rate, segment, train, seed, min_db)
+        if n_phrases < 1:
+            raise ValueError(f"n_phrases must be >= 1, got {n_phrases}")
+        if not os.path.isdir(audio_dir):
+            raise ValueError(f"audio_dir {audio_dir} is not a folder")
+        self.n_phrases = int(n_phrases)
+        overrides = phrases
+        if isinstance(phrases, (str, os.PathLike)):
+            overrides = load_phrase_overrides(phrases)
+        split = split or os.path.splitext(os.path.basename(csv_path))[0]
+        self.clips = self._index(csv_path, os.fspath(audio_dir), split, overrides)
+
+    def _index(self, csv_path, audio_dir, split, overrides) -> List[CaptionedClip]:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{csv_path}: missing column(s) {missing}; expected {COLUMNS}")
+            rows = list(reader)
+        skips = SkipCounter(f"AudioCaps {os.path.basename(csv_path)}")
+        folders = [audio_dir, os.path.join(audio_dir, split)]
+        infos: Dict[str, Tuple[Optional[str], Optional[AudioInfo]]] = {}
+        clips = []
+        for row in rows:
+            yid, caption = (row["youtube_id"] or "").strip(), (row["caption"] or "").strip()
+            what = f"{row['audiocap_id']} ({yid})"
+            if not caption:
+                skips.skip(what, "empty caption")
+                continue
+            if yid not in infos:  # val / test list five captions per clip
+                path = find_audio(folders, [yid, "Y" + yid])
+                infos[yid] = (path, probe(path) if path else None)
+            path, info = infos[yid]
+            if info is None:
+                skips.skip(what, "missing audio" if path is None else "unreadable audio")
+                continue
+            phrases = phrases_for(row["audiocap_id"], caption, overrides)
+            if not phrases:
+                skips.skip(what, "no phrase in caption")
+                continue
+            clips.append(
+                CaptionedClip(row["audiocap_id"], yid, row["start_time"], caption, phrases, info)
+            )
+        skips.report(len(rows))
+        if not clips:
+            raise ValueError(f"{csv_path}: no usable clip (audio looked for in {folders})")
+        return clips
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.first_good(index, self._item)
+
+    def _item(self, index: int) -> dict:
+        clip = self.clips[index]
+        rng = self.rng(index)
+        wav = (self.read(clip.info, rng) * self.gain(rng)).clamp(-1, 1)
+        phrases, weights = fix_phrases(
+            clip.phrases, self.n_phrases, random.Random(int(rng.integers(2**32)))
+        )
+        return {
+            "mixture": wav,
+            "caption": clip.caption,
+            "phrases": phrases,
+            "phrase_weights": torch.tensor(weights),
+            "id": clip.audiocap_id,
+            "youtube_id": clip.youtube_id,
+        }
+
+    def get_infos(self) -> dict:
+        """Dataset description, Asteroid style."""
+        return {
+            "dataset": self.dataset_name,
+            "task": "text-queried sound separation (captioned natural mixtures)",
+            "licenses": [
+                {
+                    "title": "AudioCaps: Generating Captions for Audios in The Wild",
+                    "title_link": "https://audiocaps.github.io",
+                    "author": "Kim, Kim, Lee and Kim (NAACL 2019)",
+                    "license": "see the dataset page; audio from YouTube (AudioSet)",
+                    "non_commercial": True,
+                }
+            ],
+        }

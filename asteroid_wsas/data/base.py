@@ -1,0 +1,107 @@
+"""What every dataset here shares: epochs, seeded randomness and failure-proof reading."""
+
+import warnings
+from typing import Callable, Optional, Set
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .audio import AudioInfo, UnreadableAudio, read_non_silent
+
+
+class SeededAudioDataset(Dataset):
+    """Base of the datasets: deterministic randomness per (seed, epoch, index).
+
+    Training randomness (crops, gains, partners, phrase sub-sampling) comes from
+    ``numpy.random.default_rng([seed, epoch, index])``, so an item is the same in every run
+    and in every data-loader worker; call :meth:`set_epoch` (as with a
+    ``DistributedSampler``) to draw new crops each epoch. Evaluation (``train=False``) uses
+    centred crops, unit gains and ``default_rng([seed, index])`` for anything else.
+
+    A file that decodes badly or holds NaN / inf samples when an item is read is put aside
+    for the rest of the run and the item is replaced by the next good one; the first such
+    file raises a warning and :attr:`load_failures` counts them all. Files that are missing,
+    empty or have a corrupt header never get this far: the index leaves them out.
+
+    Args:
+        sample_rate: Output rate.
+        segment: Seconds per item (None: whole files, evaluation only).
+        train: Random crops and gains (True) or deterministic items (False).
+        seed: Base seed.
+        min_db: Crops quieter than this RMS level (dB full scale) are re-drawn in training.
+    """
+
+    dataset_name = "dataset"
+
+    def __init__(
+        self,
+        sample_rate: int,
+        segment: Optional[float],
+        train: bool,
+        seed: int,
+        min_db: float = -50.0,
+    ):
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        if segment is not None and segment <= 0:
+            raise ValueError(f"segment must be positive seconds or None, got {segment}")
+        if train and segment is None:
+            raise ValueError("segment is required for training (random crops)")
+        self.sample_rate = int(sample_rate)
+        self.segment = segment
+        self.train = bool(train)
+        self.seed = int(seed)
+        self.min_db = float(min_db)
+        self.epoch = 0
+        self.bad_files: Set[str] = set()
+        self.load_failures = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """New random crops, gains and partners for this epoch (training only)."""
+        self.epoch = int(epoch)
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The generator of item ``index`` in the current epoch."""
+        key = [self.seed, self.epoch, index] if self.train else [self.seed, index]
+        return np.random.default_rng(key)
+
+    def read(self, info: AudioInfo, rng: np.random.Generator) -> torch.Tensor:
+        """A crop of ``segment`` seconds: random and non-silent in training, centred otherwise.
+
+        Raises:
+            UnreadableAudio: The file is put aside; callers replace the item.
+        """
+        if info.path in self.bad_files:
+            raise UnreadableAudio(info.path)
+        try:
+            if self.segment is None:
+                from .audio import read_segment
+
+                return read_segment(info, self.sample_rate)
+            wav, _ = read_non_silent(
+                info, self.sample_rate, self.segment, rng if self.train else None, self.min_db
+            )
+            return wav
+        except UnreadableAudio as err:
+            self.bad_files.add(info.path)
+            self.load_failures += 1
+            if self.load_failures == 1:
+                warnings.warn(
+                    f"{self.dataset_name}: {err}; this file is skipped from now on "
+                    "(dataset.load_failures counts such files)"
+                )
+            raise
+
+    def gain(self, rng: np.random.Generator) -> float:
+        """Random gain U(0.5, 1.5) in training (as the authors), 1 otherwise."""
+        return float(rng.uniform(0.5, 1.5)) if self.train else 1.0
+
+    def first_good(self, index: int, make: Callable[[int], dict]) -> dict:
+        """``make(index)``, or the next index whose files read, when a file fails."""
+        for offset in range(len(self)):
+            try:
+                return make((index + offset) % len(self))
+            except UnreadableAudio:
+                continue
+        raise RuntimeError(f"{self.dataset_name}: no readable item left")

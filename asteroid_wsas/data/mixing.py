@@ -1,0 +1,196 @@
+"""Mixers: N-source mixtures of labelled solos, mixture-of-mixtures batches, clean fractions."""
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..text import mixture_prompt, source_prompt
+from .audio import AudioInfo
+from .base import SeededAudioDataset
+
+CLEAN_FRACTIONS = (0.05, 0.10, 0.25, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class SoloEntry:
+    """One single-source recording (a MUSIC solo video, a VGGSound clip) and its class."""
+
+    video_id: str
+    label: str
+    info: AudioInfo
+
+
+class LabeledSourceMixtures(SeededAudioDataset):
+    """Mixtures of ``n_sources`` solos of distinct classes, with template prompts.
+
+    Item ``i`` starts from solo ``i`` (so an epoch visits every solo once as the first
+    source) and adds ``n_sources - 1`` solos of other classes drawn at random. Each solo is
+    cropped (random and non-silent in training, centred otherwise), scaled by a gain
+    U(0.5, 1.5) in training, clipped to [-1, 1] and divided by ``n_sources``; the mixture is
+    their sum (the authors' mixing).
+
+    Prompts: "The sound of {label}" per source, "The sound mixture of {a} and {b}" for the
+    mixture. With ``n_sources=1`` an item is one clean solo (supervised training).
+
+    Args:
+        entries: The solos to draw from (one split).
+        n_sources: Sources per mixture, N.
+        return_sources: Include the clean sources; False for data that must stay
+            mixture-only (the weak part of semi-supervised training).
+        length: Items per epoch (default: one per solo).
+        Other args: see :class:`~asteroid_wsas.data.base.SeededAudioDataset`.
+
+    Items are dicts: ``mixture`` :math:`(T,)`, ``sources`` :math:`(N, T)` (when
+    ``return_sources``), ``labels``, ``phrases`` (per source), ``phrase_weights``
+    :math:`(N,)`, ``caption`` (mixture prompt) and ``ids`` (video ids).
+    """
+
+    dataset_name = "solos"
+
+    def __init__(
+        self,
+        entries: Sequence[SoloEntry],
+        n_sources: int = 2,
+        sample_rate: int = 16000,
+        segment: Optional[float] = 6.0,
+        train: bool = True,
+        return_sources: bool = True,
+        length: Optional[int] = None,
+        seed: int = 0,
+        min_db: float = -50.0,
+    ):
+        super().__init__(sample_rate, segment, train, seed, min_db)
+        self.entries = list(entries)
+        self.labels = sorted({e.label for e in self.entries})
+        if n_sources < 1:
+            raise ValueError(f"n_sources must be >= 1, got {n_sources}")
+        if n_sources > len(self.labels):
+            raise ValueError(
+                f"n_sources={n_sources} needs as many distinct classes; "
+                f"this split has {len(self.labels)}: {self.labels}"
+            )
+        self.n_sources = int(n_sources)
+        self.return_sources = bool(return_sources)
+        self.length = int(length) if length is not None else len(self.entries)
+        self.by_label: Dict[str, List[int]] = {}
+        for i, entry in enumerate(self.entries):
+            self.by_label.setdefault(entry.label, []).append(i)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        return self.first_good(index, self._item)
+
+    def partners(self, first: int, rng: np.random.Generator) -> List[int]:
+        """``first`` and ``n_sources - 1`` random solos of other, distinct classes."""
+        others = [label for label in self.labels if label != self.entries[first].label]
+        chosen = rng.choice(len(others), size=self.n_sources - 1, replace=False)
+        return [first] + [int(rng.choice(self.by_label[others[c]])) for c in chosen]
+
+    def _item(self, index: int) -> dict:
+        rng = self.rng(index)
+        picks = self.partners(index % len(self.entries), rng)
+        sources = torch.stack(
+            [(self.read(self.entries[p].info, rng) * self.gain(rng)).clamp(-1, 1) for p in picks]
+        )
+        sources = sources / self.n_sources
+        labels = [self.entries[p].label for p in picks]
+        item = {
+            "mixture": sources.sum(0),
+            "labels": labels,
+            "phrases": [source_prompt(label) for label in labels],
+            "phrase_weights": torch.ones(self.n_sources),
+            "caption": mixture_prompt(labels) if len(labels) > 1 else source_prompt(labels[0]),
+            "ids": [self.entries[p].video_id for p in picks],
+        }
+        if self.return_sources:
+            item["sources"] = sources
+        return item
+
+
+def clean_fraction_split(
+    entries: Sequence[SoloEntry], fraction: float, seed: int = 0
+) -> Tuple[List[SoloEntry], List[SoloEntry]]:
+    """Split solos into a clean part and a mixture-only part, per class and by video.
+
+    For semi-supervised training (the paper's 5, 10, 25, 75 and 100 % rows): in every
+    class, ``fraction`` of the videos (rounded, at least one when ``fraction > 0``) keep
+    their clean audio; the rest may only be used as mixtures. The two parts share no video.
+
+    Args:
+        entries: Training solos.
+        fraction: Share of videos that stay clean, in [0, 1].
+        seed: Seed of the choice.
+
+    Returns:
+        tuple: ``(clean, mixture_only)``.
+
+    Examples:
+        >>> from asteroid_wsas.data.audio import AudioInfo
+        >>> info = AudioInfo("x.wav", 16000, 16000, 1)
+        >>> solos = [SoloEntry(f"v{i}", "cello" if i % 2 else "flute", info) for i in range(20)]
+        >>> clean, rest = clean_fraction_split(solos, 0.1)
+        >>> len(clean), len(rest), {e.label for e in clean}
+        (2, 18, {'cello', 'flute'})
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    videos: Dict[str, List[str]] = {}
+    for entry in entries:
+        videos.setdefault(entry.label, [])
+        if entry.video_id not in videos[entry.label]:
+            videos[entry.label].append(entry.video_id)
+    rng = np.random.default_rng(seed)
+    clean_ids = set()
+    for label in sorted(videos):
+        ids = sorted(videos[label])
+        n_clean = int(round(fraction * len(ids)))
+        if fraction > 0:
+            n_clean = max(n_clean, 1)
+        clean_ids.update(rng.permutation(ids)[:n_clean].tolist())
+    clean = [e for e in entries if e.video_id in clean_ids]
+    rest = [e for e in entries if e.video_id not in clean_ids]
+    return clean, rest
+
+
+def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2) -> dict:
+    """Collate captioned mixtures into mixtures of ``n_mix`` mixtures (the weak step's input).
+
+    Consecutive items are grouped; each mixture is divided by ``n_mix`` so that the mixture
+    of mixtures is their sum (the authors' mixing). Use as a ``DataLoader``'s
+    ``collate_fn`` with a batch size that is a multiple of ``n_mix``.
+
+    Args:
+        items: Dataset items with ``mixture``, ``caption``, ``phrases`` and
+            ``phrase_weights`` (all phrase lists the same length P).
+        n_mix: Mixtures per mixture of mixtures (N = 2 in the paper).
+
+    Returns:
+        dict: ``mix`` :math:`(B, T)`, ``mixtures`` :math:`(B, N, T)`, ``captions`` (B lists
+        of N), ``phrases`` (B lists of N lists of P), ``phrase_weights`` :math:`(B, N, P)`
+        and, when every item has them, ``sources`` (B lists of N tensors) and ``ids``.
+    """
+    if n_mix < 1 or len(items) % n_mix:
+        raise ValueError(f"batch of {len(items)} items cannot form groups of n_mix={n_mix}")
+    n_phrases = {len(it["phrases"]) for it in items}
+    if len(n_phrases) != 1:
+        raise ValueError(f"items have different numbers of phrases {sorted(n_phrases)}")
+    groups = [items[i : i + n_mix] for i in range(0, len(items), n_mix)]
+    mixtures = torch.stack([torch.stack([it["mixture"] for it in g]) for g in groups]) / n_mix
+    batch = {
+        "mix": mixtures.sum(1),
+        "mixtures": mixtures,
+        "captions": [[it["caption"] for it in g] for g in groups],
+        "phrases": [[list(it["phrases"]) for it in g] for g in groups],
+        "phrase_weights": torch.stack(
+            [torch.stack([torch.as_tensor(it["phrase_weights"]) for it in g]) for g in groups]
+        ).float(),
+    }
+    if all("sources" in it for it in items):
+        batch["sources"] = [[it["sources"] / n_mix for it in g] for g in groups]
+    if all("id" in it for it in items):
+        batch["ids"] = [[it["id"] for it in g] for g in groups]
+    return batch
