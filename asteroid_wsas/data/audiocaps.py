@@ -10,7 +10,7 @@ import torch
 
 from ..text import fix_phrases, load_phrase_overrides, phrases_for
 from .audio import AudioInfo, SkipCounter, find_audio, probe
-from .base import SeededAudioDataset
+from .base import SeededAudioDataset, dataset_infos
 
 COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
 
@@ -144,16 +144,11 @@ class AudioCapsDataset(SeededAudioDataset):
 
     def get_infos(self) -> dict:
         """Dataset description, Asteroid style."""
-        return {
-            "dataset": self.dataset_name,
-            "task": "text-queried sound separation (captioned natural mixtures)",
-            "licenses": [
-                {
-                    "title": "AudioCaps: Generating Captions for Audios in The Wild",
-                    "title_link": "https://audiocaps.github.io",
-                    "author": "Kim, Kim, Lee and Kim (NAACL 2019)",
-                    "license": "see the dataset page; audio from YouTube (AudioSet)",
-                    "non_commercial": True,
-                }
-            ],
-        }
+        return dataset_infos(
+            self.dataset_name,
+            "text-queried sound separation (captioned natural mixtures)",
+            "AudioCaps: Generating Captions for Audios in The Wild",
+            "https://audiocaps.github.io",
+            "Kim, Kim, Lee and Kim (NAACL 2019)",
+            "see the dataset page; audio from YouTube (AudioSet)",
+        )

@@ -10,6 +10,23 @@ from torch.utils.data import Dataset
 from .audio import AudioInfo, UnreadableAudio, read_non_silent
 
 
+def dataset_infos(name: str, task: str, title: str, link: str, author: str, license: str):
+    """``get_infos()`` in Asteroid's format: dataset, task and the license record."""
+    return {
+        "dataset": name,
+        "task": task,
+        "licenses": [
+            {
+                "title": title,
+                "title_link": link,
+                "author": author,
+                "license": license,
+                "non_commercial": True,
+            }
+        ],
+    }
+
+
 class SeededAudioDataset(Dataset):
     """Base of the datasets: deterministic randomness per (seed, epoch, index).
 

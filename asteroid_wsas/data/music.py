@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .audio import SkipCounter, find_audio, probe
+from .base import dataset_infos
 from .mixing import LabeledSourceMixtures, SoloEntry
 
 SPLITS = ("train", "val", "test")
@@ -129,16 +130,11 @@ class MUSICDataset(LabeledSourceMixtures):
 
     def get_infos(self) -> dict:
         """Dataset description, Asteroid style."""
-        return {
-            "dataset": self.dataset_name,
-            "task": "text-queried instrument separation",
-            "licenses": [
-                {
-                    "title": "MUSIC: The Sound of Pixels",
-                    "title_link": "https://github.com/roudimit/MUSIC_dataset",
-                    "author": "Zhao et al. (ECCV 2018)",
-                    "license": "see the dataset page; audio from YouTube",
-                    "non_commercial": True,
-                }
-            ],
-        }
+        return dataset_infos(
+            self.dataset_name,
+            "text-queried instrument separation",
+            "MUSIC: The Sound of Pixels",
+            "https://github.com/roudimit/MUSIC_dataset",
+            "Zhao et al. (ECCV 2018)",
+            "see the dataset page; audio from YouTube",
+        )

@@ -5,6 +5,7 @@ import os
 from typing import List, Optional, Union
 
 from .audio import SkipCounter, find_audio, probe
+from .base import dataset_infos
 from .mixing import LabeledSourceMixtures, SoloEntry
 from .music import split_videos
 
@@ -103,16 +104,11 @@ class VGGSoundDataset(LabeledSourceMixtures):
 
     def get_infos(self) -> dict:
         """Dataset description, Asteroid style."""
-        return {
-            "dataset": self.dataset_name,
-            "task": "text-queried sound separation",
-            "licenses": [
-                {
-                    "title": "VGGSound: A Large-scale Audio-Visual Dataset",
-                    "title_link": "https://www.robots.ox.ac.uk/~vgg/data/vggsound/",
-                    "author": "Chen, Xie, Vedaldi and Zisserman (ICASSP 2020)",
-                    "license": "CC BY 4.0 (annotations); audio from YouTube",
-                    "non_commercial": True,
-                }
-            ],
-        }
+        return dataset_infos(
+            self.dataset_name,
+            "text-queried sound separation",
+            "VGGSound: A Large-scale Audio-Visual Dataset",
+            "https://www.robots.ox.ac.uk/~vgg/data/vggsound/",
+            "Chen, Xie, Vedaldi and Zisserman (ICASSP 2020)",
+            "CC BY 4.0 (annotations); audio from YouTube",
+        )
