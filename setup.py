@@ -37,7 +37,7 @@ setup(
         "tokenizers",
         # BSS-Eval v3 metrics; its numpy backend predates numpy 2, we call the torch one.
         "fast_bss_eval>=0.1.4",
-        "matplotlib",
+        "matplotlib>=3.9",  # boxplot(tick_labels=...)
         # asteroid 0.7.0 pins torchmetrics<=0.11.4, which imports pkg_resources.
         "setuptools<82",
         # asteroid's hub utilities import requests without declaring it.

@@ -43,3 +43,13 @@ def test_text_cache_script_reports_its_figures():
     )
     assert re.search(r"text per step: [\d.]+ ms re-run every step, [\d.]+ ms cached", out)
     assert "(20 cached)" in out
+
+
+def test_eval_speed_script_reports_its_figures():
+    out = run_script(
+        "eval_speed.py", "--n-mixtures", "3", "--seconds", "0.5", "--mir-eval-subset", "2"
+    )
+    assert re.search(r"ours: [\d.]+ s for 3 mixtures", out)
+    assert re.search(r"ratio mir_eval / ours \(per mixture\): [\d.]+x", out)
+    diffs = re.search(r"max \|ours - mir_eval\|.*: SDR (\S+) dB, SIR (\S+) dB", out)
+    assert float(diffs.group(1)) < 1e-6 and float(diffs.group(2)) < 1e-6
