@@ -42,3 +42,46 @@ def queries(batch: int, n_queries: int, n_tokens: int = 5, seed: int = 0):
     embed = torch.randn(batch, n_queries, EMBED_DIM, generator=gen)
     tokens = torch.randn(batch, n_queries, n_tokens, TOKEN_DIM, generator=gen)
     return embed, tokens
+
+
+def tiny_encoder(texts, sample_rate: int = 8000):
+    """A small TinyBimodalEncoder whose dims match :func:`tiny_unet` (random weights)."""
+    from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+
+    torch.manual_seed(0)
+    return TinyBimodalEncoder(
+        build_vocab(texts),
+        sample_rate=sample_rate,
+        embed_dim=EMBED_DIM,
+        token_dim=TOKEN_DIM,
+        n_mels=32,
+        n_fft=256,
+        hop_length=80,
+        channels=(4, 8, 8, 8),
+        text_layers=1,
+        n_heads=2,
+    )
+
+
+def weak_items(n_items: int = 8, n_phrases: int = 2, seconds: float = 0.5, seed: int = 0):
+    """Generated captioned mixtures with P fixed phrases (weak-objective items)."""
+    from asteroid_wsas.data import SyntheticCaptionedMixtures, WithFixedPhrases
+
+    data = SyntheticCaptionedMixtures(n_items, seconds=seconds, sample_rate=8000, seed=seed)
+    return WithFixedPhrases(data, n_phrases, seed=seed)
+
+
+def test_items(n_items: int = 4, seconds: float = 0.5, seed: int = 9):
+    """Generated two-source test items (mixture, references, queries)."""
+    from asteroid_wsas.data import SyntheticCaptionedMixtures
+
+    data = SyntheticCaptionedMixtures(
+        n_items, min_sources=2, max_sources=2, seconds=seconds, sample_rate=8000, seed=seed
+    )
+    return [
+        {"mixture": it["mixture"], "references": it["sources"], "queries": it["phrases"]}
+        for it in (data[i] for i in range(n_items))
+    ]
+
+
+test_items.__test__ = False  # a helper, not a pytest test

@@ -1,11 +1,14 @@
 """Datasets in their public layouts, mixers, fixed test sets and generated data."""
 
 from .audiocaps import AudioCapsDataset
+from .loader import ResumableLoader, ResumableSampler
 from .manifest import CaptionManifest
 from .mixing import (
     CLEAN_FRACTIONS,
     LabeledSourceMixtures,
+    SingleSources,
     SoloEntry,
+    WithFixedPhrases,
     clean_fraction_split,
     mixture_of_mixtures,
 )
@@ -16,6 +19,7 @@ from .testsets import (
     assert_disjoint,
     build_test_set,
     caption_candidates,
+    collate_test_items,
     read_manifest,
     solo_candidates,
     write_manifest,
@@ -27,6 +31,8 @@ __all__ = [
     "MUSICDataset",
     "VGGSoundDataset",
     "CaptionManifest",
+    "ResumableLoader",
+    "ResumableSampler",
     "SyntheticCaptionedMixtures",
     "SOUND_CLASSES",
     "LabeledSourceMixtures",
@@ -34,6 +40,8 @@ __all__ = [
     "CLEAN_FRACTIONS",
     "clean_fraction_split",
     "mixture_of_mixtures",
+    "WithFixedPhrases",
+    "SingleSources",
     "music_solos",
     "vggsound_clips",
     "TestSetDataset",
@@ -43,4 +51,5 @@ __all__ = [
     "write_manifest",
     "read_manifest",
     "assert_disjoint",
+    "collate_test_items",
 ]

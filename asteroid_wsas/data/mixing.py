@@ -1,12 +1,14 @@
 """Mixers: N-source mixtures of labelled solos, mixture-of-mixtures batches, clean fractions."""
 
+import random
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
-from ..text import mixture_prompt, source_prompt
+from ..text import fix_phrases, mixture_prompt, source_prompt
 from .audio import AudioInfo
 from .base import SeededAudioDataset
 
@@ -194,3 +196,98 @@ def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2) -> dict:
     if all("id" in it for it in items):
         batch["ids"] = [[it["id"] for it in g] for g in groups]
     return batch
+
+
+class _Wrapper(Dataset):
+    """A dataset view that keeps the wrapped dataset's length and passes ``set_epoch`` on."""
+
+    def __init__(self, dataset, seed: int = 0):
+        self.dataset = dataset
+        self.seed = int(seed)
+        self.epoch = 0
+        self.sample_rate = getattr(dataset, "sample_rate", None)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def set_epoch(self, epoch: int) -> None:
+        """New random choices for this epoch (and for the wrapped dataset, if it has epochs)."""
+        self.epoch = int(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, index])
+
+
+class WithFixedPhrases(_Wrapper):
+    """Exactly ``n_phrases`` phrases per item, with weights, for datasets whose items have a
+    variable number (e.g. :class:`~asteroid_wsas.data.SyntheticCaptionedMixtures`).
+
+    Uses :func:`~asteroid_wsas.text.fix_phrases` (random choice when there are more, repeats
+    with weights 1 / copies when there are fewer), seeded per (seed, epoch, index).
+
+    Args:
+        dataset: Items with ``phrases`` (a list of strings).
+        n_phrases: P.
+        seed: Seed of the choices.
+
+    Examples:
+        >>> from asteroid_wsas.data import SyntheticCaptionedMixtures
+        >>> data = WithFixedPhrases(SyntheticCaptionedMixtures(4, seconds=0.5), n_phrases=3)
+        >>> item = data[0]
+        >>> len(item["phrases"]), item["phrase_weights"].shape
+        (3, torch.Size([3]))
+    """
+
+    def __init__(self, dataset, n_phrases: int, seed: int = 0):
+        super().__init__(dataset, seed)
+        if n_phrases < 1:
+            raise ValueError(f"n_phrases must be >= 1, got {n_phrases}")
+        self.n_phrases = int(n_phrases)
+
+    def __getitem__(self, index: int) -> dict:
+        item = dict(self.dataset[index])
+        choice = random.Random(int(self.rng(index).integers(2**32)))
+        phrases, weights = fix_phrases(item["phrases"], self.n_phrases, choice)
+        item["phrases"], item["phrase_weights"] = phrases, torch.tensor(weights)
+        return item
+
+
+class SingleSources(_Wrapper):
+    """Clean single-source items from a dataset that has its sources (supervised training).
+
+    Item ``i`` is one source of item ``i`` of the wrapped dataset, drawn per (seed, epoch,
+    index), with that source's phrase as its caption; ``sources`` holds it as ``(1, T)``,
+    which is what :class:`~asteroid_wsas.losses.SupervisedObjective` checks for.
+
+    Args:
+        dataset: Items with ``sources`` :math:`(S, T)` and ``phrases`` (one per source).
+        seed: Seed of the choices.
+
+    Examples:
+        >>> from asteroid_wsas.data import SyntheticCaptionedMixtures
+        >>> item = SingleSources(SyntheticCaptionedMixtures(4, seconds=0.5))[0]
+        >>> item["sources"].shape, item["caption"] == item["phrases"][0]
+        (torch.Size([1, 8000]), True)
+    """
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.dataset[index]
+        sources, phrases = item["sources"], list(item["phrases"])
+        if len(phrases) != sources.shape[0]:
+            raise ValueError(
+                f"item {index} has {sources.shape[0]} sources but {len(phrases)} phrases; "
+                "SingleSources needs one phrase per source"
+            )
+        k = int(self.rng(index).integers(len(phrases)))
+        out = {
+            "mixture": sources[k],
+            "sources": sources[k : k + 1],
+            "caption": phrases[k],
+            "phrases": [phrases[k]],
+            "phrase_weights": torch.ones(1),
+        }
+        if "labels" in item:
+            out["labels"] = [item["labels"][k]]
+        return out

@@ -280,3 +280,24 @@ class TestSetDataset(Dataset):
             "labels": [s.label for s in mixture.sources],
             "id": mixture.id,
         }
+
+
+def collate_test_items(items: Sequence[dict]) -> dict:
+    """Batch :class:`TestSetDataset` items (validation and evaluation loaders).
+
+    Returns:
+        dict: ``mixture`` :math:`(B, T)`, ``references`` :math:`(B, K, T)`, ``queries``
+        (B lists of K) and ``ids``.
+
+    Raises:
+        ValueError: items of different lengths or numbers of queries.
+    """
+    shapes = {tuple(it["references"].shape) for it in items}
+    if len(shapes) != 1:
+        raise ValueError(f"test items of different shapes cannot be batched: {sorted(shapes)}")
+    return {
+        "mixture": torch.stack([it["mixture"] for it in items]),
+        "references": torch.stack([it["references"] for it in items]),
+        "queries": [list(it["queries"]) for it in items],
+        "ids": [it.get("id", str(i)) for i, it in enumerate(items)],
+    }

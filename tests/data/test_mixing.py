@@ -58,3 +58,48 @@ def test_clean_fraction_bounds():
     with pytest.raises(ValueError, match="fraction"):
         clean_fraction_split([], 1.5)
     assert clean_fraction_split([], 0.0) == ([], [])
+
+
+def test_with_fixed_phrases_pads_and_samples_per_epoch():
+    from asteroid_wsas.data import SyntheticCaptionedMixtures, WithFixedPhrases
+
+    data = SyntheticCaptionedMixtures(12, min_sources=1, max_sources=4, seconds=0.25, seed=5)
+    fixed = WithFixedPhrases(data, n_phrases=2, seed=1)
+    counts = {len(data[i]["phrases"]) for i in range(12)}
+    assert {1, 3} <= counts or {1, 4} <= counts  # fewer and more than P occur
+    for i in range(12):
+        item, raw = fixed[i], data[i]
+        assert len(item["phrases"]) == 2 and set(item["phrases"]) <= set(raw["phrases"])
+        if len(raw["phrases"]) == 1:
+            assert item["phrase_weights"].tolist() == [0.5, 0.5]  # one phrase, counted once
+        torch.testing.assert_close(item["mixture"], raw["mixture"])
+    many = [i for i in range(12) if len(data[i]["phrases"]) > 2]
+    draws = set()
+    for epoch in range(6):
+        fixed.set_epoch(epoch)
+        draws.add(tuple(fixed[many[0]]["phrases"]))
+    assert len(draws) > 1  # a new choice each epoch
+    with pytest.raises(ValueError, match="n_phrases"):
+        WithFixedPhrases(data, 0)
+
+
+def test_single_sources_are_clean_items_with_their_phrase():
+    from asteroid_wsas.data import SingleSources, SyntheticCaptionedMixtures
+
+    data = SyntheticCaptionedMixtures(6, min_sources=2, max_sources=3, seconds=0.25, seed=2)
+    single = SingleSources(data)
+    for i in range(6):
+        item, raw = single[i], data[i]
+        k = raw["phrases"].index(item["caption"])
+        torch.testing.assert_close(item["mixture"], raw["sources"][k])
+        assert item["sources"].shape == (1, raw["sources"].shape[-1])
+        assert item["labels"] == [raw["labels"][k]]
+    batch = mixture_of_mixtures([single[i] for i in range(4)])
+    torch.testing.assert_close(batch["mix"], batch["mixtures"].sum(1))
+
+    class Broken(list):
+        pass
+
+    bad = Broken([{"sources": torch.zeros(2, 8), "phrases": ["only one"]}])
+    with pytest.raises(ValueError, match="one phrase per source"):
+        SingleSources(bad)[0]

@@ -128,3 +128,15 @@ def test_not_a_manifest(tmp_path):
     (tmp_path / "x.json").write_text('{"a": 1}')
     with pytest.raises(ValueError, match="not an asteroid-wsas test-set manifest"):
         read_manifest(tmp_path / "x.json")
+
+
+def test_collate_test_items_batches_and_refuses_mixed_shapes():
+    from asteroid_wsas.data import collate_test_items
+
+    item = {"mixture": torch.zeros(8), "references": torch.zeros(2, 8), "queries": ["a", "b"]}
+    batch = collate_test_items([item, dict(item, id="x")])
+    assert batch["references"].shape == (2, 2, 8) and batch["mixture"].shape == (2, 8)
+    assert batch["queries"] == [["a", "b"]] * 2 and batch["ids"] == ["0", "x"]
+    short = dict(item, references=torch.zeros(2, 7), mixture=torch.zeros(7))
+    with pytest.raises(ValueError, match="different shapes"):
+        collate_test_items([item, short])

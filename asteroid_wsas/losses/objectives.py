@@ -1,0 +1,386 @@
+"""Training objectives: how a batch, the separator and the frozen encoder give the loss.
+
+Each objective is an ``nn.Module`` called as ``objective(model, encoder, batch)``; it returns
+a dict of named scalar terms with the total under ``"loss"``. Its :meth:`Objective.separate`
+tells how the trained model answers text queries (for validation and evaluation).
+
+========================  ==============================================================
+``weak``                  the paper: 0.5 * L_CNT + 5 * (L_CRL + L_URL) on captioned mixtures
+``mix_and_separate``      CLIPSep-Text: L_URL alone (mixture-level text queries)
+``supervised``            clean single sources with their text queries (PIT* / CLAPSep* /
+                          BertSep* rows): weighted magnitude L1 or negative SI-SDR
+``semi``                  lambda_s * supervised (clean batch) + lambda_u * weak (mixtures)
+``mixit``                 MixIT over M unconditioned outputs (learned fixed queries)
+========================  ==============================================================
+
+Batches come from :func:`asteroid_wsas.data.mixture_of_mixtures`: ``mix`` (B, T),
+``mixtures`` (B, N, T), ``captions`` (B x N), ``phrases`` (B x N x P), ``phrase_weights``
+(B, N, P) and, for clean data, ``sources``. The weak objective asks all ``N + N * P`` queries
+of a mixture of mixtures in **one** model call: the STFT and the text-free upper levels of
+the U-Net run once, and the text comes from the encoder's cache.
+"""
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from asteroid.losses import MixITLossWrapper, multisrc_neg_sisdr, multisrc_neg_snr
+from torch import nn
+
+from .bimodal import BimodalContrastiveLoss, text_ids
+from .reconstruction import ConsistencyLoss, MixAndSeparateLoss
+
+__all__ = [
+    "OBJECTIVES",
+    "Objective",
+    "WeakObjective",
+    "MixAndSeparateObjective",
+    "SupervisedObjective",
+    "SemiSupervisedObjective",
+    "MixITObjective",
+    "encode_queries",
+    "make_objective",
+]
+
+Terms = Dict[str, torch.Tensor]
+
+
+def encode_queries(
+    encoder, texts: Sequence[Sequence[str]], with_tokens: bool = True
+) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """Text queries of a batch in one encoder call (cached per phrase when frozen).
+
+    Args:
+        encoder: A :class:`~asteroid_wsas.encoders.BimodalEncoder`.
+        texts: B lists of K query texts.
+        with_tokens: Also return token states and their mask (attention conditioning).
+
+    Returns:
+        tuple: ``embed`` :math:`(B, K, D)`, ``tokens`` :math:`(B, K, L, E)` and ``mask``
+        :math:`(B, K, L)` (None without tokens).
+    """
+    n_queries = {len(t) for t in texts}
+    if len(n_queries) != 1:
+        raise ValueError(f"every item needs the same number of queries, got {sorted(n_queries)}")
+    k = n_queries.pop()
+    flat = [str(q) for item in texts for q in item]
+    embed, tokens, mask = encoder.encode_text(flat)
+    embed = embed.unflatten(0, (len(texts), k))
+    if not with_tokens:
+        return embed, None, None
+    return embed, tokens.unflatten(0, (len(texts), k)), mask.unflatten(0, (len(texts), k))
+
+
+def _wants_tokens(model) -> bool:
+    return getattr(model, "conditioning", "attention") == "attention"
+
+
+class Objective(nn.Module):
+    """Base class: ``forward(model, encoder, batch) -> {"loss": total, term: value, ...}``."""
+
+    name = "objective"
+
+    def forward(self, model, encoder, batch: dict) -> Terms:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def separate(
+        self,
+        model,
+        encoder,
+        mix: torch.Tensor,
+        queries: Sequence[Sequence[str]],
+        references: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Estimates :math:`(B, K, T)` of mixtures :math:`(B, T)` for B lists of K queries.
+
+        ``references`` is only used by objectives whose outputs are not text-queried
+        (MixIT's oracle selection).
+        """
+        embed, tokens, mask = encode_queries(encoder, queries, _wants_tokens(model))
+        return model(mix, embed, tokens, mask)
+
+    def _masked_magnitudes(self, model, encoder, mix, texts):
+        """One model call for all queries: masks (B, K, F, N), mixture STFT (B, F, N)."""
+        embed, tokens, mask = encode_queries(encoder, texts, _wants_tokens(model))
+        return (*model.forward_masks(mix, embed, tokens, mask), embed)
+
+
+def _check_batch(batch: dict, keys: Sequence[str], objective: str) -> None:
+    missing = [k for k in keys if k not in batch]
+    if missing:
+        raise KeyError(
+            f"the {objective} objective needs batch keys {list(keys)}; missing {missing} "
+            "(build batches with asteroid_wsas.data.mixture_of_mixtures)"
+        )
+
+
+class WeakObjective(Objective):
+    r"""The paper's weakly-supervised objective on captioned mixtures.
+
+    ``loss = w_cnt * L_CNT + w_crl * L_CRL + w_url * L_URL`` (defaults 0.5, 5, 5: the
+    authors' ``0.5 * cnt + 5 * (crl + url)``). One model call answers, for each mixture of
+    mixtures X, the N mixture-level captions (L_URL) and the N * P phrases (L_CRL, and
+    L_CNT through the frozen encoder's audio tower). Every term is summed over the N
+    mixtures; L_CNT rows are weighted by the phrase weights, normalised per mixture.
+
+    Args:
+        cnt_weight: Weight of L_CNT.
+        crl_weight: Weight of L_CRL.
+        url_weight: Weight of L_URL.
+        symmetric: Symmetric (audio <-> text) contrastive loss.
+        gather: Negatives from every DDP rank.
+    """
+
+    name = "weak"
+
+    def __init__(
+        self,
+        cnt_weight: float = 0.5,
+        crl_weight: float = 5.0,
+        url_weight: float = 5.0,
+        symmetric: bool = False,
+        gather: bool = False,
+    ):
+        super().__init__()
+        self.cnt_weight, self.crl_weight, self.url_weight = cnt_weight, crl_weight, url_weight
+        self.url = MixAndSeparateLoss()
+        self.crl = ConsistencyLoss()
+        self.cnt = BimodalContrastiveLoss(symmetric=symmetric, gather=gather)
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        _check_batch(batch, ("mix", "mixtures", "captions", "phrases", "phrase_weights"), "weak")
+        mix, mixtures = batch["mix"], batch["mixtures"]
+        weights = batch["phrase_weights"].to(mix.device)
+        n_batch, n_mix, n_phrases = weights.shape
+        phrases = [[p for group in item for p in group] for item in batch["phrases"]]
+        if any(len(p) != n_mix * n_phrases for p in phrases):
+            raise ValueError(f"phrases must hold N={n_mix} lists of P={n_phrases} per item")
+        texts = [list(c) + p for c, p in zip(batch["captions"], phrases)]
+
+        masks, spec, embed = self._masked_magnitudes(model, encoder, mix, texts)
+        mix_mag = spec.abs()
+        est = masks * mix_mag.unsqueeze(1)  # (B, N + N*P, F, frames)
+        targets = model.stft(mixtures).abs()  # (B, N, F, frames)
+        url = self.url(est[:, :n_mix], targets, mix_mag)
+        crl = self.crl(est[:, n_mix:].unflatten(1, (n_mix, n_phrases)), weights, targets)
+
+        # phrase estimates as waveforms (mixture phase), through the frozen audio tower
+        wavs = model.istft(masks[:, n_mix:] * spec.unsqueeze(1), mix.shape[-1])
+        audio = encoder.embed_audio(wavs.flatten(0, 1), int(model.sample_rate))
+        text = embed[:, n_mix:].flatten(0, 1)
+        row_weights = (weights / weights.sum(-1, keepdim=True)).flatten()
+        ids = text_ids([p for item in phrases for p in item], device=mix.device)
+        # weighted mean over all rows, times N: the sum over mixtures of per-mixture means
+        cnt = n_mix * self.cnt(audio, text, encoder.logit_scale, row_weights, ids)
+
+        loss = self.cnt_weight * cnt + self.crl_weight * crl + self.url_weight * url
+        return {"loss": loss, "cnt": cnt, "crl": crl, "url": url}
+
+
+class MixAndSeparateObjective(Objective):
+    r"""CLIPSep-Text's mix-and-separate: the mixture-level query must recover each mixture.
+
+    Queries are the N captions of a mixture of mixtures, targets the N mixtures. With
+    clean single-source items this is supervised training (:class:`SupervisedObjective`).
+
+    Args:
+        loss: ``"mag_l1"`` (weighted magnitude L1, weight from the mixture of mixtures;
+            scaled like L_URL) or ``"si_sdr"`` (negative SI-SDR of the waveforms, mean over
+            the N targets).
+        weight: Factor on the loss (5, as L_URL in the weak total, by default).
+    """
+
+    name = "mix_and_separate"
+    LOSSES = ("mag_l1", "si_sdr")
+
+    def __init__(self, loss: str = "mag_l1", weight: float = 5.0):
+        super().__init__()
+        if loss not in self.LOSSES:
+            raise ValueError(f"loss must be one of {self.LOSSES}, got {loss!r}")
+        self.loss_type = loss
+        self.weight = float(weight)
+        self.url = MixAndSeparateLoss()
+
+    def _targets(self, batch: dict) -> torch.Tensor:
+        return batch["mixtures"]
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        _check_batch(batch, ("mix", "mixtures", "captions"), self.name)
+        mix, targets = batch["mix"], self._targets(batch)
+        masks, spec, _ = self._masked_magnitudes(model, encoder, mix, batch["captions"])
+        if self.loss_type == "mag_l1":
+            mix_mag = spec.abs()
+            term = self.url(masks * mix_mag.unsqueeze(1), model.stft(targets).abs(), mix_mag)
+        else:
+            est = model.istft(masks * spec.unsqueeze(1), mix.shape[-1])
+            term = multisrc_neg_sisdr(est, targets).mean()
+        return {"loss": self.weight * term, self.loss_type: term}
+
+
+class SupervisedObjective(MixAndSeparateObjective):
+    r"""Supervised training on clean single sources queried by their text.
+
+    Build the batch with :func:`~asteroid_wsas.data.mixture_of_mixtures` from single-source
+    items (e.g. ``MUSICDataset(..., n_sources=1)``): each of the N "mixtures" is then one
+    clean source and its caption the source's prompt. The batch's ``sources`` are checked
+    to hold one source per item, so mixture-only data cannot be mistaken for clean data.
+
+    Args:
+        loss: ``"mag_l1"`` or ``"si_sdr"`` (see :class:`MixAndSeparateObjective`).
+        weight: Factor on the loss.
+    """
+
+    name = "supervised"
+
+    def _targets(self, batch: dict) -> torch.Tensor:
+        sources = batch.get("sources")
+        if sources is None or any(s.shape[0] != 1 for item in sources for s in item):
+            raise ValueError(
+                "the supervised objective needs clean single-source items: a batch whose "
+                "'sources' hold one source per item (e.g. n_sources=1 datasets)"
+            )
+        return batch["mixtures"]
+
+
+class SemiSupervisedObjective(Objective):
+    r"""``lambda_s * supervised(clean batch) + lambda_u * weak(mixture batch)``.
+
+    The batch is a dict ``{"clean": ..., "weak": ...}`` of two mixture-of-mixtures batches
+    (Lightning's ``CombinedLoader`` gives it). The paper gives the form, not the lambdas.
+
+    Args:
+        lambda_s: Weight of the supervised term.
+        lambda_u: Weight of the weak term.
+        supervised: The supervised objective (default :class:`SupervisedObjective`).
+        weak: The weak objective (default :class:`WeakObjective`).
+    """
+
+    name = "semi"
+
+    def __init__(
+        self,
+        lambda_s: float = 1.0,
+        lambda_u: float = 1.0,
+        supervised: Optional[Objective] = None,
+        weak: Optional[Objective] = None,
+    ):
+        super().__init__()
+        self.lambda_s, self.lambda_u = float(lambda_s), float(lambda_u)
+        self.supervised = supervised or SupervisedObjective()
+        self.weak = weak or WeakObjective()
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        _check_batch(batch, ("clean", "weak"), self.name)
+        sup = self.supervised(model, encoder, batch["clean"])
+        weak = self.weak(model, encoder, batch["weak"])
+        terms = {"loss": self.lambda_s * sup["loss"] + self.lambda_u * weak["loss"]}
+        for prefix, part in (("sup", sup), ("weak", weak)):
+            terms.update({prefix if k == "loss" else f"{prefix}_{k}": v for k, v in part.items()})
+        return terms
+
+
+class MixITObjective(Objective):
+    r"""MixIT (Wisdom et al. 2020) with the text-queried separator as an unconditioned one.
+
+    M learned query vectors (and token states, for attention conditioning) stand in for
+    the text: the model gives M fixed outputs per mixture of mixtures, and Asteroid's
+    :class:`~asteroid.losses.MixITLossWrapper` finds the best assignment of outputs to the
+    N mixtures under the negative SNR. At test time a text query picks one output:
+    ``selection="text"`` the output whose encoder embedding is closest to the query,
+    ``"oracle"`` the one with the best SI-SDR against the reference (an upper bound).
+
+    Args:
+        embed_dim: The model's ``text_embed_dim``.
+        token_dim: The model's ``text_token_dim``.
+        n_outputs: M, outputs per mixture of mixtures.
+        selection: ``"text"`` or ``"oracle"``.
+    """
+
+    name = "mixit"
+    SELECTIONS = ("text", "oracle")
+
+    def __init__(self, embed_dim: int, token_dim: int, n_outputs: int = 4, selection: str = "text"):
+        super().__init__()
+        if n_outputs < 2:
+            raise ValueError(f"n_outputs must be >= 2, got {n_outputs}")
+        if selection not in self.SELECTIONS:
+            raise ValueError(f"selection must be one of {self.SELECTIONS}, got {selection!r}")
+        self.selection = selection
+        gen = torch.Generator().manual_seed(0)
+        self.query_embed = nn.Parameter(
+            F.normalize(torch.randn(n_outputs, embed_dim, generator=gen), dim=-1)
+        )
+        self.query_tokens = nn.Parameter(torch.randn(n_outputs, 1, token_dim, generator=gen))
+        self.mixit = MixITLossWrapper(multisrc_neg_snr, generalized=True)
+
+    def outputs(self, model, mix: torch.Tensor) -> torch.Tensor:
+        """All M outputs :math:`(B, M, T)`."""
+        n_batch = mix.shape[0]
+        embed = self.query_embed.expand(n_batch, -1, -1)
+        tokens = self.query_tokens.expand(n_batch, -1, -1, -1) if _wants_tokens(model) else None
+        return model(mix, embed, tokens)
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        _check_batch(batch, ("mix", "mixtures"), self.name)
+        if batch["mixtures"].shape[1] != 2:
+            raise ValueError("MixIT (generalized) needs N=2 mixtures per mixture of mixtures")
+        term = self.mixit(self.outputs(model, batch["mix"]), batch["mixtures"])
+        return {"loss": term, "neg_snr": term}
+
+    @torch.no_grad()
+    def separate(self, model, encoder, mix, queries, references=None) -> torch.Tensor:
+        outs = self.outputs(model, mix)  # (B, M, T)
+        if self.selection == "oracle":
+            if references is None:
+                raise ValueError("selection='oracle' needs the references")
+            refs = references.to(outs.dtype)
+            refs = refs - refs.mean(-1, keepdim=True)
+            cent = outs - outs.mean(-1, keepdim=True)
+            # SI-SDR of every output against every reference: (B, K, M)
+            proj = (refs @ cent.mT) / refs.square().sum(-1, keepdim=True).clamp_min(1e-12)
+            target = proj.unsqueeze(-1) * refs.unsqueeze(2)
+            noise = cent.unsqueeze(1) - target
+            score = target.square().sum(-1) / noise.square().sum(-1).clamp_min(1e-12)
+        else:
+            embed, _, _ = encode_queries(encoder, queries, with_tokens=False)
+            audio = encoder.embed_audio(outs.flatten(0, 1), int(model.sample_rate))
+            score = embed @ audio.unflatten(0, outs.shape[:2]).mT  # (B, K, M)
+        pick = score.argmax(-1)  # (B, K)
+        return outs.gather(1, pick.unsqueeze(-1).expand(-1, -1, outs.shape[-1]))
+
+
+OBJECTIVES = {
+    "weak": WeakObjective,
+    "mix_and_separate": MixAndSeparateObjective,
+    "supervised": SupervisedObjective,
+    "semi": SemiSupervisedObjective,
+    "mixit": MixITObjective,
+}
+
+
+def make_objective(name: str, model=None, **kwargs) -> Objective:
+    """An objective by name (the ``objective`` config key), with its options.
+
+    Args:
+        name: One of :data:`OBJECTIVES`.
+        model: The separator (MixIT reads its text dims from it).
+        **kwargs: The objective's arguments; for ``semi``, ``supervised`` and ``weak`` may be
+            dicts of arguments of those objectives.
+
+    Examples:
+        >>> make_objective("weak", cnt_weight=1.0).cnt_weight
+        1.0
+    """
+    if name not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {name!r}")
+    if name == "mixit":
+        if model is None:
+            raise ValueError("the mixit objective needs the model (for its text dims)")
+        kwargs.setdefault("embed_dim", model.text_embed_dim)
+        kwargs.setdefault("token_dim", model.text_token_dim)
+    if name == "semi":
+        for part, cls in (("supervised", SupervisedObjective), ("weak", WeakObjective)):
+            if isinstance(kwargs.get(part), dict):
+                kwargs[part] = cls(**kwargs[part])
+    return OBJECTIVES[name](**kwargs)

@@ -1,0 +1,243 @@
+"""Objectives: wiring of queries, targets and terms, on an oracle separator and a tiny model."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from asteroid_wsas.data import SingleSources, mixture_of_mixtures
+from asteroid_wsas.encoders import BimodalEncoder
+from asteroid_wsas.losses import (
+    MixAndSeparateObjective,
+    MixITObjective,
+    SemiSupervisedObjective,
+    SupervisedObjective,
+    WeakObjective,
+    make_objective,
+)
+from tests.helpers import tiny_encoder, tiny_unet, weak_items
+
+SR = 8000
+CAPTIONS = [["mixture one", "mixture two"]]
+PHRASES = [[["dog barks", "rain falls"], ["car passes", "bell rings"]]]
+VOCAB = [c for c in CAPTIONS[0]] + [p for group in PHRASES[0] for p in group]
+
+
+class TableEncoder(BimodalEncoder):
+    """One-hot text embeddings of a fixed vocabulary; a small differentiable audio tower."""
+
+    sample_rate, embed_dim, token_dim = SR, 8, 4
+
+    def __init__(self, sources=None):
+        super().__init__()
+        self.proj = nn.Linear(64, self.embed_dim)
+        self.sources = sources  # (4, T): if given, audio is embedded by its best-matching source
+
+    @property
+    def logit_scale(self) -> float:
+        return 10.0
+
+    def _encode_text(self, phrases):
+        idx = torch.tensor([VOCAB.index(p) for p in phrases])
+        embed = F.one_hot(idx, self.embed_dim).float()
+        return embed, torch.zeros(len(phrases), 1, self.token_dim), torch.ones(len(phrases), 1, 1)
+
+    def embed_audio(self, wav, sample_rate):
+        if self.sources is None:
+            frames = wav.unfold(-1, 64, 64).abs().mean(-2)
+            return F.normalize(self.proj(frames), dim=-1)
+        # an ideal audio tower: normalised correlation with each phrase's true source
+        corr = F.normalize(wav, dim=-1) @ F.normalize(self.sources, dim=-1).T
+        embed = F.pad(corr.clamp_min(0) ** 4, (2, self.embed_dim - 2 - corr.shape[-1]))
+        return F.normalize(embed + 1e-6, dim=-1)
+
+
+class OracleSeparator(nn.Module):
+    """Answers each query (a one-hot embedding) with a stored mask: no learning involved."""
+
+    conditioning = "film"
+
+    def __init__(self, masks):
+        super().__init__()
+        self.unet = tiny_unet()
+        self.sample_rate = SR
+        self.masks = masks  # vocabulary index -> (F, frames)
+        self.calls = 0
+
+    def stft(self, wav):
+        return self.unet.stft(wav)
+
+    def istft(self, spec, length):
+        return self.unet.istft(spec, length)
+
+    def forward_masks(self, mix, embed, tokens=None, mask=None):
+        self.calls += 1
+        idx = embed.argmax(-1)
+        masks = torch.stack([torch.stack([self.masks[int(i)] for i in row]) for row in idx])
+        return masks, self.stft(mix)
+
+    def forward(self, mix, embed, tokens=None, mask=None):
+        masks, spec = self.forward_masks(mix, embed)
+        return self.istft(masks * spec.unsqueeze(1), mix.shape[-1])
+
+
+def oracle_batch(seed=0):
+    """Two mixtures of two sources each, and oracle masks for every query."""
+    gen = torch.Generator().manual_seed(seed)
+    sources = torch.randn(2, 2, 4000, generator=gen)
+    mixtures = sources.sum(1)  # (N, T)
+    mix = mixtures.sum(0)
+    unet = tiny_unet()
+    mix_mag = unet.stft(mix).abs().clamp_min(1e-8)
+    mixture_masks = unet.stft(mixtures).abs() / mix_mag
+    source_mags = unet.stft(sources).abs()
+    shares = source_mags / source_mags.sum(1, keepdim=True).clamp_min(1e-8)
+    masks = {0: mixture_masks[0], 1: mixture_masks[1]}
+    for n in range(2):
+        for k in range(2):  # phrase masks that add up to their mixture's mask
+            masks[2 + 2 * n + k] = mixture_masks[n] * shares[n, k]
+    batch = {
+        "mix": mix[None],
+        "mixtures": mixtures[None],
+        "captions": CAPTIONS,
+        "phrases": PHRASES,
+        "phrase_weights": torch.ones(1, 2, 2),
+    }
+    return batch, masks, sources.flatten(0, 1)
+
+
+def test_weak_objective_is_minimal_for_oracle_masks_and_worse_for_swapped_captions():
+    batch, masks, sources = oracle_batch()
+    encoder = TableEncoder().freeze()
+    objective = WeakObjective()
+    terms = objective(OracleSeparator(masks), encoder, batch)
+    assert terms["url"].item() < 1e-5 and terms["crl"].item() < 1e-5
+    assert set(terms) == {"loss", "cnt", "crl", "url"}
+    total = 0.5 * terms["cnt"] + 5 * (terms["crl"] + terms["url"])
+    assert terms["loss"].item() == pytest.approx(total.item())
+
+    swapped = dict(masks)
+    swapped[0], swapped[1] = masks[1], masks[0]  # each caption gets the other mixture
+    worse = objective(OracleSeparator(swapped), encoder, batch)
+    assert worse["url"] > 0.05 and worse["crl"].item() < 1e-5
+
+    wrong_parts = dict(masks)
+    wrong_parts[2], wrong_parts[4] = masks[4], masks[2]  # phrases swapped across mixtures
+    assert objective(OracleSeparator(wrong_parts), encoder, batch)["crl"] > 0.05
+
+
+def test_weak_objective_asks_every_query_in_one_model_call_and_caches_the_text():
+    items = weak_items(4, n_phrases=3)
+    batch = mixture_of_mixtures([items[i] for i in range(4)])  # B = 2, N = 2, P = 3
+    texts = [c for cs in batch["captions"] for c in cs]
+    texts += [p for item in batch["phrases"] for g in item for p in g]
+    encoder = tiny_encoder(texts).freeze()
+    model = tiny_unet()
+    seen = []
+    real = model.forward_masks
+    model.forward_masks = lambda *a, **k: seen.append(a[1].shape) or real(*a, **k)
+    terms = WeakObjective()(model, encoder, batch)
+    assert seen == [torch.Size([2, 2 + 2 * 3, 16])]  # one call: N captions + N*P phrases
+    misses = encoder.cache_stats()["misses"]
+    WeakObjective()(model, encoder, batch)
+    assert encoder.cache_stats()["misses"] == misses  # second step: all text from the cache
+    terms["loss"].backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+    assert all(p.grad is None for p in encoder.parameters())
+
+
+def test_contrastive_term_falls_when_estimates_match_their_phrases():
+    batch, masks, sources = oracle_batch()
+    encoder = TableEncoder(sources).freeze()
+    right = WeakObjective()(OracleSeparator(masks), encoder, batch)["cnt"]
+    mixed = dict(masks)
+    mixed[2], mixed[3], mixed[4], mixed[5] = masks[3], masks[4], masks[5], masks[2]
+    wrong = WeakObjective()(OracleSeparator(mixed), encoder, batch)["cnt"]
+    assert right < 0.5 * wrong
+
+
+def test_mix_and_separate_and_supervised_losses():
+    batch, masks, sources = oracle_batch()
+    encoder = TableEncoder().freeze()
+    for loss in ("mag_l1", "si_sdr"):
+        objective = MixAndSeparateObjective(loss=loss)
+        right = objective(OracleSeparator(masks), encoder, batch)
+        swapped = dict(masks)
+        swapped[0], swapped[1] = masks[1], masks[0]
+        wrong = objective(OracleSeparator(swapped), encoder, batch)
+        assert right["loss"] < wrong["loss"], loss
+        if loss == "mag_l1":
+            assert right["mag_l1"].item() < 1e-5
+        else:
+            assert right["si_sdr"].item() < 0  # positive SI-SDR (magnitudes + mixture phase)
+
+
+def test_supervised_refuses_mixture_only_batches():
+    items = weak_items(4)
+    weak_batch = mixture_of_mixtures([items[i] for i in range(4)])
+    encoder = tiny_encoder(["x"]).freeze()
+    with pytest.raises(ValueError, match="clean single-source items"):
+        SupervisedObjective()(tiny_unet(), encoder, weak_batch)
+    clean = SingleSources(items.dataset)
+    clean_batch = mixture_of_mixtures([clean[i] for i in range(4)])
+    texts = [c for cs in clean_batch["captions"] for c in cs]
+    terms = SupervisedObjective()(tiny_unet(), tiny_encoder(texts).freeze(), clean_batch)
+    assert torch.isfinite(terms["loss"])
+
+
+def test_semi_is_the_weighted_sum_of_its_parts():
+    items = weak_items(4)
+    clean = SingleSources(items.dataset)
+    batch = {
+        "clean": mixture_of_mixtures([clean[i] for i in range(4)]),
+        "weak": mixture_of_mixtures([items[i] for i in range(4)]),
+    }
+    texts = [c for b in batch.values() for cs in b["captions"] for c in cs]
+    texts += [p for item in batch["weak"]["phrases"] for g in item for p in g]
+    encoder, model = tiny_encoder(texts).freeze(), tiny_unet().eval()
+    terms = SemiSupervisedObjective(lambda_s=0.3, lambda_u=2.0)(model, encoder, batch)
+    expected = 0.3 * terms["sup"].item() + 2 * terms["weak"].item()
+    assert terms["loss"].item() == pytest.approx(expected)
+    assert {"sup_mag_l1", "weak_cnt", "weak_crl", "weak_url"} <= set(terms)
+
+
+def test_mixit_finds_the_best_partition_and_selects_outputs():
+    batch, masks, sources = oracle_batch()
+    model = tiny_unet()
+    objective = MixITObjective(model.text_embed_dim, model.text_token_dim, n_outputs=4)
+    outs = sources.unsqueeze(0)  # the true sources as outputs
+    objective.outputs = lambda model, mix: outs[:, [2, 0, 3, 1]]  # shuffled heads
+    terms = objective(model, None, batch)
+    assert terms["neg_snr"] < -15  # the right partition rebuilds both mixtures
+    objective.selection = "oracle"
+    refs = outs[:, [1, 2]]
+    picked = objective.separate(model, None, batch["mix"], [["a", "b"]], references=refs)
+    torch.testing.assert_close(picked, refs)
+    with pytest.raises(ValueError, match="needs the references"):
+        objective.separate(model, None, batch["mix"], [["a", "b"]])
+
+
+def test_mixit_text_selection_runs_through_the_encoder():
+    model = tiny_unet().eval()
+    objective = MixITObjective(model.text_embed_dim, model.text_token_dim, n_outputs=3)
+    encoder = tiny_encoder(["a dog", "rain"]).freeze()
+    est = objective.separate(model, encoder, torch.randn(2, 4000), [["a dog", "rain"]] * 2)
+    assert est.shape == (2, 2, 4000)
+    all_outs = objective.outputs(model, torch.randn(2, 4000))
+    assert all_outs.shape == (2, 3, 4000)
+
+
+def test_make_objective_and_bad_configuration():
+    assert make_objective("weak", symmetric=True).cnt.symmetric
+    semi = make_objective("semi", supervised={"loss": "si_sdr"}, weak={"cnt_weight": 1.0})
+    assert semi.supervised.loss_type == "si_sdr" and semi.weak.cnt_weight == 1.0
+    assert make_objective("mixit", tiny_unet()).query_embed.shape == (4, 16)
+    with pytest.raises(ValueError, match="objective must be one of"):
+        make_objective("pit")
+    with pytest.raises(ValueError, match="needs the model"):
+        make_objective("mixit")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        MixAndSeparateObjective(loss="l2")
+    with pytest.raises(KeyError, match="phrase_weights"):
+        WeakObjective()(tiny_unet(), None, {"mix": torch.zeros(1, 10)})
