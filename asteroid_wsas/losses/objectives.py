@@ -148,29 +148,60 @@ class WeakObjective(Objective):
         self.crl = ConsistencyLoss()
         self.cnt = BimodalContrastiveLoss(symmetric=symmetric, gather=gather)
 
-    def forward(self, model, encoder, batch: dict) -> Terms:
+    @staticmethod
+    def query_texts(batch: dict) -> List[List[str]]:
+        """Per item: the N captions, then the N * P phrases (mixture-major)."""
         _check_batch(batch, ("mix", "mixtures", "captions", "phrases", "phrase_weights"), "weak")
+        n_batch, n_mix, n_phrases = batch["phrase_weights"].shape
+        texts = []
+        for captions, groups in zip(batch["captions"], batch["phrases"]):
+            phrases = [p for group in groups for p in group]
+            if len(captions) != n_mix or len(phrases) != n_mix * n_phrases:
+                raise ValueError(f"each item needs N={n_mix} captions and N lists of P={n_phrases}")
+            texts.append(list(captions) + phrases)
+        return texts
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        texts = self.query_texts(batch)
+        masks, spec, embed = self._masked_magnitudes(model, encoder, batch["mix"], texts)
+        return self.terms(model, encoder, batch, texts, masks, spec, embed)
+
+    def terms(self, model, encoder, batch, texts, masks, spec, embed) -> Terms:
+        """The loss terms from the masks of all ``N + N * P`` queries of each item.
+
+        Args:
+            model: The separator (for its STFT, iSTFT and sample rate).
+            encoder: The frozen encoder (audio tower and logit scale).
+            batch: The mixture-of-mixtures batch.
+            texts: :meth:`query_texts` of the batch.
+            masks: :math:`(B, N + N P, F, frames)`, in the order of ``texts``.
+            spec: :math:`(B, F, frames)`, complex STFT of the mixture of mixtures.
+            embed: :math:`(B, N + N P, D)`, text embeddings of ``texts``.
+        """
         mix, mixtures = batch["mix"], batch["mixtures"]
         weights = batch["phrase_weights"].to(mix.device)
         n_batch, n_mix, n_phrases = weights.shape
-        phrases = [[p for group in item for p in group] for item in batch["phrases"]]
-        if any(len(p) != n_mix * n_phrases for p in phrases):
-            raise ValueError(f"phrases must hold N={n_mix} lists of P={n_phrases} per item")
-        texts = [list(c) + p for c, p in zip(batch["captions"], phrases)]
-
-        masks, spec, embed = self._masked_magnitudes(model, encoder, mix, texts)
         mix_mag = spec.abs()
         est = masks * mix_mag.unsqueeze(1)  # (B, N + N*P, F, frames)
         targets = model.stft(mixtures).abs()  # (B, N, F, frames)
         url = self.url(est[:, :n_mix], targets, mix_mag)
         crl = self.crl(est[:, n_mix:].unflatten(1, (n_mix, n_phrases)), weights, targets)
 
-        # phrase estimates as waveforms (mixture phase), through the frozen audio tower
-        wavs = model.istft(masks[:, n_mix:] * spec.unsqueeze(1), mix.shape[-1])
-        audio = encoder.embed_audio(wavs.flatten(0, 1), int(model.sample_rate))
+        # Phrase estimates as waveforms (mixture phase), through the frozen audio tower. A
+        # phrase repeated to pad P gives the same estimate of the same mixture: embed it once.
+        keys = [(b, p) for b, item in enumerate(texts) for p in item[n_mix:]]
+        unique, position = [], {}  # first row of each (item, phrase); its unique index
+        for i, key in enumerate(keys):
+            if key not in position:
+                position[key] = len(unique)
+                unique.append(i)
+        rows = torch.tensor([position[k] for k in keys], device=mix.device)
+        phrase_specs = (masks[:, n_mix:] * spec.unsqueeze(1)).flatten(0, 1)[unique]
+        wavs = model.istft(phrase_specs, mix.shape[-1])
+        audio = encoder.embed_audio(wavs, int(model.sample_rate))[rows]
         text = embed[:, n_mix:].flatten(0, 1)
         row_weights = (weights / weights.sum(-1, keepdim=True)).flatten()
-        ids = text_ids([p for item in phrases for p in item], device=mix.device)
+        ids = text_ids([p for item in texts for p in item[n_mix:]], device=mix.device)
         # weighted mean over all rows, times N: the sum over mixtures of per-mixture means
         cnt = n_mix * self.cnt(audio, text, encoder.logit_scale, row_weights, ids)
 

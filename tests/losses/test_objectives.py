@@ -241,3 +241,28 @@ def test_make_objective_and_bad_configuration():
         MixAndSeparateObjective(loss="l2")
     with pytest.raises(KeyError, match="phrase_weights"):
         WeakObjective()(tiny_unet(), None, {"mix": torch.zeros(1, 10)})
+
+
+def test_repeated_phrases_go_through_the_audio_tower_once_with_the_same_loss():
+    batch, masks, sources = oracle_batch()
+    batch = dict(batch, phrases=[[["dog barks", "dog barks"], ["car passes", "bell rings"]]])
+    batch["phrase_weights"] = torch.tensor([[[0.5, 0.5], [1.0, 1.0]]])
+    encoder = TableEncoder(sources).freeze()
+    rows = []
+    real = encoder.embed_audio
+    encoder.embed_audio = lambda wav, sr: rows.append(wav.shape[0]) or real(wav, sr)
+    model = OracleSeparator(masks)
+    terms = WeakObjective()(model, encoder, batch)
+    assert rows == [3]  # 4 phrase rows, 3 distinct (item, phrase) pairs
+
+    # the same value as embedding every row, repeated one included
+    texts = WeakObjective.query_texts(batch)
+    embed = encoder.encode_text([t for item in texts for t in item])[0][None]
+    m, spec = model.forward_masks(batch["mix"], embed)
+    wavs = model.istft(m[:, 2:] * spec.unsqueeze(1), batch["mix"].shape[-1])
+    audio = real(wavs.flatten(0, 1), SR)
+    loss = WeakObjective().cnt
+    weights = torch.tensor([0.5, 0.5, 0.5, 0.5])
+    ids = torch.tensor([0, 0, 1, 2])
+    expected = 2 * loss(audio, embed[0, 2:], encoder.logit_scale, weights, ids)
+    assert terms["cnt"].item() == pytest.approx(expected.item(), rel=1e-6)
