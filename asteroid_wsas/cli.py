@@ -4,6 +4,13 @@ Sub-commands:
     prompts         caption CSV -> single-source phrases JSON
     train-encoder   train the small bimodal encoder on (mixture, caption) pairs
     testset         build a fixed N-source test set of a dataset (manifest JSON)
+    download        fetch a dataset's lists and audio (yt-dlp + ffmpeg), or say what to fetch
+    generate        write generated sounds in a dataset's public layout (offline data)
+    prepare         a recipe config's fixed test and validation sets (and AudioCaps phrases)
+    train           train a separator from a recipe config (resumes after a kill)
+    evaluate        score a separator (or the mixture) on a fixed test set
+    examples        example separations of a test set as wavs and spectrogram PNGs
+    compare         Table-1-shaped table and validation-SDR curves of evaluated runs
 """
 
 import argparse
@@ -11,6 +18,9 @@ import json
 import os
 import sys
 from typing import List, Optional
+
+DATASET_NAMES = ("audiocaps", "music", "vggsound")
+OBJECTIVE_NAMES = ("weak", "mix_and_separate", "supervised", "semi", "mixit")
 
 
 def _refuse_overwrite(path: str, force: bool) -> None:
@@ -47,7 +57,16 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
     from .encoders.tiny import save_encoder, train_tiny_encoder
 
     _refuse_overwrite(args.output, args.force)
-    if args.manifest:
+    if args.conf:  # a recipe's training mixtures (never their sources) and its val split
+        from torch.utils.data import Subset
+
+        from .engine.experiment import mixtures
+
+        data = _conf(args)["data"]
+        train = mixtures(data, "train")
+        val_all = mixtures(data, "val")
+        val = Subset(val_all, range(min(args.val_items, len(val_all))))
+    elif args.manifest:
         from torch.utils.data import random_split
 
         from .data.manifest import CaptionManifest
@@ -65,6 +84,7 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
         train = SyntheticCaptionedMixtures(args.synthetic, seed=args.seed, **common)
         val = SyntheticCaptionedMixtures(args.val_items, seed=args.seed + 1, **common)
     print(f"training on {len(train)} mixtures, {len(val)} held out for caption retrieval")
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     encoder, log = train_tiny_encoder(
         train,
         val if len(val) else None,
@@ -85,38 +105,19 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
     print(f"saved {args.output}")
 
 
-# Where each dataset keeps its list and its audio, below the root given on the command line.
-DATASET_LAYOUTS = {
-    "music": ("MUSIC_solo_videos.json", "audio"),
-    "vggsound": ("vggsound.csv", "audio"),
-    "audiocaps": ("test.csv", "audio"),
-}
-TEST_PASSES = {"music": 10, "vggsound": 2, "audiocaps": 1}  # the paper's protocols
-
-
 def cmd_testset(args: argparse.Namespace) -> None:
-    from .data import (
-        AudioCapsDataset,
-        build_test_set,
-        caption_candidates,
-        music_solos,
-        solo_candidates,
-        vggsound_clips,
-        write_manifest,
-    )
+    from .data import build_test_set, write_manifest
+    from .engine.experiment import TEST_PASSES, test_candidates
 
     _refuse_overwrite(args.output, args.force)
-    listing, audio = (os.path.join(args.root, p) for p in DATASET_LAYOUTS[args.dataset])
-    listing = args.list or listing
-    if not os.path.isfile(listing):
-        raise SystemExit(f"error: {listing} not found (expected layout: see docs/data)")
-    if args.dataset == "music":
-        candidates = solo_candidates(music_solos(listing, audio, "test"))
-    elif args.dataset == "vggsound":
-        candidates = solo_candidates(vggsound_clips(listing, audio, "test"))
-    else:
-        clips = AudioCapsDataset(listing, audio, args.sample_rate, args.seconds, train=False)
-        candidates = caption_candidates(clips.clips)
+    data = {
+        "dataset": args.dataset,
+        "root": args.root,
+        "list": args.list,
+        "sample_rate": args.sample_rate,
+        "segment": args.seconds,
+    }
+    candidates = test_candidates(data, "test")
     passes = args.passes or TEST_PASSES[args.dataset]
     name = args.name or f"{args.dataset}-{args.n_sources}mix"
     test_set = build_test_set(
@@ -133,6 +134,193 @@ def cmd_testset(args: argparse.Namespace) -> None:
     )
     write_manifest(test_set, args.output, force=args.force)
     print(f"{name}: {len(test_set.mixtures)} mixtures of {args.n_sources} sources -> {args.output}")
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from .data.download import DownloadUnavailable, download
+
+    try:
+        counts = download(args.dataset, args.root, args.sample_rate, args.limit)
+    except DownloadUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(
+        f"{args.dataset}: {counts['present']} clips already there, {counts['fetched']} fetched, "
+        f"{counts['failed']} unavailable (skipped) -> {args.root}"
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from .data import synthetic
+    from .engine.experiment import DATASETS
+
+    listing = os.path.join(args.root, DATASETS[args.dataset][0].format(split="train"))
+    _refuse_overwrite(listing, args.force)
+    common = dict(seconds=args.seconds, sample_rate=args.sample_rate, seed=args.seed)
+    if args.dataset == "music":
+        synthetic.write_music_layout(args.root, args.per_class, **common)
+    elif args.dataset == "vggsound":
+        counts = {"train": args.per_class, "test": max(args.per_class // 5, 1)}
+        synthetic.write_vggsound_layout(args.root, counts, **common)
+    else:
+        n = args.per_class * len(synthetic.SOUND_CLASSES)
+        sizes = {"train": n, "val": max(n // 10, 4), "test": max(n // 5, 4)}
+        synthetic.write_audiocaps_layout(args.root, sizes, **common)
+    print(f"generated {args.dataset}-layout data -> {args.root}")
+
+
+def _conf(args: argparse.Namespace) -> dict:
+    """The recipe config with the command line's overrides."""
+    import yaml
+
+    from .engine.experiment import load_conf
+
+    over: dict = {"data": {}, "training": {}}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key.sub=value, got {item!r}")
+        node = over
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    if getattr(args, "root", None):
+        over["data"]["root"] = os.path.abspath(args.root)
+    if getattr(args, "objective", None):
+        over["objective"] = {"name": args.objective}
+    if getattr(args, "encoder", None):  # a file is kept absolute, for eval from anywhere
+        name = os.path.abspath(args.encoder) if os.path.isfile(args.encoder) else args.encoder
+        over["encoder"] = {"name": name}
+    if getattr(args, "max_steps", None):
+        over["training"]["max_steps"] = args.max_steps
+    if getattr(args, "gpus", None) not in (None, "auto"):
+        gpus = int(args.gpus)
+        over["training"].update(accelerator="gpu" if gpus else "cpu", devices=gpus if gpus else 1)
+    if getattr(args, "num_nodes", None):
+        over["training"]["num_nodes"] = args.num_nodes
+    return load_conf(args.conf, over)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from .engine.experiment import build_manifest
+
+    conf = _conf(args)
+    data = conf["data"]
+    os.makedirs(args.output_dir, exist_ok=True)
+    n = data.get("n_sources", 2)
+    test = os.path.join(args.output_dir, f"test_{n}mix.json")
+    val = os.path.join(args.output_dir, f"val_{n}mix.json")
+    for path in (test, val):
+        _refuse_overwrite(path, args.force)
+    build_manifest(data, test, "test", n, data.get("test_passes"), force=args.force)
+    build_manifest(data, val, "val", n, 1, data.get("val_mixtures", 100), force=args.force)
+    print(f"fixed {n}-source sets: {test}, {val}")
+    if data["dataset"] == "audiocaps":  # prompts stage: phrases to read and correct
+        from .text import captions_to_phrases
+
+        phrases = os.path.join(args.output_dir, "train_phrases.json")
+        _refuse_overwrite(phrases, args.force)
+        split = captions_to_phrases(os.path.join(data["root"], "train.csv"))
+        with open(phrases, "w", encoding="utf-8") as f:
+            json.dump(split, f, indent=1, ensure_ascii=False)
+        print(f"{len(split)} captions split into phrases: {phrases} (edit, then train)")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .engine.experiment import train
+
+    conf = _conf(args)
+    if os.path.exists(os.path.join(args.exp_dir, "best_model.pth")) and not args.force:
+        if not os.path.exists(os.path.join(args.exp_dir, "checkpoints", "last.ckpt")):
+            raise FileExistsError(f"{args.exp_dir} holds a finished run; pass --force")
+    path = train(conf, args.exp_dir, args.val_manifest, resume=not args.restart)
+    print(f"separator: {path}")
+
+
+def _encoder_of(args: argparse.Namespace):
+    import yaml
+
+    from .engine.experiment import load_encoder
+
+    spec = args.encoder
+    if spec is None and args.model:
+        conf_path = os.path.join(os.path.dirname(os.path.abspath(args.model)), "conf.yml")
+        if os.path.isfile(conf_path):
+            with open(conf_path, encoding="utf-8") as f:
+                spec = yaml.safe_load(f)["encoder"]["name"]
+    if spec is None:
+        raise ValueError("--encoder is needed (no conf.yml beside --model to read it from)")
+    return load_encoder(spec)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .engine.experiment import evaluate
+
+    if bool(args.model) == args.mixture:
+        raise ValueError("give either --model best_model.pth or --mixture")
+    if args.model and not os.path.isfile(args.model):
+        raise ValueError(f"--model {args.model} not found")
+    summary = evaluate(
+        args.model,
+        None if args.mixture else _encoder_of(args),
+        args.manifest,
+        args.output_dir,
+        batch_size=args.batch_size,
+        device=args.device,
+        force=args.force,
+    )
+    metrics, counts = summary["metrics"], summary["counts"]
+    scores = " ".join(
+        f"{m.upper()} " + ("-" if metrics[m]["mean"] is None else f"{metrics[m]['mean']:.2f}")
+        for m in ("sdr", "sir", "sar", "sdri")
+    )
+    print(
+        f"{scores} dB over {counts['sources_scored']} estimates of {counts['mixtures']} "
+        f"mixtures -> {args.output_dir}"
+    )
+
+
+def cmd_examples(args: argparse.Namespace) -> None:
+    from .engine.experiment import examples
+
+    if not os.path.isfile(args.model):
+        raise ValueError(f"--model {args.model} not found")
+    written = examples(
+        args.model,
+        _encoder_of(args),
+        args.manifest,
+        args.output_dir,
+        args.n,
+        args.device,
+        args.force,
+    )
+    print(f"{len(written)} files (wavs and spectrogram PNGs) -> {args.output_dir}")
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from .engine.experiment import format_table, plot_curves
+
+    results, dirs = {}, {}
+    for item in args.experiments:
+        name, sep, folder = item.partition("=")
+        folder = folder if sep else name
+        name = name if sep else os.path.basename(os.path.normpath(folder))
+        path = os.path.join(folder, "final_metrics.json")
+        if not os.path.isfile(path):
+            raise ValueError(f"{path} not found: evaluate {folder} first")
+        with open(path, encoding="utf-8") as f:
+            results[name] = json.load(f)
+        dirs[name] = folder
+    table = format_table(results, args.title)
+    print(table)
+    if args.output:
+        _refuse_overwrite(args.output, args.force)
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(table + "\n")
+    if args.curves:
+        plot_curves(dirs, args.curves, force=args.force)
+        print(f"validation SDR over training steps: {args.curves}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--synthetic", type=int, default=3000, metavar="N", help="N generated mixtures (default)"
     )
     source.add_argument("--manifest", help="CSV with columns path, caption")
+    source.add_argument("--conf", help="a recipe config: its dataset's training mixtures")
+    p.add_argument("--root", help="with --conf: dataset root (overrides data.root)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="with --conf: override")
     p.add_argument("-o", "--output", required=True, help="encoder file (.pth)")
     p.add_argument("--val-items", type=int, default=200, help="held-out mixtures for R@1")
     p.add_argument("--steps", type=int, default=2000)
@@ -173,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_encoder)
 
     p = sub.add_parser("testset", help="build a fixed N-source test set (manifest JSON)")
-    p.add_argument("dataset", choices=sorted(DATASET_LAYOUTS))
+    p.add_argument("dataset", choices=DATASET_NAMES)
     p.add_argument("root", help="dataset root (its list file and audio/ folder)")
     p.add_argument("-o", "--output", required=True, help="manifest JSON")
     p.add_argument("--list", help="list file if not at its usual place below root")
@@ -192,6 +383,82 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="test-set name (default: <dataset>-<N>mix)")
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_testset)
+
+    p = sub.add_parser("download", help="recipe stage 0: fetch a dataset with yt-dlp and ffmpeg")
+    p.add_argument("dataset", choices=DATASET_NAMES)
+    p.add_argument("root", help="dataset root (list file(s) and audio/ go there)")
+    p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--limit", type=int, help="fetch at most this many clips (a trial)")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("generate", help="write generated sounds in a dataset's public layout")
+    p.add_argument("dataset", choices=DATASET_NAMES)
+    p.add_argument("root", help="dataset root to write")
+    p.add_argument("--per-class", type=int, default=20, help="recordings per sound class")
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="overwrite the output")
+    p.set_defaults(func=cmd_generate)
+
+    def conf_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("conf", help="recipe config (local/conf.yml)")
+        p.add_argument("--root", help="dataset root (overrides data.root)")
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override any config key, e.g. --set training.batch_size=4 (repeatable)",
+        )
+
+    p = sub.add_parser("prepare", help="recipe stage 1: fixed test and validation sets, prompts")
+    conf_options(p)
+    p.add_argument("-o", "--output-dir", required=True, help="where the manifests go (data/)")
+    p.add_argument("--force", action="store_true", help="overwrite the outputs")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="recipe stage 3: train a separator (resumes after a kill)")
+    conf_options(p)
+    p.add_argument("--exp-dir", required=True, help="experiment folder (exp/<tag>)")
+    p.add_argument("--objective", choices=OBJECTIVE_NAMES)
+    p.add_argument("--encoder", help="CLAP folder or hub id, or a small-encoder .pth")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--gpus", help="GPUs per node: auto (default), 0 = CPU, N")
+    p.add_argument("--num-nodes", type=int, help="nodes for DDP (see docs/recipes)")
+    p.add_argument("--val-manifest", help="validation set (val_sdr picks the best model)")
+    p.add_argument("--restart", action="store_true", help="ignore checkpoints/last.ckpt")
+    p.add_argument("--force", action="store_true", help="retrain over a finished run")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="recipe stage 4: score a separator on a fixed test set")
+    p.add_argument("manifest", help="test-set manifest JSON")
+    p.add_argument("-o", "--output-dir", required=True, help="all_metrics.csv etc. go here")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="best_model.pth")
+    which.add_argument("--mixture", action="store_true", help="score the unprocessed mixture")
+    p.add_argument("--encoder", help="default: the one in conf.yml beside --model")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--device", help="default: cuda when available")
+    p.add_argument("--force", action="store_true", help="overwrite the outputs")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("examples", help="recipe stage 5: example separations as wavs and PNGs")
+    p.add_argument("manifest", help="test-set manifest JSON")
+    p.add_argument("-o", "--output-dir", required=True, help="exp/<tag>/examples")
+    p.add_argument("--model", required=True, help="best_model.pth")
+    p.add_argument("-n", type=int, default=4, help="number of test mixtures")
+    p.add_argument("--encoder", help="default: the one in conf.yml beside --model")
+    p.add_argument("--device", help="default: cuda when available")
+    p.add_argument("--force", action="store_true", help="overwrite the outputs")
+    p.set_defaults(func=cmd_examples)
+
+    p = sub.add_parser("compare", help="Table-1-shaped table and SDR-over-steps PNG of runs")
+    p.add_argument("experiments", nargs="+", metavar="[NAME=]DIR", help="evaluated folders")
+    p.add_argument("-o", "--output", help="also write the table (Markdown) here")
+    p.add_argument("--curves", help="PNG of validation SDR over training steps")
+    p.add_argument("--title", default="")
+    p.add_argument("--force", action="store_true", help="overwrite the outputs")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
@@ -200,7 +467,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileExistsError) as err:
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
         raise SystemExit(f"error: {err}") from None
 
 

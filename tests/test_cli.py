@@ -1,6 +1,7 @@
 """asteroid-wsas command line."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,8 +14,9 @@ def test_help_lists_every_subcommand():
     out = subprocess.run(
         [sys.executable, "-m", "asteroid_wsas.cli", "--help"], capture_output=True, text=True
     ).stdout
-    for command in ("prompts", "train-encoder", "testset"):
-        assert command in out
+    commands = ["prompts", "train-encoder", "testset", "download", "generate", "prepare"]
+    for command in commands + ["train", "evaluate", "examples", "compare"]:
+        assert f"    {command} " in out or f"    {command}\n" in out, command
 
 
 def test_console_script_is_installed():
@@ -117,3 +119,18 @@ def test_testset_builds_each_dataset(dataset, tmp_path, capsys):
 def test_testset_missing_list(tmp_path):
     with pytest.raises(SystemExit, match="not found"):
         main(["testset", "music", str(tmp_path), "-o", str(tmp_path / "m.json")])
+
+
+@pytest.mark.parametrize("dataset", ["music", "vggsound", "audiocaps"])
+def test_generate_writes_a_readable_layout(dataset, tmp_path):
+    from asteroid_wsas.engine.experiment import dataset_paths, test_candidates
+
+    root = tmp_path / dataset
+    args = ["--per-class", "10", "--seconds", "0.5", "--sample-rate", "8000"]
+    main(["generate", dataset, str(root), *args])
+    data = {"dataset": dataset, "root": str(root), "sample_rate": 8000, "segment": 0.5}
+    listing, audio = dataset_paths(data)
+    assert os.path.isfile(listing) and os.listdir(audio)
+    assert len(test_candidates(data)) >= 2  # a test split to build a test set from
+    with pytest.raises(SystemExit, match="exists; pass --force"):
+        main(["generate", dataset, str(root), *args])

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The stages every recipe shares, as functions. A recipe's run.sh declares its options,
+# sources parse_options.sh, sets `dataset` and `root`, sources this file and calls
+# run_stages (or the stage functions one by one, as the synthetic main job does).
+#
+# Variables read: dataset root conf stage stop_stage tag objective encoder encoder_steps
+# max_steps gpus num_nodes n_examples force.
+set -euo pipefail
+
+data_dir=data        # fixed test / validation manifests, prompts (Asteroid egs: data/)
+exp_root=exp
+
+# asteroid-wsas from this checkout's environment
+wsas() { python -m asteroid_wsas.cli "$@"; }
+
+in_stages() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+
+say() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# path of the frozen encoder: the small one of stage 2, or a CLAP folder / hub id
+encoder_path() {
+  if [ "$encoder" = tiny ]; then echo "$exp_root/encoder/tiny.pth"; else echo "$encoder"; fi
+}
+
+stage0_data() {
+  local listing
+  listing=$(python -c "from asteroid_wsas.engine.experiment import DATASETS as D; \
+print(D['$dataset'][0].format(split='train'))")
+  if [ -f "$root/$listing" ] && [ -d "$root/audio" ]; then
+    say "stage 0: $root already holds $dataset ($listing, audio/); nothing to fetch"
+    return
+  fi
+  say "stage 0: fetching $dataset into $root"
+  if ! wsas download "$dataset" "$root"; then
+    echo "stage 0 failed: put the data in place as described above, then rerun with --stage 1" >&2
+    exit 1
+  fi
+}
+
+stage1_prepare() {
+  local n
+  n=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))")
+  if [ -f "$data_dir/test_${n}mix.json" ] && [ "$force" != true ]; then
+    say "stage 1: $data_dir/test_${n}mix.json exists (--force true rebuilds it)"
+    return
+  fi
+  say "stage 1: fixed test and validation mixtures -> $data_dir/"
+  wsas prepare "$conf" --root "$root" -o "$data_dir" --force
+}
+
+stage2_encoder() {
+  if [ "$encoder" != tiny ]; then
+    say "stage 2: skipped (encoder: $encoder)"
+    return
+  fi
+  local out
+  out=$(encoder_path)
+  if [ -f "$out" ] && [ "$force" != true ]; then
+    say "stage 2: $out exists (--force true retrains it)"
+    return
+  fi
+  say "stage 2: small bimodal encoder on the training mixtures and their captions -> $out"
+  wsas train-encoder --conf "$conf" --root "$root" -o "$out" --steps "$encoder_steps" \
+    --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" --force
+}
+
+# stage3_train TAG OBJECTIVE
+stage3_train() {
+  local exp_dir=$exp_root/$1 n
+  n=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))")
+  say "stage 3: $2 separator -> $exp_dir (resumes from checkpoints/last.ckpt)"
+  local extra=()
+  [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
+  [ "$force" = true ] && extra+=(--force --restart)
+  # AudioCaps: the phrases of stage 1, as corrected by hand
+  [ -f "$data_dir/train_phrases.json" ] && extra+=(--set "data.phrases=$PWD/$data_dir/train_phrases.json")
+  wsas train "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$2" \
+    --encoder "$(encoder_path)" --gpus "$gpus" --num-nodes "$num_nodes" \
+    --val-manifest "$data_dir/val_${n}mix.json" "${extra[@]}"
+}
+
+# stage4_eval TAG
+stage4_eval() {
+  local exp_dir=$exp_root/$1 n
+  n=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))")
+  say "stage 4: $1 on the fixed $n-source test set"
+  wsas evaluate "$data_dir/test_${n}mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
+    --force
+}
+
+# stage5_examples TAG
+stage5_examples() {
+  local exp_dir=$exp_root/$1 n
+  n=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))")
+  say "stage 5: $n_examples example separations and the training curve of $1"
+  wsas examples "$data_dir/test_${n}mix.json" -o "$exp_dir/examples" \
+    --model "$exp_dir/best_model.pth" -n "$n_examples" --force
+  wsas compare "$1=$exp_dir" --curves "$exp_dir/val_sdr.png" --force
+}
+
+run_stages() {
+  tag=${tag:-${objective}_$(basename "$encoder" .pth)}
+  in_stages 0 && stage0_data
+  in_stages 1 && stage1_prepare
+  in_stages 2 && stage2_encoder
+  in_stages 3 && stage3_train "$tag" "$objective"
+  in_stages 4 && stage4_eval "$tag"
+  in_stages 5 && stage5_examples "$tag"
+  say "done: $exp_root/$tag"
+}

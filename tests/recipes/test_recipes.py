@@ -1,0 +1,173 @@
+"""Smoke tests of the recipes: stages 1-5 on tiny generated data, stage 0's messages, options.
+
+Each test copies the recipes to a temporary folder (run.sh writes data/ and exp/ beside
+itself) and gives them a tiny config: a small model at 8 kHz, half-second clips, a few steps.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from asteroid_wsas.data.synthetic import (
+    write_audiocaps_layout,
+    write_music_layout,
+    write_vggsound_layout,
+)
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+TINY = {
+    "data": {
+        "sample_rate": 8000,
+        "segment": 0.5,
+        "val_mixtures": 4,
+        "test_passes": 1,
+        "num_workers": 0,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+    },
+    "model": {
+        "n_fft": 126,
+        "hop_length": 32,
+        "channels": [8, 16, 16],
+        "attention_levels": [2],
+        "n_heads": 2,
+        "out_channels": 4,
+    },
+    "training": {
+        "batch_size": 4,
+        "precision": "32-true",
+        "log_every_n_steps": 1,
+        "checkpoint_every_n_steps": None,
+    },
+}
+CLASSES = ["beep", "hum", "siren", "bell"]
+
+
+def _merge(base, update):
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _recipe(tmp_path: Path, name: str) -> Path:
+    """A copy of recipes/<name> (and utils) with a tiny config in local/tiny.yml."""
+    shutil.copytree(RECIPES / "utils", tmp_path / "utils")
+    shutil.copytree(RECIPES / name, tmp_path / name)
+    conf = yaml.safe_load((tmp_path / name / "local" / "conf.yml").read_text())
+    conf = _merge(conf, TINY)
+    if conf["data"]["dataset"] == "audiocaps":
+        conf["data"]["n_phrases"] = 2
+    (tmp_path / name / "local" / "tiny.yml").write_text(yaml.safe_dump(conf))
+    return tmp_path / name
+
+
+def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ)  # this interpreter's environment first: run.sh calls `python`
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
+    env["OMP_NUM_THREADS"] = "1"
+    proc = subprocess.run(
+        ["bash", str(recipe / "run.sh"), *args], capture_output=True, text=True, env=env
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"run.sh {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def _layout(name: str, root: Path) -> None:
+    if name == "music":
+        write_music_layout(str(root), 5, CLASSES, seconds=1.0, sample_rate=8000)
+    elif name == "vggsound":
+        write_vggsound_layout(str(root), {"train": 6, "test": 2}, CLASSES, 1.0, 8000)
+    else:
+        sizes = {"train": 16, "val": 6, "test": 6}
+        write_audiocaps_layout(str(root), sizes, seconds=1.0, sample_rate=8000)
+
+
+@pytest.mark.parametrize("name", ["music", "vggsound", "audiocaps"])
+def test_stages_1_to_5_on_tiny_data(name, tmp_path):
+    recipe = _recipe(tmp_path, name)
+    root = tmp_path / "dataset"
+    _layout(name, root)
+    args = [f"--{name}_root", str(root), "--conf", "local/tiny.yml", "--encoder", "tiny"]
+    args += ["--encoder_steps", "3", "--max_steps", "3", "--gpus", "0", "--n_examples", "1"]
+    proc = _run(recipe, *args)  # stage 0 finds the data in place and fetches nothing
+    assert "nothing to fetch" in proc.stdout
+
+    exp = recipe / "exp" / "weak_tiny"
+    assert (recipe / "exp" / "encoder" / "tiny.pth").is_file()
+    for f in ["conf.yml", "best_model.pth", "all_metrics.csv", "scores.png", "val_sdr.png"]:
+        assert (exp / f).is_file(), f
+    assert (exp / "checkpoints" / "last.ckpt").is_file()
+    assert any((exp / "examples").glob("*.png")) and any((exp / "examples").glob("*.wav"))
+    conf = yaml.safe_load((exp / "conf.yml").read_text())
+    assert conf["data"]["root"] == str(root) and conf["training"]["max_steps"] == 3
+    summary = json.loads((exp / "final_metrics.json").read_text())
+    assert summary["counts"]["sources_scored"] > 0
+    assert {"sdr", "sir", "sar", "sdri"} <= set(summary["metrics"])
+    model_args = torch.load(exp / "best_model.pth", weights_only=True)["model_args"]
+    assert model_args["channels"] == [8, 16, 16]
+    manifests = sorted(p.name for p in (recipe / "data").iterdir())
+    if name == "audiocaps":  # stage 1's phrases, which stage 3 trained on
+        assert manifests == ["test_2mix.json", "train_phrases.json", "val_2mix.json"]
+        assert conf["data"]["phrases"] == str(recipe / "data" / "train_phrases.json")
+    else:
+        assert manifests == ["test_2mix.json", "val_2mix.json"]
+
+    # a rerun of stage 3 with a larger budget resumes from last.ckpt (step 3 -> 5)
+    _run(recipe, *args[:-6], "--max_steps", "5", "--gpus", "0", "--stage", "3", "--stop_stage", "3")
+    last = torch.load(exp / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["global_step"] == 5
+
+
+def test_stage0_without_data_or_tools_says_what_to_fetch(tmp_path):
+    recipe = _recipe(tmp_path, "audiocaps")
+    env_path = os.environ["PATH"]
+    try:  # hide any yt-dlp / ffmpeg of the machine
+        os.environ["PATH"] = os.pathsep.join(
+            p for p in env_path.split(os.pathsep) if not (Path(p) / "yt-dlp").exists()
+        )
+        proc = _run(
+            recipe, "--audiocaps_root", str(tmp_path / "none"), "--stop_stage", "0", check=False
+        )
+    finally:
+        os.environ["PATH"] = env_path
+    assert proc.returncode != 0
+    if shutil.which("ffmpeg") is None:
+        assert "not found on the PATH" in proc.stderr
+    assert "train.csv" in proc.stderr and "stage 0 failed" in proc.stderr
+
+
+def test_options_are_checked(tmp_path):
+    recipe = _recipe(tmp_path, "music")
+    proc = _run(recipe, "--music-root", "x", "--stage", "9", "--help")
+    assert "--music_root" in proc.stdout and "MUSIC recipe" in proc.stdout
+    bad = _run(recipe, "--musik_root", "x", check=False)
+    assert bad.returncode == 2 and "unknown option --musik_root" in bad.stderr
+    bad = _run(recipe, "--stage", check=False)
+    assert bad.returncode == 2 and "needs a value" in bad.stderr
+
+
+def test_synthetic_main_job_tiny(tmp_path):
+    recipe = _recipe(tmp_path, "synthetic")
+    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
+    args += ["--per_class", "5", "--objectives", "mix_and_separate weak supervised"]
+    proc = _run(recipe, *args)
+    table = (recipe / "exp" / "results.md").read_text()
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
+    assert rows == ["Method", "Mixture", "mix_and_separate", "weak", "supervised"]
+    assert table in proc.stdout  # printed
+    assert (recipe / "exp" / "val_sdr.png").stat().st_size > 1000
+    for objective in ("mix_and_separate", "weak", "supervised"):
+        assert any((recipe / "exp" / objective / "examples").glob("*.png"))
+    mixture = json.loads((recipe / "exp" / "mixture" / "final_metrics.json").read_text())
+    assert abs(mixture["metrics"]["sdri"]["mean"]) < 1e-6  # the mixture improves on nothing
