@@ -11,6 +11,7 @@ Sub-commands:
     evaluate        score a separator (or the mixture) on a fixed test set
     examples        example separations of a test set as wavs and spectrogram PNGs
     compare         Table-1-shaped table and validation-SDR curves of evaluated runs
+    separate        separate audio files with text queries
 """
 
 import argparse
@@ -298,6 +299,61 @@ def cmd_examples(args: argparse.Namespace) -> None:
     print(f"{len(written)} files (wavs and spectrogram PNGs) -> {args.output_dir}")
 
 
+def _slug(text: str) -> str:
+    """A file-name-safe form of a query: "A dog barks!" -> "a_dog_barks"."""
+    import re
+
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return slug[:60] or "query"
+
+
+def cmd_separate(args: argparse.Namespace) -> None:
+    import soundfile as sf
+    from tqdm.auto import tqdm
+
+    from .separator import Separator
+
+    queries = args.query
+    names = [_slug(q) for q in queries]
+    if len(set(names)) != len(names):
+        raise ValueError(f"queries give the same file name: {names}")
+    missing = [p for p in args.inputs if not os.path.isfile(p)]
+    if missing:
+        raise ValueError(f"input file(s) not found: {', '.join(missing)}")
+    outputs = {}  # every output path, checked before any work
+    for path in args.inputs:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        folder = os.path.join(args.output_dir, stem) if len(args.inputs) > 1 else args.output_dir
+        files = [os.path.join(folder, f"{n}.wav") for n in names]
+        if args.residual:
+            files.append(os.path.join(folder, "residual.wav"))
+        for f in files:
+            _refuse_overwrite(f, args.force)
+        outputs[path] = files
+    if not os.path.exists(args.model) and "/" not in args.model:
+        raise ValueError(f"--model {args.model} not found")
+    separator = Separator.from_pretrained(args.model)
+    if args.device:
+        separator.to(args.device)
+    bar = tqdm(args.inputs, desc="separating", unit="file", disable=len(args.inputs) < 2)
+    for path in bar:
+        result = separator.separate(
+            path,
+            queries,
+            residual=args.residual,
+            negative=args.negative,
+            chunk_seconds=args.chunk_seconds,
+            progress=True,
+        )
+        files = outputs[path]
+        os.makedirs(os.path.dirname(files[0]) or ".", exist_ok=True)
+        waves = list(result.estimates) + ([result.residual] if args.residual else [])
+        for f, wave in zip(files, waves):
+            sf.write(f, wave.T, result.sample_rate, subtype="FLOAT")
+        for q, f, score, level in zip(queries, files, result.presence, result.level_db):
+            print(f"{f}: '{q}' presence {score:+.2f}, level {level:+.1f} dB")
+
+
 def cmd_compare(args: argparse.Namespace) -> None:
     from .engine.experiment import format_table, plot_curves
 
@@ -451,6 +507,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="default: cuda when available")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_examples)
+
+    p = sub.add_parser("separate", help="separate audio files with text queries")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="audio files (any rate, channels)")
+    p.add_argument("-q", "--query", action="append", required=True, help="text (repeatable)")
+    p.add_argument("-o", "--output-dir", required=True, help="<query>.wav files go here")
+    p.add_argument("--model", required=True, help="separator folder, file, URL or hub id")
+    p.add_argument("--residual", action="store_true", help="also write what no query took")
+    p.add_argument("--negative", action="append", help="text of what to remove (repeatable)")
+    p.add_argument("--chunk-seconds", type=float, help="chunk length (default: 30 s)")
+    p.add_argument("--device", help="e.g. cuda (default: cpu)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.set_defaults(func=cmd_separate)
 
     p = sub.add_parser("compare", help="Table-1-shaped table and SDR-over-steps PNG of runs")
     p.add_argument("experiments", nargs="+", metavar="[NAME=]DIR", help="evaluated folders")

@@ -10,7 +10,9 @@ from .mixing import (
     SoloEntry,
     WithFixedPhrases,
     clean_fraction_split,
+    clean_mixtures,
     mixture_of_mixtures,
+    split_sources,
 )
 from .music import MUSICDataset, music_solos
 from .synthetic import SOUND_CLASSES, SyntheticCaptionedMixtures
@@ -40,6 +42,8 @@ __all__ = [
     "CLEAN_FRACTIONS",
     "clean_fraction_split",
     "mixture_of_mixtures",
+    "clean_mixtures",
+    "split_sources",
     "WithFixedPhrases",
     "SingleSources",
     "music_solos",

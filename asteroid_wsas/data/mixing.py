@@ -198,6 +198,53 @@ def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2) -> dict:
     return batch
 
 
+def split_sources(items: Sequence[dict]) -> List[dict]:
+    """Each item's clean sources as single-source items, in order (sources stay adjacent).
+
+    Args:
+        items: Items with ``sources`` :math:`(S, T)` and one phrase per source (e.g. from
+            :class:`LabeledSourceMixtures` with ``return_sources=True``).
+
+    Returns:
+        list: ``S`` items per input item, shaped as :class:`SingleSources`' items.
+    """
+    out = []
+    for item in items:
+        sources, phrases = item["sources"], list(item["phrases"])
+        if len(phrases) != sources.shape[0]:
+            raise ValueError(
+                f"an item has {sources.shape[0]} sources but {len(phrases)} phrases; "
+                "split_sources needs one phrase per source"
+            )
+        for k, phrase in enumerate(phrases):
+            single = {
+                "mixture": sources[k],
+                "sources": sources[k : k + 1],
+                "caption": phrase,
+                "phrases": [phrase],
+                "phrase_weights": torch.ones(1),
+            }
+            if "labels" in item:
+                single["labels"] = [item["labels"][k]]
+            out.append(single)
+    return out
+
+
+def clean_mixtures(items: Sequence[dict]) -> dict:
+    """Collate mixtures with their sources into a supervised batch: each mixture is rebuilt
+    from its single sources, so the batch's "mixtures" are clean sources whose classes are
+    distinct within a mixture (as in the test sets).
+
+    Use as the ``collate_fn`` of :class:`LabeledSourceMixtures` (``return_sources=True``)
+    for :class:`~asteroid_wsas.losses.SupervisedObjective`: ``B`` items give ``B``
+    mixtures of ``n_sources`` clean sources each.
+    """
+    n_sources = {int(item["sources"].shape[0]) for item in items}
+    if len(n_sources) != 1:
+        raise ValueError(f"items have different numbers of sources {sorted(n_sources)}")
+    return mixture_of_mixtures(split_sources(items), n_mix=n_sources.pop())
+
+
 class _Wrapper(Dataset):
     """A dataset view that keeps the wrapped dataset's length and passes ``set_epoch`` on."""
 

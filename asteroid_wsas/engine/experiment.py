@@ -34,6 +34,7 @@ from ..data import (
     build_test_set,
     caption_candidates,
     clean_fraction_split,
+    clean_mixtures,
     collate_test_items,
     mixture_of_mixtures,
     music_solos,
@@ -238,14 +239,15 @@ def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
             f"objective {name!r} needs clean single sources, which AudioCaps does not have; "
             "use weak, mix_and_separate or mixit"
         )
+    # clean data: mixtures of distinct classes with their sources, split by clean_mixtures
     if name == "supervised":
-        return {"clean": mixtures(data, n_sources=1, return_sources=True)}
+        return {"clean": mixtures(data, n_sources=n_sources, return_sources=True)}
     if name == "semi":
         clean, rest = clean_fraction_split(
             _solos(data, "train"), data.get("clean_fraction", 0.05), data.get("split_seed", 0)
         )
         return {
-            "clean": mixtures(data, n_sources=1, entries=clean, return_sources=True),
+            "clean": mixtures(data, n_sources=n_sources, entries=clean, return_sources=True),
             "weak": mixtures(data, n_sources=n_sources, entries=rest),
         }
     return {"weak": mixtures(data, n_sources=n_sources)}
@@ -299,6 +301,14 @@ def _loader(dataset, conf: Dict[str, Any], shuffle: bool, collate_fn, batch_size
     )
 
 
+def objective_args(conf: Dict[str, Any]) -> Dict[str, Any]:
+    """``objective.args`` updated by the block named after the objective, e.g.
+    ``objective: {name: weak, weak: {cnt_weight: 0.1}}``: one config serves every objective.
+    """
+    objective = conf["objective"]
+    return {**(objective.get("args") or {}), **(objective.get(objective["name"]) or {})}
+
+
 def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional[PathLike]):
     """Encoder, separator, loaders and :class:`~asteroid_wsas.engine.WeakSupSystem`."""
     from pytorch_lightning.utilities import CombinedLoader
@@ -309,7 +319,18 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
     torch.manual_seed(conf["training"].get("seed", 0))
     model = build_model(conf, encoder)
     sets = train_datasets(conf)
-    loaders = {k: _loader(v, conf, True, mixture_of_mixtures) for k, v in sets.items()}
+    # the same number of mixtures per step: B items make B/2 mixtures of mixtures (weak),
+    # B/2 clean mixtures of their sources (supervised)
+    batch = conf["training"]["batch_size"]
+    loaders = {
+        k: _loader(
+            v,
+            conf,
+            True,
+            *((clean_mixtures, max(batch // 2, 1)) if k == "clean" else (mixture_of_mixtures,)),
+        )
+        for k, v in sets.items()
+    }
     train_loader = (
         CombinedLoader(loaders, "max_size_cycle")
         if len(loaders) > 1
@@ -320,9 +341,7 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
         val_loader = _loader(
             TestSetDataset(val_manifest), conf, False, collate_test_items, batch_size=4
         )
-    objective = make_objective(
-        conf["objective"]["name"], model, **conf["objective"].get("args", {})
-    )
+    objective = make_objective(conf["objective"]["name"], model, **objective_args(conf))
     system_conf = {k: conf[k] for k in ("optim", "scheduler") if conf.get(k)}
     return WeakSupSystem(model, encoder, objective, train_loader, val_loader, config=system_conf)
 

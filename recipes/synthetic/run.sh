@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 . ../utils/options.sh  # stage, stop_stage, conf, tag, ... (--help)
 objectives="mix_and_separate weak supervised" # the separators compared (Table 1's rows)
 encoder=tiny          # tiny (trained in stage 2 on mixtures only), or a CLAP folder / hub id
-encoder_steps=300     # stage 2 steps
+encoder_steps=1000    # stage 2 steps
 per_class=20          # generated recordings per sound class
 gpus=0                # 0: CPU (the job is sized for it); auto uses a GPU when present
 n_examples=3          # example separations per separator in stage 5

@@ -103,3 +103,32 @@ def test_single_sources_are_clean_items_with_their_phrase():
     bad = Broken([{"sources": torch.zeros(2, 8), "phrases": ["only one"]}])
     with pytest.raises(ValueError, match="one phrase per source"):
         SingleSources(bad)[0]
+
+
+def test_clean_mixtures_rebuild_distinct_class_mixtures():
+    from asteroid_wsas.data import LabeledSourceMixtures, SoloEntry, clean_mixtures
+    from asteroid_wsas.losses import SupervisedObjective
+
+    gen = torch.Generator().manual_seed(0)
+    items = []
+    for labels in (["bell", "drum"], ["hum", "bell"]):
+        sources = torch.randn(2, 100, generator=gen)
+        items.append(
+            {
+                "mixture": sources.sum(0),
+                "sources": sources,
+                "labels": labels,
+                "phrases": [f"The sound of {l}" for l in labels],
+            }
+        )
+    batch = clean_mixtures(items)
+    assert batch["mix"].shape == (2, 100)
+    torch.testing.assert_close(batch["mix"], torch.stack([it["mixture"] for it in items]) / 2)
+    assert batch["captions"] == [
+        ["The sound of bell", "The sound of drum"],
+        ["The sound of hum", "The sound of bell"],
+    ]
+    torch.testing.assert_close(batch["mixtures"][1, 0], items[1]["sources"][0] / 2)
+    assert SupervisedObjective()._targets(batch) is batch["mixtures"]  # accepted as clean
+    with pytest.raises(ValueError, match="different numbers of sources"):
+        clean_mixtures([items[0], {**items[1], "sources": items[1]["sources"][:1]}])

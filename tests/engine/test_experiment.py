@@ -50,7 +50,7 @@ def test_datasets_per_objective(tmp_path):
     item = weak[0]
     assert "sources" not in item and len(item["phrases"]) == 2  # weak never sees sources
     clean = E.train_datasets(E._merge(conf, {"objective": {"name": "supervised"}}))["clean"]
-    assert clean[0]["sources"].shape[0] == 1
+    assert clean[0]["sources"].shape[0] == 2  # split into single sources by clean_mixtures
     semi = E.train_datasets(E._merge(conf, {"objective": {"name": "semi"}}))
     assert set(semi) == {"clean", "weak"}
     clean_ids = {e.video_id for e in semi["clean"].entries}
@@ -142,3 +142,10 @@ def test_precision_choice():
     if not torch.cuda.is_available():
         bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
         assert E._precision("auto") == ("bf16-mixed" if bf16 else "32-true")
+
+
+def test_objective_args_per_objective():
+    conf = {"objective": {"name": "weak", "args": {"a": 1}, "weak": {"cnt_weight": 0.1}}}
+    assert E.objective_args(conf) == {"a": 1, "cnt_weight": 0.1}
+    conf["objective"]["name"] = "mix_and_separate"
+    assert E.objective_args(conf) == {"a": 1}

@@ -1,0 +1,445 @@
+"""Separation for users: a trained TextCondUNet and its encoder, queried with text.
+
+:class:`Separator` takes audio as a file, a numpy array or a tensor at any sample rate and
+channel count, and any number of text queries; it returns one estimate per query at the
+input's rate and channel count, in one batched pass per chunk.
+"""
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torchaudio
+from torch import nn
+
+from .models import TextCondUNet
+
+__all__ = ["Separator", "Separation", "load_audio", "SEPARATOR_FILE"]
+
+SEPARATOR_FILE = "separator.pth"
+AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Separation:
+    """What :meth:`Separator.separate` returns.
+
+    Attributes:
+        queries: The queries, in order.
+        estimates: One estimate per query, :math:`(K, C, T)` (:math:`(K, T)` for 1-D input),
+            at ``sample_rate``; numpy for file or numpy input, a tensor for tensor input.
+        sample_rate: The input's rate.
+        presence: Per query, the encoder's cosine similarity between the estimate and the
+            query text (mean over channels); compare with other queries' and with
+            :attr:`level_db` to tell "not present".
+        level_db: Per query, the estimate's level relative to the input, in dB (a query
+            that matches nothing gives a quiet estimate).
+        residual: Input minus the sum of the estimates (with ``residual=True``).
+    """
+
+    queries: List[str]
+    estimates: Any
+    sample_rate: int
+    presence: List[float]
+    level_db: List[float]
+    residual: Any = None
+    extras: Dict[str, Any] = field(default_factory=dict)
+
+
+def load_audio(audio: AudioLike, sample_rate: Optional[int] = None):
+    """Audio as a float32 tensor :math:`(C, T)`, its rate, and how the input was shaped.
+
+    Args:
+        audio: A file path (any format soundfile reads), or an array / tensor :math:`(T,)`
+            or :math:`(C, T)` (channels first).
+        sample_rate: The rate of an array or tensor (required for them).
+
+    Returns:
+        tuple: ``(wav (C, T), rate, kind)`` with kind ``"file"``, ``"numpy"`` or ``"torch"``
+        and whether the input was 1-D.
+
+    Raises:
+        ValueError: Unreadable or empty file, missing rate, bad shape; the message names
+            the argument.
+    """
+    import soundfile as sf
+
+    if isinstance(audio, (str, os.PathLike)):
+        path = os.fspath(audio)
+        if not os.path.isfile(path):
+            raise ValueError(f"audio file {path} not found")
+        try:
+            data, rate = sf.read(path, dtype="float32", always_2d=True)
+        except Exception as err:  # soundfile raises its own error types
+            raise ValueError(f"audio file {path} is not readable audio ({err})") from None
+        if data.shape[0] == 0:
+            raise ValueError(f"audio file {path} is empty")
+        return torch.from_numpy(np.ascontiguousarray(data.T)), int(rate), "file", False
+    if sample_rate is None:
+        raise ValueError("sample_rate is required when audio is an array or a tensor")
+    kind = "numpy" if isinstance(audio, np.ndarray) else "torch"
+    wav = torch.as_tensor(audio).detach().float().cpu()
+    one_d = wav.dim() == 1
+    if one_d:
+        wav = wav.unsqueeze(0)
+    if wav.dim() != 2:
+        raise ValueError(f"audio must be (time,) or (channels, time), got {tuple(wav.shape)}")
+    if wav.shape[0] > 16 and wav.shape[1] <= 16:
+        raise ValueError(
+            f"audio of shape {tuple(wav.shape)} looks like (time, channels); pass it "
+            "channels first, e.g. audio.T"
+        )
+    if wav.shape[-1] == 0:
+        raise ValueError("audio is empty")
+    if not torch.isfinite(wav).all():
+        raise ValueError("audio holds NaN or infinite values")
+    return wav, int(sample_rate), kind, one_d
+
+
+def _crossfade_windows(length: int, chunk: int, overlap: int) -> List[tuple]:
+    """(start, stop, weights) of chunks covering ``length`` whose weights sum to one."""
+    if length <= chunk:
+        return [(0, length, None)]
+    hop = chunk - overlap
+    starts = list(range(0, length - chunk, hop)) + [length - chunk]
+    out = []
+    for i, start in enumerate(starts):
+        w = torch.ones(chunk)
+        if i > 0:  # fade in over the overlap with the previous chunk
+            fade = starts[i - 1] + chunk - start
+            w[:fade] = torch.linspace(0, 1, fade + 2)[1:-1]
+        if i < len(starts) - 1:
+            fade = start + chunk - starts[i + 1]
+            w[chunk - fade :] = torch.linspace(1, 0, fade + 2)[1:-1]
+        out.append((start, start + chunk, w))
+    return out
+
+
+class Separator(nn.Module):
+    """A text-queried separator ready for use: TextCondUNet + frozen encoder (+ queries).
+
+    Args:
+        model: A trained :class:`~asteroid_wsas.TextCondUNet`.
+        encoder: Its bimodal encoder (the one it was trained with: its text embeds queries).
+        encoder_name: How to load the encoder again (CLAP hub id or folder) when it is not
+            saved inside the package; None for small encoders, which are saved inside.
+
+    Examples:
+        >>> import torch
+        >>> from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+        >>> enc = TinyBimodalEncoder(build_vocab(["a dog barks", "a bell rings"]), 8000,
+        ...                          embed_dim=16, token_dim=12).freeze()
+        >>> model = TextCondUNet(8000, 126, 32, [8, 16, 16], [2], text_embed_dim=16,
+        ...                      text_token_dim=12, n_heads=2, out_channels=4)
+        >>> sep = Separator(model, enc)
+        >>> out = sep.separate(torch.randn(2, 8000), ["a dog barks", "a bell rings"],
+        ...                    sample_rate=16000)
+        >>> tuple(out.estimates.shape)  # (queries, channels, time) at the input's rate
+        (2, 2, 8000)
+    """
+
+    def __init__(self, model: TextCondUNet, encoder, encoder_name: Optional[str] = None):
+        super().__init__()
+        self.model = model.eval()
+        self.encoder = encoder.freeze() if hasattr(encoder, "freeze") else encoder
+        self.encoder_name = encoder_name
+        self.sample_rate = int(model.sample_rate)
+
+    # ------------------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained: Union[str, os.PathLike],
+        *,
+        sha256: Optional[str] = None,
+        encoder=None,
+    ) -> "Separator":
+        """Load a separator package: a folder from :meth:`save_pretrained`, its
+        ``separator.pth``, a URL or a Hugging Face hub id (Asteroid's hub utilities cache
+        downloads), or a recipe's ``best_model.pth`` (its encoder from the ``conf.yml``
+        beside it, or ``encoder``).
+
+        Args:
+            pretrained: Where the package is.
+            sha256: Expected SHA-256 of the file; a mismatch raises.
+            encoder: Use this encoder instead of the package's.
+
+        Raises:
+            ValueError: Missing file, checksum mismatch, or not a separator file.
+        """
+        from .serialization import cached_download
+
+        source = os.fspath(pretrained)
+        if os.path.isdir(source):
+            source = os.path.join(source, SEPARATOR_FILE)
+        if not os.path.exists(source) and not _looks_remote(source):
+            raise ValueError(f"model {pretrained} not found (a folder, file, URL or hub id)")
+        path = cached_download(source)
+        if sha256 is not None:
+            digest = _sha256(path)
+            if digest != sha256.lower():
+                raise ValueError(f"sha256 of {path} is {digest}, expected {sha256}")
+        try:
+            package = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise ValueError(f"{path} is not a separator file ({err})") from None
+        if "separator" not in package and package.get("model_name") != "TextCondUNet":
+            raise ValueError(f"{path} is not a separator file (no model inside)")
+        if "separator" in package:  # save_pretrained's package
+            model = TextCondUNet.from_pretrained(package["model"])
+            spec = package["encoder"]
+        else:  # a recipe's best_model.pth
+            model, spec = TextCondUNet.from_pretrained(package), _encoder_beside(path)
+        if encoder is None:
+            if spec is None:
+                raise ValueError(
+                    f"{path} holds no encoder and no conf.yml names one; pass encoder="
+                )
+            encoder = _load_encoder(spec, os.path.dirname(os.path.abspath(path)))
+        name = spec.get("name") if isinstance(spec, dict) else None
+        return cls(model, encoder, encoder_name=name)
+
+    def save_pretrained(self, directory: Union[str, os.PathLike], force: bool = False) -> str:
+        """Write ``<directory>/separator.pth``: the model, and the encoder (small ones
+        inside the file; CLAP by its name, or saved to ``<directory>/encoder/`` when it was
+        loaded from nowhere else).
+
+        Returns:
+            str: the file written.
+
+        Raises:
+            FileExistsError: The file exists and ``force`` is False.
+        """
+        from .encoders.clap import ClapEncoder
+
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(os.fspath(directory), SEPARATOR_FILE)
+        if os.path.exists(path) and not force:
+            raise FileExistsError(f"{path} exists; pass force=True to overwrite it")
+        if isinstance(self.encoder, ClapEncoder):
+            name = self.encoder_name
+            if name is None:
+                self.encoder.save_pretrained(os.path.join(directory, "encoder"))
+                name = "encoder"  # relative to the package folder
+            spec = {"kind": "clap", "name": name}
+        else:
+            spec = {"kind": "small", "package": self.encoder.serialize()}
+        package = {
+            "separator": FORMAT_VERSION,
+            "model": self.model.serialize(),
+            "encoder": spec,
+        }
+        torch.save(package, path)
+        return path
+
+    # ---------------------------------------------------------------------- separation
+    @torch.inference_mode()
+    def separate(
+        self,
+        audio: AudioLike,
+        queries: Union[str, Sequence[str]],
+        *,
+        sample_rate: Optional[int] = None,
+        residual: bool = False,
+        negative: Union[None, str, Sequence[str]] = None,
+        chunk_seconds: Optional[float] = None,
+        overlap_seconds: float = 1.0,
+        device: Union[None, str, torch.device] = None,
+        precision: str = "auto",
+        progress: bool = False,
+    ) -> Separation:
+        """Separate what each text query describes.
+
+        Args:
+            audio: A file, or an array / tensor :math:`(T,)` or :math:`(C, T)`; channels are
+                separated one by one (as a batch).
+            queries: One text or a list; all are answered in one batched pass.
+            sample_rate: The rate of an array or tensor (files carry theirs).
+            residual: Also return the input minus the sum of the estimates.
+            negative: Text(s) of what to remove: each estimate's mask is multiplied by one
+                minus the mask of the negative query (several: their union).
+            chunk_seconds: Separate in chunks of this length with ``overlap_seconds`` of
+                linear crossfade (long files at flat memory); None: 30 s chunks for inputs
+                longer than 30 s, one pass otherwise. Audio shorter than a chunk is
+                separated in one pass.
+            overlap_seconds: Crossfade between chunks.
+            device: Where to run (default: the model's device).
+            precision: ``"auto"`` (bf16 where the hardware runs it fast), ``"bf16"`` or
+                ``"fp32"``.
+            progress: Show a progress bar over the chunks.
+
+        Returns:
+            Separation: estimates in query order, presence scores, levels (and residual).
+
+        Raises:
+            ValueError: Bad audio, no query, empty query, or bad chunk settings.
+        """
+        queries = [queries] if isinstance(queries, str) else list(queries)
+        if not queries or any(not isinstance(q, str) or not q.strip() for q in queries):
+            raise ValueError(f"queries must be non-empty strings, got {queries!r}")
+        negatives = [negative] if isinstance(negative, str) else list(negative or [])
+        if any(not isinstance(q, str) or not q.strip() for q in negatives):
+            raise ValueError(f"negative must be non-empty strings, got {negative!r}")
+        wav, rate, kind, one_d = load_audio(audio, sample_rate)
+        device = torch.device(device) if device is not None else _device_of(self.model)
+        dtype = _autocast_dtype(device, precision)
+
+        # the model's rate; channels are the batch
+        x = (
+            wav
+            if rate == self.sample_rate
+            else torchaudio.functional.resample(wav, rate, self.sample_rate)
+        )
+        x = x.to(device)
+        texts = queries + negatives
+        embed, tokens, mask = self._encode(texts, device)
+
+        chunk = x.shape[-1]
+        if chunk_seconds is not None or x.shape[-1] > 30 * self.sample_rate:
+            seconds = 30.0 if chunk_seconds is None else float(chunk_seconds)
+            if seconds <= 0 or overlap_seconds < 0 or overlap_seconds * 2 > seconds:
+                raise ValueError(
+                    f"chunk_seconds must be > 2 * overlap_seconds > 0, got {chunk_seconds} "
+                    f"and {overlap_seconds}"
+                )
+            chunk = min(x.shape[-1], int(round(seconds * self.sample_rate)))
+        overlap = min(int(round(overlap_seconds * self.sample_rate)), chunk // 2)
+        windows = _crossfade_windows(x.shape[-1], chunk, overlap)
+
+        n_q = len(queries)
+        out = torch.zeros(n_q, *x.shape, device=device)
+        iterator = windows
+        if progress and len(windows) > 1:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(windows, desc="separating", unit="chunk")
+        for start, stop, weight in iterator:
+            est = self._separate_chunk(x[:, start:stop], embed, tokens, mask, n_q, dtype)
+            if weight is not None:
+                est = est * weight.to(device)
+            out[:, :, start:stop] += est
+
+        presence = self._presence(out, embed[:n_q], device)
+        if rate != self.sample_rate:
+            out = torchaudio.functional.resample(out, self.sample_rate, rate)
+        out = _fit(out.cpu(), wav.shape[-1])
+        energy = wav.square().mean().clamp_min(1e-12)
+        level = [
+            float(10 * torch.log10(out[k].square().mean().clamp_min(1e-12) / energy))
+            for k in range(n_q)
+        ]
+        res = wav - out.sum(0) if residual else None
+        if one_d:
+            out = out[:, 0]
+            res = None if res is None else res[0]
+        if kind != "torch":
+            out = out.numpy()
+            res = None if res is None else res.numpy()
+        return Separation(queries, out, rate, presence, level, res)
+
+    def _encode(self, texts: List[str], device: torch.device):
+        """Query embeddings, once for all chunks and channels: (K, D), (K, L, E), (K, L)."""
+        from .losses.objectives import _wants_tokens, encode_queries
+
+        self.encoder.to(device)
+        embed, tokens, mask = encode_queries(self.encoder, [texts], _wants_tokens(self.model))
+        return embed[0], None if tokens is None else tokens[0], None if mask is None else mask[0]
+
+    def _separate_chunk(self, x, embed, tokens, mask, n_q, dtype):
+        """Estimates (K, C, L) of one chunk (C channels as the batch)."""
+        n_ch = x.shape[0]
+        e = embed.unsqueeze(0).expand(n_ch, -1, -1)
+        t = None if tokens is None else tokens.unsqueeze(0).expand(n_ch, -1, -1, -1)
+        m = None if mask is None else mask.unsqueeze(0).expand(n_ch, -1, -1)
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+            masks, spec = self.model.forward_masks(x, e, t, m)
+        masks = masks.float()
+        keep = masks[:, :n_q]
+        if masks.shape[1] > n_q:  # negative queries: remove their union from every estimate
+            removed = 1 - torch.prod(1 - masks[:, n_q:], dim=1, keepdim=True)
+            keep = keep * (1 - removed)
+        est = self.model.istft(keep * spec.unsqueeze(1), x.shape[-1])  # (C, K, L)
+        return est.transpose(0, 1)
+
+    def _presence(self, est: torch.Tensor, embed: torch.Tensor, device) -> List[float]:
+        """Cosine similarity of each estimate (mean over channels) with its query text."""
+        n_q, n_ch, length = est.shape
+        seconds = 10 * self.sample_rate  # embed at most 10 s windows, then average
+        pieces = est.reshape(n_q * n_ch, length)
+        if length > seconds:
+            usable = (length // seconds) * seconds
+            pieces = pieces[:, :usable].reshape(n_q * n_ch * (usable // seconds), seconds)
+        audio = self.encoder.embed_audio(pieces, self.sample_rate).float()
+        audio = torch.nn.functional.normalize(
+            audio.reshape(n_q, -1, audio.shape[-1]).mean(1), dim=-1
+        )
+        text = torch.nn.functional.normalize(embed.float(), dim=-1)
+        return [float(v) for v in (audio * text).sum(-1)]
+
+
+def _looks_remote(source: str) -> bool:
+    return source.startswith(("http://", "https://")) or (
+        source.count("/") == 1 and not source.startswith((".", "/")) and not source.endswith(".pth")
+    )
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _encoder_beside(path: str) -> Optional[Dict[str, Any]]:
+    """The encoder a recipe trained with, from the conf.yml beside its best_model.pth."""
+    import yaml
+
+    conf_path = os.path.join(os.path.dirname(os.path.abspath(path)), "conf.yml")
+    if not os.path.isfile(conf_path):
+        return None
+    with open(conf_path, encoding="utf-8") as f:
+        name = (yaml.safe_load(f) or {}).get("encoder", {}).get("name")
+    return None if name is None else {"kind": "named", "name": name}
+
+
+def _load_encoder(spec: Dict[str, Any], base_dir: str):
+    from .encoders import ClapEncoder
+    from .encoders.tiny import TinyBimodalEncoder
+
+    if spec.get("kind") == "small":
+        return TinyBimodalEncoder.from_pretrained(spec["package"]).freeze()
+    name = spec["name"]
+    local = os.path.join(base_dir, name)
+    if os.path.exists(local):
+        name = local
+    if os.path.isfile(name):
+        return TinyBimodalEncoder.from_pretrained(name).freeze()
+    return ClapEncoder.from_pretrained(name).freeze()
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def _autocast_dtype(device: torch.device, precision: str) -> Optional[torch.dtype]:
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+
+
+def _fit(wav: torch.Tensor, length: int) -> torch.Tensor:
+    if wav.shape[-1] >= length:
+        return wav[..., :length]
+    return torch.nn.functional.pad(wav, (0, length - wav.shape[-1]))
