@@ -330,8 +330,6 @@ def cmd_separate(args: argparse.Namespace) -> None:
         for f in files:
             _refuse_overwrite(f, args.force)
         outputs[path] = files
-    if not os.path.exists(args.model) and "/" not in args.model:
-        raise ValueError(f"--model {args.model} not found")
     separator = Separator.from_pretrained(args.model)
     if args.device:
         separator.to(args.device)
@@ -515,7 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="separator folder, file, URL or hub id")
     p.add_argument("--residual", action="store_true", help="also write what no query took")
     p.add_argument("--negative", action="append", help="text of what to remove (repeatable)")
-    p.add_argument("--chunk-seconds", type=float, help="chunk length (default: 30 s)")
+    p.add_argument(
+        "--chunk-seconds", type=float, help="chunk length (default: 10 s for longer inputs)"
+    )
     p.add_argument("--device", help="e.g. cuda (default: cpu)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=cmd_separate)

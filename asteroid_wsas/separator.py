@@ -23,6 +23,7 @@ __all__ = ["Separator", "Separation", "load_audio", "SEPARATOR_FILE"]
 SEPARATOR_FILE = "separator.pth"
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
 FORMAT_VERSION = 1
+DEFAULT_CHUNK = 10.0  # seconds: about the training clips' length, and flat memory
 
 
 @dataclass
@@ -264,8 +265,8 @@ class Separator(nn.Module):
             negative: Text(s) of what to remove: each estimate's mask is multiplied by one
                 minus the mask of the negative query (several: their union).
             chunk_seconds: Separate in chunks of this length with ``overlap_seconds`` of
-                linear crossfade (long files at flat memory); None: 30 s chunks for inputs
-                longer than 30 s, one pass otherwise. Audio shorter than a chunk is
+                linear crossfade (long files at flat memory); None: 10 s chunks for inputs
+                longer than 10 s, one pass otherwise. Audio shorter than a chunk is
                 separated in one pass.
             overlap_seconds: Crossfade between chunks.
             device: Where to run (default: the model's device).
@@ -300,8 +301,8 @@ class Separator(nn.Module):
         embed, tokens, mask = self._encode(texts, device)
 
         chunk = x.shape[-1]
-        if chunk_seconds is not None or x.shape[-1] > 30 * self.sample_rate:
-            seconds = 30.0 if chunk_seconds is None else float(chunk_seconds)
+        if chunk_seconds is not None or x.shape[-1] > DEFAULT_CHUNK * self.sample_rate:
+            seconds = DEFAULT_CHUNK if chunk_seconds is None else float(chunk_seconds)
             if seconds <= 0 or overlap_seconds < 0 or overlap_seconds * 2 > seconds:
                 raise ValueError(
                     f"chunk_seconds must be > 2 * overlap_seconds > 0, got {chunk_seconds} "
@@ -324,7 +325,7 @@ class Separator(nn.Module):
                 est = est * weight.to(device)
             out[:, :, start:stop] += est
 
-        presence = self._presence(out, embed[:n_q], device)
+        presence = self._presence(out, embed[:n_q])
         if rate != self.sample_rate:
             out = torchaudio.functional.resample(out, self.sample_rate, rate)
         out = _fit(out.cpu(), wav.shape[-1])
@@ -366,18 +367,20 @@ class Separator(nn.Module):
         est = self.model.istft(keep * spec.unsqueeze(1), x.shape[-1])  # (C, K, L)
         return est.transpose(0, 1)
 
-    def _presence(self, est: torch.Tensor, embed: torch.Tensor, device) -> List[float]:
-        """Cosine similarity of each estimate (mean over channels) with its query text."""
+    def _presence(self, est: torch.Tensor, embed: torch.Tensor, windows: int = 3) -> List[float]:
+        """Cosine similarity of each estimate with its query text, from the estimate's
+        ``windows`` loudest 10 s windows (mean embedding over them and the channels): the
+        cost does not grow with the length."""
         n_q, n_ch, length = est.shape
-        seconds = 10 * self.sample_rate  # embed at most 10 s windows, then average
+        size = min(length, 10 * self.sample_rate)
         pieces = est.reshape(n_q * n_ch, length)
-        if length > seconds:
-            usable = (length // seconds) * seconds
-            pieces = pieces[:, :usable].reshape(n_q * n_ch * (usable // seconds), seconds)
-        audio = self.encoder.embed_audio(pieces, self.sample_rate).float()
-        audio = torch.nn.functional.normalize(
-            audio.reshape(n_q, -1, audio.shape[-1]).mean(1), dim=-1
-        )
+        n_win = length // size
+        frames = pieces[:, : n_win * size].reshape(n_q * n_ch, n_win, size)
+        loudest = frames.square().mean(-1).topk(min(windows, n_win), dim=1).indices
+        picked = torch.gather(frames, 1, loudest.unsqueeze(-1).expand(-1, -1, size))
+        audio = self.encoder.embed_audio(picked.flatten(0, 1), self.sample_rate).float()
+        audio = audio.reshape(n_q, -1, audio.shape[-1]).mean(1)
+        audio = torch.nn.functional.normalize(audio, dim=-1)
         text = torch.nn.functional.normalize(embed.float(), dim=-1)
         return [float(v) for v in (audio * text).sum(-1)]
 

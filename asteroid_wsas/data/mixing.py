@@ -237,12 +237,18 @@ def clean_mixtures(items: Sequence[dict]) -> dict:
 
     Use as the ``collate_fn`` of :class:`LabeledSourceMixtures` (``return_sources=True``)
     for :class:`~asteroid_wsas.losses.SupervisedObjective`: ``B`` items give ``B``
-    mixtures of ``n_sources`` clean sources each.
+    mixtures of ``n_sources`` clean sources each, equal to the items' mixtures (the level
+    the model meets at test time).
     """
     n_sources = {int(item["sources"].shape[0]) for item in items}
     if len(n_sources) != 1:
         raise ValueError(f"items have different numbers of sources {sorted(n_sources)}")
-    return mixture_of_mixtures(split_sources(items), n_mix=n_sources.pop())
+    n = n_sources.pop()
+    singles = split_sources(items)
+    for single in singles:  # undo mixture_of_mixtures' 1/n: the mixtures keep their level
+        single["mixture"] = single["mixture"] * n
+        single["sources"] = single["sources"] * n
+    return mixture_of_mixtures(singles, n_mix=n)
 
 
 class _Wrapper(Dataset):

@@ -692,7 +692,8 @@ def plot_curves(
         if steps:
             ax.plot(steps, values, marker="o", label=name)
     ax.set_xlabel("training step")
-    ax.set_ylabel(f"{metric.replace('val_', 'validation ').upper()} (dB)")
+    name = metric[4:] if metric.startswith("val_") else metric
+    ax.set_ylabel(f"{'validation ' if name != metric else ''}{name.upper().replace('_', '-')} (dB)")
     ax.grid(alpha=0.3)
     ax.legend()
     path.parent.mkdir(parents=True, exist_ok=True)

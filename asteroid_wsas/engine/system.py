@@ -49,7 +49,8 @@ class WeakSupSystem(System):
             ``config["optim"]`` (Asteroid's ``make_optimizer``; default Adam, lr 1e-4,
             weight decay 1e-4 as the authors).
         scheduler: As Asteroid's ``System``; None with ``config["scheduler"] = {"step_size",
-            "gamma"}`` gives the authors' step decay per epoch.
+            "gamma"}`` gives the authors' step decay per epoch (``"interval": "step"``: per
+            ``step_size`` optimizer steps).
         config: The training config (saved in checkpoints as Asteroid does).
 
     Examples:
@@ -172,9 +173,12 @@ class WeakSupSystem(System):
             self.optimizer = make_optimizer(list(self.trainable_parameters()), **options)
         self._check_optimizer()
         if self.scheduler is None and self.config.get("scheduler"):
-            self.scheduler = torch.optim.lr_scheduler.StepLR(
-                self.optimizer, **self.config["scheduler"]
-            )
+            options = dict(self.config["scheduler"])
+            interval = options.pop("interval", "epoch")  # "step": step_size counts steps
+            if interval not in ("epoch", "step"):
+                raise ValueError(f"scheduler interval must be 'epoch' or 'step', got {interval!r}")
+            sched = torch.optim.lr_scheduler.StepLR(self.optimizer, **options)
+            self.scheduler = {"scheduler": sched, "interval": interval}
         return super().configure_optimizers()
 
     def _check_optimizer(self) -> None:

@@ -10,8 +10,13 @@ set -euo pipefail
 data_dir=data        # fixed test / validation manifests, prompts (Asteroid egs: data/)
 exp_root=exp
 
-# asteroid-wsas from this checkout's environment
+# asteroid-wsas of the active Python environment
 wsas() { python -m asteroid_wsas.cli "$@"; }
+if ! python -c "import asteroid_wsas" 2>/dev/null; then
+  echo "$(command -v python || echo python): cannot import asteroid_wsas; activate the" \
+    "environment it is installed in (pip install -e . at the repository root)" >&2
+  exit 1
+fi
 
 in_stages() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 

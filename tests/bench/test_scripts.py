@@ -64,3 +64,12 @@ def test_train_step_script_checks_the_math_and_reports_the_ratio():
     diff = float(re.search(r"\|diff\| (\S+)", out).group(1))
     assert diff < 1e-4  # ours and the authors'-way step compute the same loss
     assert re.search(r"speedup ours vs reference: [\d.]+x", out)
+
+
+def test_inference_script_reports_its_figures():
+    out = run_script(
+        "inference.py", "--small", "--lengths", "1,3", "--repeats", "1", "--speed-seconds", "1"
+    )
+    rows = re.findall(r"(\d+) s of audio: real-time factor ([\d.]+), peak RSS (\d+) MB", out)
+    assert [r[0] for r in rows] == ["1", "3"]
+    assert re.search(r"speedup vs plain: [\d.]+", out)

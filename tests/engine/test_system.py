@@ -167,7 +167,13 @@ def test_optimizer_must_hold_the_separator_and_never_the_encoder():
     )
     optimizers, schedulers = system.configure_optimizers()
     assert optimizers[0].param_groups[0]["lr"] == 3e-4
-    assert isinstance(schedulers[0], torch.optim.lr_scheduler.StepLR)
+    assert isinstance(schedulers[0]["scheduler"], torch.optim.lr_scheduler.StepLR)
+    assert schedulers[0]["interval"] == "epoch"
+    system = make_system("weak", config={"scheduler": {"step_size": 5, "interval": "step"}})
+    assert system.configure_optimizers()[1][0]["interval"] == "step"
+    system = make_system("weak", config={"scheduler": {"step_size": 5, "interval": "hour"}})
+    with pytest.raises(ValueError, match="interval must be"):
+        system.configure_optimizers()
 
 
 def test_checkpoints_keep_the_best_val_sdr_and_the_last_state_without_encoder(tmp_path):

@@ -1,0 +1,230 @@
+"""Separator: any rate and channel count, many queries, chunks, residual, negatives, files."""
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import yaml
+
+from asteroid_wsas import Separator, TextCondUNet
+from asteroid_wsas.cli import main
+from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+from asteroid_wsas.separator import _crossfade_windows, load_audio
+
+QUERIES = ["a dog barks", "a bell rings", "a man speaks"]
+
+
+@pytest.fixture(scope="module")
+def separator():
+    torch.manual_seed(0)
+    enc = TinyBimodalEncoder(
+        build_vocab(QUERIES + ["wind blows"]), 8000, embed_dim=16, token_dim=12
+    )
+    model = TextCondUNet(
+        8000,
+        126,
+        32,
+        [8, 16, 16],
+        [2],
+        text_embed_dim=16,
+        text_token_dim=12,
+        n_heads=2,
+        out_channels=4,
+    )
+    return Separator(model, enc)
+
+
+def _stereo(seconds=1.0, rate=44100):
+    t = np.arange(int(seconds * rate)) / rate
+    left = 0.3 * np.sin(2 * np.pi * 440 * t)
+    right = 0.2 * np.sin(2 * np.pi * 1000 * t) + 0.05 * np.random.default_rng(0).standard_normal(
+        t.size
+    )
+    return np.stack([left, right]).astype(np.float32)
+
+
+def test_stereo_44k_numpy_in_numpy_out(separator):
+    audio = _stereo()
+    out = separator.separate(audio, QUERIES, sample_rate=44100, residual=True)
+    assert isinstance(out.estimates, np.ndarray) and out.estimates.shape == (3, 2, 44100)
+    assert out.sample_rate == 44100 and out.queries == QUERIES
+    np.testing.assert_allclose(out.residual + out.estimates.sum(0), audio, atol=1e-5)
+    assert len(out.presence) == 3 and all(-1 <= p <= 1 for p in out.presence)
+    assert len(out.level_db) == 3 and all(np.isfinite(out.level_db))
+
+
+def test_channels_are_separated_independently(separator):
+    audio = _stereo()
+    both = separator.separate(audio, QUERIES[:2], sample_rate=44100).estimates
+    right = separator.separate(audio[1], QUERIES[:2], sample_rate=44100).estimates
+    assert right.shape == (2, 44100)  # 1-D in, (K, T) out
+    np.testing.assert_allclose(both[:, 1], right, atol=1e-5)
+
+
+def test_one_batched_pass_equals_one_query_at_a_time(separator):
+    audio = torch.from_numpy(_stereo(0.5, 8000))
+    together = separator.separate(audio, QUERIES, sample_rate=8000, precision="fp32").estimates
+    assert isinstance(together, torch.Tensor)
+    for k, query in enumerate(QUERIES):
+        alone = separator.separate(audio, query, sample_rate=8000, precision="fp32").estimates
+        torch.testing.assert_close(together[k], alone[0], atol=1e-5, rtol=1e-4)
+
+
+def test_shorter_than_a_chunk_is_one_pass(separator):
+    audio = _stereo(1.0, 8000)
+    one = separator.separate(audio, QUERIES, sample_rate=8000).estimates
+    chunked = separator.separate(audio, QUERIES, sample_rate=8000, chunk_seconds=5).estimates
+    np.testing.assert_array_equal(one, chunked)
+
+
+@pytest.mark.parametrize("length,chunk,overlap", [(100, 30, 10), (95, 40, 0), (64, 32, 16)])
+def test_crossfade_weights_sum_to_one(length, chunk, overlap):
+    total = torch.zeros(length)
+    for start, stop, weight in _crossfade_windows(length, chunk, overlap):
+        assert stop - start == chunk
+        total[start:stop] += weight
+    torch.testing.assert_close(total, torch.ones(length))
+
+
+def test_chunks_overlap_add_to_the_input_with_an_all_pass_mask(separator, monkeypatch):
+    def all_pass(wav, embed, tokens=None, mask=None):
+        spec = separator.model.stft(wav)
+        return torch.ones(wav.shape[0], embed.shape[1], *spec.shape[-2:]), spec
+
+    monkeypatch.setattr(separator.model, "forward_masks", all_pass)
+    audio = torch.randn(1, 8000 * 5)
+    out = separator.separate(
+        audio, "a dog barks", sample_rate=8000, chunk_seconds=1.3, overlap_seconds=0.3
+    ).estimates
+    torch.testing.assert_close(out[0], audio, atol=1e-4, rtol=1e-4)
+
+
+def test_negative_query_removes_what_it_matches(separator, monkeypatch):
+    def masks(wav, embed, tokens=None, mask=None):  # query 0 takes all, the negative too
+        spec = separator.model.stft(wav)
+        return torch.ones(wav.shape[0], embed.shape[1], *spec.shape[-2:]), spec
+
+    monkeypatch.setattr(separator.model, "forward_masks", masks)
+    audio = torch.randn(8000)
+    kept = separator.separate(audio, "a dog barks", sample_rate=8000).estimates
+    gone = separator.separate(audio, "a dog barks", sample_rate=8000, negative="wind blows")
+    assert kept.abs().max() > 0.5 and gone.estimates.abs().max() < 1e-6
+
+
+def test_three_minute_file(separator, tmp_path):
+    path = tmp_path / "long.flac"
+    rate = 16000
+    t = np.arange(180 * rate) / rate
+    sf.write(path, (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), rate)
+    out = separator.separate(path, QUERIES[:2], chunk_seconds=20)
+    assert out.estimates.shape == (2, 1, 180 * rate) and out.sample_rate == rate
+    assert np.isfinite(out.estimates).all()
+
+
+def test_bad_inputs_are_named(separator, tmp_path):
+    (tmp_path / "bad.wav").write_bytes(b"not audio at all")
+    sf.write(tmp_path / "empty.wav", np.zeros((0, 1), np.float32), 8000)
+    with pytest.raises(ValueError, match="not readable audio"):
+        separator.separate(tmp_path / "bad.wav", "a dog barks")
+    with pytest.raises(ValueError, match="is empty"):
+        separator.separate(tmp_path / "empty.wav", "a dog barks")
+    with pytest.raises(ValueError, match="not found"):
+        separator.separate(tmp_path / "none.wav", "a dog barks")
+    with pytest.raises(ValueError, match="sample_rate is required"):
+        separator.separate(np.zeros(800), "a dog barks")
+    with pytest.raises(ValueError, match=r"looks like \(time, channels\)"):
+        separator.separate(np.zeros((800, 2)), "a dog barks", sample_rate=8000)
+    with pytest.raises(ValueError, match="queries must be non-empty"):
+        separator.separate(np.zeros(800), ["a dog barks", " "], sample_rate=8000)
+    with pytest.raises(ValueError, match="chunk_seconds"):
+        separator.separate(
+            np.zeros(8000), "a", sample_rate=8000, chunk_seconds=0.5, overlap_seconds=1.0
+        )
+
+
+def test_save_and_load_round_trip_with_checksum(separator, tmp_path):
+    path = separator.save_pretrained(tmp_path / "pkg")
+    assert torch.load(path, weights_only=True)["separator"] == 1
+    with pytest.raises(FileExistsError):
+        separator.save_pretrained(tmp_path / "pkg")
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    again = Separator.from_pretrained(tmp_path / "pkg", sha256=digest)
+    audio = _stereo(0.5, 8000)
+    np.testing.assert_allclose(
+        again.separate(audio, QUERIES, sample_rate=8000).estimates,
+        separator.separate(audio, QUERIES, sample_rate=8000).estimates,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="sha256"):
+        Separator.from_pretrained(path, sha256="0" * 64)
+    with pytest.raises(ValueError, match="not found"):
+        Separator.from_pretrained(tmp_path / "missing.pth")
+
+
+def test_recipe_best_model_loads_with_its_encoder(separator, tmp_path):
+    enc_path = tmp_path / "tiny.pth"
+    torch.save(separator.encoder.serialize(), enc_path)
+    torch.save(separator.model.serialize(), tmp_path / "best_model.pth")
+    (tmp_path / "conf.yml").write_text(yaml.safe_dump({"encoder": {"name": str(enc_path)}}))
+    loaded = Separator.from_pretrained(tmp_path / "best_model.pth")
+    assert isinstance(loaded.encoder, TinyBimodalEncoder)
+    os.remove(tmp_path / "conf.yml")
+    with pytest.raises(ValueError, match="no encoder"):
+        Separator.from_pretrained(tmp_path / "best_model.pth")
+
+
+def test_load_audio_shapes():
+    wav, rate, kind, one_d = load_audio(torch.zeros(3, 100), 8000)
+    assert wav.shape == (3, 100) and rate == 8000 and kind == "torch" and not one_d
+
+
+def test_cli_separate_writes_named_files_and_refuses_overwrite(separator, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    separator.save_pretrained(model_dir)
+    inp = tmp_path / "song.wav"
+    sf.write(inp, _stereo(0.5, 44100).T, 44100)
+    out = tmp_path / "out"
+    args = [
+        "separate",
+        str(inp),
+        "-q",
+        "A dog barks!",
+        "-q",
+        "a bell rings",
+        "-o",
+        str(out),
+        "--model",
+        str(model_dir),
+        "--residual",
+    ]
+    main(args)
+    names = sorted(os.listdir(out))
+    assert names == ["a_bell_rings.wav", "a_dog_barks.wav", "residual.wav"]
+    wav, rate = sf.read(out / "a_dog_barks.wav")
+    assert rate == 44100 and wav.shape == (22050, 2)
+    assert "presence" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="exists; pass --force"):
+        main(args)
+    main(args + ["--force"])
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"junk")
+    with pytest.raises(SystemExit, match="not readable audio"):
+        main(
+            ["separate", str(bad), "-q", "x", "-o", str(tmp_path / "o2"), "--model", str(model_dir)]
+        )
+    with pytest.raises(SystemExit, match="model .* not found"):
+        main(
+            [
+                "separate",
+                str(inp),
+                "-q",
+                "x",
+                "-o",
+                str(tmp_path / "o3"),
+                "--model",
+                str(tmp_path / "nope.pth"),
+            ]
+        )
