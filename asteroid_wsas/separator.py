@@ -173,14 +173,12 @@ class Separator(nn.Module):
         Raises:
             ValueError: Missing file, checksum mismatch, or not a separator file.
         """
-        from .serialization import cached_download
-
         source = os.fspath(pretrained)
         if os.path.isdir(source):
             source = os.path.join(source, SEPARATOR_FILE)
         if not os.path.exists(source) and not _looks_remote(source):
             raise ValueError(f"model {pretrained} not found (a folder, file, URL or hub id)")
-        path = cached_download(source)
+        path = _fetch(source) if not os.path.exists(source) else source
         if sha256 is not None:
             digest = _sha256(path)
             if digest != sha256.lower():
@@ -383,6 +381,21 @@ class Separator(nn.Module):
         audio = torch.nn.functional.normalize(audio, dim=-1)
         text = torch.nn.functional.normalize(embed.float(), dim=-1)
         return [float(v) for v in (audio * text).sum(-1)]
+
+
+def _fetch(source: str) -> str:
+    """A local copy of a URL (Asteroid's cache) or of a hub repo's separator.pth."""
+    from .serialization import cached_download
+
+    if source.startswith(("http://", "https://")):
+        return cached_download(source)
+    import huggingface_hub
+
+    repo, _, revision = source.partition("@")
+    try:  # a repo written by save_pretrained
+        return huggingface_hub.hf_hub_download(repo, SEPARATOR_FILE, revision=revision or None)
+    except huggingface_hub.utils.EntryNotFoundError:  # Asteroid's naming (pytorch_model.bin)
+        return cached_download(source)
 
 
 def _looks_remote(source: str) -> bool:

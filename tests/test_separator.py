@@ -228,3 +228,19 @@ def test_cli_separate_writes_named_files_and_refuses_overwrite(separator, tmp_pa
                 str(tmp_path / "nope.pth"),
             ]
         )
+
+
+def test_hub_ids_fetch_the_package_file(separator, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    path = separator.save_pretrained(tmp_path / "pkg")
+    asked = []
+
+    def fake_download(repo_id, filename, revision=None):
+        asked.append((repo_id, filename, revision))
+        return path
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    loaded = Separator.from_pretrained("someone/text-separator@v1")
+    assert asked == [("someone/text-separator", "separator.pth", "v1")]
+    assert isinstance(loaded.model, TextCondUNet)

@@ -346,6 +346,19 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
     return WeakSupSystem(model, encoder, objective, train_loader, val_loader, config=system_conf)
 
 
+def _check_resumable(saved_conf: Path, conf: Dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint of another model, objective or encoder."""
+    with open(saved_conf, encoding="utf-8") as f:
+        saved = yaml.safe_load(f) or {}
+    for key in ("model", "objective", "encoder"):
+        if saved.get(key) != conf.get(key):
+            raise ValueError(
+                f"{saved_conf.parent} holds a run with another {key} config "
+                f"({saved.get(key)} != {conf.get(key)}); use another experiment folder "
+                "(--tag) or start over (--force / --restart)"
+            )
+
+
 def _precision(setting: str) -> str:
     """``auto``: bf16-mixed where bf16 is fast (CUDA with bf16, CPUs with AVX512-BF16/AMX)."""
     if setting != "auto":
@@ -377,6 +390,9 @@ def train(
 
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
+    last = exp_dir / "checkpoints" / "last.ckpt"
+    if resume and last.is_file() and (exp_dir / "conf.yml").is_file():
+        _check_resumable(exp_dir / "conf.yml", conf)
     save_conf(conf, exp_dir / "conf.yml")
     training = conf["training"]
     pl.seed_everything(training.get("seed", 0), workers=True, verbose=False)
@@ -410,8 +426,9 @@ def train(
         enable_model_summary=False,
         log_every_n_steps=training.get("log_every_n_steps", 10),
     )
-    last = exp_dir / "checkpoints" / "last.ckpt"
     trainer.fit(system, ckpt_path=str(last) if resume and last.is_file() else None)
+    # the final state, also when the budget ended before any validation or epoch end
+    trainer.save_checkpoint(last)
 
     best = callbacks[0].best_model_path or str(last)
     if trainer.is_global_zero:

@@ -149,3 +149,14 @@ def test_objective_args_per_objective():
     assert E.objective_args(conf) == {"a": 1, "cnt_weight": 0.1}
     conf["objective"]["name"] = "mix_and_separate"
     assert E.objective_args(conf) == {"a": 1}
+
+
+def test_resume_refuses_another_model(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    conf = {"model": {"channels": [8, 16]}, "objective": {"name": "weak"}, "encoder": {}}
+    E.save_conf(conf, tmp_path / "conf.yml")
+    E._check_resumable(tmp_path / "conf.yml", conf)  # the same run: fine
+    other = E._merge(conf, {"model": {"channels": [16, 32]}})
+    with pytest.raises(ValueError, match="another model config"):
+        E._check_resumable(tmp_path / "conf.yml", other)

@@ -62,7 +62,8 @@ def _merge(base, update):
 def _recipe(tmp_path: Path, name: str) -> Path:
     """A copy of recipes/<name> (and utils) with a tiny config in local/tiny.yml."""
     shutil.copytree(RECIPES / "utils", tmp_path / "utils")
-    shutil.copytree(RECIPES / name, tmp_path / name)
+    # not the outputs of a run in this checkout
+    shutil.copytree(RECIPES / name, tmp_path / name, ignore=shutil.ignore_patterns("data", "exp"))
     conf = yaml.safe_load((tmp_path / name / "local" / "conf.yml").read_text())
     conf = _merge(conf, TINY)
     if conf["data"]["dataset"] == "audiocaps":
