@@ -24,9 +24,10 @@ setup(
     packages=find_packages(include=["asteroid_wsas", "asteroid_wsas.*"]),
     install_requires=[
         # torch and torchaudio must be an exactly matching pair: asteroid imports torchaudio
-        # (through torch_stoi), and the registry's torchaudio 2.11 wheels need torch 2.11.
-        "torch==2.11.*",
-        "torchaudio==2.11.*",
+        # (through torch_stoi). torchaudio 2.11.1 declares a bare `torch` dependency but its
+        # library needs a newer torch than the registry's 2.11.0: pin both to the exact pair.
+        "torch==2.11.0",
+        "torchaudio==2.11.0",
         "asteroid==0.7.0",
         "pytorch-lightning>=2.0,<3",
         "soundfile>=0.12",
