@@ -73,6 +73,15 @@ def test_one_batched_pass_equals_one_query_at_a_time(separator):
         torch.testing.assert_close(together[k], alone[0], atol=1e-5, rtol=1e-4)
 
 
+def test_bf16_stays_close_to_fp32(separator):
+    audio = torch.from_numpy(_stereo(0.5, 8000))
+    fp32 = separator.separate(audio, QUERIES, sample_rate=8000, precision="fp32").estimates
+    bf16 = separator.separate(audio, QUERIES, sample_rate=8000, precision="bf16").estimates
+    assert not torch.equal(fp32, bf16)  # bf16 did run
+    snr = 10 * torch.log10(fp32.square().sum(-1) / (fp32 - bf16).square().sum(-1))
+    assert snr.min() > 30, snr
+
+
 def test_shorter_than_a_chunk_is_one_pass(separator):
     audio = _stereo(1.0, 8000)
     one = separator.separate(audio, QUERIES, sample_rate=8000).estimates

@@ -67,6 +67,14 @@ def test_batch_norm_in_place_only_without_autograd():
         z = x.clone()
         batch_norm(norm, z)
     assert torch.equal(z, x)
+    # bf16 maps (autocast inference) stay bf16, in place, and match the module in bf16
+    norm.eval()  # (train mode above updated the running statistics)
+    with torch.no_grad():
+        expected = norm(x)
+        y = x.to(torch.bfloat16)
+        out = batch_norm(norm, y)
+    assert out.dtype == torch.bfloat16 and out.data_ptr() == y.data_ptr()
+    assert torch.allclose(out.float(), expected, atol=0.05, rtol=0.02)
 
 
 def test_attention_ignores_masked_tokens():
