@@ -41,6 +41,8 @@ class Separation:
         level_db: Per query, the estimate's level relative to the input, in dB (a query
             that matches nothing gives a quiet estimate).
         residual: Input minus the sum of the estimates (with ``residual=True``).
+        extras: More about how the estimates were made; for a MixIT separator,
+            ``"mixit_output"``: the index of the learned output each query picked.
     """
 
     queries: List[str]
@@ -129,6 +131,10 @@ class Separator(nn.Module):
         encoder: Its bimodal encoder (the one it was trained with: its text embeds queries).
         encoder_name: How to load the encoder again (CLAP hub id or folder) when it is not
             saved inside the package; None for small encoders, which are saved inside.
+        unconditioned_queries: For a model trained with MixIT: its learned queries
+            ``{"embed": (M, D), "tokens": (M, 1, E)}`` (a recipe's ``best_model.pth`` carries
+            them). The model then gives M fixed outputs and each text query picks the one
+            the encoder finds closest to it; negative queries are not available.
 
     Examples:
         >>> import torch
@@ -144,12 +150,28 @@ class Separator(nn.Module):
         (2, 2, 8000)
     """
 
-    def __init__(self, model: TextCondUNet, encoder, encoder_name: Optional[str] = None):
+    def __init__(
+        self,
+        model: TextCondUNet,
+        encoder,
+        encoder_name: Optional[str] = None,
+        unconditioned_queries: Optional[Dict[str, torch.Tensor]] = None,
+    ):
         super().__init__()
         self.model = model.eval()
         self.encoder = encoder.freeze() if hasattr(encoder, "freeze") else encoder
         self.encoder_name = encoder_name
         self.sample_rate = int(model.sample_rate)
+        self.unconditioned_queries = None
+        if unconditioned_queries is not None:
+            embed = torch.as_tensor(unconditioned_queries["embed"]).float()
+            tokens = torch.as_tensor(unconditioned_queries["tokens"]).float()
+            if embed.dim() != 2 or embed.shape[-1] != model.text_embed_dim:
+                raise ValueError(
+                    f"unconditioned_queries['embed'] must be (M, {model.text_embed_dim}), "
+                    f"got {tuple(embed.shape)}"
+                )
+            self.unconditioned_queries = {"embed": embed, "tokens": tokens}
 
     # ------------------------------------------------------------------------- loading
     @classmethod
@@ -171,14 +193,21 @@ class Separator(nn.Module):
             encoder: Use this encoder instead of the package's.
 
         Raises:
-            ValueError: Missing file, checksum mismatch, or not a separator file.
+            ValueError: Missing file, failed download, checksum mismatch, or not a separator
+                file.
         """
         source = os.fspath(pretrained)
         if os.path.isdir(source):
             source = os.path.join(source, SEPARATOR_FILE)
         if not os.path.exists(source) and not _looks_remote(source):
             raise ValueError(f"model {pretrained} not found (a folder, file, URL or hub id)")
-        path = _fetch(source) if not os.path.exists(source) else source
+        if os.path.exists(source):
+            path = source
+        else:
+            try:
+                path = _fetch(source)
+            except Exception as err:  # offline, unknown repo, HTTP error: name the model
+                raise ValueError(f"model {pretrained} could not be fetched ({err})") from None
         if sha256 is not None:
             digest = _sha256(path)
             if digest != sha256.lower():
@@ -192,8 +221,10 @@ class Separator(nn.Module):
         if "separator" in package:  # save_pretrained's package
             model = TextCondUNet.from_pretrained(package["model"])
             spec = package["encoder"]
+            learned = package.get("unconditioned_queries")
         else:  # a recipe's best_model.pth
             model, spec = TextCondUNet.from_pretrained(package), _encoder_beside(path)
+            learned = package.get("unconditioned_queries")
         if encoder is None:
             if spec is None:
                 raise ValueError(
@@ -201,7 +232,7 @@ class Separator(nn.Module):
                 )
             encoder = _load_encoder(spec, os.path.dirname(os.path.abspath(path)))
         name = spec.get("name") if isinstance(spec, dict) else None
-        return cls(model, encoder, encoder_name=name)
+        return cls(model, encoder, encoder_name=name, unconditioned_queries=learned)
 
     def save_pretrained(self, directory: Union[str, os.PathLike], force: bool = False) -> str:
         """Write ``<directory>/separator.pth``: the model, and the encoder (small ones
@@ -233,6 +264,8 @@ class Separator(nn.Module):
             "model": self.model.serialize(),
             "encoder": spec,
         }
+        if self.unconditioned_queries is not None:
+            package["unconditioned_queries"] = self.unconditioned_queries
         torch.save(package, path)
         return path
 
@@ -284,6 +317,11 @@ class Separator(nn.Module):
         negatives = [negative] if isinstance(negative, str) else list(negative or [])
         if any(not isinstance(q, str) or not q.strip() for q in negatives):
             raise ValueError(f"negative must be non-empty strings, got {negative!r}")
+        if negatives and self.unconditioned_queries is not None:
+            raise ValueError(
+                "negative needs a text-conditioned separator; this one was trained with MixIT "
+                "and answers a query by picking one of its fixed outputs"
+            )
         wav, rate, kind, one_d = load_audio(audio, sample_rate)
         device = torch.device(device) if device is not None else _device_of(self.model)
         dtype = _autocast_dtype(device, precision)
@@ -297,6 +335,11 @@ class Separator(nn.Module):
         x = x.to(device)
         texts = queries + negatives
         embed, tokens, mask = self._encode(texts, device)
+        query_embed = embed[: len(queries)]
+        if self.unconditioned_queries is not None:  # MixIT: the M learned queries
+            embed = self.unconditioned_queries["embed"].to(device)
+            tokens = self.unconditioned_queries["tokens"].to(device) if tokens is not None else None
+            mask = None
 
         chunk = x.shape[-1]
         if chunk_seconds is not None or x.shape[-1] > DEFAULT_CHUNK * self.sample_rate:
@@ -310,7 +353,7 @@ class Separator(nn.Module):
         overlap = min(int(round(overlap_seconds * self.sample_rate)), chunk // 2)
         windows = _crossfade_windows(x.shape[-1], chunk, overlap)
 
-        n_q = len(queries)
+        n_q = len(queries) if self.unconditioned_queries is None else embed.shape[0]
         out = torch.zeros(n_q, *x.shape, device=device)
         iterator = windows
         if progress and len(windows) > 1:
@@ -323,15 +366,20 @@ class Separator(nn.Module):
                 est = est * weight.to(device)
             out[:, :, start:stop] += est
 
-        presence = self._presence(out, embed[:n_q])
+        extras = {}
+        audio_embed = self._audio_embeddings(out)
+        text_embed = torch.nn.functional.normalize(query_embed.float(), dim=-1)
+        if self.unconditioned_queries is None:
+            presence = [float(v) for v in (audio_embed * text_embed).sum(-1)]
+        else:  # each query picks the closest of the M outputs
+            score, pick = (text_embed @ audio_embed.T).max(-1)
+            out, presence = out[pick], [float(v) for v in score]
+            extras["mixit_output"] = [int(k) for k in pick]
         if rate != self.sample_rate:
             out = torchaudio.functional.resample(out, self.sample_rate, rate)
         out = _fit(out.cpu(), wav.shape[-1])
         energy = wav.square().mean().clamp_min(1e-12)
-        level = [
-            float(10 * torch.log10(out[k].square().mean().clamp_min(1e-12) / energy))
-            for k in range(n_q)
-        ]
+        level = [float(10 * torch.log10(e.square().mean().clamp_min(1e-12) / energy)) for e in out]
         res = wav - out.sum(0) if residual else None
         if one_d:
             out = out[:, 0]
@@ -339,7 +387,7 @@ class Separator(nn.Module):
         if kind != "torch":
             out = out.numpy()
             res = None if res is None else res.numpy()
-        return Separation(queries, out, rate, presence, level, res)
+        return Separation(queries, out, rate, presence, level, res, extras)
 
     def _encode(self, texts: List[str], device: torch.device):
         """Query embeddings, once for all chunks and channels: (K, D), (K, L, E), (K, L)."""
@@ -365,9 +413,9 @@ class Separator(nn.Module):
         est = self.model.istft(keep * spec.unsqueeze(1), x.shape[-1])  # (C, K, L)
         return est.transpose(0, 1)
 
-    def _presence(self, est: torch.Tensor, embed: torch.Tensor, windows: int = 3) -> List[float]:
-        """Cosine similarity of each estimate with its query text, from the estimate's
-        ``windows`` loudest 10 s windows (mean embedding over them and the channels): the
+    def _audio_embeddings(self, est: torch.Tensor, windows: int = 3) -> torch.Tensor:
+        """Unit-norm encoder embedding :math:`(K, D)` of each estimate :math:`(K, C, T)`,
+        from its ``windows`` loudest 10 s windows (mean over them and the channels): the
         cost does not grow with the length."""
         n_q, n_ch, length = est.shape
         size = min(length, 10 * self.sample_rate)
@@ -378,9 +426,7 @@ class Separator(nn.Module):
         picked = torch.gather(frames, 1, loudest.unsqueeze(-1).expand(-1, -1, size))
         audio = self.encoder.embed_audio(picked.flatten(0, 1), self.sample_rate).float()
         audio = audio.reshape(n_q, -1, audio.shape[-1]).mean(1)
-        audio = torch.nn.functional.normalize(audio, dim=-1)
-        text = torch.nn.functional.normalize(embed.float(), dim=-1)
-        return [float(v) for v in (audio * text).sum(-1)]
+        return torch.nn.functional.normalize(audio, dim=-1)
 
 
 def _fetch(source: str) -> str:

@@ -253,3 +253,43 @@ def test_hub_ids_fetch_the_package_file(separator, tmp_path, monkeypatch):
     loaded = Separator.from_pretrained("someone/text-separator@v1")
     assert asked == [("someone/text-separator", "separator.pth", "v1")]
     assert isinstance(loaded.model, TextCondUNet)
+
+
+def test_failed_downloads_name_the_model(monkeypatch):
+    import huggingface_hub
+
+    def offline(*args, **kwargs):
+        raise OSError("cannot reach the hub")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(ValueError, match="someone/text-separator could not be fetched"):
+        Separator.from_pretrained("someone/text-separator")
+
+
+def test_mixit_separator_answers_queries_with_its_learned_outputs(separator, tmp_path):
+    from asteroid_wsas.engine import WeakSupSystem
+
+    system = WeakSupSystem(separator.model, separator.encoder, "mixit")
+    mixit = system.loss_func
+    system.save_separator(tmp_path / "best_model.pth")
+    enc_path = tmp_path / "tiny.pth"
+    torch.save(separator.encoder.serialize(), enc_path)
+    (tmp_path / "conf.yml").write_text(yaml.safe_dump({"encoder": {"name": str(enc_path)}}))
+    loaded = Separator.from_pretrained(tmp_path / "best_model.pth")
+    assert loaded.unconditioned_queries["embed"].shape == (4, 16)
+
+    audio = torch.from_numpy(_stereo(0.5, 8000)[0])
+    out = loaded.separate(audio, QUERIES, sample_rate=8000, precision="fp32")
+    # each query's estimate is the learned output the objective's own text selection picks
+    expected = mixit.separate(separator.model, separator.encoder, audio[None], [QUERIES])[0]
+    picked = mixit.outputs(separator.model, audio[None])[0, out.extras["mixit_output"]]
+    torch.testing.assert_close(picked, expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out.estimates, picked, atol=1e-4, rtol=1e-3)
+    assert len(out.presence) == 3
+
+    again = Separator.from_pretrained(loaded.save_pretrained(tmp_path / "pkg"))
+    torch.testing.assert_close(
+        again.unconditioned_queries["embed"], loaded.unconditioned_queries["embed"]
+    )
+    with pytest.raises(ValueError, match="negative needs a text-conditioned"):
+        loaded.separate(audio, QUERIES, sample_rate=8000, negative="wind blows")
