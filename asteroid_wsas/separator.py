@@ -221,10 +221,9 @@ class Separator(nn.Module):
         if "separator" in package:  # save_pretrained's package
             model = TextCondUNet.from_pretrained(package["model"])
             spec = package["encoder"]
-            learned = package.get("unconditioned_queries")
         else:  # a recipe's best_model.pth
             model, spec = TextCondUNet.from_pretrained(package), _encoder_beside(path)
-            learned = package.get("unconditioned_queries")
+        learned = package.get("unconditioned_queries")  # MixIT's, in either format
         if encoder is None:
             if spec is None:
                 raise ValueError(
