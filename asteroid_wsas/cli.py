@@ -152,12 +152,30 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from .data import synthetic
+    from .data import rendered, synthetic
     from .engine.experiment import DATASETS
 
     listing = os.path.join(args.root, DATASETS[args.dataset][0].format(split="train"))
     _refuse_overwrite(listing, args.force)
     common = dict(seconds=args.seconds, sample_rate=args.sample_rate, seed=args.seed)
+    if args.sounds == "rendered":
+        try:
+            if args.dataset == "music":
+                rendered.write_rendered_music_layout(
+                    args.root, args.per_class, soundfont=args.soundfont, **common
+                )
+            elif args.dataset == "audiocaps":
+                n = args.per_class * len(rendered.EVENT_CLASSES)
+                sizes = {"train": n, "val": max(n // 10, 4), "test": max(n // 4, 4)}
+                rendered.write_rendered_audiocaps_layout(
+                    args.root, sizes, soundfont=args.soundfont, **common
+                )
+            else:
+                raise ValueError("--sounds rendered writes the music and audiocaps layouts")
+        except rendered.MissingTool as err:
+            raise SystemExit(f"error: {err}") from None
+        print(f"rendered {args.dataset}-layout data -> {args.root}")
+        return
     if args.dataset == "music":
         synthetic.write_music_layout(args.root, args.per_class, **common)
     elif args.dataset == "vggsound":
@@ -353,28 +371,29 @@ def cmd_separate(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from .engine.experiment import format_table, plot_curves
+    from .engine.report import compare, format_report, plot_curves, report_notes, write_report
 
-    results, dirs = {}, {}
+    rows = {}
     for item in args.experiments:
         name, sep, folder = item.partition("=")
         folder = folder if sep else name
         name = name if sep else os.path.basename(os.path.normpath(folder))
-        path = os.path.join(folder, "final_metrics.json")
-        if not os.path.isfile(path):
-            raise ValueError(f"{path} not found: evaluate {folder} first")
-        with open(path, encoding="utf-8") as f:
-            results[name] = json.load(f)
-        dirs[name] = folder
-    table = format_table(results, args.title)
-    print(table)
+        if name in rows:
+            raise ValueError(f"two rows are named {name!r}; name them: NAME=DIR")
+        rows[name] = folder
+    outputs = [args.output, os.path.splitext(args.output)[0] + ".json"] if args.output else []
+    for path in outputs + ([args.curves] if args.curves else []):
+        _refuse_overwrite(path, args.force)
+    result = compare(rows, args.claim or (), n_resamples=args.resamples)
+    notes = report_notes(args.wall_time, args.note or ())
+    print(format_report(result, args.title, notes=notes))
     if args.output:
-        _refuse_overwrite(args.output, args.force)
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(table + "\n")
+        write_report(result, args.output, args.title, notes, force=True)
     if args.curves:
-        plot_curves(dirs, args.curves, force=args.force)
-        print(f"validation SDR over training steps: {args.curves}")
+        if plot_curves(rows, args.curves, force=True):
+            print(f"validation SDR over training steps (mean and spread of seeds): {args.curves}")
+        else:
+            print(f"no validation curves in {', '.join(rows.values())}: {args.curves} not written")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -452,6 +471,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--sample-rate", type=int, default=16000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--sounds",
+        choices=("synthetic", "rendered"),
+        default="synthetic",
+        help="synthetic: drawn beeps, hums, sirens...; rendered: sampled instruments "
+        "(FluidSynth + a GM soundfont), sound effects and espeak-ng speech",
+    )
+    p.add_argument("--soundfont", help="with --sounds rendered: a GM .sf2 (default: FluidR3_GM)")
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_generate)
 
@@ -520,10 +547,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=cmd_separate)
 
-    p = sub.add_parser("compare", help="Table-1-shaped table and SDR-over-steps PNG of runs")
-    p.add_argument("experiments", nargs="+", metavar="[NAME=]DIR", help="evaluated folders")
-    p.add_argument("-o", "--output", help="also write the table (Markdown) here")
-    p.add_argument("--curves", help="PNG of validation SDR over training steps")
+    p = sub.add_parser(
+        "compare", help="Table-1-shaped table with intervals over seeds, paired claims, curves"
+    )
+    p.add_argument(
+        "experiments",
+        nargs="+",
+        metavar="[NAME=]DIR",
+        help="an evaluated run, or a method folder with one evaluated run per seed (seed*/)",
+    )
+    p.add_argument("-o", "--output", help="also write the report (Markdown, and .json beside)")
+    p.add_argument("--curves", help="PNG of validation SDR over steps (mean, seed spread)")
+    p.add_argument(
+        "--claim",
+        action="append",
+        metavar="TEXT",
+        help="[metric:] expression of row names [>= goal], e.g. 'weak - mix_and_separate' "
+        "or 'sdri: weak / mix_and_separate >= 1.5'; paired bootstrap interval (repeatable)",
+    )
+    p.add_argument("--resamples", type=int, default=10000, help="bootstrap replicates")
+    p.add_argument("--wall-time", type=float, help="seconds the comparison took (printed)")
+    p.add_argument("--note", action="append", help="a line printed under the table")
     p.add_argument("--title", default="")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_compare)

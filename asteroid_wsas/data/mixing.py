@@ -114,18 +114,23 @@ class LabeledSourceMixtures(SeededAudioDataset):
 
 
 def clean_fraction_split(
-    entries: Sequence[SoloEntry], fraction: float, seed: int = 0
+    entries: Sequence[SoloEntry], fraction: float, seed: int = 0, min_classes: int = 1
 ) -> Tuple[List[SoloEntry], List[SoloEntry]]:
-    """Split solos into a clean part and a mixture-only part, per class and by video.
+    """Split solos into a clean part and a mixture-only part, by video, spread over classes.
 
-    For semi-supervised training (the paper's 5, 10, 25, 75 and 100 % rows): in every
-    class, ``fraction`` of the videos (rounded, at least one when ``fraction > 0``) keep
-    their clean audio; the rest may only be used as mixtures. The two parts share no video.
+    For semi-supervised training (the paper's 5, 10, 25, 75 and 100 % rows):
+    ``round(fraction * videos)`` of the training videos (at least ``min_classes`` when
+    ``fraction > 0``) keep their clean audio; the rest may only be used as mixtures. The clean videos are
+    spread over the classes as evenly as the count allows (largest remainder, ties drawn
+    with ``seed``), so that the clean share is the stated one: with few videos per class,
+    5 % leaves some classes without a clean video. The two parts share no video.
 
     Args:
         entries: Training solos.
         fraction: Share of videos that stay clean, in [0, 1].
         seed: Seed of the choice.
+        min_classes: Fewest classes with a clean video (N for clean N-source mixtures of
+            distinct classes).
 
     Returns:
         tuple: ``(clean, mixture_only)``.
@@ -133,10 +138,12 @@ def clean_fraction_split(
     Examples:
         >>> from asteroid_wsas.data.audio import AudioInfo
         >>> info = AudioInfo("x.wav", 16000, 16000, 1)
-        >>> solos = [SoloEntry(f"v{i}", "cello" if i % 2 else "flute", info) for i in range(20)]
+        >>> solos = [SoloEntry(f"v{i}", "cello" if i % 2 else "flute", info) for i in range(40)]
         >>> clean, rest = clean_fraction_split(solos, 0.1)
-        >>> len(clean), len(rest), sorted({e.label for e in clean})
-        (2, 18, ['cello', 'flute'])
+        >>> len(clean), len(rest), sorted(e.label for e in clean)
+        (4, 36, ['cello', 'cello', 'flute', 'flute'])
+        >>> len(clean_fraction_split(solos, 0.05)[0])  # 5 % of 40 videos, not 1 per class
+        2
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
@@ -146,13 +153,21 @@ def clean_fraction_split(
         if entry.video_id not in videos[entry.label]:
             videos[entry.label].append(entry.video_id)
     rng = np.random.default_rng(seed)
+    labels = sorted(videos)
+    total = sum(len(v) for v in videos.values())
+    n_clean = int(round(fraction * total))
+    if fraction > 0:
+        n_clean = max(n_clean, min(min_classes, len(labels)), 1)
+    # per class: the floor of its share, then the largest remainders (random tie order)
+    shares = np.array([fraction * len(videos[label]) for label in labels])
+    counts = np.floor(shares).astype(int)
+    order = sorted(range(len(labels)), key=lambda i: (-(shares[i] - counts[i]), rng.random()))
+    for i in order[: max(n_clean - int(counts.sum()), 0)]:
+        counts[i] += 1
     clean_ids = set()
-    for label in sorted(videos):
+    for label, count in zip(labels, counts):
         ids = sorted(videos[label])
-        n_clean = int(round(fraction * len(ids)))
-        if fraction > 0:
-            n_clean = max(n_clean, 1)
-        clean_ids.update(rng.permutation(ids)[:n_clean].tolist())
+        clean_ids.update(rng.permutation(ids)[: min(count, len(ids))].tolist())
     clean = [e for e in entries if e.video_id in clean_ids]
     rest = [e for e in entries if e.video_id not in clean_ids]
     return clean, rest

@@ -303,8 +303,12 @@ def train_tiny_encoder(
 
     log: List[Dict[str, float]] = []
     bar = tqdm(total=steps, desc="tiny encoder", disable=not progress)
-    step, running = 0, []
+    step, running, epoch = 0, [], 0
     while step < steps:
+        # new crops, gains and partners each pass (datasets with set_epoch), not one fixed set
+        if hasattr(train_data, "set_epoch"):
+            train_data.set_epoch(epoch)
+        epoch += 1
         for wavs, captions in loader:
             audio = encoder.embed_audio(wavs.to(device), rate)
             text = encoder.embed_text(captions)

@@ -60,9 +60,6 @@ __all__ = [
     "evaluate",
     "examples",
     "write_example",
-    "format_table",
-    "read_curve",
-    "plot_curves",
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -239,13 +236,19 @@ def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
             f"objective {name!r} needs clean single sources, which AudioCaps does not have; "
             "use weak, mix_and_separate or mixit"
         )
-    # clean data: mixtures of distinct classes with their sources, split by clean_mixtures
-    if name == "supervised":
-        return {"clean": mixtures(data, n_sources=n_sources, return_sources=True)}
-    if name == "semi":
+    # clean data: mixtures of distinct classes with their sources, split by clean_mixtures.
+    # data.clean_fraction: the share of training videos that keep clean audio (semi: 5 % by
+    # default; supervised: all, or the same clean share as semi's to compare the two)
+    fraction = data.get("clean_fraction", 0.05 if name == "semi" else 1.0)
+    if name in ("supervised", "semi") and fraction < 1.0:
         clean, rest = clean_fraction_split(
-            _solos(data, "train"), data.get("clean_fraction", 0.05), data.get("split_seed", 0)
+            _solos(data, "train"), fraction, data.get("split_seed", 0), min_classes=n_sources
         )
+    else:
+        clean, rest = None, None
+    if name == "supervised":
+        return {"clean": mixtures(data, n_sources=n_sources, entries=clean, return_sources=True)}
+    if name == "semi":
         return {
             "clean": mixtures(data, n_sources=n_sources, entries=clean, return_sources=True),
             "weak": mixtures(data, n_sources=n_sources, entries=rest),
@@ -306,7 +309,15 @@ def objective_args(conf: Dict[str, Any]) -> Dict[str, Any]:
     ``objective: {name: weak, weak: {cnt_weight: 0.1}}``: one config serves every objective.
     """
     objective = conf["objective"]
-    return {**(objective.get("args") or {}), **(objective.get(objective["name"]) or {})}
+    args = {**(objective.get("args") or {}), **(objective.get(objective["name"]) or {})}
+    if objective["name"] == "semi":
+        # semi's parts start from the weak / supervised blocks (the same cnt_weight as the
+        # weak row), then take semi's own settings of them
+        for part in ("weak", "supervised"):
+            merged = {**(objective.get(part) or {}), **(args.get(part) or {})}
+            if merged:
+                args[part] = merged
+    return args
 
 
 def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional[PathLike]):
@@ -637,82 +648,3 @@ def write_example(
     fig.savefig(path, dpi=100)
     written.append(str(path))
     return written
-
-
-# -------------------------------------------------------------------------------- comparison
-TABLE_METRICS = ("sdr", "sir", "sar")
-
-
-def _cell(metric: Dict[str, Optional[float]], with_std: bool = True) -> str:
-    if metric["mean"] is None:  # nothing scored (every reference silent)
-        return "-"
-    return f"{metric['mean']:.2f} ± {metric['std']:.2f}" if with_std else f"{metric['mean']:.2f}"
-
-
-def format_table(results: Dict[str, Dict[str, Any]], title: str = "") -> str:
-    """A Markdown table in the shape of the paper's Table 1 from final_metrics.json summaries.
-
-    Args:
-        results: ``{row name: summary}`` in row order (e.g. ``{"Mixture": ..., "weak": ...}``).
-        title: An optional heading line.
-
-    Returns:
-        str: ``| Method | SDR | SIR | SAR | SDRi |`` with mean ± std (dB) per cell.
-
-    Examples:
-        >>> s = {"metrics": {m: {"mean": 1.0, "std": 0.5} for m in ("sdr", "sir", "sar", "sdri")}}
-        >>> print(format_table({"weak": s}).splitlines()[2])
-        | weak | 1.00 ± 0.50 | 1.00 ± 0.50 | 1.00 ± 0.50 | 1.00 |
-    """
-    lines = [f"**{title}**", ""] if title else []
-    lines += ["| Method | SDR | SIR | SAR | SDRi |", "|---|---|---|---|---|"]
-    for name, summary in results.items():
-        metrics = summary["metrics"]
-        cells = [_cell(metrics[m]) for m in TABLE_METRICS]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_cell(metrics['sdri'], False)} |")
-    return "\n".join(lines)
-
-
-def read_curve(exp_dir: PathLike, metric: str = "val_sdr") -> Tuple[List[int], List[float]]:
-    """(steps, values) of a validation metric from ``<exp_dir>/logs/metrics.csv``."""
-    import csv
-
-    path = Path(exp_dir) / "logs" / "metrics.csv"
-    steps, values = [], []
-    if not path.is_file():
-        return steps, values
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get(metric):
-                steps.append(int(row["step"]))
-                values.append(float(row[metric]))
-    return steps, values
-
-
-def plot_curves(
-    exp_dirs: Dict[str, PathLike], path: PathLike, metric: str = "val_sdr", force: bool = False
-) -> str:
-    """One PNG of ``metric`` over training steps, one line per experiment.
-
-    Raises:
-        FileExistsError: ``path`` exists and ``force`` is False.
-    """
-    from matplotlib.figure import Figure
-
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-    fig = Figure(figsize=(6.5, 4), layout="constrained")
-    ax = fig.subplots()
-    for name, exp_dir in exp_dirs.items():
-        steps, values = read_curve(exp_dir, metric)
-        if steps:
-            ax.plot(steps, values, marker="o", label=name)
-    ax.set_xlabel("training step")
-    name = metric[4:] if metric.startswith("val_") else metric
-    ax.set_ylabel(f"{'validation ' if name != metric else ''}{name.upper().replace('_', '-')} (dB)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return str(path)

@@ -10,6 +10,7 @@ import yaml
 from asteroid_wsas.cli import main
 from asteroid_wsas.data.synthetic import write_audiocaps_layout, write_music_layout
 from asteroid_wsas.engine import experiment as E
+from asteroid_wsas.losses.objectives import make_objective
 
 
 def _conf(tmp_path, **data):
@@ -55,6 +56,10 @@ def test_datasets_per_objective(tmp_path):
     assert set(semi) == {"clean", "weak"}
     clean_ids = {e.video_id for e in semi["clean"].entries}
     assert clean_ids.isdisjoint(e.video_id for e in semi["weak"].entries)
+    assert len({e.label for e in semi["clean"].entries}) == 2  # enough for 2-source mixtures
+    # supervised on semi's clean share: the same videos, nothing else
+    few = E._merge(conf, {"objective": {"name": "supervised"}, "data": {"clean_fraction": 0.05}})
+    assert {e.video_id for e in E.train_datasets(few)["clean"].entries} == clean_ids
     with pytest.raises(FileNotFoundError, match="not a folder"):
         E.dataset_paths({"dataset": "music", "root": str(tmp_path / "nowhere")})
 
@@ -69,46 +74,6 @@ def test_audiocaps_refuses_clean_objectives(tmp_path):
     assert len(E.train_datasets(conf)["weak"]) == 4
     with pytest.raises(ValueError, match="needs clean single sources"):
         E.train_datasets(E._merge(conf, {"objective": {"name": "supervised"}}))
-
-
-def _summary(sdr):
-    metrics = {m: {"mean": sdr, "std": 1.0, "median": sdr} for m in ("sdr", "sir", "sar")}
-    metrics["sdri"] = {"mean": sdr - 1, "std": 1.0, "median": sdr - 1}
-    return {"metrics": metrics, "counts": {"mixtures": 2, "sources_scored": 4}}
-
-
-def test_format_table_rows_in_order():
-    table = E.format_table({"Mixture": _summary(0.0), "weak": _summary(7.91)}, "T")
-    lines = table.splitlines()
-    assert lines[0] == "**T**"
-    assert lines[-2].startswith("| Mixture | 0.00 ± 1.00")
-    assert lines[-1] == "| weak | 7.91 ± 1.00 | 7.91 ± 1.00 | 7.91 ± 1.00 | 6.91 |"
-    empty = {"metrics": {m: {"mean": None, "std": None} for m in ("sdr", "sir", "sar", "sdri")}}
-    assert E.format_table({"silent": empty}).splitlines()[-1] == "| silent | - | - | - | - |"
-
-
-def test_compare_writes_table_and_curves(tmp_path, capsys):
-    runs = []
-    for name, values in (("a", [1.0, 2.0]), ("b", [0.5, 3.5])):
-        folder = tmp_path / name
-        (folder / "logs").mkdir(parents=True)
-        (folder / "final_metrics.json").write_text(json.dumps(_summary(values[-1])))
-        with open(folder / "logs" / "metrics.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["step", "loss", "val_sdr"])
-            writer.writerow([9, 0.5, ""])  # a training row: no val_sdr
-            for step, value in zip((49, 99), values):
-                writer.writerow([step, "", value])
-        runs.append(f"{name.upper()}={folder}")
-    assert E.read_curve(tmp_path / "b") == ([49, 99], [0.5, 3.5])
-    out, png = tmp_path / "t.md", tmp_path / "c.png"
-    main(["compare", *runs, "-o", str(out), "--curves", str(png)])
-    assert "| B | 3.50 ± 1.00" in out.read_text() and "| B | 3.50" in capsys.readouterr().out
-    assert png.stat().st_size > 1000
-    with pytest.raises(SystemExit, match="exists"):
-        main(["compare", *runs, "-o", str(out)])
-    with pytest.raises(SystemExit, match="evaluate .* first"):
-        main(["compare", str(tmp_path / "missing")])
 
 
 def test_set_overrides_and_their_errors(tmp_path):
@@ -149,6 +114,17 @@ def test_objective_args_per_objective():
     assert E.objective_args(conf) == {"a": 1, "cnt_weight": 0.1}
     conf["objective"]["name"] = "mix_and_separate"
     assert E.objective_args(conf) == {"a": 1}
+
+
+def test_semi_takes_the_weak_rows_settings():
+    """semi's weak part used the default cnt_weight 0.5 while the weak row ran with 0.1."""
+    conf = {"objective": {"name": "semi", "weak": {"cnt_weight": 0.1}}}
+    assert E.objective_args(conf) == {"weak": {"cnt_weight": 0.1}}
+    conf["objective"]["semi"] = {"lambda_s": 2.0, "weak": {"url_weight": 1.0}}
+    args = E.objective_args(conf)
+    assert args == {"lambda_s": 2.0, "weak": {"cnt_weight": 0.1, "url_weight": 1.0}}
+    objective = make_objective("semi", **args)
+    assert objective.weak.cnt_weight == 0.1 and objective.lambda_s == 2.0
 
 
 def test_resume_refuses_another_model(tmp_path):
