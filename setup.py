@@ -39,6 +39,10 @@ setup(
         # BSS-Eval v3 metrics; its numpy backend predates numpy 2, we call the torch one.
         "fast_bss_eval>=0.1.4",
         "matplotlib>=3.9",  # boxplot(tick_labels=...)
+        "scipy",  # Student-t intervals of comparisons over seeds
+        # renders sampled instruments for the offline data (needs the system libfluidsynth
+        # and a GM soundfont: apt-get install fluidsynth fluid-soundfont-gm espeak-ng)
+        "pyfluidsynth>=1.3",
         # asteroid 0.7.0 pins torchmetrics<=0.11.4, which imports pkg_resources.
         "setuptools<82",
         # asteroid's hub utilities import requests without declaring it.

@@ -95,6 +95,7 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
         log_every=args.log_every,
         seed=args.seed,
         device=args.device,
+        phrase_weight=args.phrase_weight,
     )
     save_encoder(encoder.cpu(), args.output, force=args.force)
     if log and "r_at_1" in log[-1]:
@@ -102,6 +103,23 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
         print(
             f"held-out caption retrieval: R@1 {last['r_at_1']:.3f} (chance {last['chance']:.3f}), "
             f"R@5 {last['r_at_5']:.3f}"
+        )
+    if args.conf and data["dataset"] != "audiocaps":
+        # the teacher's real job: name single sources (held-out clean solos, only measured)
+        from .encoders.tiny import phrase_accuracy
+        from .engine.experiment import mixtures
+
+        solos = mixtures(data, "val", n_sources=1)
+        items = [solos[i] for i in range(len(solos))]
+        acc = phrase_accuracy(  # among the phrases of every class of the split
+            encoder.cpu().eval(),
+            torch.stack([it["mixture"] for it in items]),
+            data["sample_rate"],
+            [it["caption"] for it in items],
+        )
+        print(
+            f"held-out single sources: own phrase first {acc['top1']:.3f}, in top 3 "
+            f"{acc['top3']:.3f} (chance {acc['chance']:.3f}, {len(items)} solos)"
         )
     print(f"saved {args.output}")
 
@@ -235,6 +253,17 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     build_manifest(data, test, "test", n, data.get("test_passes"), force=args.force)
     build_manifest(data, val, "val", n, 1, data.get("val_mixtures", 100), force=args.force)
     print(f"fixed {n}-source sets: {test}, {val}")
+    if os.path.isfile(os.path.join(data["root"], "test_events.csv")):
+        # clean events beside the clips: phrase-level queries on natural mixtures too
+        from .data import event_test_set, write_manifest
+
+        events = os.path.join(args.output_dir, "test_events.json")
+        _refuse_overwrite(events, args.force)
+        test_set = event_test_set(
+            f"{data['dataset']}-events", data["root"], "test", data["sample_rate"]
+        )
+        write_manifest(test_set, events, force=args.force)
+        print(f"phrase-level set: {len(test_set.mixtures)} natural mixtures -> {events}")
     if data["dataset"] == "audiocaps":  # prompts stage: phrases to read and correct
         from .text import captions_to_phrases
 
@@ -431,6 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-rate", type=int, default=16000)
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--log-every", type=int, default=100)
+    p.add_argument(
+        "--phrase-weight",
+        type=float,
+        default=1.0,
+        help="weight of the phrase loss (mixture vs the phrases of its sources; 0: captions only)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--force", action="store_true", help="overwrite the output")

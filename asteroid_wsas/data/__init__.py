@@ -1,6 +1,6 @@
 """Datasets in their public layouts, mixers, fixed test sets and generated data."""
 
-from .audiocaps import AudioCapsDataset
+from .audiocaps import AudioCapsDataset, read_events
 from .loader import ResumableLoader, ResumableSampler
 from .manifest import CaptionManifest
 from .mixing import (
@@ -22,6 +22,7 @@ from .testsets import (
     build_test_set,
     caption_candidates,
     collate_test_items,
+    event_test_set,
     read_manifest,
     solo_candidates,
     write_manifest,
@@ -52,6 +53,8 @@ __all__ = [
     "build_test_set",
     "solo_candidates",
     "caption_candidates",
+    "event_test_set",
+    "read_events",
     "write_manifest",
     "read_manifest",
     "assert_disjoint",

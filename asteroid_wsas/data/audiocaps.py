@@ -13,6 +13,9 @@ from .audio import AudioInfo, SkipCounter, find_audio, probe
 from .base import SeededAudioDataset, dataset_infos
 
 COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
+# <split>_events.csv beside an AudioCaps CSV: the clean events of each clip (generated data,
+# or your own recordings with their stems), for phrase-level scoring on natural mixtures
+EVENTS_FIELDS = ("youtube_id", "index", "label", "phrase", "onset", "offset", "file")
 
 
 @dataclass(frozen=True)
@@ -152,3 +155,25 @@ class AudioCapsDataset(SeededAudioDataset):
             "Kim, Kim, Lee and Kim (NAACL 2019)",
             "see the dataset page; audio from YouTube (AudioSet)",
         )
+
+
+def read_events(path: Union[str, os.PathLike]) -> Dict[str, List[dict]]:
+    """``<split>_events.csv`` as ``{youtube_id: [event rows in index order]}``.
+
+    Columns: :data:`EVENTS_FIELDS`; ``file`` is relative to the dataset root and the events
+    of a clip sum to its audio.
+
+    Raises:
+        ValueError: a column is missing.
+    """
+    out: Dict[str, List[dict]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = set(EVENTS_FIELDS) - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: missing columns {sorted(missing)}")
+        for row in reader:
+            out.setdefault(row["youtube_id"], []).append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: int(r["index"]))
+    return out

@@ -7,7 +7,7 @@ OS packages, with no download at run time:
 - **instruments** from a General MIDI soundfont (sampled recordings of real instruments,
   FluidR3_GM by default) played by FluidSynth: random melodies, chords, arpeggios and drum
   patterns in each instrument's range, with a register, key, scale, tempo, dynamics
-  (velocity contour) and room (reverb send) drawn per recording, and 1 to 3 presets per
+  (velocity contour) and room (reverberation) drawn per recording, and 1 to 3 presets per
   class (e.g. nylon / steel guitar) so that a class is not one timbre;
 - **environmental events** from the same soundfont's recorded sound effects (birds,
   telephone, helicopter, applause, sea shore, gunshots) and instruments;
@@ -24,6 +24,7 @@ the seed and the soundfont file (recorded in the layout's ``generator.json``).
 """
 
 import csv
+import ctypes
 import hashlib
 import json
 import os
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from .audiocaps import EVENTS_FIELDS
 
 PathLike = Union[str, os.PathLike]
 
@@ -123,21 +126,45 @@ class Renderer:
 
         self.sample_rate = int(sample_rate)
         self.soundfont = find_soundfont(soundfont)
-        # one core, no chorus: deterministic and the same on every machine
+        # one core, no chorus and no reverb: FluidSynth's effects keep state from one
+        # recording to the next; the room is added per recording by :func:`room`
         self.synth = fluidsynth.Synth(gain=0.5, samplerate=float(self.sample_rate))
         self.synth.setting("synth.chorus.active", 0)
+        self.synth.setting("synth.reverb.active", 0)
         self.sfid = self.synth.sfload(self.soundfont)
         if self.sfid < 0:
             raise MissingTool(f"FluidSynth could not load the soundfont {self.soundfont}")
+        # float output (the 16-bit one is dithered with a running noise sequence)
+        self._write = fluidsynth._fl.fluid_synth_write_float
+        self._write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+        self._write.argtypes += [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        self._warm: set = set()
 
     def close(self) -> None:
         self.synth.delete()
 
+    def _warm_up(self, channel: int, bank: int, program: int) -> None:
+        """Play every key of a preset once, softly and loudly, and discard the sound.
+
+        FluidSynth prepares a sample the first time a voice plays it, and that first note
+        sounds slightly different: without this, a recording would depend on which ones
+        were rendered before it.
+        """
+        for velocity in (1, 64, 127):
+            for first in range(0, 128, 16):
+                for key in range(first, first + 16):
+                    self.synth.noteon(channel, key, velocity)
+                self._samples(64)
+                self.synth.all_sounds_off(channel)
+                self._samples(self.sample_rate // 20 + (-(self.sample_rate // 20)) % 64)
+        self._warm.add((bank, program))
+
     def _samples(self, n: int) -> np.ndarray:
         if n <= 0:
             return np.zeros(0, np.float32)
-        stereo = np.asarray(self.synth.get_samples(n), dtype=np.float32).reshape(-1, 2)
-        return stereo.mean(1) / 32768.0
+        buf = (ctypes.c_float * (2 * n))()
+        self._write(self.synth.synth, n, buf, 0, 2, buf, 1, 2)  # interleaved stereo
+        return np.frombuffer(buf, dtype=np.float32).reshape(-1, 2).mean(1)
 
     def render(
         self,
@@ -145,17 +172,16 @@ class Renderer:
         notes: Sequence[Note],
         seconds: float,
         bank: int = 0,
-        reverb: int = 40,
         channel: int = 0,
     ) -> np.ndarray:
-        """Play ``notes`` on a preset and return ``seconds`` of mono audio (float32).
+        """Play ``notes`` on a preset and return ``seconds`` of dry mono audio (float32).
 
         The synth is silenced and flushed afterwards, so a recording does not depend on the
         ones rendered before it.
         """
         self.synth.program_select(channel, self.sfid, bank, program)
-        self.synth.cc(channel, 91, int(np.clip(reverb, 0, 127)))  # reverb send
-        self.synth.cc(channel, 93, 0)  # chorus send
+        if (bank, program) not in self._warm:
+            self._warm_up(channel, bank, program)
         events: List[Tuple[int, int, int, int]] = []  # (sample, order, key, velocity)
         for note in notes:
             start = int(round(note.onset * self.sample_rate))
@@ -175,8 +201,28 @@ class Renderer:
                 self.synth.noteoff(channel, key)
         out.append(self._samples(total - pos))
         self.synth.all_sounds_off(channel)
-        self._samples(self.sample_rate)  # flush the reverb tail
+        # let the released voices end, and start the next recording on a 64-sample block of
+        # the synth (events are processed per block: a shifted start shifts every note)
+        flush = self.sample_rate // 10
+        self._samples(flush + (-(total + flush)) % 64)
         return np.concatenate(out)[:total].astype(np.float32)
+
+
+def room(wave: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """A room drawn per recording: exponentially decaying noise as the impulse response
+    (reverberation time 0.15 to 1.2 s) mixed with the dry sound (wet share 0 to 40 %)."""
+    import torch
+    import torchaudio
+
+    rt60, wet = rng.uniform(0.15, 1.2), rng.uniform(0.0, 0.4)
+    n = int(rt60 * sample_rate)
+    t = np.arange(n) / sample_rate
+    ir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)  # -60 dB at rt60
+    ir = ir / np.sqrt(np.sum(ir**2))
+    tail = torchaudio.functional.fftconvolve(
+        torch.from_numpy(wave.astype(np.float64)), torch.from_numpy(ir)
+    ).numpy()[: len(wave)]
+    return ((1 - wet) * wave + wet * tail).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------- note makers
@@ -217,7 +263,7 @@ def melody(rng, low: int, high: int, seconds: float, legato: bool) -> List[Note]
     notes, t, idx = [], float(rng.uniform(0, beat)), int(rng.integers(len(keys)))
     while t < seconds:
         dur = beat * float(rng.choice(lengths)) / 2
-        if rng.random() < 0.1:  # rest
+        if notes and rng.random() < 0.1:  # a rest (never before the first note)
             t += dur
             continue
         idx = int(np.clip(idx + rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3]), 0, len(keys) - 1))
@@ -306,8 +352,8 @@ class Instrument:
     def render(self, renderer: Renderer, rng: np.random.Generator, seconds: float) -> np.ndarray:
         bank, program = self.presets[int(rng.integers(len(self.presets)))]
         channel = DRUMS if bank == 128 else 0
-        reverb = int(rng.uniform(0, 90))
-        return renderer.render(program, self.notes(rng, seconds), seconds, bank, reverb, channel)
+        dry = renderer.render(program, self.notes(rng, seconds), seconds, bank, channel)
+        return room(dry, rng, renderer.sample_rate)
 
 
 def _melodic(low, high, legato):
@@ -557,7 +603,9 @@ class EventClass:
 
 def _fx(program: int, notes: Callable[[np.random.Generator, float], List[Note]]):
     def make(renderer, rng, seconds):
-        return renderer.render(program, notes(rng, seconds), seconds, 0, int(rng.uniform(0, 60)))
+        return room(
+            renderer.render(program, notes(rng, seconds), seconds), rng, renderer.sample_rate
+        )
 
     return make
 
@@ -719,9 +767,6 @@ def render_clip(
     }
 
 
-EVENTS_FIELDS = ("youtube_id", "index", "label", "phrase", "onset", "offset", "file")
-
-
 def write_rendered_audiocaps_layout(
     root: PathLike,
     n_clips: Optional[Dict[str, int]] = None,
@@ -807,18 +852,3 @@ def write_rendered_audiocaps_layout(
         },
     )
     return paths
-
-
-def read_events(path: PathLike) -> Dict[str, List[dict]]:
-    """``<split>_events.csv`` as ``{youtube_id: [event rows in index order]}``."""
-    out: Dict[str, List[dict]] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = set(EVENTS_FIELDS) - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path}: missing columns {sorted(missing)}")
-        for row in reader:
-            out.setdefault(row["youtube_id"], []).append(row)
-    for rows in out.values():
-        rows.sort(key=lambda r: int(r["index"]))
-    return out

@@ -6,7 +6,9 @@ Builders follow the paper's protocols:
 - VGGSound-2Mix: the same with 2 passes;
 - AudioCaps-2Mix: every test clip plus a random other clip, queried with full captions;
 - 3- and 4-source versions (``n_sources``), and a DCASE-2024-Task-9-style variant whose
-  target-to-interference ratio is drawn in [-15, 15] dB.
+  target-to-interference ratio is drawn in [-15, 15] dB;
+- phrase-level sets of natural mixtures (:func:`event_test_set`): each clip with two or more
+  clean events is queried with each event's phrase and scored against that event.
 
 A manifest (JSON) holds, per mixture, each source's file (relative to the dataset root),
 offset, duration, gain and query, so that the same mixtures are rebuilt anywhere without
@@ -189,6 +191,66 @@ def build_test_set(
             if snr_range is not None:
                 _set_snr(mixture, root, sample_rate, seconds, float(rng.uniform(*snr_range)))
             test_set.mixtures.append(mixture)
+    return test_set
+
+
+def event_test_set(
+    name: str,
+    root: Union[str, os.PathLike],
+    split: str = "test",
+    sample_rate: int = 16000,
+    min_events: int = 2,
+    progress: bool = False,
+) -> TestSet:
+    """Phrase-level test set of natural mixtures: each clip queried with its events' phrases.
+
+    Reads ``<root>/<split>_events.csv`` (:func:`~asteroid_wsas.data.audiocaps.read_events`);
+    a clip with at least ``min_events`` readable events becomes one mixture whose sources are
+    its events (their sum is the clip), queried with each event's phrase. Clips with fewer
+    events, or with an unreadable event, are left out and counted.
+
+    Returns:
+        TestSet: whole clips (``seconds`` is the clip length; clips of other lengths are
+        left out and counted).
+
+    Raises:
+        FileNotFoundError: no events file.
+        ValueError: no clip qualifies.
+    """
+    from .audiocaps import read_events
+
+    root = os.path.abspath(os.fspath(root))
+    path = os.path.join(root, f"{split}_events.csv")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: phrase-level sets need the clean events")
+    skips = SkipCounter(f"{name} ({split}_events.csv)")
+    clips = read_events(path)
+    test_set: Optional[TestSet] = None
+    for clip_id in tqdm(sorted(clips), desc=f"checking {name} events", disable=not progress):
+        rows = clips[clip_id]
+        if len(rows) < min_events:
+            skips.skip(clip_id, f"fewer than {min_events} events")
+            continue
+        infos = [probe(os.path.join(root, r["file"])) for r in rows]
+        if any(i is None or not check_readable(i) for i in infos):
+            skips.skip(clip_id, "unreadable event audio")
+            continue
+        seconds = round(infos[0].seconds, 6)
+        if test_set is None:
+            test_set = TestSet(name, root, int(sample_rate), seconds, 0)
+        if any(abs(i.seconds - test_set.seconds) > 1e-3 for i in infos):
+            skips.skip(clip_id, f"not {test_set.seconds} s long like the other clips")
+            continue
+        sources = [
+            TestSource(r["file"], 0.0, 1.0, r["phrase"], r["label"], f"{clip_id}_{r['index']}")
+            for r in rows
+        ]
+        test_set.mixtures.append(TestMixture(f"{name}-{clip_id}", sources))
+    skips.report(len(clips))
+    if test_set is None or not test_set.mixtures:
+        raise ValueError(f"{path}: no clip with {min_events} or more readable events")
+    # equal numbers of queries next to each other: evaluation batches mixtures of one shape
+    test_set.mixtures.sort(key=lambda m: (len(m.sources), m.id))
     return test_set
 
 

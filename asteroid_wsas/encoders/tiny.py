@@ -209,6 +209,73 @@ def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, scale: torch.Tenso
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
+def phrase_loss(
+    audio: torch.Tensor, text: torch.Tensor, positives: torch.Tensor, scale: torch.Tensor
+) -> torch.Tensor:
+    """Multi-positive InfoNCE between mixtures and the single-source phrases of a batch.
+
+    A mixture's softmax over the batch's phrases should spread evenly over the phrases of
+    its own sources, and each phrase's softmax over the mixtures evenly over those that hold
+    it. Trained on mixtures only, this is what the weak objective's L_CNT asks of a teacher
+    on a single-source estimate: its own phrase above the other phrases of its mixture.
+
+    Args:
+        audio: Mixture embeddings :math:`(B, D)`.
+        text: Phrase embeddings :math:`(P, D)` (the batch's distinct phrases).
+        positives: :math:`(B, P)` bool, True where the phrase describes a source of the item.
+        scale: Logit scale.
+    """
+    logits = scale * audio @ text.T
+    target = positives.float()
+    rows, cols = target.sum(1) > 0, target.sum(0) > 0  # items / phrases with a positive
+    a2t = -(target / target.sum(1, keepdim=True).clamp_min(1) * logits.log_softmax(1)).sum(1)
+    t2a = -(target / target.sum(0, keepdim=True).clamp_min(1) * logits.log_softmax(0)).sum(0)
+    return 0.5 * (a2t[rows].mean() + t2a[cols].mean())
+
+
+@torch.no_grad()
+def phrase_accuracy(
+    encoder: BimodalEncoder,
+    wavs: torch.Tensor,
+    sample_rate: int,
+    phrases: Sequence[str],
+    candidates: Optional[Sequence[str]] = None,
+) -> Dict[str, float]:
+    """How often a single-source recording ranks its own phrase first among ``candidates``.
+
+    The teacher's job in the weak objective: telling which phrase a single-source estimate
+    matches. Measure it on held-out clean recordings (never used in training).
+
+    Args:
+        encoder: Any bimodal encoder.
+        wavs: Single-source recordings :math:`(N, T)`.
+        sample_rate: Their rate.
+        phrases: The phrase of each recording (e.g. "The sound of violin").
+        candidates: Phrases to choose from (default: the distinct ``phrases``).
+
+    Returns:
+        dict: ``top1``, ``top3`` and ``chance`` (1 / number of candidates).
+    """
+    candidates = sorted(set(phrases)) if candidates is None else list(candidates)
+    index = {p: i for i, p in enumerate(candidates)}
+    missing = sorted(set(phrases) - set(index))
+    if missing:
+        raise ValueError(f"phrases not among the candidates: {missing}")
+    was_training = encoder.training
+    encoder.eval()
+    audio = torch.cat([encoder.embed_audio(w, sample_rate) for w in wavs.split(64)])
+    text = encoder.embed_text(candidates)
+    encoder.train(was_training)
+    order = (audio @ text.T).argsort(1, descending=True).cpu()
+    truth = torch.tensor([index[p] for p in phrases])
+    rank = (order == truth[:, None]).float().argmax(1)
+    return {
+        "top1": float((rank < 1).float().mean()),
+        "top3": float((rank < 3).float().mean()),
+        "chance": 1.0 / len(candidates),
+    }
+
+
 @torch.no_grad()
 def retrieval_recall(
     encoder: BimodalEncoder, wavs: torch.Tensor, sample_rate: int, captions: Sequence[str]
@@ -255,6 +322,7 @@ def train_tiny_encoder(
     seed: int = 0,
     progress: bool = True,
     device: Union[str, torch.device] = "cpu",
+    phrase_weight: float = 0.0,
 ) -> Tuple[TinyBimodalEncoder, List[Dict[str, float]]]:
     """Train a :class:`TinyBimodalEncoder` contrastively on (mixture, caption) pairs.
 
@@ -273,6 +341,8 @@ def train_tiny_encoder(
         seed: Seed of initialisation and batch order.
         progress: Show a progress bar.
         device: Where to train.
+        phrase_weight: Weight of :func:`phrase_loss` beside the caption loss (needs items
+            with ``phrases``: one single-source phrase per source of the mixture).
 
     Returns:
         tuple: the trained encoder (not frozen; call ``.freeze()`` to use it as a teacher)
@@ -299,7 +369,9 @@ def train_tiny_encoder(
         collate_fn=_collate,
         generator=torch.Generator().manual_seed(seed),
     )
-    val = _collate([val_data[i] for i in range(len(val_data))]) if val_data is not None else None
+    val = (
+        _collate([val_data[i] for i in range(len(val_data))])[:2] if val_data is not None else None
+    )
 
     log: List[Dict[str, float]] = []
     bar = tqdm(total=steps, desc="tiny encoder", disable=not progress)
@@ -309,10 +381,20 @@ def train_tiny_encoder(
         if hasattr(train_data, "set_epoch"):
             train_data.set_epoch(epoch)
         epoch += 1
-        for wavs, captions in loader:
+        for wavs, captions, phrases in loader:
             audio = encoder.embed_audio(wavs.to(device), rate)
             text = encoder.embed_text(captions)
-            loss = contrastive_loss(audio, text, encoder.log_logit_scale.exp().clamp(max=100))
+            scale = encoder.log_logit_scale.exp().clamp(max=100)
+            loss = contrastive_loss(audio, text, scale)
+            if phrase_weight:
+                if phrases is None:
+                    raise ValueError("phrase_weight > 0 needs items with 'phrases'")
+                distinct = sorted({p for item in phrases for p in item})
+                positives = torch.tensor([[p in item for p in distinct] for item in phrases])
+                phrase_text = encoder.embed_text(distinct)
+                loss = loss + phrase_weight * phrase_loss(
+                    audio, phrase_text, positives.to(audio.device), scale
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -333,8 +415,10 @@ def train_tiny_encoder(
     return encoder, log
 
 
-def _collate(items) -> Tuple[torch.Tensor, List[str]]:
-    return torch.stack([it["mixture"] for it in items]), [it["caption"] for it in items]
+def _collate(items) -> Tuple[torch.Tensor, List[str], Optional[List[List[str]]]]:
+    phrases = [it.get("phrases") for it in items]
+    phrases = None if any(p is None for p in phrases) else [list(p) for p in phrases]
+    return torch.stack([it["mixture"] for it in items]), [it["caption"] for it in items], phrases
 
 
 def save_encoder(encoder: TinyBimodalEncoder, path: Union[str, os.PathLike], force: bool = False):

@@ -237,9 +237,11 @@ def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
             "use weak, mix_and_separate or mixit"
         )
     # clean data: mixtures of distinct classes with their sources, split by clean_mixtures.
-    # data.clean_fraction: the share of training videos that keep clean audio (semi: 5 % by
-    # default; supervised: all, or the same clean share as semi's to compare the two)
-    fraction = data.get("clean_fraction", 0.05 if name == "semi" else 1.0)
+    # The share of training videos that keep clean audio: data.clean_fraction for semi (5 %
+    # by default), data.supervised_fraction for supervised (all by default; the same share
+    # and seed pick the same videos as semi's, to compare the two)
+    key, default = ("clean_fraction", 0.05) if name == "semi" else ("supervised_fraction", 1.0)
+    fraction = data.get(key, default)
     if name in ("supervised", "semi") and fraction < 1.0:
         clean, rest = clean_fraction_split(
             _solos(data, "train"), fraction, data.get("split_seed", 0), min_classes=n_sources
@@ -480,7 +482,7 @@ def _separated(
     progress: bool = True,
 ):
     """Yield (batch, estimates) over a fixed test set; ``separator=None``: the mixture."""
-    from torch.utils.data import DataLoader, Subset
+    from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -490,8 +492,17 @@ def _separated(
         model.to(device)
         encoder.to(device)
     data = TestSetDataset(manifest)
-    items = Subset(data, range(min(limit, len(data)))) if limit else data
-    loader = DataLoader(items, batch_size=batch_size, collate_fn=collate_test_items)
+    n = min(limit, len(data)) if limit else len(data)
+    # batches of consecutive mixtures with the same number of queries (phrase-level sets
+    # mix clips of 2, 3 and 4 events)
+    sizes = [len(m.sources) for m in data.test_set.mixtures[:n]]
+    batches: List[List[int]] = []
+    for i, k in enumerate(sizes):
+        if batches and len(batches[-1]) < batch_size and sizes[batches[-1][0]] == k:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    loader = DataLoader(data, batch_sampler=batches, collate_fn=collate_test_items)
     with torch.inference_mode():
         for batch in tqdm(loader, desc=desc, disable=not progress):
             batch["sample_rate"] = data.test_set.sample_rate

@@ -50,7 +50,8 @@ class WeakSupSystem(System):
             weight decay 1e-4 as the authors).
         scheduler: As Asteroid's ``System``; None with ``config["scheduler"] = {"step_size",
             "gamma"}`` gives the authors' step decay per epoch (``"interval": "step"``: per
-            ``step_size`` optimizer steps).
+            ``step_size`` optimizer steps); ``{"name": "cosine"}`` a cosine decay to zero
+            over the trainer's ``max_steps``, stepped per step.
         config: The training config (saved in checkpoints as Asteroid does).
 
     Examples:
@@ -174,11 +175,24 @@ class WeakSupSystem(System):
         self._check_optimizer()
         if self.scheduler is None and self.config.get("scheduler"):
             options = dict(self.config["scheduler"])
-            interval = options.pop("interval", "epoch")  # "step": step_size counts steps
-            if interval not in ("epoch", "step"):
-                raise ValueError(f"scheduler interval must be 'epoch' or 'step', got {interval!r}")
-            sched = torch.optim.lr_scheduler.StepLR(self.optimizer, **options)
-            self.scheduler = {"scheduler": sched, "interval": interval}
+            name = options.pop("name", "step")
+            if name == "cosine":  # to zero at the end of the budget: curves that settle
+                trainer = self._trainer  # None when not attached (no budget known)
+                steps = trainer.max_steps if trainer is not None else -1
+                if steps is None or steps <= 0:
+                    raise ValueError("scheduler 'cosine' needs training.max_steps (the budget)")
+                sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, steps, **options)
+                self.scheduler = {"scheduler": sched, "interval": "step"}
+            elif name == "step":
+                interval = options.pop("interval", "epoch")  # "step": step_size counts steps
+                if interval not in ("epoch", "step"):
+                    raise ValueError(
+                        f"scheduler interval must be 'epoch' or 'step', got {interval!r}"
+                    )
+                sched = torch.optim.lr_scheduler.StepLR(self.optimizer, **options)
+                self.scheduler = {"scheduler": sched, "interval": interval}
+            else:
+                raise ValueError(f"scheduler name must be 'step' or 'cosine', got {name!r}")
         return super().configure_optimizers()
 
     def _check_optimizer(self) -> None:

@@ -1,51 +1,135 @@
 #!/usr/bin/env bash
 # The main job: the paper's comparison (Table 1 shape) offline, on a CPU, in one command.
 #
-# Generates captioned solos of ten sound classes in MUSIC's layout, trains the small bimodal
-# encoder on their 2-source mixtures and captions only, trains mix-and-separate, weak and
-# supervised separators with the same budget, scores all and the unprocessed mixture on
-# one fixed 2-source test set, and writes exp/results.md, example wavs and PNGs.
-#   bash recipes/synthetic/run.sh                 # about 15 minutes on 2 CPU cores
+# Renders solo recordings of 17 instruments (sampled instruments of a General MIDI
+# soundfont played by FluidSynth: melodies, chords, drum patterns) in MUSIC's layout, trains
+# the small bimodal encoder on their mixtures and captions only, trains the compared
+# separators with the same budget, scores all and the unprocessed mixture on one fixed
+# 2-source test set, and prints the table with 95 % intervals and the paired claims
+# (exp/results.md, .json), the curves (exp/val_sdr.png) and example separations.
+#   bash recipes/synthetic/run.sh               # main job: one seed, 2-source training
+#   bash recipes/synthetic/run.sh --full true   # 3 seeds; semi, 5 %-supervised and
+#                                                # 3-source-training rows
 #   bash recipes/synthetic/run.sh --max_steps 50 --encoder_steps 50   # a quick look
 cd "$(dirname "$0")"
 
 . ../utils/options.sh  # stage, stop_stage, conf, tag, ... (--help)
-objectives="mix_and_separate weak supervised" # the separators compared (Table 1's rows)
+full=false            # true: the whole comparison (seeds 0 1 2, every row below)
+methods=auto          # rows trained on 2-source mixtures (auto: mix_and_separate weak supervised; full adds semi supervised_5pct)
+methods_3src=auto     # rows trained on 3-source mixtures, scored on the 2-source test (auto: none; full: mix_and_separate weak)
+seeds=auto            # training seeds (auto: 0; full: 0 1 2)
 encoder=tiny          # tiny (trained in stage 2 on mixtures only), or a CLAP folder / hub id
 encoder_steps=1000    # stage 2 steps
-per_class=20          # generated recordings per sound class
+per_class=20          # rendered recordings per instrument
 gpus=0                # 0: CPU (the job is sized for it); auto uses a GPU when present
-n_examples=3          # example separations per separator in stage 5
+n_examples=3          # example separations per row in stage 5
 . ../utils/parse_options.sh
 . ../utils/stages.sh
-dataset=music
-root=data/synthetic
+root=data/rendered
 start=$SECONDS
+if [ "$methods" = auto ]; then
+  methods="mix_and_separate weak supervised"
+  [ "$full" = true ] && methods="$methods semi supervised_5pct"
+fi
+if [ "$methods_3src" = auto ]; then
+  methods_3src=""
+  [ "$full" = true ] && methods_3src="mix_and_separate weak"
+fi
+if [ "$seeds" = auto ]; then
+  seeds=0
+  [ "$full" = true ] && seeds="0 1 2"
+fi
+counts=2
+[ -n "$methods_3src" ] && counts="2 3"
+
+# objective and config overrides of a row
+row_args() {
+  case $1 in
+    supervised_5pct) echo "supervised --set data.supervised_fraction=0.05" ;;  # semi's clean part alone
+    semi) echo "semi --set data.clean_fraction=0.05" ;;  # 5 % clean solos + 95 % mixtures
+    *) echo "$1" ;;
+  esac
+}
+encoder_of() {  # the teacher of n-source training: trained on n-source mixtures
+  if [ "$encoder" = tiny ]; then echo "$exp_root/encoder/tiny_${1}src.pth"; else echo "$encoder"; fi
+}
+rows_of() { if [ "$1" = 2 ]; then echo "$methods"; else echo "$methods_3src"; fi; }
 
 if in_stages 0; then
   if [ -f "$root/MUSIC_solo_videos.json" ] && [ "$force" != true ]; then
     say "stage 0: $root exists"
   else
-    say "stage 0: generating $per_class recordings per sound class -> $root"
+    say "stage 0: rendering $per_class recordings per instrument -> $root"
     rate=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['sample_rate'])")
-    wsas generate music "$root" --per-class "$per_class" --seconds 4 --sample-rate "$rate" --force
+    wsas generate music "$root" --sounds rendered --per-class "$per_class" --seconds 8 \
+      --sample-rate "$rate" --force
   fi
 fi
 in_stages 1 && stage1_prepare
-in_stages 2 && stage2_encoder
-for objective in $objectives; do
-  in_stages 3 && stage3_train "$objective" "$objective"
-  in_stages 4 && stage4_eval "$objective"
+if in_stages 2 && [ "$encoder" = tiny ]; then
+  for n in $counts; do
+    out=$(encoder_of "$n")
+    if [ -f "$out" ] && [ "$force" != true ]; then
+      say "stage 2: $out exists (--force true retrains it)"
+      continue
+    fi
+    say "stage 2: small bimodal encoder on the $n-source training mixtures and captions -> $out"
+    wsas train-encoder --conf "$conf" --root "$root" --set "data.n_sources=$n" -o "$out" \
+      --steps "$encoder_steps" --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" \
+      --force
+  done
+fi
+for n in $counts; do
+  for method in $(rows_of "$n"); do
+    read -r objective overrides <<<"$(row_args "$method")"
+    for seed in $seeds; do
+      exp_dir=$exp_root/${n}src/$method/seed$seed
+      if in_stages 3; then
+        say "stage 3: $method, $n-source training mixtures, seed $seed -> $exp_dir"
+        extra=()
+        [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
+        [ "$force" = true ] && extra+=(--force --restart)
+        # shellcheck disable=SC2086  # overrides are words
+        wsas train "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$objective" \
+          --encoder "$(encoder_of "$n")" --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" \
+          --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
+          $overrides "${extra[@]}"
+      fi
+      if in_stages 4; then
+        wsas evaluate "$data_dir/test_2mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
+          --force
+      fi
+    done
+  done
 done
 if in_stages 4; then
-  say "stage 4: the unprocessed mixture (the table's first row)"
+  say "stage 4: the unprocessed mixture (the table's first row), the table and the claims"
   wsas evaluate "$data_dir/test_2mix.json" -o "$exp_root/mixture" --mixture --force
   rows=("Mixture=$exp_root/mixture")
-  for objective in $objectives; do rows+=("$objective=$exp_root/$objective"); done
-  wsas compare "${rows[@]}" -o "$exp_root/results.md" --curves "$exp_root/val_sdr.png" \
-    --title "Synthetic 2-source test set, SDR/SIR/SAR in dB (mean ± std)" --force
+  for method in $methods; do rows+=("$method=$exp_root/2src/$method"); done
+  for method in $methods_3src; do rows+=("${method}_3src=$exp_root/3src/$method"); done
+  has() { [[ " $methods " == *" $1 "* ]]; }
+  claims=()
+  has weak && has supervised && claims+=(--claim "weak / supervised >= 0.9")
+  if has weak && has mix_and_separate; then
+    claims+=(--claim "sdri: weak / mix_and_separate >= 1.5" --claim "weak - mix_and_separate > 0")
+  fi
+  if [[ " $methods_3src " == *" weak "* && " $methods_3src " == *" mix_and_separate "* ]]; then
+    claims+=(--claim "weak_3src / weak - mix_and_separate_3src / mix_and_separate > 0")
+  fi
+  has semi && has supervised_5pct && claims+=(--claim "semi - supervised_5pct > 0")
+  has semi && has weak && claims+=(--claim "semi - weak")
+  wsas compare "${rows[@]}" "${claims[@]}" -o "$exp_root/results.md" \
+    --curves "$exp_root/val_sdr.png" --wall-time "$((SECONDS - start))" --force \
+    --title "Rendered instruments, 2-source test set ($(wc -w <<<"$seeds") seed(s) per row)"
 fi
 if in_stages 5; then
-  for objective in $objectives; do stage5_examples "$objective"; done
+  first_seed=${seeds%% *}
+  for method in $methods; do
+    exp_dir=$exp_root/2src/$method/seed$first_seed
+    say "stage 5: $n_examples example separations of $method -> $exp_dir/examples"
+    wsas examples "$data_dir/test_2mix.json" -o "$exp_dir/examples" \
+      --model "$exp_dir/best_model.pth" -n "$n_examples" --force
+  done
 fi
-say "done in $((SECONDS - start)) s: $PWD/$exp_root/results.md, val_sdr.png, */examples/"
+say "done in $((SECONDS - start)) s: $PWD/$exp_root/results.md, val_sdr.png, 2src/*/seed*/examples/"

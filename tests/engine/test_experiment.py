@@ -58,7 +58,9 @@ def test_datasets_per_objective(tmp_path):
     assert clean_ids.isdisjoint(e.video_id for e in semi["weak"].entries)
     assert len({e.label for e in semi["clean"].entries}) == 2  # enough for 2-source mixtures
     # supervised on semi's clean share: the same videos, nothing else
-    few = E._merge(conf, {"objective": {"name": "supervised"}, "data": {"clean_fraction": 0.05}})
+    few = E._merge(
+        conf, {"objective": {"name": "supervised"}, "data": {"supervised_fraction": 0.05}}
+    )
     assert {e.video_id for e in E.train_datasets(few)["clean"].entries} == clean_ids
     with pytest.raises(FileNotFoundError, match="not a folder"):
         E.dataset_paths({"dataset": "music", "root": str(tmp_path / "nowhere")})

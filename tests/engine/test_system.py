@@ -176,6 +176,27 @@ def test_optimizer_must_hold_the_separator_and_never_the_encoder():
         system.configure_optimizers()
 
 
+def test_cosine_schedule_decays_to_zero_over_the_budget():
+    system = make_system("weak", config={"optim": {"lr": 1e-3}, "scheduler": {"name": "cosine"}})
+    with pytest.raises(ValueError, match="needs training.max_steps"):
+        system.configure_optimizers()  # not attached to a trainer: no budget known
+    system = make_system("weak", config={"optim": {"lr": 1e-3}, "scheduler": {"name": "cosine"}})
+    system.trainer = pl.Trainer(max_steps=10, logger=False, enable_progress_bar=False)
+    optimizers, schedulers = system.configure_optimizers()
+    sched = schedulers[0]["scheduler"]
+    assert schedulers[0]["interval"] == "step" and sched.T_max == 10
+    lrs = []
+    for _ in range(10):
+        lrs.append(optimizers[0].param_groups[0]["lr"])
+        optimizers[0].step()
+        sched.step()
+    assert lrs[0] == 1e-3 and all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    bad = make_system("weak", config={"scheduler": {"name": "linear"}})
+    with pytest.raises(ValueError, match="'step' or 'cosine'"):
+        bad.configure_optimizers()
+
+
 def test_checkpoints_keep_the_best_val_sdr_and_the_last_state_without_encoder(tmp_path):
     system = make_system("weak")
     best, last = checkpoint_callbacks(tmp_path / "checkpoints")

@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+from asteroid_wsas.data.rendered import MissingTool, check_tools
 from asteroid_wsas.data.synthetic import (
     write_audiocaps_layout,
     write_music_layout,
@@ -158,17 +159,43 @@ def test_options_are_checked(tmp_path):
     assert bad.returncode == 2 and "needs a value" in bad.stderr
 
 
-def test_synthetic_main_job_tiny(tmp_path):
+def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
+    try:
+        check_tools()
+    except MissingTool as err:
+        if os.environ.get("WSAS_REQUIRE_RENDER") == "1":
+            raise
+        pytest.skip(str(err))
     recipe = _recipe(tmp_path, "synthetic")
     args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
-    args += ["--per_class", "5", "--objectives", "mix_and_separate weak supervised"]
-    proc = _run(recipe, *args, "--stop_stage", "4")  # stage 5 is the recipes' (tested above)
-    table = (recipe / "exp" / "results.md").read_text()
-    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
-    assert rows == ["Method", "Mixture", "mix_and_separate", "weak", "supervised"]
-    assert table in proc.stdout  # printed
-    assert (recipe / "exp" / "val_sdr.png").stat().st_size > 1000
-    for objective in ("mix_and_separate", "weak", "supervised"):
-        assert (recipe / "exp" / objective / "best_model.pth").is_file()
-    mixture = json.loads((recipe / "exp" / "mixture" / "final_metrics.json").read_text())
+    args += ["--per_class", "5", "--seeds", "0 1", "--methods", "mix_and_separate weak"]
+    proc = _run(recipe, *args, "--methods_3src", "weak", "--stop_stage", "4")
+    exp = recipe / "exp"
+    table = (exp / "results.md").read_text()
+    assert table.strip() in proc.stdout  # printed as written
+    rows = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| ")]
+    rows = [(name.strip(), seeds.strip()) for name, seeds in rows]
+    assert rows[:5] == [
+        ("Method", "seeds"),
+        ("Mixture", "1"),
+        ("mix_and_separate", "2"),
+        ("weak", "2"),
+        ("weak_3src", "2"),
+    ]
+    report = json.loads((exp / "results.json").read_text())
+    assert [c["claim"] for c in report["claims"]] == [
+        "sdri: weak / mix_and_separate >= 1.5",
+        "weak - mix_and_separate > 0",
+    ]
+    assert report["mixtures"] == 17 and "Machine:" in table and "Wall time" in table
+    assert (exp / "val_sdr.png").stat().st_size > 1000
+    for run in ("2src/mix_and_separate/seed0", "2src/weak/seed1", "3src/weak/seed1"):
+        assert (exp / run / "best_model.pth").is_file() and (
+            exp / run / "all_metrics.csv"
+        ).is_file()
+    conf = yaml.safe_load((exp / "3src/weak/seed1/conf.yml").read_text())
+    assert conf["data"]["n_sources"] == 3 and conf["training"]["seed"] == 1
+    assert conf["encoder"]["name"].endswith("tiny_3src.pth")
+    assert (exp / "encoder" / "tiny_2src.pth").is_file()
+    mixture = json.loads((exp / "mixture" / "final_metrics.json").read_text())
     assert abs(mixture["metrics"]["sdri"]["mean"]) < 1e-6  # the mixture improves on nothing
