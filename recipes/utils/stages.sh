@@ -91,6 +91,11 @@ stage4_eval() {
   say "stage 4: $1 on the fixed $n-source test set"
   wsas evaluate "$data_dir/test_${n}mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
     --force
+  if [ -f "$data_dir/test_events.json" ]; then  # clean events: phrase queries on natural clips
+    say "stage 4: $1 on the phrase-level set (each clip's events queried by their phrases)"
+    wsas evaluate "$data_dir/test_events.json" -o "$exp_dir/events" \
+      --model "$exp_dir/best_model.pth" --force
+  fi
 }
 
 # stage5_examples TAG

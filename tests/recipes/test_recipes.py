@@ -4,6 +4,7 @@ Each test copies the recipes to a temporary folder (run.sh writes data/ and exp/
 itself) and gives them a tiny config: a small model at 8 kHz, half-second clips, a few steps.
 """
 
+import csv
 import json
 import os
 import shutil
@@ -15,7 +16,8 @@ import pytest
 import torch
 import yaml
 
-from asteroid_wsas.data.rendered import MissingTool, check_tools
+from asteroid_wsas.data import read_events
+from asteroid_wsas.data.rendered import MissingTool, check_tools, write_rendered_audiocaps_layout
 from asteroid_wsas.data.synthetic import (
     write_audiocaps_layout,
     write_music_layout,
@@ -131,6 +133,42 @@ def test_stages_1_to_5_on_tiny_data(name, tmp_path):
     assert last["global_step"] == 5
 
 
+def _render_tools_or_skip():
+    try:
+        check_tools(speech=True)
+    except MissingTool as err:
+        if os.environ.get("WSAS_REQUIRE_RENDER") == "1":
+            raise
+        pytest.skip(str(err))
+
+
+def test_audiocaps_recipe_scores_phrases_on_natural_mixtures(tmp_path):
+    """With clean events beside the clips, stage 1 builds the phrase-level set and stage 4
+    scores each event's phrase against its event, beside the paper's clip-level 2Mix."""
+    _render_tools_or_skip()
+    recipe = _recipe(tmp_path, "audiocaps")
+    root = tmp_path / "dataset"
+    write_rendered_audiocaps_layout(
+        root, {"train": 24, "val": 6, "test": 10}, 1.0, 8000, seed=0, progress=False
+    )
+    args = ["--audiocaps_root", str(root), "--conf", "local/tiny.yml", "--encoder", "tiny"]
+    args += ["--encoder_steps", "3", "--max_steps", "2", "--gpus", "0", "--stop_stage", "4"]
+    proc = _run(recipe, *args)
+    assert "phrase-level set" in proc.stdout
+    manifest = json.loads((recipe / "data" / "test_events.json").read_text())
+    events = read_events(root / "test_events.csv")
+    multi = [clip for clip, rows in events.items() if len(rows) >= 2]
+    assert len(manifest["mixtures"]) == len(multi) > 0
+    first = manifest["mixtures"][0]
+    clip = first["id"].split("-")[-1]
+    assert [s["query"] for s in first["sources"]] == [r["phrase"] for r in events[clip]]
+    scored = recipe / "exp" / "weak_tiny" / "events"
+    with open(scored / "all_metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == sum(len(m["sources"]) for m in manifest["mixtures"])
+    assert {r["query"] for r in rows} <= {r["phrase"] for rs in events.values() for r in rs}
+
+
 def test_stage0_without_data_or_tools_says_what_to_fetch(tmp_path):
     recipe = _recipe(tmp_path, "audiocaps")
     env_path = os.environ["PATH"]
@@ -160,13 +198,11 @@ def test_options_are_checked(tmp_path):
 
 
 def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
-    try:
-        check_tools()
-    except MissingTool as err:
-        if os.environ.get("WSAS_REQUIRE_RENDER") == "1":
-            raise
-        pytest.skip(str(err))
+    _render_tools_or_skip()
     recipe = _recipe(tmp_path, "synthetic")
+    conf = yaml.safe_load((recipe / "local" / "tiny.yml").read_text())
+    conf["training"]["val_check_interval"] = 1  # a curve within the 2 steps
+    (recipe / "local" / "tiny.yml").write_text(yaml.safe_dump(conf))
     args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
     args += ["--per_class", "5", "--seeds", "0 1", "--methods", "mix_and_separate weak"]
     proc = _run(recipe, *args, "--methods_3src", "weak", "--stop_stage", "4")
