@@ -129,6 +129,17 @@ def cmd_testset(args: argparse.Namespace) -> None:
     from .engine.experiment import TEST_PASSES, test_candidates
 
     _refuse_overwrite(args.output, args.force)
+    if args.events:  # phrase-level: each clip's clean events queried with their phrases
+        from .data import event_test_set
+
+        name = args.name or f"{args.dataset}-events"
+        test_set = event_test_set(name, args.root, "test", args.sample_rate, progress=True)
+        write_manifest(test_set, args.output, force=args.force)
+        print(
+            f"{name}: {len(test_set.mixtures)} natural mixtures, one query per event -> "
+            f"{args.output}"
+        )
+        return
     data = {
         "dataset": args.dataset,
         "root": args.root,
@@ -224,11 +235,12 @@ def _conf(args: argparse.Namespace) -> dict:
         node[leaf] = yaml.safe_load(value)
     if getattr(args, "root", None):
         over["data"]["root"] = os.path.abspath(args.root)
+    # (setdefault: --objective and --encoder keep the --set objective.* / encoder.* keys)
     if getattr(args, "objective", None):
-        over["objective"] = {"name": args.objective}
+        over.setdefault("objective", {})["name"] = args.objective
     if getattr(args, "encoder", None):  # a file is kept absolute, for eval from anywhere
         name = os.path.abspath(args.encoder) if os.path.isfile(args.encoder) else args.encoder
-        over["encoder"] = {"name": name}
+        over.setdefault("encoder", {})["name"] = name
     if getattr(args, "max_steps", None):
         over["training"]["max_steps"] = args.max_steps
     if getattr(args, "gpus", None) not in (None, "auto"):
@@ -489,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="DCASE-2024-T9 style: target-to-interference ratio range in dB",
     )
     p.add_argument("--name", help="test-set name (default: <dataset>-<N>mix)")
+    p.add_argument(
+        "--events",
+        action="store_true",
+        help="phrase-level set from <root>/test_events.csv: each clip's clean events, "
+        "queried with their phrases (rendered AudioCaps layout, or your own stems)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_testset)
 

@@ -98,6 +98,23 @@ def test_set_overrides_and_their_errors(tmp_path):
         cli_conf(args)
 
 
+def test_objective_and_encoder_options_keep_their_set_keys(tmp_path):
+    """--objective weak used to replace the objective block, dropping --set objective.*."""
+    import argparse
+
+    from asteroid_wsas.cli import _conf as cli_conf
+
+    args = argparse.Namespace(
+        conf=str(_conf(tmp_path)),
+        set=["objective.weak.cnt_weight=0.3", "objective.semi.lambda_s=0.5"],
+        objective="semi",
+        encoder="tiny",
+    )
+    conf = cli_conf(args)
+    assert conf["objective"]["name"] == "semi" and conf["encoder"]["name"] == "tiny"
+    assert E.objective_args(conf) == {"lambda_s": 0.5, "weak": {"cnt_weight": 0.3}}
+
+
 def test_evaluate_needs_a_model_or_the_mixture(tmp_path):
     with pytest.raises(SystemExit, match="--model .* not found"):
         main(["evaluate", "m.json", "-o", str(tmp_path), "--model", str(tmp_path / "no.pth")])

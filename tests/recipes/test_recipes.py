@@ -48,6 +48,8 @@ TINY = {
         "precision": "32-true",
         "log_every_n_steps": 1,
         "checkpoint_every_n_steps": None,
+        "val_check_interval": 1,  # a validation curve within a 3-step budget
+        "check_val_every_n_epoch": None,
     },
 }
 CLASSES = ["beep", "hum", "siren", "bell"]
@@ -200,9 +202,6 @@ def test_options_are_checked(tmp_path):
 def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
     _render_tools_or_skip()
     recipe = _recipe(tmp_path, "synthetic")
-    conf = yaml.safe_load((recipe / "local" / "tiny.yml").read_text())
-    conf["training"]["val_check_interval"] = 1  # a curve within the 2 steps
-    (recipe / "local" / "tiny.yml").write_text(yaml.safe_dump(conf))
     args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
     args += ["--per_class", "5", "--seeds", "0 1", "--methods", "mix_and_separate weak"]
     proc = _run(recipe, *args, "--methods_3src", "weak", "--stop_stage", "4")
