@@ -80,6 +80,10 @@ def test_readme_states_install_and_test_commands():
     assert "python -m pytest" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'pip install -e ".[dev]"' in ci and "python -m pytest" in ci
+    # the system packages of the README's set-up are the ones CI installs
+    apt = re.search(r"apt-get install ([a-z0-9 -]+?)\s+#", readme).group(1).split()
+    ci_packages = re.search(r"packages=\(([^)]*)\)", ci).group(1).split()
+    assert apt == ci_packages == ["fluidsynth", "fluid-soundfont-gm", "espeak-ng"]
 
 
 def test_readme_example_prints_what_it_claims():

@@ -97,6 +97,9 @@ check_jobs() {
 }
 
 if in_stages 2 && [ "$encoder" = tiny ]; then
+  all_threads=$threads
+  n_enc=$(wc -w <<<"$counts")  # one encoder alone takes every core
+  threads=$(($(nproc) / (n_enc < jobs ? n_enc : jobs)))
   for n in $counts; do
     out=$(encoder_of "$n")
     if [ -f "$out" ] && [ "$force" != true ]; then
@@ -109,6 +112,7 @@ if in_stages 2 && [ "$encoder" = tiny ]; then
       --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" --force
   done
   check_jobs
+  threads=$all_threads
   for n in $counts; do grep -h "^held-out" "$(encoder_of "$n" | sed 's/\.pth$/.log/')" || true; done
 fi
 # one row's seed: stage 3 (train) then stage 4 (score on the 2-source test set)
