@@ -97,9 +97,7 @@ check_jobs() {
 }
 
 if in_stages 2 && [ "$encoder" = tiny ]; then
-  all_threads=$threads
-  n_enc=$(wc -w <<<"$counts")  # one encoder alone takes every core
-  threads=$(($(nproc) / (n_enc < jobs ? n_enc : jobs)))
+  # one at a time on every core: the 2-source teacher is the same in the main job and --full
   for n in $counts; do
     out=$(encoder_of "$n")
     if [ -f "$out" ] && [ "$force" != true ]; then
@@ -107,13 +105,11 @@ if in_stages 2 && [ "$encoder" = tiny ]; then
       continue
     fi
     say "stage 2: small bimodal encoder on the $n-source training mixtures and captions -> $out"
-    run_jobs "${out%.pth}.log" wsas train-encoder --conf "$conf" --root "$root" \
-      --set "data.n_sources=$n" -o "$out" --steps "$encoder_steps" \
-      --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" --force
+    wsas train-encoder --conf "$conf" --root "$root" --set "data.n_sources=$n" -o "$out" \
+      --steps "$encoder_steps" --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" \
+      --force >"${out%.pth}.log" 2>&1 || { tail -n 20 "${out%.pth}.log" >&2; exit 1; }
+    grep -h "^held-out" "${out%.pth}.log" || true
   done
-  check_jobs
-  threads=$all_threads
-  for n in $counts; do grep -h "^held-out" "$(encoder_of "$n" | sed 's/\.pth$/.log/')" || true; done
 fi
 # one row's seed: stage 3 (train) then stage 4 (score on the 2-source test set)
 run_one() {
@@ -134,16 +130,22 @@ run_one() {
       --force || return 1
   fi
 }
+# relative cost of a row's step (measured on 2 CPU cores), to start the longest runs first
+cost_of() {
+  case "$1:$2" in
+    2:semi) echo 40 ;; 3:weak) echo 33 ;; 2:weak) echo 21 ;; 3:*) echo 11 ;; *) echo 10 ;;
+  esac
+}
 if in_stages 3 || in_stages 4; then
-  for seed in $seeds; do
-    for n in $counts; do
-      for method in $(rows_of "$n"); do
-        log=$exp_root/${n}src/$method/seed$seed.log
-        say "stages 3-4: $method, $n-source training mixtures, seed $seed -> ${log%.log}/"
-        run_jobs "$log" run_one "$n" "$method" "$seed"
-      done
+  runs=$(for n in $counts; do for method in $(rows_of "$n"); do
+    echo "$(cost_of "$n" "$method") $n $method"; done; done | sort -s -k1,1nr)
+  while read -r _ n method; do
+    for seed in $seeds; do
+      log=$exp_root/${n}src/$method/seed$seed.log
+      say "stages 3-4: $method, $n-source training mixtures, seed $seed -> ${log%.log}/"
+      run_jobs "$log" run_one "$n" "$method" "$seed"
     done
-  done
+  done <<<"$runs"
   check_jobs
 fi
 if in_stages 4; then
