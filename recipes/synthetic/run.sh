@@ -105,6 +105,7 @@ if in_stages 2 && [ "$encoder" = tiny ]; then
       continue
     fi
     say "stage 2: small bimodal encoder on the $n-source training mixtures and captions -> $out"
+    mkdir -p "$(dirname "$out")"
     wsas train-encoder --conf "$conf" --root "$root" --set "data.n_sources=$n" -o "$out" \
       --steps "$encoder_steps" --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" \
       --force >"${out%.pth}.log" 2>&1 || { tail -n 20 "${out%.pth}.log" >&2; exit 1; }
