@@ -117,7 +117,7 @@ class Renderer:
 
     Examples:
         >>> r = Renderer(16000)  # doctest: +SKIP
-        >>> wav = r.render(0, 40, [Note(0.0, 0.5, 67, 100)], seconds=1.0)  # doctest: +SKIP
+        >>> wav = r.render(40, [Note(0.0, 0.5, 67, 100)], seconds=1.0)  # violin  # doctest: +SKIP
     """
 
     def __init__(self, sample_rate: int, soundfont: Optional[PathLike] = None):

@@ -234,3 +234,15 @@ def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
     assert (exp / "encoder" / "tiny_2src.pth").is_file()
     mixture = json.loads((exp / "mixture" / "final_metrics.json").read_text())
     assert abs(mixture["metrics"]["sdri"]["mean"]) < 1e-6  # the mixture improves on nothing
+
+
+@pytest.mark.parametrize(
+    "path", sorted(RECIPES.glob("*/local/*.yml")), ids=lambda p: p.parent.parent.name + "/" + p.name
+)
+def test_every_recipe_config_loads(path):
+    from asteroid_wsas.engine.experiment import load_conf, objective_args
+    from asteroid_wsas.losses.objectives import make_objective
+
+    conf = load_conf(path)
+    make_objective(conf["objective"]["name"], **objective_args(conf))  # valid arguments
+    assert conf["training"]["batch_size"] >= 1 and conf["data"]["sample_rate"] > 0
