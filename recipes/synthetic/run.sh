@@ -70,13 +70,14 @@ fi
 in_stages 1 && stage1_prepare
 [ "$jobs" = auto ] && jobs=$([ "$gpus" = 0 ] && [ "$(nproc)" -ge 2 ] && echo 2 || echo 1)
 threads=$(($(nproc) / jobs > 0 ? $(nproc) / jobs : 1))
-# run_jobs LOG COMMAND...: in the background, at most $jobs at a time, with $threads
-# threads; output in LOG; a failure leaves LOG.failed (check_jobs reports it)
+# run_jobs MESSAGE LOG COMMAND...: in the background, at most $jobs at a time, with
+# $threads threads; output in LOG; a failure leaves LOG.failed (check_jobs reports it)
 job_logs=()
 run_jobs() {
-  local log=$1
-  shift
+  local message=$1 log=$2
+  shift 2
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  say "$message"
   mkdir -p "$(dirname "$log")"
   rm -f "$log.failed"
   { OMP_NUM_THREADS=$threads "$@" >"$log" 2>&1 || touch "$log.failed"; } &
@@ -143,8 +144,8 @@ if in_stages 3 || in_stages 4; then
   while read -r _ n method; do
     for seed in $seeds; do
       log=$exp_root/${n}src/$method/seed$seed.log
-      say "stages 3-4: $method, $n-source training mixtures, seed $seed -> ${log%.log}/"
-      run_jobs "$log" run_one "$n" "$method" "$seed"
+      run_jobs "stages 3-4: $method, $n-source training mixtures, seed $seed -> ${log%.log}/" \
+        "$log" run_one "$n" "$method" "$seed"
     done
   done <<<"$runs"
   check_jobs
