@@ -7,7 +7,7 @@ from setuptools import find_packages, setup
 
 here = Path(__file__).parent
 version = re.search(
-    r'^__version__ = "([^"]+)"', (here / "asteroid_wsas" / "__init__.py").read_text(), re.M
+    r'^__version__ = "([^"]+)"', (here / "asteroid_wsas" / "version.py").read_text(), re.M
 ).group(1)
 
 setup(

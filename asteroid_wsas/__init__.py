@@ -4,11 +4,10 @@ Importing the package registers its models with ``asteroid.models`` so that
 ``asteroid.models.BaseModel.from_pretrained(path)`` can rebuild them.
 """
 
-__version__ = "0.1.0.dev0"
-
-from .models import SafeBaseModel, TextCondUNet  # noqa: E402
-from .registry import register_models  # noqa: E402
-from .separator import Separation, Separator  # noqa: E402
+from .models import SafeBaseModel, TextCondUNet
+from .registry import register_models
+from .separator import Separation, Separator
+from .version import __version__
 
 register_models()
 

@@ -15,10 +15,11 @@ Sub-commands:
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 DATASET_NAMES = ("audiocaps", "music", "vggsound")
 OBJECTIVE_NAMES = ("weak", "mix_and_separate", "supervised", "semi", "mixit")
@@ -61,11 +62,12 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
     if args.conf:  # a recipe's training mixtures (never their sources) and its val split
         from torch.utils.data import Subset
 
-        from .engine.experiment import mixtures
+        from .data.registry import get_dataset
 
-        data = _conf(args)["data"]
-        train = mixtures(data, "train")
-        val_all = mixtures(data, "val")
+        data = recipe_conf(args)["data"]
+        dataset = get_dataset(data)
+        train = dataset.mixtures("train")
+        val_all = dataset.mixtures("val")
         val = Subset(val_all, range(min(args.val_items, len(val_all))))
     elif args.manifest:
         from torch.utils.data import random_split
@@ -104,12 +106,11 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
             f"held-out caption retrieval: R@1 {last['r_at_1']:.3f} (chance {last['chance']:.3f}), "
             f"R@5 {last['r_at_5']:.3f}"
         )
-    if args.conf and data["dataset"] != "audiocaps":
+    if args.conf and dataset.clean_sources:
         # the teacher's real job: name single sources (held-out clean solos, only measured)
         from .encoders.tiny import phrase_accuracy
-        from .engine.experiment import mixtures
 
-        solos = mixtures(data, "val", n_sources=1)
+        solos = dataset.mixtures("val", n_sources=1)
         items = [solos[i] for i in range(len(solos))]
         acc = phrase_accuracy(  # among the phrases of every class of the split
             encoder.cpu().eval(),
@@ -126,7 +127,7 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
 
 def cmd_testset(args: argparse.Namespace) -> None:
     from .data import build_test_set, write_manifest
-    from .engine.experiment import TEST_PASSES, test_candidates
+    from .data.registry import get_dataset
 
     _refuse_overwrite(args.output, args.force)
     if args.events:  # phrase-level: each clip's clean events queried with their phrases
@@ -147,8 +148,9 @@ def cmd_testset(args: argparse.Namespace) -> None:
         "sample_rate": args.sample_rate,
         "segment": args.seconds,
     }
-    candidates = test_candidates(data, "test")
-    passes = args.passes or TEST_PASSES[args.dataset]
+    dataset = get_dataset(data)
+    candidates = dataset.candidates("test")
+    passes = args.passes or dataset.test_passes
     name = args.name or f"{args.dataset}-{args.n_sources}mix"
     test_set = build_test_set(
         name,
@@ -182,9 +184,9 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from .data import rendered, synthetic
-    from .engine.experiment import DATASETS
+    from .data.registry import get_dataset_class
 
-    listing = os.path.join(args.root, DATASETS[args.dataset][0].format(split="train"))
+    listing = os.path.join(args.root, get_dataset_class(args.dataset).listing.format(split="train"))
     _refuse_overwrite(listing, args.force)
     common = dict(seconds=args.seconds, sample_rate=args.sample_rate, seed=args.seed)
     if args.sounds == "rendered":
@@ -217,11 +219,12 @@ def cmd_generate(args: argparse.Namespace) -> None:
     print(f"generated {args.dataset}-layout data -> {args.root}")
 
 
-def _conf(args: argparse.Namespace) -> dict:
-    """The recipe config with the command line's overrides."""
+def recipe_conf(args: argparse.Namespace) -> dict:
+    """The recipe config (``args.conf``) with the command line's overrides (``--set``,
+    ``--root``, ``--objective``, ``--encoder``, ``--max-steps``, ``--gpus``, ...)."""
     import yaml
 
-    from .engine.experiment import load_conf
+    from .engine.config import load_conf
 
     over: dict = {"data": {}, "training": {}}
     for item in args.set or []:
@@ -252,9 +255,9 @@ def _conf(args: argparse.Namespace) -> dict:
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
-    from .engine.experiment import build_manifest
+    from .engine.evaluation import build_manifest
 
-    conf = _conf(args)
+    conf = recipe_conf(args)
     data = conf["data"]
     os.makedirs(args.output_dir, exist_ok=True)
     n = data.get("n_sources", 2)
@@ -287,49 +290,45 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         print(f"{len(split)} captions split into phrases: {phrases} (edit, then train)")
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    from .engine.experiment import train
+def refuse_finished_run(exp_dir: str, force: bool) -> None:
+    """Raise if ``exp_dir`` holds a finished run (a separator and nothing to resume)."""
+    if os.path.exists(os.path.join(exp_dir, "best_model.pth")) and not force:
+        if not os.path.exists(os.path.join(exp_dir, "checkpoints", "last.ckpt")):
+            raise FileExistsError(f"{exp_dir} holds a finished run; pass --force")
 
-    conf = _conf(args)
-    if os.path.exists(os.path.join(args.exp_dir, "best_model.pth")) and not args.force:
-        if not os.path.exists(os.path.join(args.exp_dir, "checkpoints", "last.ckpt")):
-            raise FileExistsError(f"{args.exp_dir} holds a finished run; pass --force")
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .engine.training import train
+
+    conf = recipe_conf(args)
+    refuse_finished_run(args.exp_dir, args.force)
     path = train(conf, args.exp_dir, args.val_manifest, resume=not args.restart)
     print(f"separator: {path}")
 
 
-def _encoder_of(args: argparse.Namespace):
-    import yaml
-
-    from .engine.experiment import load_encoder
+def encoder_of(args: argparse.Namespace):
+    """The encoder of ``--encoder``, or of the conf.yml beside ``--model``."""
+    from .encoders.loading import encoder_beside, load_encoder
 
     spec = args.encoder
     if spec is None and args.model:
-        conf_path = os.path.join(os.path.dirname(os.path.abspath(args.model)), "conf.yml")
-        if os.path.isfile(conf_path):
-            with open(conf_path, encoding="utf-8") as f:
-                spec = yaml.safe_load(f)["encoder"]["name"]
+        spec = encoder_beside(args.model)
     if spec is None:
         raise ValueError("--encoder is needed (no conf.yml beside --model to read it from)")
     return load_encoder(spec)
 
 
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .engine.experiment import evaluate
-
+def separator_of(args: argparse.Namespace):
+    """``--model`` checked against ``--mixture`` (the evaluate command: exactly one)."""
     if bool(args.model) == args.mixture:
         raise ValueError("give either --model best_model.pth or --mixture")
     if args.model and not os.path.isfile(args.model):
         raise ValueError(f"--model {args.model} not found")
-    summary = evaluate(
-        args.model,
-        None if args.mixture else _encoder_of(args),
-        args.manifest,
-        args.output_dir,
-        batch_size=args.batch_size,
-        device=args.device,
-        force=args.force,
-    )
+    return args.model
+
+
+def print_scores(summary: dict, output_dir: str) -> None:
+    """One line of an evaluation's mean scores."""
     metrics, counts = summary["metrics"], summary["counts"]
     scores = " ".join(
         f"{m.upper()} " + ("-" if metrics[m]["mean"] is None else f"{metrics[m]['mean']:.2f}")
@@ -337,18 +336,34 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
     print(
         f"{scores} dB over {counts['sources_scored']} estimates of {counts['mixtures']} "
-        f"mixtures -> {args.output_dir}"
+        f"mixtures -> {output_dir}"
     )
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .engine.evaluation import evaluate
+
+    model = separator_of(args)
+    summary = evaluate(
+        model,
+        None if args.mixture else encoder_of(args),
+        args.manifest,
+        args.output_dir,
+        batch_size=args.batch_size,
+        device=args.device,
+        force=args.force,
+    )
+    print_scores(summary, args.output_dir)
+
+
 def cmd_examples(args: argparse.Namespace) -> None:
-    from .engine.experiment import examples
+    from .engine.examples import examples
 
     if not os.path.isfile(args.model):
         raise ValueError(f"--model {args.model} not found")
     written = examples(
         args.model,
-        _encoder_of(args),
+        encoder_of(args),
         args.manifest,
         args.output_dir,
         args.n,
@@ -627,13 +642,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Bad input ends the command with ``error: ...`` and status 1, not a traceback."""
+    try:
+        yield
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Run the ``asteroid-wsas`` command line."""
     args = build_parser().parse_args(argv)
-    try:
+    with user_errors():
         args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
-        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":

@@ -1,36 +1,87 @@
-"""Registration of our models with ``asteroid.models`` (safe to repeat)."""
+"""Models by name: our classes registered with ``asteroid.models`` (safe to repeat).
+
+A separator file names its class (``model_name``); the config's ``model: {name: ...}``
+names the class to train. Both are looked up through Asteroid's own model registry, so a
+model registered here is also ``asteroid.models.get(name)``.
+"""
+
+from typing import Any, Dict, Type
 
 import asteroid.models
 
-from .models import TextCondUNet
+from .models import SafeBaseModel, TextCondUNet
+
+__all__ = ["MODELS", "register_model", "register_models", "get_model_class", "model_from_package"]
 
 MODELS = (TextCondUNet,)
 
 
-def register_models() -> None:
-    """Make ``asteroid.models.get(name)`` return our model classes.
+def register_model(cls: Type[SafeBaseModel]) -> Type[SafeBaseModel]:
+    """Make ``asteroid.models.get(cls.__name__)`` return ``cls`` (usable as a decorator).
 
-    Idempotent: re-importing or reloading asteroid_wsas replaces our own earlier
-    registration instead of failing like ``asteroid.models.register_model`` would.
+    Idempotent: registering the same class again, or a reloaded copy of it, replaces the
+    earlier registration instead of failing like ``asteroid.models.register_model`` would.
 
     Raises:
-        ValueError: If a different, foreign model is already registered under a name.
+        TypeError: ``cls`` is not a :class:`~asteroid_wsas.models.SafeBaseModel` subclass.
+        ValueError: A different, foreign model is already registered under its name.
+
+    Examples:
+        >>> from asteroid_wsas.models import TextCondUNet
+        >>> register_model(TextCondUNet) is TextCondUNet
+        True
     """
-    for cls in MODELS:
-        try:
-            existing = asteroid.models.get(cls.__name__)
-        except ValueError:
-            existing = None
-        if existing is None:
-            asteroid.models.register_model(cls)
-        elif existing is not cls:
-            ours = (existing.__module__, existing.__qualname__) == (
-                cls.__module__,
-                cls.__qualname__,
+    if not (isinstance(cls, type) and issubclass(cls, SafeBaseModel)):
+        raise TypeError(f"a model class must subclass SafeBaseModel, got {cls!r}")
+    try:
+        existing = asteroid.models.get(cls.__name__)
+    except ValueError:
+        existing = None
+    if existing is None:
+        asteroid.models.register_model(cls)
+    elif existing is not cls:
+        ours = (existing.__module__, existing.__qualname__) == (cls.__module__, cls.__qualname__)
+        if not ours:
+            raise ValueError(
+                f"asteroid.models already has a model named {cls.__name__} "
+                f"({existing.__module__}); cannot register {cls.__module__}.{cls.__name__}"
             )
-            if not ours:
-                raise ValueError(
-                    f"asteroid.models already has a model named {cls.__name__} "
-                    f"({existing.__module__}); cannot register {cls.__module__}.{cls.__name__}"
-                )
-            setattr(asteroid.models, cls.__name__, cls)
+        setattr(asteroid.models, cls.__name__, cls)
+    return cls
+
+
+def register_models() -> None:
+    """Register the package's own models (:data:`MODELS`)."""
+    for cls in MODELS:
+        register_model(cls)
+
+
+def get_model_class(name: str) -> Type[SafeBaseModel]:
+    """The registered separator class called ``name``.
+
+    Raises:
+        ValueError: No such model, or one that is not a text-queried separator of ours.
+    """
+    register_models()
+    try:
+        cls = asteroid.models.get(name)
+    except ValueError:
+        cls = None
+    if not (isinstance(cls, type) and issubclass(cls, SafeBaseModel)):
+        raise ValueError(
+            f"model {name!r} is not a registered separator (register it with "
+            "asteroid_wsas.registry.register_model)"
+        )
+    return cls
+
+
+def model_from_package(package: Dict[str, Any]) -> SafeBaseModel:
+    """The model of a ``serialize()`` dict, whatever registered class wrote it.
+
+    Raises:
+        ValueError: The dict names no model, or an unregistered one.
+    """
+    name = package.get("model_name") if isinstance(package, dict) else None
+    if not isinstance(name, str):
+        raise ValueError("no model inside (no model_name)")
+    return get_model_class(name).from_pretrained(package)

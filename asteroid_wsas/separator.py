@@ -5,8 +5,8 @@ channel count, and any number of text queries; it returns one estimate per query
 input's rate and channel count, in one batched pass per chunk.
 """
 
+import contextlib
 import hashlib
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -16,9 +16,19 @@ import torch
 import torchaudio
 from torch import nn
 
+from .encoders.base import encode_queries
+from .encoders.loading import encoder_beside, load_encoder
 from .models import TextCondUNet
+from .registry import model_from_package
 
-__all__ = ["Separator", "Separation", "load_audio", "SEPARATOR_FILE"]
+__all__ = [
+    "Separator",
+    "Separation",
+    "separate_batch",
+    "pick_outputs",
+    "load_audio",
+    "SEPARATOR_FILE",
+]
 
 SEPARATOR_FILE = "separator.pth"
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -123,6 +133,104 @@ def _crossfade_windows(length: int, chunk: int, overlap: int) -> List[tuple]:
     return out
 
 
+SELECTIONS = ("text", "oracle")
+
+
+def separate_batch(
+    model: nn.Module,
+    encoder,
+    mix: torch.Tensor,
+    queries: Optional[Sequence[Sequence[str]]] = None,
+    *,
+    negatives: Sequence[str] = (),
+    references: Optional[torch.Tensor] = None,
+    selection: str = "text",
+    dtype: Optional[torch.dtype] = None,
+) -> torch.Tensor:
+    """The one separation path: validation, evaluation, examples and :class:`Separator`.
+
+    A text-queried model answers each query with its mask; negative queries remove the
+    union of their masks from every estimate. A model with learned queries (MixIT) gives
+    its M outputs; each query then picks one (:func:`pick_outputs`): by the encoder's
+    audio-text similarity (``selection="text"``) or by SI-SDR against ``references``
+    (``"oracle"``, an upper bound).
+
+    Args:
+        model: A :class:`~asteroid_wsas.models.base.TextQueriedSeparator` at its own rate.
+        encoder: Its frozen bimodal encoder (embeds the queries).
+        mix: Mixtures :math:`(B, T)` at the model's rate.
+        queries: B lists of K texts; None with learned queries: all M outputs.
+        negatives: Texts whose masks are removed from every estimate (text-queried only).
+        references: :math:`(B, K, T)`, for ``selection="oracle"``.
+        selection: How a learned-query model picks outputs: ``"text"`` or ``"oracle"``.
+        dtype: Autocast to this dtype (None: leave the caller's autocast as it is).
+
+    Returns:
+        torch.Tensor: estimates :math:`(B, K, T)` (:math:`(B, M, T)` for ``queries=None``).
+
+    Raises:
+        ValueError: Bad selection, negatives for a learned-query model, no queries for a
+            text-queried one, or oracle selection without references.
+    """
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
+    learned = getattr(model, "learned_queries", None)
+    autocast = (
+        torch.autocast(mix.device.type, dtype=dtype)
+        if dtype is not None
+        else contextlib.nullcontext()
+    )
+    if learned is not None:
+        if negatives:
+            raise ValueError(
+                "negative queries need a text-conditioned separator; this one was trained "
+                "with MixIT and answers a query by picking one of its fixed outputs"
+            )
+        with autocast:
+            outs = model(mix, *learned(mix.shape[0], model.wants_tokens)).float()
+        if queries is None:
+            return outs
+        if selection == "oracle":
+            if references is None:
+                raise ValueError("selection='oracle' needs the references")
+            score = _si_sdr_matrix(references.to(outs.dtype), outs)
+        else:
+            embed, _, _ = encode_queries(encoder, queries, with_tokens=False)
+            audio = encoder.embed_audio(outs.flatten(0, 1), int(model.sample_rate))
+            score = embed.float() @ audio.float().unflatten(0, outs.shape[:2]).mT
+        return pick_outputs(outs, score)
+    if queries is None:
+        raise ValueError("a text-queried separator needs queries")
+    texts = [list(q) + list(negatives) for q in queries]
+    n_q = len(texts[0]) - len(negatives)
+    embed, tokens, mask = encode_queries(encoder, texts, model.wants_tokens)
+    with autocast:
+        masks, spec = model.forward_masks(mix, embed, tokens, mask)
+    masks = masks.float()
+    keep = masks[:, :n_q]
+    if negatives:  # the union of the negatives' masks leaves every estimate
+        keep = keep * torch.prod(1 - masks[:, n_q:], dim=1, keepdim=True)
+    return model.istft(keep * spec.unsqueeze(1), mix.shape[-1])
+
+
+def pick_outputs(outputs: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+    """For each query the output it scores highest: :math:`(B, M, T)`, :math:`(B, K, M)`
+    -> :math:`(B, K, T)`."""
+    pick = score.argmax(-1)
+    return outputs.gather(1, pick.unsqueeze(-1).expand(-1, -1, outputs.shape[-1]))
+
+
+def _si_sdr_matrix(refs: torch.Tensor, outs: torch.Tensor) -> torch.Tensor:
+    """SI-SDR ratio (not in dB: only its order is used) of every output against every
+    reference: :math:`(B, K, T)`, :math:`(B, M, T)` -> :math:`(B, K, M)`."""
+    refs = refs - refs.mean(-1, keepdim=True)
+    cent = outs - outs.mean(-1, keepdim=True)
+    proj = (refs @ cent.mT) / refs.square().sum(-1, keepdim=True).clamp_min(1e-12)
+    target = proj.unsqueeze(-1) * refs.unsqueeze(2)
+    noise = cent.unsqueeze(1) - target
+    return target.square().sum(-1) / noise.square().sum(-1).clamp_min(1e-12)
+
+
 class Separator(nn.Module):
     """A text-queried separator ready for use: TextCondUNet + frozen encoder (+ queries).
 
@@ -131,10 +239,11 @@ class Separator(nn.Module):
         encoder: Its bimodal encoder (the one it was trained with: its text embeds queries).
         encoder_name: How to load the encoder again (CLAP hub id or folder) when it is not
             saved inside the package; None for small encoders, which are saved inside.
-        unconditioned_queries: For a model trained with MixIT: its learned queries
-            ``{"embed": (M, D), "tokens": (M, 1, E)}`` (a recipe's ``best_model.pth`` carries
-            them). The model then gives M fixed outputs and each text query picks the one
-            the encoder finds closest to it; negative queries are not available.
+        unconditioned_queries: Learned queries ``{"embed": (M, D), "tokens": (M, 1, E)}``
+            of a model trained with MixIT, as files of earlier versions kept them beside the
+            model; today the model carries them (``model.learned_queries``). Such a model
+            gives M fixed outputs and each text query picks the one the encoder finds
+            closest to it; negative queries are not available.
 
     Examples:
         >>> import torch
@@ -162,16 +271,22 @@ class Separator(nn.Module):
         self.encoder = encoder.freeze() if hasattr(encoder, "freeze") else encoder
         self.encoder_name = encoder_name
         self.sample_rate = int(model.sample_rate)
-        self.unconditioned_queries = None
         if unconditioned_queries is not None:
             embed = torch.as_tensor(unconditioned_queries["embed"]).float()
-            tokens = torch.as_tensor(unconditioned_queries["tokens"]).float()
             if embed.dim() != 2 or embed.shape[-1] != model.text_embed_dim:
                 raise ValueError(
                     f"unconditioned_queries['embed'] must be (M, {model.text_embed_dim}), "
                     f"got {tuple(embed.shape)}"
                 )
-            self.unconditioned_queries = {"embed": embed, "tokens": tokens}
+            learned = model.add_learned_queries(embed.shape[0])
+            with torch.no_grad():
+                learned.embed.copy_(embed)
+                learned.tokens.copy_(torch.as_tensor(unconditioned_queries["tokens"]).float())
+
+    @property
+    def learned_queries(self) -> bool:
+        """Whether the model answers through learned queries (MixIT) instead of text."""
+        return getattr(self.model, "learned_queries", None) is not None
 
     # ------------------------------------------------------------------------- loading
     @classmethod
@@ -216,22 +331,26 @@ class Separator(nn.Module):
             package = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
             raise ValueError(f"{path} is not a separator file ({err})") from None
-        if "separator" not in package and package.get("model_name") != "TextCondUNet":
-            raise ValueError(f"{path} is not a separator file (no model inside)")
         if "separator" in package:  # save_pretrained's package
-            model = TextCondUNet.from_pretrained(package["model"])
+            model_package = dict(package["model"])
+            if "unconditioned_queries" in package:  # written before the model carried them
+                model_package["unconditioned_queries"] = package["unconditioned_queries"]
             spec = package["encoder"]
         else:  # a recipe's best_model.pth
-            model, spec = TextCondUNet.from_pretrained(package), _encoder_beside(path)
-        learned = package.get("unconditioned_queries")  # MixIT's, in either format
+            name = encoder_beside(path)
+            model_package, spec = package, None if name is None else {"name": name}
+        try:
+            model = model_from_package(model_package)
+        except ValueError as err:
+            raise ValueError(f"{path} is not a separator file ({err})") from None
         if encoder is None:
             if spec is None:
                 raise ValueError(
                     f"{path} holds no encoder and no conf.yml names one; pass encoder="
                 )
-            encoder = _load_encoder(spec, os.path.dirname(os.path.abspath(path)))
+            encoder = load_encoder(spec, os.path.dirname(os.path.abspath(path)))
         name = spec.get("name") if isinstance(spec, dict) else None
-        return cls(model, encoder, encoder_name=name, unconditioned_queries=learned)
+        return cls(model, encoder, encoder_name=name)
 
     def save_pretrained(self, directory: Union[str, os.PathLike], force: bool = False) -> str:
         """Write ``<directory>/separator.pth``: the model, and the encoder (small ones
@@ -263,8 +382,6 @@ class Separator(nn.Module):
             "model": self.model.serialize(),
             "encoder": spec,
         }
-        if self.unconditioned_queries is not None:
-            package["unconditioned_queries"] = self.unconditioned_queries
         torch.save(package, path)
         return path
 
@@ -316,7 +433,7 @@ class Separator(nn.Module):
         negatives = [negative] if isinstance(negative, str) else list(negative or [])
         if any(not isinstance(q, str) or not q.strip() for q in negatives):
             raise ValueError(f"negative must be non-empty strings, got {negative!r}")
-        if negatives and self.unconditioned_queries is not None:
+        if negatives and self.learned_queries:
             raise ValueError(
                 "negative needs a text-conditioned separator; this one was trained with MixIT "
                 "and answers a query by picking one of its fixed outputs"
@@ -324,6 +441,7 @@ class Separator(nn.Module):
         wav, rate, kind, one_d = load_audio(audio, sample_rate)
         device = torch.device(device) if device is not None else _device_of(self.model)
         dtype = _autocast_dtype(device, precision)
+        self.encoder.to(device)
 
         # the model's rate; channels are the batch
         x = (
@@ -332,14 +450,6 @@ class Separator(nn.Module):
             else torchaudio.functional.resample(wav, rate, self.sample_rate)
         )
         x = x.to(device)
-        texts = queries + negatives
-        embed, tokens, mask = self._encode(texts, device)
-        query_embed = embed[: len(queries)]
-        if self.unconditioned_queries is not None:  # MixIT: the M learned queries
-            embed = self.unconditioned_queries["embed"].to(device)
-            tokens = self.unconditioned_queries["tokens"].to(device) if tokens is not None else None
-            mask = None
-
         chunk = x.shape[-1]
         if chunk_seconds is not None or x.shape[-1] > DEFAULT_CHUNK * self.sample_rate:
             seconds = DEFAULT_CHUNK if chunk_seconds is None else float(chunk_seconds)
@@ -352,28 +462,44 @@ class Separator(nn.Module):
         overlap = min(int(round(overlap_seconds * self.sample_rate)), chunk // 2)
         windows = _crossfade_windows(x.shape[-1], chunk, overlap)
 
-        n_q = len(queries) if self.unconditioned_queries is None else embed.shape[0]
-        out = torch.zeros(n_q, *x.shape, device=device)
+        # a learned-query model gives all M outputs per chunk; the queries pick outputs
+        # once, on the whole file (the same output in every chunk)
+        per_channel = None if self.learned_queries else [queries] * x.shape[0]
+        out = None
         iterator = windows
         if progress and len(windows) > 1:
             from tqdm.auto import tqdm
 
             iterator = tqdm(windows, desc="separating", unit="chunk")
         for start, stop, weight in iterator:
-            est = self._separate_chunk(x[:, start:stop], embed, tokens, mask, n_q, dtype)
+            est = separate_batch(
+                self.model,
+                self.encoder,
+                x[:, start:stop],
+                per_channel,
+                negatives=negatives,
+                dtype=dtype,
+            ).transpose(
+                0, 1
+            )  # (K, C, L)
+            if out is None:
+                out = torch.zeros(est.shape[0], *x.shape, device=device)
             if weight is not None:
                 est = est * weight.to(device)
             out[:, :, start:stop] += est
 
         extras = {}
         audio_embed = self._audio_embeddings(out)
-        text_embed = torch.nn.functional.normalize(query_embed.float(), dim=-1)
-        if self.unconditioned_queries is None:
-            presence = [float(v) for v in (audio_embed * text_embed).sum(-1)]
+        query_embed, _, _ = encode_queries(self.encoder, [queries], with_tokens=False)
+        text_embed = torch.nn.functional.normalize(query_embed[0].float(), dim=-1)
+        score = text_embed @ audio_embed.T  # (K, K) text-queried, (K, M) learned
+        if not self.learned_queries:
+            presence = [float(v) for v in score.diagonal()]
         else:  # each query picks the closest of the M outputs
-            score, pick = (text_embed @ audio_embed.T).max(-1)
-            out, presence = out[pick], [float(v) for v in score]
-            extras["mixit_output"] = [int(k) for k in pick]
+            out = pick_outputs(out.flatten(1).unsqueeze(0), score.unsqueeze(0))[0]
+            out = out.unflatten(-1, x.shape)
+            presence = [float(v) for v in score.max(-1).values]
+            extras["mixit_output"] = [int(k) for k in score.argmax(-1)]
         if rate != self.sample_rate:
             out = torchaudio.functional.resample(out, self.sample_rate, rate)
         out = _fit(out.cpu(), wav.shape[-1])
@@ -387,30 +513,6 @@ class Separator(nn.Module):
             out = out.numpy()
             res = None if res is None else res.numpy()
         return Separation(queries, out, rate, presence, level, res, extras)
-
-    def _encode(self, texts: List[str], device: torch.device):
-        """Query embeddings, once for all chunks and channels: (K, D), (K, L, E), (K, L)."""
-        from .losses.objectives import _wants_tokens, encode_queries
-
-        self.encoder.to(device)
-        embed, tokens, mask = encode_queries(self.encoder, [texts], _wants_tokens(self.model))
-        return embed[0], None if tokens is None else tokens[0], None if mask is None else mask[0]
-
-    def _separate_chunk(self, x, embed, tokens, mask, n_q, dtype):
-        """Estimates (K, C, L) of one chunk (C channels as the batch)."""
-        n_ch = x.shape[0]
-        e = embed.unsqueeze(0).expand(n_ch, -1, -1)
-        t = None if tokens is None else tokens.unsqueeze(0).expand(n_ch, -1, -1, -1)
-        m = None if mask is None else mask.unsqueeze(0).expand(n_ch, -1, -1)
-        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
-            masks, spec = self.model.forward_masks(x, e, t, m)
-        masks = masks.float()
-        keep = masks[:, :n_q]
-        if masks.shape[1] > n_q:  # negative queries: remove their union from every estimate
-            removed = 1 - torch.prod(1 - masks[:, n_q:], dim=1, keepdim=True)
-            keep = keep * (1 - removed)
-        est = self.model.istft(keep * spec.unsqueeze(1), x.shape[-1])  # (C, K, L)
-        return est.transpose(0, 1)
 
     def _audio_embeddings(self, est: torch.Tensor, windows: int = 3) -> torch.Tensor:
         """Unit-norm encoder embedding :math:`(K, D)` of each estimate :math:`(K, C, T)`,
@@ -455,33 +557,6 @@ def _sha256(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _encoder_beside(path: str) -> Optional[Dict[str, Any]]:
-    """The encoder a recipe trained with, from the conf.yml beside its best_model.pth."""
-    import yaml
-
-    conf_path = os.path.join(os.path.dirname(os.path.abspath(path)), "conf.yml")
-    if not os.path.isfile(conf_path):
-        return None
-    with open(conf_path, encoding="utf-8") as f:
-        name = (yaml.safe_load(f) or {}).get("encoder", {}).get("name")
-    return None if name is None else {"kind": "named", "name": name}
-
-
-def _load_encoder(spec: Dict[str, Any], base_dir: str):
-    from .encoders import ClapEncoder
-    from .encoders.tiny import TinyBimodalEncoder
-
-    if spec.get("kind") == "small":
-        return TinyBimodalEncoder.from_pretrained(spec["package"]).freeze()
-    name = spec["name"]
-    local = os.path.join(base_dir, name)
-    if os.path.exists(local):
-        name = local
-    if os.path.isfile(name):
-        return TinyBimodalEncoder.from_pretrained(name).freeze()
-    return ClapEncoder.from_pretrained(name).freeze()
 
 
 def _device_of(module: nn.Module) -> torch.device:

@@ -11,6 +11,8 @@ from typing import Any, Dict, Union
 import torch
 from asteroid.utils.hub_utils import cached_download
 
+from .version import __version__ as wsas_version
+
 PathOrConf = Union[str, os.PathLike, Dict[str, Any]]
 
 
@@ -50,8 +52,6 @@ def software_versions() -> Dict[str, str]:
     """Versions of the libraries a model file was written with, as plain strings."""
     import pytorch_lightning as pl
     from asteroid import __version__ as asteroid_version
-
-    from . import __version__ as wsas_version
 
     return {
         "torch_version": str(torch.__version__),

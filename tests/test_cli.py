@@ -123,14 +123,14 @@ def test_testset_missing_list(tmp_path):
 
 @pytest.mark.parametrize("dataset", ["music", "vggsound", "audiocaps"])
 def test_generate_writes_a_readable_layout(dataset, tmp_path):
-    from asteroid_wsas.engine.experiment import dataset_paths, test_candidates
+    from asteroid_wsas.data import get_dataset
 
     root = tmp_path / dataset
     args = ["--per-class", "10", "--seconds", "0.5", "--sample-rate", "8000"]
     main(["generate", dataset, str(root), *args])
     data = {"dataset": dataset, "root": str(root), "sample_rate": 8000, "segment": 0.5}
-    listing, audio = dataset_paths(data)
+    listing, audio = get_dataset(data).paths()
     assert os.path.isfile(listing) and os.listdir(audio)
-    assert len(test_candidates(data)) >= 2  # a test split to build a test set from
+    assert len(get_dataset(data).candidates()) >= 2  # a test split to build a test set from
     with pytest.raises(SystemExit, match="exists; pass --force"):
         main(["generate", dataset, str(root), *args])

@@ -1,5 +1,6 @@
 """Separator: any rate and channel count, many queries, chunks, residual, negatives, files."""
 
+import copy
 import hashlib
 import os
 
@@ -11,8 +12,9 @@ import yaml
 
 from asteroid_wsas import Separator, TextCondUNet
 from asteroid_wsas.cli import main
+from asteroid_wsas.encoders import encode_queries
 from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
-from asteroid_wsas.separator import _crossfade_windows, load_audio
+from asteroid_wsas.separator import _crossfade_windows, load_audio, separate_batch
 
 QUERIES = ["a dog barks", "a bell rings", "a man speaks"]
 
@@ -269,27 +271,63 @@ def test_failed_downloads_name_the_model(monkeypatch):
 def test_mixit_separator_answers_queries_with_its_learned_outputs(separator, tmp_path):
     from asteroid_wsas.engine import WeakSupSystem
 
-    system = WeakSupSystem(separator.model, separator.encoder, "mixit")
-    mixit = system.loss_func
+    model = copy.deepcopy(separator.model)  # the fixture's stays text-queried
+    system = WeakSupSystem(model, separator.encoder, "mixit")
+    assert len(model.learned_queries) == 4  # the objective gave the model its queries
     system.save_separator(tmp_path / "best_model.pth")
     enc_path = tmp_path / "tiny.pth"
     torch.save(separator.encoder.serialize(), enc_path)
     (tmp_path / "conf.yml").write_text(yaml.safe_dump({"encoder": {"name": str(enc_path)}}))
     loaded = Separator.from_pretrained(tmp_path / "best_model.pth")
-    assert loaded.unconditioned_queries["embed"].shape == (4, 16)
+    assert loaded.learned_queries and loaded.model.learned_queries.embed.shape == (4, 16)
 
     audio = torch.from_numpy(_stereo(0.5, 8000)[0])
     out = loaded.separate(audio, QUERIES, sample_rate=8000, precision="fp32")
-    # each query's estimate is the learned output the objective's own text selection picks
-    expected = mixit.separate(separator.model, separator.encoder, audio[None], [QUERIES])[0]
-    picked = mixit.outputs(separator.model, audio[None])[0, out.extras["mixit_output"]]
+    # each query's estimate is the learned output that validation's text selection picks
+    model.eval()
+    expected = separate_batch(model, separator.encoder, audio[None], [QUERIES])[0]
+    picked = separate_batch(model, separator.encoder, audio[None])[0, out.extras["mixit_output"]]
     torch.testing.assert_close(picked, expected, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(out.estimates, picked, atol=1e-4, rtol=1e-3)
     assert len(out.presence) == 3
 
     again = Separator.from_pretrained(loaded.save_pretrained(tmp_path / "pkg"))
     torch.testing.assert_close(
-        again.unconditioned_queries["embed"], loaded.unconditioned_queries["embed"]
+        again.model.learned_queries.embed, loaded.model.learned_queries.embed
     )
     with pytest.raises(ValueError, match="negative needs a text-conditioned"):
         loaded.separate(audio, QUERIES, sample_rate=8000, negative="wind blows")
+
+
+def test_oracle_selection_picks_the_output_closest_to_each_reference(separator):
+    model = copy.deepcopy(separator.model)
+    model.add_learned_queries(4)
+    mix = torch.randn(1, 4000)
+    outs = torch.randn(1, 4, 4000)
+    model.forward = lambda *args, **kwargs: outs  # four known outputs
+    refs = outs[:, [3, 1]] * 2.0  # scale does not matter to SI-SDR
+    picked = separate_batch(model, None, mix, [["a", "b"]], references=refs, selection="oracle")
+    torch.testing.assert_close(picked, outs[:, [3, 1]])
+    all_outputs = separate_batch(model, None, mix)
+    torch.testing.assert_close(all_outputs, outs)
+    with pytest.raises(ValueError, match="needs the references"):
+        separate_batch(model, None, mix, [["a", "b"]], selection="oracle")
+    with pytest.raises(ValueError, match="selection must be one of"):
+        separate_batch(model, None, mix, [["a", "b"]], selection="best")
+    with pytest.raises(ValueError, match="negative queries need"):
+        separate_batch(model, None, mix, [["a", "b"]], negatives=["c"])
+
+
+def test_batch_path_equals_the_model_and_removes_negatives(separator):
+    model, encoder = separator.model, separator.encoder
+    mix = torch.randn(2, 4000)
+    with torch.no_grad():
+        est = separate_batch(model, encoder, mix, [QUERIES[:2]] * 2)
+        embed, tokens, mask = encode_queries(encoder, [QUERIES[:2]] * 2)
+        torch.testing.assert_close(est, model(mix, embed, tokens, mask), atol=1e-5, rtol=1e-4)
+        kept = separate_batch(model, encoder, mix, [QUERIES[:2]] * 2, negatives=["wind blows"])
+        masks, _ = model.forward_masks(mix, *encode_queries(encoder, [["wind blows"]] * 2))
+    assert kept.shape == est.shape and masks.min() > 0  # a sigmoid mask removes something
+    assert kept.square().sum() < est.square().sum()
+    with pytest.raises(ValueError, match="needs queries"):
+        separate_batch(model, encoder, mix)

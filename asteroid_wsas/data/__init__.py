@@ -1,6 +1,6 @@
 """Datasets in their public layouts, mixers, fixed test sets and generated data."""
 
-from .audiocaps import AudioCapsDataset, read_events
+from .audiocaps import AudioCapsData, AudioCapsDataset, read_events
 from .loader import ResumableLoader, ResumableSampler
 from .manifest import CaptionManifest
 from .mixing import (
@@ -14,7 +14,7 @@ from .mixing import (
     mixture_of_mixtures,
     split_sources,
 )
-from .music import MUSICDataset, music_solos
+from .music import MUSICData, MUSICDataset, music_solos
 from .synthetic import SOUND_CLASSES, SyntheticCaptionedMixtures
 from .testsets import (
     TestSetDataset,
@@ -27,9 +27,26 @@ from .testsets import (
     solo_candidates,
     write_manifest,
 )
-from .vggsound import VGGSoundDataset, vggsound_clips
+from .registry import (
+    DATASETS,
+    LabelledSolos,
+    RecipeData,
+    get_dataset,
+    get_dataset_class,
+    register_dataset,
+)
+from .vggsound import VGGSoundData, VGGSoundDataset, vggsound_clips
 
 __all__ = [
+    "DATASETS",
+    "RecipeData",
+    "LabelledSolos",
+    "register_dataset",
+    "get_dataset",
+    "get_dataset_class",
+    "MUSICData",
+    "VGGSoundData",
+    "AudioCapsData",
     "AudioCapsDataset",
     "MUSICDataset",
     "VGGSoundDataset",

@@ -11,6 +11,8 @@ import torch
 from ..text import fix_phrases, load_phrase_overrides, phrases_for
 from .audio import AudioInfo, SkipCounter, find_audio, probe
 from .base import SeededAudioDataset, dataset_infos
+from .registry import RecipeData, register_dataset
+from .testsets import caption_candidates
 
 COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
 # <split>_events.csv beside an AudioCaps CSV: the clean events of each clip (generated data,
@@ -177,3 +179,37 @@ def read_events(path: Union[str, os.PathLike]) -> Dict[str, List[dict]]:
     for rows in out.values():
         rows.sort(key=lambda r: int(r["index"]))
     return out
+
+
+@register_dataset
+class AudioCapsData(RecipeData):
+    """AudioCaps in the public layout, for the recipes (``dataset: audiocaps``).
+
+    ``<root>/{train,val,test}.csv`` and ``<root>/audio/``: natural mixtures with captions
+    and no clean sources; config keys ``n_phrases`` (3) and ``phrases`` (an override JSON).
+    The test set (AudioCaps-2Mix) mixes two test clips, one pass.
+    """
+
+    name = "audiocaps"
+    listing = "{split}.csv"
+    test_passes = 1
+
+    def _clips(self, split: str, train: bool) -> AudioCapsDataset:
+        listing, audio = self.paths(split)
+        common = self._common(split)
+        common["train"] = train
+        return AudioCapsDataset(
+            listing,
+            audio,
+            n_phrases=self.conf.get("n_phrases", 3),
+            phrases=self.conf.get("phrases"),
+            **common,
+        )
+
+    def candidates(self, split: str = "test"):
+        return caption_candidates(self._clips(split, train=False).clips)
+
+    def mixtures(self, split="train", n_sources=None, entries=None, return_sources=False):
+        if return_sources:
+            self.clean_split(0.0)  # raises: no clean sources
+        return self._clips(split, train=split == "train")

@@ -9,6 +9,7 @@ import numpy as np
 from .audio import SkipCounter, find_audio, probe
 from .base import dataset_infos
 from .mixing import LabeledSourceMixtures, SoloEntry
+from .registry import LabelledSolos, register_dataset
 
 SPLITS = ("train", "val", "test")
 
@@ -137,4 +138,31 @@ class MUSICDataset(LabeledSourceMixtures):
             "https://github.com/roudimit/MUSIC_dataset",
             "Zhao et al. (ECCV 2018)",
             "see the dataset page; audio from YouTube",
+        )
+
+
+@register_dataset
+class MUSICData(LabelledSolos):
+    """MUSIC (or MUSIC21) solos in the public layout, for the recipes (``dataset: music``).
+
+    ``<root>/MUSIC_solo_videos.json`` and ``<root>/audio/<instrument>/<id>.<ext>``; config
+    keys ``instruments``, ``val_fraction`` (0.05), ``test_fraction`` (0.1), ``split_seed``
+    (0). The paper's MUSIC-2Mix test set passes over the test solos 10 times.
+    """
+
+    name = "music"
+    listing = "MUSIC_solo_videos.json"
+    test_passes = 10
+
+    def solos(self, split: str) -> List[SoloEntry]:
+        listing, audio = self.paths()
+        conf = self.conf
+        return music_solos(
+            listing,
+            audio,
+            split,
+            conf.get("instruments"),
+            conf.get("val_fraction", 0.05),
+            conf.get("test_fraction", 0.1),
+            conf.get("split_seed", 0),
         )

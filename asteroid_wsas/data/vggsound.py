@@ -8,6 +8,7 @@ from .audio import SkipCounter, find_audio, probe
 from .base import dataset_infos
 from .mixing import LabeledSourceMixtures, SoloEntry
 from .music import split_videos
+from .registry import LabelledSolos, register_dataset
 
 
 def vggsound_clips(
@@ -111,4 +112,27 @@ class VGGSoundDataset(LabeledSourceMixtures):
             "https://www.robots.ox.ac.uk/~vgg/data/vggsound/",
             "Chen, Xie, Vedaldi and Zisserman (ICASSP 2020)",
             "CC BY 4.0 (annotations); audio from YouTube",
+        )
+
+
+@register_dataset
+class VGGSoundData(LabelledSolos):
+    """VGGSound clips in the public layout, for the recipes (``dataset: vggsound``).
+
+    ``<root>/vggsound.csv`` and ``<root>/audio/<youtube_id>_<start>.<ext>``; config keys
+    ``val_fraction`` (0.05), ``split_seed`` (0). The test set passes twice over the clips.
+    """
+
+    name = "vggsound"
+    listing = "vggsound.csv"
+    test_passes = 2
+
+    def solos(self, split: str) -> List[SoloEntry]:
+        listing, audio = self.paths()
+        return vggsound_clips(
+            listing,
+            audio,
+            split,
+            self.conf.get("val_fraction", 0.05),
+            self.conf.get("split_seed", 0),
         )

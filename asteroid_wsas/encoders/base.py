@@ -8,6 +8,8 @@ from torch import nn
 
 TextBatch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
+__all__ = ["BimodalEncoder", "encode_queries"]
+
 
 class BimodalEncoder(nn.Module):
     """An audio-language model that embeds phrases and waveforms in one space.
@@ -166,6 +168,36 @@ class BimodalEncoder(nn.Module):
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
         return wav
+
+
+def encode_queries(
+    encoder: "BimodalEncoder", texts: Sequence[Sequence[str]], with_tokens: bool = True
+) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """Text queries of a batch in one encoder call (cached per phrase when frozen).
+
+    Args:
+        encoder: A :class:`BimodalEncoder`.
+        texts: B lists of K query texts.
+        with_tokens: Also return token states and their mask (a model whose
+            ``wants_tokens`` is True needs them).
+
+    Returns:
+        tuple: ``embed`` :math:`(B, K, D)`, ``tokens`` :math:`(B, K, L, E)` and ``mask``
+        :math:`(B, K, L)` (None without tokens).
+
+    Raises:
+        ValueError: The items have different numbers of queries.
+    """
+    n_queries = {len(t) for t in texts}
+    if len(n_queries) != 1:
+        raise ValueError(f"every item needs the same number of queries, got {sorted(n_queries)}")
+    k = n_queries.pop()
+    flat = [str(q) for item in texts for q in item]
+    embed, tokens, mask = encoder.encode_text(flat)
+    embed = embed.unflatten(0, (len(texts), k))
+    if not with_tokens:
+        return embed, None, None
+    return embed, tokens.unflatten(0, (len(texts), k)), mask.unflatten(0, (len(texts), k))
 
 
 def _check_phrases(phrases: Union[Sequence[str], str]) -> List[str]:

@@ -22,7 +22,7 @@ import operator
 import os
 import platform
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -31,7 +31,6 @@ from ..stats import (
     format_interval,
     load_seed_scores,
     paired_bootstrap,
-    seed_dirs,
     seed_interval,
 )
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..losses.objectives import Objective, make_objective
 from ..metrics import separation_metrics, silent_sources
+from ..separator import separate_batch
 
 __all__ = ["WeakSupSystem", "checkpoint_callbacks", "VAL_METRICS"]
 
@@ -100,7 +101,8 @@ class WeakSupSystem(System):
         return enc
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
-        """The separator's parameters and the objective's own (MixIT's learned queries)."""
+        """The separator's parameters (MixIT's learned queries included) and any of the
+        objective's own."""
         yield from self.model.parameters()
         yield from self.loss_func.parameters()
 
@@ -123,7 +125,10 @@ class WeakSupSystem(System):
 
     def _validate_separation(self, batch: dict) -> None:
         mix, refs = batch["mixture"], batch["references"]
-        est = self.loss_func.separate(self.model, self.encoder, mix, batch["queries"], refs)
+        selection = self.config.get("selection", "text")
+        est = separate_batch(
+            self.model, self.encoder, mix, batch["queries"], references=refs, selection=selection
+        )
         scores = separation_metrics(mix, refs, est.float())
         keep = ~silent_sources(mix, refs)
         n_kept = int(keep.sum())
@@ -212,14 +217,9 @@ class WeakSupSystem(System):
 
     # ------------------------------------------------------------------ saving
     def separator_package(self) -> Dict[str, Any]:
-        """The separator file's content: ``model.serialize()`` (plain types and tensors;
-        loads with ``weights_only=True``), plus MixIT's learned queries when trained so."""
+        """The separator file's content: ``model.serialize()`` (plain types and tensors,
+        MixIT's learned queries included; loads with ``weights_only=True``)."""
         package = self.model.serialize()
-        if hasattr(self.loss_func, "query_embed"):
-            package["unconditioned_queries"] = {
-                "embed": self.loss_func.query_embed.detach().cpu().clone(),
-                "tokens": self.loss_func.query_tokens.detach().cpu().clone(),
-            }
         package.setdefault("infos", {})["objective"] = self.loss_func.name
         return package
 

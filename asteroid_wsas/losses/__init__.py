@@ -9,8 +9,8 @@ from .objectives import (
     SemiSupervisedObjective,
     SupervisedObjective,
     WeakObjective,
-    encode_queries,
     make_objective,
+    register_objective,
 )
 from .reconstruction import (
     ConsistencyLoss,
@@ -40,6 +40,6 @@ __all__ = [
     "SupervisedObjective",
     "SemiSupervisedObjective",
     "MixITObjective",
-    "encode_queries",
     "make_objective",
+    "register_objective",
 ]

@@ -1,8 +1,9 @@
 """Training objectives: how a batch, the separator and the frozen encoder give the loss.
 
 Each objective is an ``nn.Module`` called as ``objective(model, encoder, batch)``; it returns
-a dict of named scalar terms with the total under ``"loss"``. Its :meth:`Objective.separate`
-tells how the trained model answers text queries (for validation and evaluation).
+a dict of named scalar terms with the total under ``"loss"``. Objectives only compute
+losses: every trained model answers queries through
+:func:`asteroid_wsas.separator.separate_batch`. ``BATCHES`` says which batches each needs.
 
 ========================  ==============================================================
 ``weak``                  the paper: 0.5 * L_CNT + 5 * (L_CRL + L_URL) on captioned mixtures
@@ -23,10 +24,10 @@ the U-Net run once, and the text comes from the encoder's cache.
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from asteroid.losses import MixITLossWrapper, multisrc_neg_sisdr, multisrc_neg_snr
 from torch import nn
 
+from ..encoders.base import encode_queries
 from .bimodal import BimodalContrastiveLoss, text_ids
 from .reconstruction import ConsistencyLoss, MixAndSeparateLoss
 
@@ -38,71 +39,30 @@ __all__ = [
     "SupervisedObjective",
     "SemiSupervisedObjective",
     "MixITObjective",
-    "encode_queries",
     "make_objective",
+    "register_objective",
 ]
 
 Terms = Dict[str, torch.Tensor]
 
 
-def encode_queries(
-    encoder, texts: Sequence[Sequence[str]], with_tokens: bool = True
-) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """Text queries of a batch in one encoder call (cached per phrase when frozen).
-
-    Args:
-        encoder: A :class:`~asteroid_wsas.encoders.BimodalEncoder`.
-        texts: B lists of K query texts.
-        with_tokens: Also return token states and their mask (attention conditioning).
-
-    Returns:
-        tuple: ``embed`` :math:`(B, K, D)`, ``tokens`` :math:`(B, K, L, E)` and ``mask``
-        :math:`(B, K, L)` (None without tokens).
-    """
-    n_queries = {len(t) for t in texts}
-    if len(n_queries) != 1:
-        raise ValueError(f"every item needs the same number of queries, got {sorted(n_queries)}")
-    k = n_queries.pop()
-    flat = [str(q) for item in texts for q in item]
-    embed, tokens, mask = encoder.encode_text(flat)
-    embed = embed.unflatten(0, (len(texts), k))
-    if not with_tokens:
-        return embed, None, None
-    return embed, tokens.unflatten(0, (len(texts), k)), mask.unflatten(0, (len(texts), k))
-
-
-def _wants_tokens(model) -> bool:
-    return getattr(model, "conditioning", "attention") == "attention"
-
-
 class Objective(nn.Module):
-    """Base class: ``forward(model, encoder, batch) -> {"loss": total, term: value, ...}``."""
+    """Base class: ``forward(model, encoder, batch) -> {"loss": total, term: value, ...}``.
+
+    ``batches`` declares the training data an objective needs: ``"weak"``, mixtures of
+    mixtures without their sources; ``"clean"``, mixtures with their clean sources (a
+    batch of each, under those keys, when it needs both).
+    """
 
     name = "objective"
+    batches: Tuple[str, ...] = ("weak",)
 
     def forward(self, model, encoder, batch: dict) -> Terms:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    @torch.no_grad()
-    def separate(
-        self,
-        model,
-        encoder,
-        mix: torch.Tensor,
-        queries: Sequence[Sequence[str]],
-        references: Optional[torch.Tensor] = None,
-    ) -> torch.Tensor:
-        """Estimates :math:`(B, K, T)` of mixtures :math:`(B, T)` for B lists of K queries.
-
-        ``references`` is only used by objectives whose outputs are not text-queried
-        (MixIT's oracle selection).
-        """
-        embed, tokens, mask = encode_queries(encoder, queries, _wants_tokens(model))
-        return model(mix, embed, tokens, mask)
-
     def _masked_magnitudes(self, model, encoder, mix, texts):
         """One model call for all queries: masks (B, K, F, N), mixture STFT (B, F, N)."""
-        embed, tokens, mask = encode_queries(encoder, texts, _wants_tokens(model))
+        embed, tokens, mask = encode_queries(encoder, texts, model.wants_tokens)
         return (*model.forward_masks(mix, embed, tokens, mask), embed)
 
 
@@ -263,6 +223,7 @@ class SupervisedObjective(MixAndSeparateObjective):
     """
 
     name = "supervised"
+    batches = ("clean",)
 
     def _targets(self, batch: dict) -> torch.Tensor:
         sources = batch.get("sources")
@@ -288,6 +249,7 @@ class SemiSupervisedObjective(Objective):
     """
 
     name = "semi"
+    batches = ("clean", "weak")
 
     def __init__(
         self,
@@ -314,71 +276,39 @@ class SemiSupervisedObjective(Objective):
 class MixITObjective(Objective):
     r"""MixIT (Wisdom et al. 2020) with the text-queried separator as an unconditioned one.
 
-    M learned query vectors (and token states, for attention conditioning) stand in for
-    the text: the model gives M fixed outputs per mixture of mixtures, and Asteroid's
-    :class:`~asteroid.losses.MixITLossWrapper` finds the best assignment of outputs to the
-    N mixtures under the negative SNR. At test time a text query picks one output:
-    ``selection="text"`` the output whose encoder embedding is closest to the query,
-    ``"oracle"`` the one with the best SI-SDR against the reference (an upper bound).
+    The model's M learned queries (:class:`~asteroid_wsas.models.queries.LearnedQueries`,
+    owned and saved by the model) stand in for the text: the model gives M fixed outputs per
+    mixture of mixtures, and Asteroid's :class:`~asteroid.losses.MixITLossWrapper` finds the
+    best assignment of outputs to the N mixtures under the negative SNR. At test time a text
+    query picks one output (:func:`asteroid_wsas.separator.separate_batch`).
 
     Args:
-        embed_dim: The model's ``text_embed_dim``.
-        token_dim: The model's ``text_token_dim``.
-        n_outputs: M, outputs per mixture of mixtures.
-        selection: ``"text"`` or ``"oracle"``.
+        n_outputs: M, outputs per mixture of mixtures; :func:`make_objective` gives the
+            model that many learned queries.
     """
 
     name = "mixit"
-    SELECTIONS = ("text", "oracle")
 
-    def __init__(self, embed_dim: int, token_dim: int, n_outputs: int = 4, selection: str = "text"):
+    def __init__(self, n_outputs: int = 4):
         super().__init__()
         if n_outputs < 2:
             raise ValueError(f"n_outputs must be >= 2, got {n_outputs}")
-        if selection not in self.SELECTIONS:
-            raise ValueError(f"selection must be one of {self.SELECTIONS}, got {selection!r}")
-        self.selection = selection
-        gen = torch.Generator().manual_seed(0)
-        self.query_embed = nn.Parameter(
-            F.normalize(torch.randn(n_outputs, embed_dim, generator=gen), dim=-1)
-        )
-        self.query_tokens = nn.Parameter(torch.randn(n_outputs, 1, token_dim, generator=gen))
+        self.n_outputs = int(n_outputs)
         self.mixit = MixITLossWrapper(multisrc_neg_snr, generalized=True)
-
-    def outputs(self, model, mix: torch.Tensor) -> torch.Tensor:
-        """All M outputs :math:`(B, M, T)`."""
-        n_batch = mix.shape[0]
-        embed = self.query_embed.expand(n_batch, -1, -1)
-        tokens = self.query_tokens.expand(n_batch, -1, -1, -1) if _wants_tokens(model) else None
-        return model(mix, embed, tokens)
 
     def forward(self, model, encoder, batch: dict) -> Terms:
         _check_batch(batch, ("mix", "mixtures"), self.name)
         if batch["mixtures"].shape[1] != 2:
             raise ValueError("MixIT (generalized) needs N=2 mixtures per mixture of mixtures")
-        term = self.mixit(self.outputs(model, batch["mix"]), batch["mixtures"])
+        learned = getattr(model, "learned_queries", None)
+        if learned is None or len(learned) != self.n_outputs:
+            raise ValueError(
+                f"the mixit objective needs a model with {self.n_outputs} learned queries "
+                "(make_objective('mixit', model) adds them; or n_learned_queries in the model)"
+            )
+        embed, tokens = learned(batch["mix"].shape[0], model.wants_tokens)
+        term = self.mixit(model(batch["mix"], embed, tokens), batch["mixtures"])
         return {"loss": term, "neg_snr": term}
-
-    @torch.no_grad()
-    def separate(self, model, encoder, mix, queries, references=None) -> torch.Tensor:
-        outs = self.outputs(model, mix)  # (B, M, T)
-        if self.selection == "oracle":
-            if references is None:
-                raise ValueError("selection='oracle' needs the references")
-            refs = references.to(outs.dtype)
-            refs = refs - refs.mean(-1, keepdim=True)
-            cent = outs - outs.mean(-1, keepdim=True)
-            # SI-SDR of every output against every reference: (B, K, M)
-            proj = (refs @ cent.mT) / refs.square().sum(-1, keepdim=True).clamp_min(1e-12)
-            target = proj.unsqueeze(-1) * refs.unsqueeze(2)
-            noise = cent.unsqueeze(1) - target
-            score = target.square().sum(-1) / noise.square().sum(-1).clamp_min(1e-12)
-        else:
-            embed, _, _ = encode_queries(encoder, queries, with_tokens=False)
-            audio = encoder.embed_audio(outs.flatten(0, 1), int(model.sample_rate))
-            score = embed @ audio.unflatten(0, outs.shape[:2]).mT  # (B, K, M)
-        pick = score.argmax(-1)  # (B, K)
-        return outs.gather(1, pick.unsqueeze(-1).expand(-1, -1, outs.shape[-1]))
 
 
 OBJECTIVES = {
@@ -390,12 +320,29 @@ OBJECTIVES = {
 }
 
 
+def register_objective(cls: type) -> type:
+    """Register an :class:`Objective` subclass under its ``name`` (a class decorator): the
+    config's ``objective.name`` and :func:`make_objective` find it.
+
+    Raises:
+        TypeError: Not an Objective subclass with a name of its own.
+        ValueError: Another class already has the name.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Objective)) or cls.name == "objective":
+        raise TypeError(f"an objective must subclass Objective and set name, got {cls!r}")
+    existing = OBJECTIVES.get(cls.name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"objective {cls.name!r} is already registered ({existing.__qualname__})")
+    OBJECTIVES[cls.name] = cls
+    return cls
+
+
 def make_objective(name: str, model=None, **kwargs) -> Objective:
     """An objective by name (the ``objective`` config key), with its options.
 
     Args:
         name: One of :data:`OBJECTIVES`.
-        model: The separator (MixIT reads its text dims from it).
+        model: The separator (MixIT gives it its learned queries).
         **kwargs: The objective's arguments; for ``semi``, ``supervised`` and ``weak`` may be
             dicts of arguments of those objectives.
 
@@ -407,9 +354,10 @@ def make_objective(name: str, model=None, **kwargs) -> Objective:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {name!r}")
     if name == "mixit":
         if model is None:
-            raise ValueError("the mixit objective needs the model (for its text dims)")
-        kwargs.setdefault("embed_dim", model.text_embed_dim)
-        kwargs.setdefault("token_dim", model.text_token_dim)
+            raise ValueError("the mixit objective needs the model (it gets learned queries)")
+        objective = MixITObjective(**kwargs)
+        model.add_learned_queries(objective.n_outputs)
+        return objective
     if name == "semi":
         for part, cls in (("supervised", SupervisedObjective), ("weak", WeakObjective)):
             if isinstance(kwargs.get(part), dict):

@@ -1,10 +1,56 @@
-"""Separation models whose files load with ``torch.load(..., weights_only=True)``."""
+"""What a text-queried separator provides, and a base whose files load with
+``torch.load(..., weights_only=True)``."""
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Protocol, Tuple, runtime_checkable
 
+import torch
 from asteroid.models import BaseModel
 
 from ..serialization import PathOrConf, load_package, model_package
+
+
+@runtime_checkable
+class TextQueriedSeparator(Protocol):
+    """The interface the objectives, the system and the :class:`~asteroid_wsas.Separator`
+    rely on; :class:`~asteroid_wsas.TextCondUNet` provides it. A new model provides it too
+    (subclass :class:`SafeBaseModel` for the file format) and registers itself
+    (:func:`asteroid_wsas.registry.register_model`).
+
+    Attributes:
+        sample_rate: The rate the model separates at.
+        text_embed_dim: Size D of the pooled query embedding it takes.
+        text_token_dim: Size E of the query token states it takes.
+        wants_tokens: Whether queries need token states (and masks) besides the embedding.
+        learned_queries: None, or the M learned queries of a model trained without text
+            (:class:`~asteroid_wsas.models.queries.LearnedQueries`).
+
+    Shape:
+        - wav: :math:`(B, T)`; embed :math:`(B, K, D)`; tokens :math:`(B, K, L, E)`;
+          mask :math:`(B, K, L)`.
+        - ``forward``: estimates :math:`(B, K, T)`.
+        - ``forward_masks``: masks :math:`(B, K, F, N)` and the complex mixture STFT
+          :math:`(B, F, N)`; ``istft(masks * spec[:, None], T)`` gives the estimates.
+    """
+
+    sample_rate: float
+    text_embed_dim: int
+    text_token_dim: int
+    learned_queries: Optional[torch.nn.Module]
+
+    @property
+    def wants_tokens(self) -> bool: ...
+
+    def forward(self, wav, text_embed, text_tokens=None, text_mask=None) -> torch.Tensor: ...
+
+    def forward_masks(
+        self, wav, text_embed, text_tokens=None, text_mask=None
+    ) -> Tuple[torch.Tensor, torch.Tensor]: ...
+
+    def stft(self, wav: torch.Tensor) -> torch.Tensor: ...
+
+    def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor: ...
+
+    def serialize(self) -> Dict[str, Any]: ...
 
 
 class SafeBaseModel(BaseModel):
@@ -50,5 +96,11 @@ class SafeBaseModel(BaseModel):
             >>> type(TextCondUNet.from_pretrained(path)).__name__
             'TextCondUNet'
         """
-        conf = load_package(pretrained_model_conf_or_path)
+        conf = cls.upgrade_package(load_package(pretrained_model_conf_or_path))
         return super().from_pretrained(conf, *args, **kwargs)
+
+    @classmethod
+    def upgrade_package(cls, package: Dict[str, Any]) -> Dict[str, Any]:
+        """Bring a package written by an older version to the current format (a new dict;
+        the default keeps it as it is)."""
+        return package

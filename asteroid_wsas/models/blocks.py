@@ -1,11 +1,11 @@
 """Building blocks of the text-conditioned U-Net.
 
-Residual convolution blocks, FiLM, self-/cross-attention over text tokens and the
-CLIPSep-style inner-product head. Every block works on ``(N, C, H, W)`` feature maps where
+Residual convolution blocks, the U-Net's down and up levels, FiLM, self-/cross-attention
+over text tokens and the CLIPSep-style inner-product head. Every block works on ``(N, C, H, W)`` feature maps where
 ``N`` is the number of (mixture, query) pairs in the batch.
 """
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -326,3 +326,66 @@ class InnerProductHead(nn.Module):
         else:
             logits = torch.einsum("bkc,bkchw->bkhw", weights, features)
         return logits + self.bias
+
+
+class DownBlock(nn.Module):
+    """conv4x4 stride 2 + BatchNorm + LeakyReLU(0.2) + residual block."""
+
+    def __init__(self, in_ch: int, out_ch: int, n_res_layers: int, film_dim: Optional[int]):
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(out_ch)
+        self.res = ResBlock(out_ch, n_res_layers, film_dim)
+
+    def forward(self, x: torch.Tensor, embed: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.res(F.leaky_relu_(batch_norm(self.norm, self.conv(x)), 0.2), embed)
+
+
+class UpBlock(nn.Module):
+    """Bilinear x2 + residual block + conv3x3 (+ BatchNorm + ReLU except at the output).
+
+    The input is the level's own (skip) features concatenated with the output of the level
+    below. When the skip features are shared by the K queries of a mixture and the features
+    from below are per query, the concatenation is never built before the first convolution
+    (see :meth:`ResBlock.forward_split`).
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        n_res_layers: int,
+        film_dim: Optional[int],
+        is_output: bool = False,
+    ):
+        super().__init__()
+        self.res = ResBlock(in_ch, n_res_layers, film_dim)
+        self.conv = nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=is_output)
+        self.norm = None if is_output else nn.BatchNorm2d(out_ch)
+
+    def forward(
+        self,
+        skip: torch.Tensor,
+        below: Optional[torch.Tensor] = None,
+        embed: Optional[torch.Tensor] = None,
+        shared: Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]] = None,
+    ) -> torch.Tensor:
+        """Args: ``shared`` is :meth:`prepare_shared`'s output when ``skip`` is shared."""
+        if below is None:
+            h = self.res(_upsample(skip), embed)
+        elif shared is None and below.shape[0] == skip.shape[0]:
+            h = self.res(_upsample(torch.cat([skip, below], 1)), embed)
+        else:  # skip shared by the queries of each mixture, ``below`` per query
+            skip_up, skip_conv = self.prepare_shared(skip) if shared is None else shared
+            h = self.res.forward_split(skip_up, _upsample(below), embed, skip_conv)
+        h = self.conv(h)
+        return h if self.norm is None else F.relu_(batch_norm(self.norm, h))
+
+    def prepare_shared(self, skip: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Work on the shared skip features that all groups of queries reuse."""
+        skip_up = _upsample(skip)
+        return skip_up, self.res.shared_conv(skip_up)
+
+
+def _upsample(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=True)

@@ -1,7 +1,6 @@
 """TextCondUNet: the text-queried spectrogram U-Net of Mahmud et al. (ICLR 2024)."""
 
-import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,75 +8,13 @@ from asteroid.masknn import activations
 from torch import nn
 
 from .base import SafeBaseModel
-from .blocks import InnerProductHead, ResBlock, TextAttention, batch_norm
+from .blocks import DownBlock, InnerProductHead, TextAttention, UpBlock
+from .queries import LearnedQueries
 
 CONDITIONINGS = ("attention", "film", "late")
 MASK_ACTIVATIONS = ("sigmoid", "relu", "leaky_relu", "linear")
 # Queries per pass for CPU inference (bench/model_speed.py: fastest of 1, 2, 4, 8 on 2 cores).
 CPU_QUERY_GROUP = 4
-
-
-class DownBlock(nn.Module):
-    """conv4x4 stride 2 + BatchNorm + LeakyReLU(0.2) + residual block."""
-
-    def __init__(self, in_ch: int, out_ch: int, n_res_layers: int, film_dim: Optional[int]):
-        super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(out_ch)
-        self.res = ResBlock(out_ch, n_res_layers, film_dim)
-
-    def forward(self, x: torch.Tensor, embed: Optional[torch.Tensor] = None) -> torch.Tensor:
-        return self.res(F.leaky_relu_(batch_norm(self.norm, self.conv(x)), 0.2), embed)
-
-
-class UpBlock(nn.Module):
-    """Bilinear x2 + residual block + conv3x3 (+ BatchNorm + ReLU except at the output).
-
-    The input is the level's own (skip) features concatenated with the output of the level
-    below. When the skip features are shared by the K queries of a mixture and the features
-    from below are per query, the concatenation is never built before the first convolution
-    (see :meth:`ResBlock.forward_split`).
-    """
-
-    def __init__(
-        self,
-        in_ch: int,
-        out_ch: int,
-        n_res_layers: int,
-        film_dim: Optional[int],
-        is_output: bool = False,
-    ):
-        super().__init__()
-        self.res = ResBlock(in_ch, n_res_layers, film_dim)
-        self.conv = nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=is_output)
-        self.norm = None if is_output else nn.BatchNorm2d(out_ch)
-
-    def forward(
-        self,
-        skip: torch.Tensor,
-        below: Optional[torch.Tensor] = None,
-        embed: Optional[torch.Tensor] = None,
-        shared: Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]] = None,
-    ) -> torch.Tensor:
-        """Args: ``shared`` is :meth:`prepare_shared`'s output when ``skip`` is shared."""
-        if below is None:
-            h = self.res(_upsample(skip), embed)
-        elif shared is None and below.shape[0] == skip.shape[0]:
-            h = self.res(_upsample(torch.cat([skip, below], 1)), embed)
-        else:  # skip shared by the queries of each mixture, ``below`` per query
-            skip_up, skip_conv = self.prepare_shared(skip) if shared is None else shared
-            h = self.res.forward_split(skip_up, _upsample(below), embed, skip_conv)
-        h = self.conv(h)
-        return h if self.norm is None else F.relu_(batch_norm(self.norm, h))
-
-    def prepare_shared(self, skip: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Work on the shared skip features that all groups of queries reuse."""
-        skip_up = _upsample(skip)
-        return skip_up, self.res.shared_conv(skip_up)
-
-
-def _upsample(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=True)
 
 
 class TextCondUNet(SafeBaseModel):
@@ -121,6 +58,9 @@ class TextCondUNet(SafeBaseModel):
         out_channels: Channels of the U-Net output mixed by the inner-product head.
         mask_activation: Mask nonlinearity, one of ``"sigmoid"`` (ratio mask in [0, 1]),
             ``"relu"``, ``"leaky_relu"``, ``"linear"``.
+        n_learned_queries: M > 0 gives the model M learned queries
+            (:class:`~asteroid_wsas.models.queries.LearnedQueries`, MixIT's fixed outputs)
+            that take the text's place; 0 (default): text queries only.
 
     Shape:
         - wav: :math:`(T,)`, :math:`(B, T)` or :math:`(B, 1, T)`.
@@ -156,6 +96,7 @@ class TextCondUNet(SafeBaseModel):
         n_res_layers: int = 1,
         out_channels: int = 32,
         mask_activation: str = "sigmoid",
+        n_learned_queries: int = 0,
     ):
         super().__init__(sample_rate=sample_rate, in_channels=1)
         channels = [int(c) for c in channels]
@@ -229,6 +170,9 @@ class TextCondUNet(SafeBaseModel):
         )
         self.head = InnerProductHead(self.text_embed_dim, out_channels)
         self.mask_nl = activations.get(mask_activation)()
+        self.learned_queries: Optional[LearnedQueries] = None
+        if n_learned_queries:
+            self.add_learned_queries(n_learned_queries)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
         # Runtime setting, not a model argument: queries per pass through the conditioned
         # levels. None = automatic: all at once in training mode (BatchNorm statistics over
@@ -329,8 +273,52 @@ class TextCondUNet(SafeBaseModel):
             n_fft=self.n_fft, hop_length=self.hop_length, window=self.window.float(), center=True
         )
 
+    @property
+    def wants_tokens(self) -> bool:
+        """Whether queries must come with token states (attention conditioning)."""
+        return self.conditioning == "attention"
+
+    def add_learned_queries(self, n_queries: int) -> LearnedQueries:
+        """Give the model ``n_queries`` learned queries (for MixIT); kept if it has them.
+
+        Raises:
+            ValueError: The model already has a different number of learned queries.
+        """
+        if self.learned_queries is not None:
+            if len(self.learned_queries) != n_queries:
+                raise ValueError(
+                    f"the model has {len(self.learned_queries)} learned queries, not {n_queries}"
+                )
+            return self.learned_queries
+        device = next(self.parameters()).device
+        self.learned_queries = LearnedQueries(
+            n_queries, self.text_embed_dim, self.text_token_dim
+        ).to(device)
+        return self.learned_queries
+
+    @classmethod
+    def upgrade_package(cls, package: Dict[str, Any]) -> Dict[str, Any]:
+        """Files written before the learned queries moved into the model kept them beside
+        it (``unconditioned_queries``): move them into its arguments and state dict."""
+        learned = package.get("unconditioned_queries")
+        if learned is None:
+            return package
+        package = dict(package)
+        package.pop("unconditioned_queries")
+        embed = torch.as_tensor(learned["embed"]).float()
+        package["model_args"] = {**package["model_args"], "n_learned_queries": embed.shape[0]}
+        package["state_dict"] = {
+            **package["state_dict"],
+            "learned_queries.embed": embed,
+            "learned_queries.tokens": torch.as_tensor(learned["tokens"]).float(),
+        }
+        return package
+
     def get_model_args(self) -> dict:
         """Arguments that re-create this model (Asteroid convention)."""
+        extra = (
+            {} if self.learned_queries is None else {"n_learned_queries": len(self.learned_queries)}
+        )
         return {
             "sample_rate": self.sample_rate,
             "n_fft": self.n_fft,
@@ -345,6 +333,7 @@ class TextCondUNet(SafeBaseModel):
             "n_res_layers": self.n_res_layers,
             "out_channels": self.out_channels,
             "mask_activation": self.mask_activation,
+            **extra,
         }
 
     # ------------------------------------------------------------------ internals

@@ -122,13 +122,13 @@ run_one() {
     [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
     [ "$force" = true ] && extra+=(--force --restart)
     # shellcheck disable=SC2086  # overrides are words
-    wsas train "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$objective" \
+    python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$objective" \
       --encoder "$(encoder_of "$n")" --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" \
       --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
       $overrides "${extra[@]}" || return 1
   fi
   if in_stages 4; then
-    wsas evaluate "$data_dir/test_2mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
+    python eval.py "$data_dir/test_2mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
       --force || return 1
   fi
 }
@@ -152,7 +152,7 @@ if in_stages 3 || in_stages 4; then
 fi
 if in_stages 4; then
   say "stage 4: the unprocessed mixture (the table's first row), the table and the claims"
-  wsas evaluate "$data_dir/test_2mix.json" -o "$exp_root/mixture" --mixture --force
+  python eval.py "$data_dir/test_2mix.json" -o "$exp_root/mixture" --mixture --force
   rows=("Mixture=$exp_root/mixture")
   for method in $methods; do rows+=("$method=$exp_root/2src/$method"); done
   for method in $methods_3src; do rows+=("${method}_3src=$exp_root/3src/$method"); done

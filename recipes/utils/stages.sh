@@ -22,6 +22,11 @@ in_stages() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 say() { echo "[$(date +%H:%M:%S)] $*"; }
 
+# sources per mixture of the recipe's config (data.n_sources, 2 by default)
+n_sources() {
+  python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))"
+}
+
 # path of the frozen encoder: the small one of stage 2, or a CLAP folder / hub id
 encoder_path() {
   if [ "$encoder" = tiny ]; then echo "$exp_root/encoder/tiny.pth"; else echo "$encoder"; fi
@@ -29,8 +34,8 @@ encoder_path() {
 
 stage0_data() {
   local listing
-  listing=$(python -c "from asteroid_wsas.engine.experiment import DATASETS as D; \
-print(D['$dataset'][0].format(split='train'))")
+  listing=$(python -c "from asteroid_wsas.data import get_dataset_class as D; \
+print(D('$dataset').listing.format(split='train'))")
   if [ -f "$root/$listing" ] && [ -d "$root/audio" ]; then
     say "stage 0: $root already holds $dataset ($listing, audio/); nothing to fetch"
     return
@@ -44,7 +49,7 @@ print(D['$dataset'][0].format(split='train'))")
 
 stage1_prepare() {
   local n
-  n=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))")
+  n=$(n_sources)
   if [ -f "$data_dir/test_${n}mix.json" ] && [ "$force" != true ]; then
     say "stage 1: $data_dir/test_${n}mix.json exists (--force true rebuilds it)"
     return
@@ -72,14 +77,14 @@ stage2_encoder() {
 # stage3_train TAG OBJECTIVE
 stage3_train() {
   local exp_dir=$exp_root/$1 n
-  n=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))")
+  n=$(n_sources)
   say "stage 3: $2 separator -> $exp_dir (resumes from checkpoints/last.ckpt)"
   local extra=()
   [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
   [ "$force" = true ] && extra+=(--force --restart)
   # AudioCaps: the phrases of stage 1, as corrected by hand
   [ -f "$data_dir/train_phrases.json" ] && extra+=(--set "data.phrases=$PWD/$data_dir/train_phrases.json")
-  wsas train "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$2" \
+  python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$2" \
     --encoder "$(encoder_path)" --gpus "$gpus" --num-nodes "$num_nodes" \
     --val-manifest "$data_dir/val_${n}mix.json" "${extra[@]}"
 }
@@ -87,13 +92,13 @@ stage3_train() {
 # stage4_eval TAG
 stage4_eval() {
   local exp_dir=$exp_root/$1 n
-  n=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))")
+  n=$(n_sources)
   say "stage 4: $1 on the fixed $n-source test set"
-  wsas evaluate "$data_dir/test_${n}mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
+  python eval.py "$data_dir/test_${n}mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
     --force
   if [ -f "$data_dir/test_events.json" ]; then  # clean events: phrase queries on natural clips
     say "stage 4: $1 on the phrase-level set (each clip's events queried by their phrases)"
-    wsas evaluate "$data_dir/test_events.json" -o "$exp_dir/events" \
+    python eval.py "$data_dir/test_events.json" -o "$exp_dir/events" \
       --model "$exp_dir/best_model.pth" --force
   fi
 }
@@ -101,7 +106,7 @@ stage4_eval() {
 # stage5_examples TAG
 stage5_examples() {
   local exp_dir=$exp_root/$1 n
-  n=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data'].get('n_sources', 2))")
+  n=$(n_sources)
   say "stage 5: $n_examples example separations and the training curve of $1"
   wsas examples "$data_dir/test_${n}mix.json" -o "$exp_dir/examples" \
     --model "$exp_dir/best_model.pth" -n "$n_examples" --force

@@ -142,7 +142,10 @@ def test_separator_file_has_no_encoder_and_loads_weights_only(tmp_path):
     package = torch.load(path, weights_only=True)
     assert not any(k.startswith("encoder") for k in package["state_dict"])
     assert set(package["state_dict"]) == set(system.model.state_dict())
-    assert package["unconditioned_queries"]["embed"].shape == (4, 16)
+    assert package["state_dict"]["learned_queries.embed"].shape == (4, 16)
+    assert (
+        package["model_args"]["n_learned_queries"] == 4 and "unconditioned_queries" not in package
+    )
     assert package["infos"]["objective"] == "mixit"
     model = TextCondUNet.from_pretrained(path)
     assert torch.equal(model.state_dict()["head.scale"], system.model.state_dict()["head.scale"])
@@ -159,8 +162,10 @@ def test_optimizer_must_hold_the_separator_and_never_the_encoder():
     with pytest.raises(ValueError, match="frozen encoder"):
         system.configure_optimizers()
     system = make_system("mixit")
-    system.optimizer = torch.optim.Adam(system.model.parameters())  # misses MixIT's queries
-    with pytest.raises(ValueError, match="query_embed"):
+    system.optimizer = torch.optim.Adam(
+        p for n, p in system.model.named_parameters() if not n.startswith("learned_queries")
+    )  # misses MixIT's queries
+    with pytest.raises(ValueError, match="learned_queries"):
         system.configure_optimizers()
     system = make_system(
         "weak", config={"optim": {"lr": 3e-4}, "scheduler": {"step_size": 15, "gamma": 0.1}}

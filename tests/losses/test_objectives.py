@@ -55,7 +55,8 @@ class TableEncoder(BimodalEncoder):
 class OracleSeparator(nn.Module):
     """Answers each query (a one-hot embedding) with a stored mask: no learning involved."""
 
-    conditioning = "film"
+    wants_tokens = False  # conditioned on the pooled embedding alone
+    learned_queries = None
 
     def __init__(self, masks):
         super().__init__()
@@ -202,37 +203,49 @@ def test_semi_is_the_weighted_sum_of_its_parts():
     assert {"sup_mag_l1", "weak_cnt", "weak_crl", "weak_url"} <= set(terms)
 
 
-def test_mixit_finds_the_best_partition_and_selects_outputs():
+def test_mixit_finds_the_best_partition_of_the_models_learned_outputs():
     batch, masks, sources = oracle_batch()
     model = tiny_unet()
-    objective = MixITObjective(model.text_embed_dim, model.text_token_dim, n_outputs=4)
+    objective = make_objective("mixit", model, n_outputs=4)
+    assert len(model.learned_queries) == 4 and objective.n_outputs == 4
     outs = sources.unsqueeze(0)  # the true sources as outputs
-    objective.outputs = lambda model, mix: outs[:, [2, 0, 3, 1]]  # shuffled heads
+    seen = {}
+
+    def forward(mix, embed, tokens=None, mask=None):
+        seen["embed"] = embed
+        return outs[:, [2, 0, 3, 1]]  # shuffled heads
+
+    model.forward = forward
     terms = objective(model, None, batch)
     assert terms["neg_snr"] < -15  # the right partition rebuilds both mixtures
-    objective.selection = "oracle"
-    refs = outs[:, [1, 2]]
-    picked = objective.separate(model, None, batch["mix"], [["a", "b"]], references=refs)
-    torch.testing.assert_close(picked, refs)
-    with pytest.raises(ValueError, match="needs the references"):
-        objective.separate(model, None, batch["mix"], [["a", "b"]])
+    # the model was asked with its own learned queries, one set per mixture of mixtures
+    assert torch.equal(seen["embed"][0], model.learned_queries.embed)
+    with pytest.raises(ValueError, match="needs a model with 3 learned queries"):
+        MixITObjective(n_outputs=3)(model, None, batch)
 
 
-def test_mixit_text_selection_runs_through_the_encoder():
-    model = tiny_unet().eval()
-    objective = MixITObjective(model.text_embed_dim, model.text_token_dim, n_outputs=3)
-    encoder = tiny_encoder(["a dog", "rain"]).freeze()
-    est = objective.separate(model, encoder, torch.randn(2, 4000), [["a dog", "rain"]] * 2)
-    assert est.shape == (2, 2, 4000)
-    all_outs = objective.outputs(model, torch.randn(2, 4000))
-    assert all_outs.shape == (2, 3, 4000)
+def test_mixit_trains_the_learned_queries_with_the_model():
+    model = tiny_unet()
+    objective = make_objective("mixit", model, n_outputs=3)
+    batch = mixture_of_mixtures([weak_items(4)[i] for i in range(4)])
+    objective(model, None, batch)["loss"].backward()
+    assert model.learned_queries.embed.grad.abs().sum() > 0
+    assert model.learned_queries.tokens.grad.abs().sum() > 0
+    args = model.get_model_args()
+    assert args["n_learned_queries"] == 3
+    again = type(model)(**args)
+    again.load_state_dict(model.state_dict())  # the queries are part of the model's state
 
 
 def test_make_objective_and_bad_configuration():
     assert make_objective("weak", symmetric=True).cnt.symmetric
     semi = make_objective("semi", supervised={"loss": "si_sdr"}, weak={"cnt_weight": 1.0})
     assert semi.supervised.loss_type == "si_sdr" and semi.weak.cnt_weight == 1.0
-    assert make_objective("mixit", tiny_unet()).query_embed.shape == (4, 16)
+    model = tiny_unet()
+    make_objective("mixit", model)
+    assert model.learned_queries.embed.shape == (4, 16)
+    with pytest.raises(ValueError, match="has 4 learned queries, not 2"):
+        make_objective("mixit", model, n_outputs=2)
     with pytest.raises(ValueError, match="objective must be one of"):
         make_objective("pit")
     with pytest.raises(ValueError, match="needs the model"):

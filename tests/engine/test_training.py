@@ -1,15 +1,14 @@
 """The recipe driver: configs, datasets per objective, tables and curves, the Mixture row."""
 
-import csv
-import json
-
 import pytest
 import torch
 import yaml
 
 from asteroid_wsas.cli import main
 from asteroid_wsas.data.synthetic import write_audiocaps_layout, write_music_layout
-from asteroid_wsas.engine import experiment as E
+from asteroid_wsas.data.registry import get_dataset
+from asteroid_wsas.engine import config as C
+from asteroid_wsas.engine import training as T
 from asteroid_wsas.losses.objectives import make_objective
 
 
@@ -35,47 +34,47 @@ def _conf(tmp_path, **data):
 
 def test_load_conf_merges_and_checks(tmp_path):
     path = _conf(tmp_path)
-    conf = E.load_conf(path, {"training": {"max_steps": 7}, "objective": {"name": "mixit"}})
+    conf = C.load_conf(path, {"training": {"max_steps": 7}, "objective": {"name": "mixit"}})
     assert conf["training"] == {"batch_size": 4, "max_steps": 7}
     assert conf["objective"]["name"] == "mixit"
     with pytest.raises(ValueError, match="objective.name must be one of"):
-        E.load_conf(path, {"objective": {"name": "pit"}})
+        C.load_conf(path, {"objective": {"name": "pit"}})
     with pytest.raises(ValueError, match="data.dataset must be one of"):
-        E.load_conf(path, {"data": {"dataset": "esc50"}})
+        C.load_conf(path, {"data": {"dataset": "esc50"}})
 
 
 def test_datasets_per_objective(tmp_path):
     write_music_layout(str(tmp_path / "m"), 5, ["beep", "hum", "bell"], 1.0, 8000)
-    conf = E.load_conf(_conf(tmp_path))
-    weak = E.train_datasets(conf)["weak"]
+    conf = C.load_conf(_conf(tmp_path))
+    weak = T.train_datasets(conf)["weak"]
     item = weak[0]
     assert "sources" not in item and len(item["phrases"]) == 2  # weak never sees sources
-    clean = E.train_datasets(E._merge(conf, {"objective": {"name": "supervised"}}))["clean"]
+    clean = T.train_datasets(C._merge(conf, {"objective": {"name": "supervised"}}))["clean"]
     assert clean[0]["sources"].shape[0] == 2  # split into single sources by clean_mixtures
-    semi = E.train_datasets(E._merge(conf, {"objective": {"name": "semi"}}))
+    semi = T.train_datasets(C._merge(conf, {"objective": {"name": "semi"}}))
     assert set(semi) == {"clean", "weak"}
     clean_ids = {e.video_id for e in semi["clean"].entries}
     assert clean_ids.isdisjoint(e.video_id for e in semi["weak"].entries)
     assert len({e.label for e in semi["clean"].entries}) == 2  # enough for 2-source mixtures
     # supervised on semi's clean share: the same videos, nothing else
-    few = E._merge(
+    few = C._merge(
         conf, {"objective": {"name": "supervised"}, "data": {"supervised_fraction": 0.05}}
     )
-    assert {e.video_id for e in E.train_datasets(few)["clean"].entries} == clean_ids
+    assert {e.video_id for e in T.train_datasets(few)["clean"].entries} == clean_ids
     with pytest.raises(FileNotFoundError, match="not a folder"):
-        E.dataset_paths({"dataset": "music", "root": str(tmp_path / "nowhere")})
+        get_dataset({"dataset": "music", "root": str(tmp_path / "nowhere")}).paths()
 
 
 def test_audiocaps_refuses_clean_objectives(tmp_path):
     write_audiocaps_layout(
         str(tmp_path / "a"), {"train": 4, "val": 2, "test": 2}, seconds=1.0, sample_rate=8000
     )
-    conf = E.load_conf(
+    conf = C.load_conf(
         _conf(tmp_path), {"data": {"dataset": "audiocaps", "root": str(tmp_path / "a")}}
     )
-    assert len(E.train_datasets(conf)["weak"]) == 4
+    assert len(T.train_datasets(conf)["weak"]) == 4
     with pytest.raises(ValueError, match="needs clean single sources"):
-        E.train_datasets(E._merge(conf, {"objective": {"name": "supervised"}}))
+        T.train_datasets(C._merge(conf, {"objective": {"name": "supervised"}}))
 
 
 def test_set_overrides_and_their_errors(tmp_path):
@@ -112,7 +111,7 @@ def test_objective_and_encoder_options_keep_their_set_keys(tmp_path):
     )
     conf = cli_conf(args)
     assert conf["objective"]["name"] == "semi" and conf["encoder"]["name"] == "tiny"
-    assert E.objective_args(conf) == {"lambda_s": 0.5, "weak": {"cnt_weight": 0.3}}
+    assert C.objective_args(conf) == {"lambda_s": 0.5, "weak": {"cnt_weight": 0.3}}
 
 
 def test_evaluate_needs_a_model_or_the_mixture(tmp_path):
@@ -121,26 +120,26 @@ def test_evaluate_needs_a_model_or_the_mixture(tmp_path):
 
 
 def test_precision_choice():
-    assert E._precision("32-true") == "32-true"
-    assert E._precision("auto") in ("bf16-mixed", "16-mixed", "32-true")
+    assert T._precision("32-true") == "32-true"
+    assert T._precision("auto") in ("bf16-mixed", "16-mixed", "32-true")
     if not torch.cuda.is_available():
         bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        assert E._precision("auto") == ("bf16-mixed" if bf16 else "32-true")
+        assert T._precision("auto") == ("bf16-mixed" if bf16 else "32-true")
 
 
 def test_objective_args_per_objective():
     conf = {"objective": {"name": "weak", "args": {"a": 1}, "weak": {"cnt_weight": 0.1}}}
-    assert E.objective_args(conf) == {"a": 1, "cnt_weight": 0.1}
+    assert C.objective_args(conf) == {"a": 1, "cnt_weight": 0.1}
     conf["objective"]["name"] = "mix_and_separate"
-    assert E.objective_args(conf) == {"a": 1}
+    assert C.objective_args(conf) == {"a": 1}
 
 
 def test_semi_takes_the_weak_rows_settings():
     """semi's weak part used the default cnt_weight 0.5 while the weak row ran with 0.1."""
     conf = {"objective": {"name": "semi", "weak": {"cnt_weight": 0.1}}}
-    assert E.objective_args(conf) == {"weak": {"cnt_weight": 0.1}}
+    assert C.objective_args(conf) == {"weak": {"cnt_weight": 0.1}}
     conf["objective"]["semi"] = {"lambda_s": 2.0, "weak": {"url_weight": 1.0}}
-    args = E.objective_args(conf)
+    args = C.objective_args(conf)
     assert args == {"lambda_s": 2.0, "weak": {"cnt_weight": 0.1, "url_weight": 1.0}}
     objective = make_objective("semi", **args)
     assert objective.weak.cnt_weight == 0.1 and objective.lambda_s == 2.0
@@ -150,8 +149,8 @@ def test_resume_refuses_another_model(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
     conf = {"model": {"channels": [8, 16]}, "objective": {"name": "weak"}, "encoder": {}}
-    E.save_conf(conf, tmp_path / "conf.yml")
-    E._check_resumable(tmp_path / "conf.yml", conf)  # the same run: fine
-    other = E._merge(conf, {"model": {"channels": [16, 32]}})
+    C.save_conf(conf, tmp_path / "conf.yml")
+    T._check_resumable(tmp_path / "conf.yml", conf)  # the same run: fine
+    other = C._merge(conf, {"model": {"channels": [16, 32]}})
     with pytest.raises(ValueError, match="another model config"):
-        E._check_resumable(tmp_path / "conf.yml", other)
+        T._check_resumable(tmp_path / "conf.yml", other)

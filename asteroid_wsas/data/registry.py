@@ -1,0 +1,177 @@
+"""Datasets of the recipes by name: each builds itself from the config's ``data:`` block.
+
+A recipe names its data (``data.dataset: music``); the training, test-set and encoder code
+asks the registered class for its files, splits, test-set candidates and training
+mixtures, and never branches on the name. Adding a dataset means one class in its own
+module, registered with :func:`register_dataset`, and its docs page.
+
+Examples:
+    >>> get_dataset_class("music").test_passes  # MUSIC-2Mix: 10 passes over the test solos
+    10
+"""
+
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
+
+from torch.utils.data import Dataset
+
+from .mixing import LabeledSourceMixtures, SoloEntry, clean_fraction_split
+from .testsets import Candidate, solo_candidates
+
+__all__ = [
+    "RecipeData",
+    "LabelledSolos",
+    "DATASETS",
+    "register_dataset",
+    "get_dataset_class",
+    "get_dataset",
+]
+
+DATASETS: Dict[str, Type["RecipeData"]] = {}
+
+
+class RecipeData:
+    """Base of the recipes' datasets: one public layout under ``data.root``.
+
+    Subclasses set the class attributes and implement :meth:`candidates` and
+    :meth:`mixtures`; :func:`register_dataset` makes them available by ``name``.
+
+    Attributes:
+        name: The ``data.dataset`` value.
+        listing: The list file under the root; ``{split}`` is replaced by the split.
+        audio: The audio folder under the root.
+        splits: The splits the layout has.
+        test_passes: Passes over the test clips of the paper's fixed test set.
+        clean_sources: Whether single clean sources exist (supervised and semi objectives).
+
+    Args:
+        data: The config's ``data`` block (``root``, ``sample_rate``, ``segment``, ...).
+    """
+
+    name: str = ""
+    listing: str = ""
+    audio: str = "audio"
+    splits: Tuple[str, ...] = ("train", "val", "test")
+    test_passes: int = 1
+    clean_sources: bool = False
+
+    def __init__(self, data: Dict[str, Any]):
+        self.conf = dict(data)
+
+    def paths(self, split: str = "train") -> Tuple[str, str]:
+        """The list file and audio folder of ``split``.
+
+        Raises:
+            FileNotFoundError: naming what is missing and the layout expected.
+        """
+        root = self.conf.get("root")
+        if not root or not os.path.isdir(root):
+            raise FileNotFoundError(f"data.root {root!r} is not a folder (pass the dataset root)")
+        listing = self.conf.get("list") or os.path.join(root, self.listing.format(split=split))
+        audio = os.path.join(root, self.audio)
+        for path in (listing, audio):
+            if not os.path.exists(path):
+                raise FileNotFoundError(
+                    f"{path} not found: {self.name} expects <root>/"
+                    f"{self.listing.format(split=split)} and <root>/{self.audio}/ (see docs/data)"
+                )
+        return listing, audio
+
+    def candidates(self, split: str = "test") -> List[Candidate]:
+        """The clips a fixed test (or validation) set of ``split`` is built from."""
+        raise NotImplementedError
+
+    def mixtures(
+        self,
+        split: str = "train",
+        n_sources: Optional[int] = None,
+        entries: Optional[Sequence[Any]] = None,
+        return_sources: bool = False,
+    ) -> Dataset:
+        """Captioned mixtures of ``split``: random crops and partners for ``train``, fixed
+        otherwise; with their clean sources when ``return_sources`` (if the data has them).
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+            n_sources: Sources per mixture (default ``data.n_sources``, 2), where the data
+                mixes sources itself.
+            entries: A subset of the split's clips (from :meth:`clean_split`).
+            return_sources: Items carry their clean sources.
+        """
+        raise NotImplementedError
+
+    def clean_split(self, fraction: float, min_classes: int = 1) -> Tuple[list, list]:
+        """The training clips split into a clean share and the rest (semi-supervised).
+
+        Raises:
+            ValueError: The data has no clean single sources.
+        """
+        raise ValueError(
+            f"{self.name} has no clean single sources; use weak, mix_and_separate or mixit"
+        )
+
+    def _common(self, split: str) -> Dict[str, Any]:
+        return dict(
+            sample_rate=self.conf["sample_rate"],
+            segment=self.conf.get("segment"),
+            train=split == "train",
+            seed=self.conf.get("seed", 0),
+        )
+
+
+class LabelledSolos(RecipeData):
+    """Single-source clips with class labels (MUSIC, VGGSound): mixtures are made here by
+    mixing ``n_sources`` clips of distinct classes, and the clips are the clean sources."""
+
+    clean_sources = True
+
+    def solos(self, split: str) -> List[SoloEntry]:
+        """The labelled clips of ``split``."""
+        raise NotImplementedError
+
+    def candidates(self, split: str = "test") -> List[Candidate]:
+        return solo_candidates(self.solos(split))
+
+    def mixtures(self, split="train", n_sources=None, entries=None, return_sources=False):
+        entries = self.solos(split) if entries is None else entries
+        n_sources = n_sources or self.conf.get("n_sources", 2)
+        return LabeledSourceMixtures(
+            entries, n_sources=n_sources, return_sources=return_sources, **self._common(split)
+        )
+
+    def clean_split(self, fraction: float, min_classes: int = 1) -> Tuple[list, list]:
+        return clean_fraction_split(
+            self.solos("train"), fraction, self.conf.get("split_seed", 0), min_classes=min_classes
+        )
+
+
+def register_dataset(cls: Type[RecipeData]) -> Type[RecipeData]:
+    """Register a :class:`RecipeData` subclass under its ``name`` (a class decorator).
+
+    Raises:
+        TypeError: Not a RecipeData subclass with a name.
+        ValueError: Another class already has the name.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, RecipeData) and cls.name):
+        raise TypeError(f"a dataset must subclass RecipeData and set name, got {cls!r}")
+    existing = DATASETS.get(cls.name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"dataset {cls.name!r} is already registered ({existing.__qualname__})")
+    DATASETS[cls.name] = cls
+    return cls
+
+
+def get_dataset_class(name: str) -> Type[RecipeData]:
+    """The registered dataset class called ``name``.
+
+    Raises:
+        ValueError: No such dataset (the message lists the registered ones).
+    """
+    if name not in DATASETS:
+        raise ValueError(f"data.dataset must be one of {sorted(DATASETS)}, got {name!r}")
+    return DATASETS[name]
+
+
+def get_dataset(data: Dict[str, Any]) -> RecipeData:
+    """The dataset of a config's ``data`` block, built from it."""
+    return get_dataset_class(data.get("dataset"))(data)

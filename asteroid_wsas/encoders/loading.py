@@ -1,0 +1,48 @@
+"""One way to load the frozen encoder: by name, file, folder, package or beside a model."""
+
+import os
+from typing import Any, Dict, Optional, Union
+
+import yaml
+
+__all__ = ["load_encoder", "encoder_beside"]
+
+Spec = Union[str, os.PathLike, Dict[str, Any]]
+
+
+def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None):
+    """The frozen bimodal encoder that ``spec`` names.
+
+    Args:
+        spec: A transformers CLAP folder or hub id (``laion/clap-htsat-unfused``), a small
+            encoder file (``.pth`` from ``asteroid-wsas train-encoder`` or a recipe's stage
+            2), or a separator package's encoder entry (``{"kind": "small", "package":
+            ...}`` or ``{"kind": "clap" | "named", "name": ...}``).
+        base_dir: Folder that relative names are tried against first (a package's own).
+
+    Returns:
+        The encoder, frozen.
+    """
+    from .clap import ClapEncoder
+    from .tiny import TinyBimodalEncoder
+
+    if isinstance(spec, dict):
+        if spec.get("kind") == "small":
+            return TinyBimodalEncoder.from_pretrained(spec["package"]).freeze()
+        spec = spec["name"]
+    name = os.fspath(spec)
+    if base_dir is not None and os.path.exists(os.path.join(base_dir, name)):
+        name = os.path.join(os.fspath(base_dir), name)
+    if os.path.isfile(name):
+        return TinyBimodalEncoder.from_pretrained(name).freeze()
+    return ClapEncoder.from_pretrained(name).freeze()
+
+
+def encoder_beside(model_path: Union[str, os.PathLike]) -> Optional[str]:
+    """The encoder a recipe trained a ``best_model.pth`` with: ``encoder.name`` of the
+    ``conf.yml`` beside it (None without one)."""
+    conf_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "conf.yml")
+    if not os.path.isfile(conf_path):
+        return None
+    with open(conf_path, encoding="utf-8") as f:
+        return ((yaml.safe_load(f) or {}).get("encoder") or {}).get("name")

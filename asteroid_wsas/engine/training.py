@@ -1,0 +1,231 @@
+"""Training a recipe's run: config -> encoder, separator, loaders, system -> Lightning fit.
+
+:func:`train` writes an experiment folder in Asteroid's layout::
+
+    exp/<tag>/
+      conf.yml            the full config of the run
+      logs/metrics.csv    every logged value (losses per step, val_sdr per validation)
+      checkpoints/        best val_sdr checkpoint and last.ckpt (resume after a kill)
+      best_model.pth      the separator alone (weights_only-safe), from the best checkpoint
+"""
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+import yaml
+
+from ..data import (
+    ResumableLoader,
+    TestSetDataset,
+    clean_mixtures,
+    collate_test_items,
+    mixture_of_mixtures,
+)
+from ..data.registry import get_dataset
+from ..encoders.loading import load_encoder
+from ..losses.objectives import OBJECTIVES, make_objective
+from .config import objective_args, save_conf
+
+__all__ = ["recipe_encoder", "build_model", "train_datasets", "build_system", "train"]
+
+PathLike = Union[str, os.PathLike]
+
+
+def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
+    """The training dataset(s) the configured objective declares (``Objective.batches``):
+    ``{"weak": mixtures}``, ``{"clean": mixtures with their sources}`` or both."""
+    data, name = conf["data"], conf["objective"]["name"]
+    needs = OBJECTIVES[name].batches
+    dataset = get_dataset(data)
+    n_sources = data.get("n_sources", 2)
+    # the share of training clips that keep clean audio: data.clean_fraction for semi (5 %
+    # by default), data.supervised_fraction for supervised (all by default; the same share
+    # and seed pick the same clips as semi's, to compare the two)
+    key, default = ("clean_fraction", 0.05) if "weak" in needs else ("supervised_fraction", 1.0)
+    clean = rest = None
+    if "clean" in needs:
+        if not dataset.clean_sources:
+            dataset.clean_split(1.0)  # raises, naming the objectives that work without
+        if data.get(key, default) < 1.0:
+            clean, rest = dataset.clean_split(data.get(key, default), min_classes=n_sources)
+    out = {}
+    if "clean" in needs:
+        out["clean"] = dataset.mixtures(n_sources=n_sources, entries=clean, return_sources=True)
+    if "weak" in needs:  # with clean data too: the rest of the clips, as mixtures only
+        out["weak"] = dataset.mixtures(n_sources=n_sources, entries=rest)
+    return out
+
+
+def recipe_encoder(spec: str, exp_dir: Optional[PathLike] = None):
+    """The frozen encoder of a recipe's ``encoder.name``: ``tiny`` is the small encoder of
+    stage 2 (``<exp_dir>/encoder/tiny.pth``); anything else goes to
+    :func:`~asteroid_wsas.encoders.loading.load_encoder`."""
+    if spec == "tiny":
+        if exp_dir is None:
+            raise ValueError("encoder 'tiny' needs the experiment folder")
+        spec = os.path.join(os.fspath(exp_dir), "encoder", "tiny.pth")
+        if not os.path.isfile(spec):
+            raise FileNotFoundError(f"{spec} not found: run stage 2 (train the small encoder)")
+    return load_encoder(spec)
+
+
+def build_model(conf: Dict[str, Any], encoder):
+    """The separator of ``conf["model"]``: ``name`` (a registered class, default
+    ``TextCondUNet``) and its arguments, with the encoder's text sizes and the data rate."""
+    from ..registry import get_model_class
+
+    args = dict(conf.get("model") or {})
+    cls = get_model_class(args.pop("name", "TextCondUNet"))
+    args.update(
+        sample_rate=conf["data"]["sample_rate"],
+        text_embed_dim=encoder.embed_dim,
+        text_token_dim=encoder.token_dim,
+    )
+    return cls(**args)
+
+
+def _loader(dataset, conf: Dict[str, Any], shuffle: bool, collate_fn, batch_size=None):
+    training = conf["training"]
+    return ResumableLoader(
+        dataset,
+        batch_size=batch_size or training["batch_size"],
+        shuffle=shuffle,
+        seed=training.get("seed", 0),
+        drop_last=shuffle,
+        collate_fn=collate_fn,
+        num_workers=conf["data"].get("num_workers", 0),
+    )
+
+
+def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional[PathLike]):
+    """Encoder, separator, loaders and :class:`~asteroid_wsas.engine.WeakSupSystem`."""
+    from pytorch_lightning.utilities import CombinedLoader
+
+    from .system import WeakSupSystem
+
+    encoder = recipe_encoder(conf["encoder"]["name"], exp_dir)
+    torch.manual_seed(conf["training"].get("seed", 0))
+    model = build_model(conf, encoder)
+    sets = train_datasets(conf)
+    # the same number of mixtures per step: B items make B/2 mixtures of mixtures (weak),
+    # B/2 clean mixtures of their sources (supervised)
+    batch = conf["training"]["batch_size"]
+    loaders = {
+        k: _loader(
+            v,
+            conf,
+            True,
+            *((clean_mixtures, max(batch // 2, 1)) if k == "clean" else (mixture_of_mixtures,)),
+        )
+        for k, v in sets.items()
+    }
+    train_loader = (
+        CombinedLoader(loaders, "max_size_cycle")
+        if len(loaders) > 1
+        else next(iter(loaders.values()))
+    )
+    val_loader = None
+    if val_manifest:
+        val_loader = _loader(
+            TestSetDataset(val_manifest), conf, False, collate_test_items, batch_size=4
+        )
+    args = objective_args(conf)
+    # how a MixIT model's outputs answer queries (validation): a separation setting
+    selection = args.pop("selection", "text")
+    objective = make_objective(conf["objective"]["name"], model, **args)
+    system_conf = {k: conf[k] for k in ("optim", "scheduler") if conf.get(k)}
+    system_conf["selection"] = selection
+    return WeakSupSystem(model, encoder, objective, train_loader, val_loader, config=system_conf)
+
+
+def _check_resumable(saved_conf: Path, conf: Dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint of another model, objective or encoder."""
+    with open(saved_conf, encoding="utf-8") as f:
+        saved = yaml.safe_load(f) or {}
+    for key in ("model", "objective", "encoder"):
+        if saved.get(key) != conf.get(key):
+            raise ValueError(
+                f"{saved_conf.parent} holds a run with another {key} config "
+                f"({saved.get(key)} != {conf.get(key)}); use another experiment folder "
+                "(--tag) or start over (--force / --restart)"
+            )
+
+
+def _precision(setting: str) -> str:
+    """``auto``: bf16-mixed where bf16 is fast (CUDA with bf16, CPUs with AVX512-BF16/AMX)."""
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
+
+
+def train(
+    conf: Dict[str, Any],
+    exp_dir: PathLike,
+    val_manifest: Optional[PathLike] = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> str:
+    """Train the configured objective; write the experiment folder; return best_model.pth.
+
+    Resumes from ``<exp_dir>/checkpoints/last.ckpt`` when it exists (after a kill), at the
+    same step and batch. Uses every visible GPU (``training.devices``) with Lightning DDP,
+    and ``training.num_nodes`` nodes (launch one process per node, see docs/recipes.md).
+    """
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import TQDMProgressBar
+    from pytorch_lightning.loggers import CSVLogger
+
+    from .system import checkpoint_callbacks
+
+    exp_dir = Path(exp_dir)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    last = exp_dir / "checkpoints" / "last.ckpt"
+    if resume and last.is_file() and (exp_dir / "conf.yml").is_file():
+        _check_resumable(exp_dir / "conf.yml", conf)
+    save_conf(conf, exp_dir / "conf.yml")
+    training = conf["training"]
+    pl.seed_everything(training.get("seed", 0), workers=True, verbose=False)
+    system = build_system(conf, exp_dir, val_manifest)
+    callbacks = checkpoint_callbacks(
+        exp_dir / "checkpoints", every_n_train_steps=training.get("checkpoint_every_n_steps")
+    )
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=training.get("progress_every", 10)))
+    devices = training.get("devices", "auto")
+    n_gpus = torch.cuda.device_count()
+    distributed = training.get("num_nodes", 1) > 1 or (
+        n_gpus > 1 and devices in ("auto", -1) or (isinstance(devices, int) and devices > 1)
+    )
+    trainer = pl.Trainer(
+        accelerator=training.get("accelerator", "auto"),
+        devices=devices,
+        num_nodes=training.get("num_nodes", 1),
+        strategy="ddp" if distributed else "auto",
+        precision=_precision(training.get("precision", "auto")),
+        max_epochs=training.get("max_epochs", 200),
+        max_steps=training.get("max_steps", -1),
+        gradient_clip_val=training.get("gradient_clip_val"),
+        val_check_interval=training.get("val_check_interval"),
+        check_val_every_n_epoch=training.get("check_val_every_n_epoch", 1),
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if val_manifest else 0,
+        callbacks=callbacks,
+        logger=CSVLogger(exp_dir, name="logs", version=""),
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        log_every_n_steps=training.get("log_every_n_steps", 10),
+    )
+    trainer.fit(system, ckpt_path=str(last) if resume and last.is_file() else None)
+    # the final state, also when the budget ended before any validation or epoch end
+    trainer.save_checkpoint(last)
+
+    best = callbacks[0].best_model_path or str(last)
+    if trainer.is_global_zero:
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        system.load_state_dict(state)
+        system.save_separator(exp_dir / "best_model.pth", force=True)
+    return str(exp_dir / "best_model.pth")
