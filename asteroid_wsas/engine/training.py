@@ -47,7 +47,10 @@ def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
     clean = rest = None
     if "clean" in needs:
         if not dataset.clean_sources:
-            dataset.clean_split(1.0)  # raises, naming the objectives that work without
+            raise ValueError(
+                f"objective {name!r} needs clean single sources, which {dataset.name} does "
+                "not have; use weak, mix_and_separate or mixit"
+            )
         if data.get(key, default) < 1.0:
             clean, rest = dataset.clean_split(data.get(key, default), min_classes=n_sources)
     out = {}

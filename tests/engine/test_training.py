@@ -80,7 +80,7 @@ def test_audiocaps_refuses_clean_objectives(tmp_path):
 def test_set_overrides_and_their_errors(tmp_path):
     import argparse
 
-    from asteroid_wsas.cli import _conf as cli_conf
+    from asteroid_wsas.cli import recipe_conf as cli_conf
 
     args = argparse.Namespace(
         conf=str(_conf(tmp_path)),
@@ -101,7 +101,7 @@ def test_objective_and_encoder_options_keep_their_set_keys(tmp_path):
     """--objective weak used to replace the objective block, dropping --set objective.*."""
     import argparse
 
-    from asteroid_wsas.cli import _conf as cli_conf
+    from asteroid_wsas.cli import recipe_conf as cli_conf
 
     args = argparse.Namespace(
         conf=str(_conf(tmp_path)),
