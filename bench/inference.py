@@ -74,7 +74,10 @@ def worker(seconds: float, small: bool, device: str) -> dict:
 def speedup(small: bool, device: str, repeats: int, seconds: float = 10.0) -> tuple:
     sep = build(small, device)
     wav = audio(seconds)
-    embed, tokens, mask = sep._encode(QUERIES, torch.device(device))
+    from asteroid_wsas.encoders import encode_queries
+
+    sep.encoder.to(device)
+    embed, tokens, mask = (t[0] for t in encode_queries(sep.encoder, [QUERIES]))
 
     def plain():
         with torch.inference_mode():
