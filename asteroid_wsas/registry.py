@@ -5,15 +5,41 @@ names the class to train. Both are looked up through Asteroid's own model regist
 model registered here is also ``asteroid.models.get(name)``.
 """
 
-from typing import Any, Dict, Type
+from typing import Any, Dict, MutableMapping, Type
 
 import asteroid.models
 
 from .models import SafeBaseModel, TextCondUNet
 
-__all__ = ["MODELS", "register_model", "register_models", "get_model_class", "model_from_package"]
+__all__ = [
+    "MODELS",
+    "register_model",
+    "register_models",
+    "get_model_class",
+    "model_from_package",
+    "register_named",
+]
 
 MODELS = (TextCondUNet,)
+
+
+def register_named(table: MutableMapping[str, type], cls: type, base: type, kind: str) -> type:
+    """Add ``cls`` to ``table`` under ``cls.name`` (the datasets' and objectives' registries).
+
+    Re-registering a class of the same qualified name (a reloaded module) replaces it.
+
+    Raises:
+        TypeError: ``cls`` does not subclass ``base`` or has no name of its own.
+        ValueError: Another class already has the name.
+    """
+    name = getattr(cls, "name", None)
+    if not (isinstance(cls, type) and issubclass(cls, base)) or name in (None, "", base.name):
+        raise TypeError(f"a {kind} must subclass {base.__name__} and set name, got {cls!r}")
+    existing = table.get(name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"{kind} {name!r} is already registered ({existing.__qualname__})")
+    table[name] = cls
+    return cls
 
 
 def register_model(cls: Type[SafeBaseModel]) -> Type[SafeBaseModel]:

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 from torch.utils.data import Dataset
 
+from ..registry import register_named
 from .mixing import LabeledSourceMixtures, SoloEntry, clean_fraction_split
 from .testsets import Candidate, solo_candidates
 
@@ -152,13 +153,7 @@ def register_dataset(cls: Type[RecipeData]) -> Type[RecipeData]:
         TypeError: Not a RecipeData subclass with a name.
         ValueError: Another class already has the name.
     """
-    if not (isinstance(cls, type) and issubclass(cls, RecipeData) and cls.name):
-        raise TypeError(f"a dataset must subclass RecipeData and set name, got {cls!r}")
-    existing = DATASETS.get(cls.name)
-    if existing is not None and existing.__qualname__ != cls.__qualname__:
-        raise ValueError(f"dataset {cls.name!r} is already registered ({existing.__qualname__})")
-    DATASETS[cls.name] = cls
-    return cls
+    return register_named(DATASETS, cls, RecipeData, "dataset")
 
 
 def get_dataset_class(name: str) -> Type[RecipeData]:

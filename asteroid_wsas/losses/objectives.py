@@ -27,6 +27,7 @@ import torch
 from asteroid.losses import MixITLossWrapper, multisrc_neg_sisdr, multisrc_neg_snr
 from torch import nn
 
+from ..registry import register_named
 from ..encoders.base import encode_queries
 from .bimodal import BimodalContrastiveLoss, text_ids
 from .reconstruction import ConsistencyLoss, MixAndSeparateLoss
@@ -328,13 +329,7 @@ def register_objective(cls: type) -> type:
         TypeError: Not an Objective subclass with a name of its own.
         ValueError: Another class already has the name.
     """
-    if not (isinstance(cls, type) and issubclass(cls, Objective)) or cls.name == "objective":
-        raise TypeError(f"an objective must subclass Objective and set name, got {cls!r}")
-    existing = OBJECTIVES.get(cls.name)
-    if existing is not None and existing.__qualname__ != cls.__qualname__:
-        raise ValueError(f"objective {cls.name!r} is already registered ({existing.__qualname__})")
-    OBJECTIVES[cls.name] = cls
-    return cls
+    return register_named(OBJECTIVES, cls, Objective, "objective")
 
 
 def make_objective(name: str, model=None, **kwargs) -> Objective:
