@@ -21,19 +21,16 @@ import os
 import sys
 from typing import Iterator, List, Optional
 
+from .utils import refuse_overwrite
+
 DATASET_NAMES = ("audiocaps", "music", "vggsound")
 OBJECTIVE_NAMES = ("weak", "mix_and_separate", "supervised", "semi", "mixit")
-
-
-def _refuse_overwrite(path: str, force: bool) -> None:
-    if os.path.exists(path) and not force:
-        raise SystemExit(f"error: {path} exists; pass --force to overwrite it")
 
 
 def cmd_prompts(args: argparse.Namespace) -> None:
     from .text import captions_to_phrases, load_phrase_overrides
 
-    _refuse_overwrite(args.output, args.force)
+    refuse_overwrite(args.output, force=args.force)
     if not os.path.isfile(args.captions):
         raise SystemExit(f"error: caption file {args.captions} not found")
     overrides = load_phrase_overrides(args.overrides) if args.overrides else None
@@ -58,7 +55,7 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
     from .data.synthetic import SyntheticCaptionedMixtures
     from .encoders.tiny import save_encoder, train_tiny_encoder
 
-    _refuse_overwrite(args.output, args.force)
+    refuse_overwrite(args.output, force=args.force)
     if args.conf:  # a recipe's training mixtures (never their sources) and its val split
         from torch.utils.data import Subset
 
@@ -129,7 +126,7 @@ def cmd_testset(args: argparse.Namespace) -> None:
     from .data import build_test_set, write_manifest
     from .data.registry import get_dataset
 
-    _refuse_overwrite(args.output, args.force)
+    refuse_overwrite(args.output, force=args.force)
     if args.events:  # phrase-level: each clip's clean events queried with their phrases
         from .data import event_test_set
 
@@ -187,7 +184,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from .data.registry import get_dataset_class
 
     listing = os.path.join(args.root, get_dataset_class(args.dataset).listing.format(split="train"))
-    _refuse_overwrite(listing, args.force)
+    refuse_overwrite(listing, force=args.force)
     common = dict(seconds=args.seconds, sample_rate=args.sample_rate, seed=args.seed)
     if args.sounds == "rendered":
         try:
@@ -264,7 +261,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     test = os.path.join(args.output_dir, f"test_{n}mix.json")
     val = os.path.join(args.output_dir, f"val_{n}mix.json")
     for path in (test, val):
-        _refuse_overwrite(path, args.force)
+        refuse_overwrite(path, force=args.force)
     build_manifest(data, test, "test", n, data.get("test_passes"), force=args.force)
     build_manifest(data, val, "val", n, 1, data.get("val_mixtures", 100), force=args.force)
     print(f"fixed {n}-source sets: {test}, {val}")
@@ -273,7 +270,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         from .data import event_test_set, write_manifest
 
         events = os.path.join(args.output_dir, "test_events.json")
-        _refuse_overwrite(events, args.force)
+        refuse_overwrite(events, force=args.force)
         test_set = event_test_set(
             f"{data['dataset']}-events", data["root"], "test", data["sample_rate"]
         )
@@ -283,7 +280,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         from .text import captions_to_phrases
 
         phrases = os.path.join(args.output_dir, "train_phrases.json")
-        _refuse_overwrite(phrases, args.force)
+        refuse_overwrite(phrases, force=args.force)
         split = captions_to_phrases(os.path.join(data["root"], "train.csv"))
         with open(phrases, "w", encoding="utf-8") as f:
             json.dump(split, f, indent=1, ensure_ascii=False)
@@ -292,9 +289,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def refuse_finished_run(exp_dir: str, force: bool) -> None:
     """Raise if ``exp_dir`` holds a finished run (a separator and nothing to resume)."""
-    if os.path.exists(os.path.join(exp_dir, "best_model.pth")) and not force:
-        if not os.path.exists(os.path.join(exp_dir, "checkpoints", "last.ckpt")):
-            raise FileExistsError(f"{exp_dir} holds a finished run; pass --force")
+    if not os.path.exists(os.path.join(exp_dir, "checkpoints", "last.ckpt")):
+        refuse_overwrite(os.path.join(exp_dir, "best_model.pth"), force=force)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -402,7 +398,7 @@ def cmd_separate(args: argparse.Namespace) -> None:
         if args.residual:
             files.append(os.path.join(folder, "residual.wav"))
         for f in files:
-            _refuse_overwrite(f, args.force)
+            refuse_overwrite(f, force=args.force)
         outputs[path] = files
     separator = Separator.from_pretrained(args.model)
     if args.device:
@@ -439,7 +435,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         rows[name] = folder
     outputs = [args.output, os.path.splitext(args.output)[0] + ".json"] if args.output else []
     for path in outputs + ([args.curves] if args.curves else []):
-        _refuse_overwrite(path, args.force)
+        refuse_overwrite(path, force=args.force)
     result = compare(rows, args.claim or (), n_resamples=args.resamples)
     notes = report_notes(args.wall_time, args.note or ())
     print(format_report(result, args.title, notes=notes))

@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from fast_bss_eval.torch import square_cosine_metrics
+from .utils import refuse_overwrite
 
 __all__ = [
     "METRICS",
@@ -805,8 +806,7 @@ class Evaluator:
 
 def _writable(path: Union[str, os.PathLike], force: bool) -> Path:
     path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass force=True to overwrite it")
+    refuse_overwrite(path, force=force)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

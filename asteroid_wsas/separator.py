@@ -20,6 +20,7 @@ from .encoders.base import encode_queries
 from .encoders.loading import encoder_beside, load_encoder
 from .models import TextCondUNet
 from .registry import model_from_package
+from .utils import fast_bf16, refuse_overwrite
 
 __all__ = [
     "Separator",
@@ -367,8 +368,7 @@ class Separator(nn.Module):
 
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(os.fspath(directory), SEPARATOR_FILE)
-        if os.path.exists(path) and not force:
-            raise FileExistsError(f"{path} exists; pass force=True to overwrite it")
+        refuse_overwrite(path, force=force)
         if isinstance(self.encoder, ClapEncoder):
             name = self.encoder_name
             if name is None:
@@ -570,9 +570,7 @@ def _autocast_dtype(device: torch.device, precision: str) -> Optional[torch.dtyp
         return None
     if precision == "bf16":
         return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+    return torch.bfloat16 if fast_bf16(device) else None
 
 
 def _fit(wav: torch.Tensor, length: int) -> torch.Tensor:

@@ -36,6 +36,7 @@ from .audio import (
     rms_db,
 )
 from .mixing import SoloEntry
+from ..utils import refuse_overwrite
 
 FORMAT = "asteroid-wsas test set v1"
 
@@ -277,8 +278,7 @@ def _render_sources(mixture: TestMixture, root: str, sample_rate: int, seconds: 
 
 def write_manifest(test_set: TestSet, path: Union[str, os.PathLike], force: bool = False):
     """Write a test set as JSON; refuses to overwrite unless ``force``."""
-    if os.path.exists(path) and not force:
-        raise FileExistsError(f"{path} exists; pass force=True (--force) to overwrite it")
+    refuse_overwrite(path, force=force)
     data = {"format": FORMAT, **asdict(test_set)}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1)

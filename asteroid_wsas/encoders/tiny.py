@@ -19,6 +19,7 @@ from torch import nn
 
 from ..serialization import PathOrConf, load_package, model_package
 from .base import BimodalEncoder, TextBatch
+from ..utils import refuse_overwrite
 
 SPECIALS = ("<pad>", "<unk>", "<cls>")
 PAD, UNK, CLS = range(3)
@@ -423,6 +424,5 @@ def _collate(items) -> Tuple[torch.Tensor, List[str], Optional[List[List[str]]]]
 
 def save_encoder(encoder: TinyBimodalEncoder, path: Union[str, os.PathLike], force: bool = False):
     """Write ``encoder.serialize()`` to ``path``; refuses to overwrite unless ``force``."""
-    if os.path.exists(path) and not force:
-        raise FileExistsError(f"{path} exists; pass force=True (--force) to overwrite it")
+    refuse_overwrite(path, force=force)
     torch.save(encoder.serialize(), path)

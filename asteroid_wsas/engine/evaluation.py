@@ -2,15 +2,16 @@
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 
 from ..data import TestSetDataset, build_test_set, collate_test_items, write_manifest
 from ..data.registry import get_dataset
 from ..separator import separate_batch
+from ..utils import refuse_overwrite
 
-__all__ = ["build_manifest", "load_separator", "separated_batches", "evaluate", "refuse_existing"]
+__all__ = ["build_manifest", "load_separator", "separated_batches", "evaluate"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -109,13 +110,6 @@ def separated_batches(
             yield batch, est.float().cpu()
 
 
-def refuse_existing(paths: Sequence[Path], force: bool) -> None:
-    """Raise for the first of ``paths`` that exists, unless ``force``."""
-    for path in paths:
-        if path.exists() and not force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-
-
 def evaluate(
     separator: Optional[PathLike],
     encoder,
@@ -149,7 +143,7 @@ def evaluate(
 
     out_dir = Path(out_dir)
     files = [out_dir / n for n in ("all_metrics.csv", "final_metrics.json", "scores.png")]
-    refuse_existing(files, force)
+    refuse_overwrite(*files, force=force)
     evaluator = Evaluator(device="cpu")
     desc = f"evaluating {out_dir.name}"
     for batch, est in separated_batches(

@@ -33,6 +33,7 @@ from ..stats import (
     paired_bootstrap,
     seed_interval,
 )
+from ..utils import refuse_overwrite
 
 PathLike = Union[str, os.PathLike]
 TABLE_METRICS = ("sdr", "sir", "sar", "sdri")
@@ -190,8 +191,7 @@ def plot_curves(
     from matplotlib.figure import Figure
 
     path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass --force to overwrite it")
+    refuse_overwrite(path, force=force)
     fig = Figure(figsize=(6.5, 4), layout="constrained")
     ax = fig.subplots()
     drawn = 0
@@ -413,9 +413,7 @@ def write_report(
     """
     path = Path(path)
     json_path = path.with_suffix(".json")
-    for p in (path, json_path):
-        if p.exists() and not force:
-            raise FileExistsError(f"{p} exists; pass --force to overwrite it")
+    refuse_overwrite(path, json_path, force=force)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = format_report(result, title, notes=notes)
     path.write_text(text + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from torch import nn
 from ..losses.objectives import Objective, make_objective
 from ..metrics import separation_metrics, silent_sources
 from ..separator import separate_batch
+from ..utils import refuse_overwrite
 
 __all__ = ["WeakSupSystem", "checkpoint_callbacks", "VAL_METRICS"]
 
@@ -230,8 +231,7 @@ class WeakSupSystem(System):
             FileExistsError: ``path`` exists and ``force`` is False.
         """
         path = os.fspath(path)
-        if os.path.exists(path) and not force:
-            raise FileExistsError(f"{path} exists; pass force=True to overwrite it")
+        refuse_overwrite(path, force=force)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         torch.save(self.separator_package(), path)
         return path

@@ -27,6 +27,7 @@ from ..data.registry import get_dataset
 from ..encoders.loading import load_encoder
 from ..losses.objectives import OBJECTIVES, make_objective
 from .config import objective_args, save_conf
+from ..utils import fast_bf16
 
 __all__ = ["recipe_encoder", "build_model", "train_datasets", "build_system", "train"]
 
@@ -161,8 +162,8 @@ def _precision(setting: str) -> str:
     if setting != "auto":
         return setting
     if torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
+        return "bf16-mixed" if fast_bf16("cuda") else "16-mixed"
+    return "bf16-mixed" if fast_bf16("cpu") else "32-true"
 
 
 def train(
