@@ -1,4 +1,5 @@
-"""Reports of a comparison: tables with intervals, paired claims, curves with spread.
+"""Reports of a comparison: tables with intervals, paired claims (:mod:`.claims`), curves
+with spread (:mod:`.curves`).
 
 A comparison is a set of rows ``{name: folder}``; a folder is one evaluated run or a method
 folder with one evaluated run per seed (``seed0/``, ``seed1/``, ...), all scored on the same
@@ -14,17 +15,11 @@ fixed test set. :func:`compare` reads them and gives
 - the validation curves of every row, mean over seeds with the min-max band.
 """
 
-import ast
-import csv
 import json
-import math
-import operator
 import os
 import platform
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
-
-import numpy as np
 
 from ..stats import (
     SeedScores,
@@ -33,198 +28,36 @@ from ..stats import (
     paired_bootstrap,
     seed_interval,
 )
+from ..metrics import LABELS, METRICS, TABLE_METRICS
 from ..utils import refuse_overwrite
+from .claims import Claim, parse_claim
+from .curves import plot_curves, read_curve, seed_curves
+
+__all__ = [
+    "compare",
+    "format_report",
+    "write_report",
+    "report_notes",
+    "machine",
+    "row_scores",
+    "format_row",
+    "format_table",
+    # claims and curves, from their modules
+    "Claim",
+    "parse_claim",
+    "plot_curves",
+    "read_curve",
+    "seed_curves",
+]
 
 PathLike = Union[str, os.PathLike]
-TABLE_METRICS = ("sdr", "sir", "sar", "sdri")
-LABELS = {"sdr": "SDR", "sir": "SIR", "sar": "SAR", "sdri": "SDRi", "si_sdr": "SI-SDR"}
-_OPS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-}
-_GOALS = {ast.GtE: ">=", ast.Gt: ">", ast.LtE: "<=", ast.Lt: "<"}
 
 
-# ---------------------------------------------------------------------------------- claims
-class Claim:
-    """A statement about row means: ``[metric:] expression [>=|>|<=|< goal]``.
-
-    Args:
-        text: e.g. ``"weak - mix_and_separate"``, ``"weak / supervised >= 0.9"`` or
-            ``"sdri: weak / mix_and_separate >= 1.5"``; names are rows of the comparison.
-
-    Examples:
-        >>> c = Claim("sdri: weak / mix_and_separate >= 1.5")
-        >>> c.metric, c.names, c.goal, c({"weak": 3.0, "mix_and_separate": 1.5})
-        ('sdri', ['weak', 'mix_and_separate'], ('>=', 1.5), 2.0)
-    """
-
-    def __init__(self, text: str):
-        self.text = text.strip()
-        metric, sep, rest = self.text.partition(":")
-        self.metric, body = (metric.strip().lower(), rest) if sep else ("sdr", self.text)
-        try:
-            tree = ast.parse(body.strip(), mode="eval").body
-        except SyntaxError as err:
-            raise ValueError(f"claim {text!r}: not an expression of row names ({err.msg})")
-        self.goal: Optional[Tuple[str, float]] = None
-        if isinstance(tree, ast.Compare):
-            if len(tree.ops) != 1 or type(tree.ops[0]) not in _GOALS:
-                raise ValueError(f"claim {text!r}: one comparison (>=, >, <=, <) at most")
-            goal = self._number(tree.comparators[0], text)
-            self.goal = (_GOALS[type(tree.ops[0])], goal)
-            tree = tree.left
-        self.tree = tree
-        self.names: List[str] = []
-        self._check(tree, text)
-        self.expression = ast.unparse(tree)
-
-    @staticmethod
-    def _number(node, text: str) -> float:
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -Claim._number(node.operand, text)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            return float(node.value)
-        raise ValueError(f"claim {text!r}: the goal must be a number")
-
-    def _check(self, node, text: str) -> None:
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            self._check(node.left, text)
-            self._check(node.right, text)
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            self._check(node.operand, text)
-        elif isinstance(node, ast.Name):
-            if node.id not in self.names:
-                self.names.append(node.id)
-        elif not (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))):
-            raise ValueError(f"claim {text!r}: only row names, numbers and + - * / ( )")
-
-    def _eval(self, node, means: Mapping[str, float]) -> float:
-        if isinstance(node, ast.BinOp):
-            left, right = self._eval(node.left, means), self._eval(node.right, means)
-            if isinstance(node.op, ast.Div) and right == 0:
-                return math.nan
-            return _OPS[type(node.op)](left, right)
-        if isinstance(node, ast.UnaryOp):
-            return -self._eval(node.operand, means)
-        if isinstance(node, ast.Name):
-            return means[node.id]
-        return float(node.value)
-
-    def __call__(self, means: Mapping[str, float]) -> float:
-        return self._eval(self.tree, means)
-
-    def verdict(self, low: float, high: float) -> Optional[bool]:
-        """Whether the whole interval ``[low, high]`` satisfies the goal (None: no goal)."""
-        if self.goal is None:
-            return None
-        op, goal = self.goal
-        if op in (">=", ">"):
-            return bool(low >= goal if op == ">=" else low > goal)
-        return bool(high <= goal if op == "<=" else high < goal)
-
-
-def parse_claim(text: str) -> Claim:
-    """See :class:`Claim`."""
-    return Claim(text)
-
-
-# ---------------------------------------------------------------------------------- reading
 def row_scores(folder: PathLike, metrics: Sequence[str] = TABLE_METRICS) -> Dict[str, SeedScores]:
     """Per-mixture scores of every seed of a row, per metric."""
     return {m: load_seed_scores(folder, m) for m in metrics}
 
 
-def read_curve(exp_dir: PathLike, metric: str = "val_sdr") -> Tuple[List[int], List[float]]:
-    """(steps, values) of a validation metric from ``<exp_dir>/logs/metrics.csv``."""
-    path = Path(exp_dir) / "logs" / "metrics.csv"
-    steps, values = [], []
-    if not path.is_file():
-        return steps, values
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get(metric):
-                steps.append(int(row["step"]))
-                values.append(float(row[metric]))
-    return steps, values
-
-
-def _run_dirs(folder: PathLike) -> List[Path]:
-    """The run folders of a row: its seeds, or itself (also before evaluation)."""
-    folder = Path(folder)
-    seeds = sorted(
-        (p for p in folder.glob("seed*") if p.is_dir()), key=lambda p: (len(p.name), p.name)
-    )
-    return seeds or [folder]
-
-
-def seed_curves(
-    folder: PathLike, metric: str = "val_sdr"
-) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """Validation curves of every seed of a row on their common steps: (steps, (S, n))."""
-    curves = [dict(zip(*read_curve(run, metric))) for run in _run_dirs(folder)]
-    curves = [c for c in curves if c]
-    if not curves:
-        return np.zeros(0, int), None
-    steps = sorted(set.intersection(*(set(c) for c in curves)))
-    return np.array(steps), np.array([[c[s] for s in steps] for c in curves])
-
-
-def plot_curves(
-    rows: Mapping[str, PathLike],
-    path: PathLike,
-    metric: str = "val_sdr",
-    force: bool = False,
-) -> Optional[str]:
-    """One PNG of ``metric`` over training steps: per row the mean over seeds and the
-    min-max band of the seeds. Rows without curves (the mixture) are left out.
-
-    Returns:
-        str: the path, or None when no row has a curve (nothing is written: an empty
-        figure would hide that the logs are missing).
-
-    Raises:
-        FileExistsError: ``path`` exists and ``force`` is False.
-    """
-    from matplotlib.figure import Figure
-
-    path = Path(path)
-    refuse_overwrite(path, force=force)
-    fig = Figure(figsize=(6.5, 4), layout="constrained")
-    ax = fig.subplots()
-    drawn = 0
-    for name, folder in rows.items():
-        steps, values = seed_curves(folder, metric)
-        if values is None or not len(steps):
-            continue
-        n = values.shape[0]
-        line = ax.plot(
-            steps,
-            values.mean(0),
-            marker="o",
-            ms=3,
-            label=f"{name} ({n} seed" f"{'s' if n > 1 else ''})",
-        )[0]
-        if n > 1:
-            ax.fill_between(steps, values.min(0), values.max(0), color=line.get_color(), alpha=0.2)
-        drawn += 1
-    if not drawn:
-        return None
-    ax.set_xlabel("training step")
-    name = metric[4:] if metric.startswith("val_") else metric
-    label = name.upper().replace("_", "-")
-    ax.set_ylabel(f"{'validation ' if name != metric else ''}{label} (dB)")
-    ax.set_title("mean over seeds; band: min to max of the seeds", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return str(path)
-
-
-# ------------------------------------------------------------------------------- the report
 def machine() -> Dict[str, Any]:
     """What the numbers were measured on: CPU, cores, torch, bf16 kernels, GPU."""
     import torch
@@ -435,3 +268,67 @@ def report_notes(wall_seconds: Optional[float] = None, extra: Sequence[str] = ()
         minutes, seconds = divmod(int(round(wall_seconds)), 60)
         line += f". Wall time: {minutes} min {seconds:02d} s"
     return [line + "."] + list(extra)
+
+
+# ------------------------------------------------------- tables of single evaluations
+def _cell(stats: Optional[Mapping[str, Optional[float]]], digits: int) -> str:
+    if not stats or stats.get("mean") is None:
+        return "-"
+    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+
+
+def format_row(
+    name: str,
+    summary: Mapping[str, Any],
+    metrics: Sequence[str] = TABLE_METRICS,
+    digits: int = 2,
+) -> str:
+    """One Markdown table row ``| name | mean ± std | ... |`` from :meth:`Evaluator.summary`.
+
+    Args:
+        name: the method's name (first cell).
+        summary: a summary dict (or the JSON file's content).
+        metrics: the columns, names from :data:`METRICS`.
+        digits: decimals.
+
+    Returns:
+        The row, without a newline.
+
+    Examples:
+        >>> s = {"metrics": {"sdr": {"mean": 5.123, "std": 0.456}}}
+        >>> format_row("ours", s, metrics=["sdr"])
+        '| ours | 5.12 ± 0.46 |'
+    """
+    cells = [_cell(summary["metrics"].get(m), digits) for m in metrics]
+    return "| " + " | ".join([name] + cells) + " |"
+
+
+def format_table(
+    summaries: Mapping[str, Mapping[str, Any]],
+    metrics: Sequence[str] = TABLE_METRICS,
+    digits: int = 2,
+) -> str:
+    """A Markdown table shaped like the paper's Table 1: Method | SDR | SIR | SAR | SDRi.
+
+    Args:
+        summaries: method name -> summary dict, in row order.
+        metrics: the columns, names from :data:`METRICS`.
+        digits: decimals.
+
+    Returns:
+        The table, lines joined by newlines.
+
+    Examples:
+        >>> s = {"metrics": {m: {"mean": 1.0, "std": 0.5} for m in METRICS}}
+        >>> print(format_table({"ours": s}))
+        | Method | SDR | SIR | SAR | SDRi |
+        |---|---|---|---|---|
+        | ours | 1.00 ± 0.50 | 1.00 ± 0.50 | 1.00 ± 0.50 | 1.00 ± 0.50 |
+    """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"metrics has unknown names {unknown}; known: {METRICS}")
+    header = "| " + " | ".join(["Method"] + [LABELS[m] for m in metrics]) + " |"
+    rule = "|" + "---|" * (len(metrics) + 1)
+    rows = [format_row(name, s, metrics, digits) for name, s in summaries.items()]
+    return "\n".join([header, rule] + rows)

@@ -135,3 +135,17 @@ def test_compare_cli_writes_markdown_and_json(comparison, tmp_path, capsys):
         main(["compare", *rows, "-o", str(out)])
     with pytest.raises(SystemExit, match="no all_metrics.csv"):
         main(["compare", f"x={tmp_path / 'missing'}"])
+
+
+def test_format_table_is_shaped_like_table_1():
+    s = {"metrics": {m: {"mean": 1.234, "std": 0.5} for m in R.METRICS}}
+    table = R.format_table({"Mixture": s, "Ours": s})
+    assert table.splitlines() == [
+        "| Method | SDR | SIR | SAR | SDRi |",
+        "|---|---|---|---|---|",
+        "| Mixture | 1.23 ± 0.50 | 1.23 ± 0.50 | 1.23 ± 0.50 | 1.23 ± 0.50 |",
+        "| Ours | 1.23 ± 0.50 | 1.23 ± 0.50 | 1.23 ± 0.50 | 1.23 ± 0.50 |",
+    ]
+    assert R.format_row("x", s, metrics=["si_sdri"], digits=1) == "| x | 1.2 ± 0.5 |"
+    with pytest.raises(ValueError, match="metrics"):
+        R.format_table({"x": s}, metrics=["pesq"])

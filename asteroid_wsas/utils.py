@@ -1,0 +1,36 @@
+"""Small shared rules: overwriting files, and where bf16 is fast."""
+
+import os
+from typing import Union
+
+import torch
+
+__all__ = ["refuse_overwrite", "fast_bf16"]
+
+
+def refuse_overwrite(*paths: Union[str, os.PathLike], force: bool = False) -> None:
+    """Raise for the first of ``paths`` that exists, unless ``force``: no user file is
+    overwritten without ``--force`` (``force=True`` in Python).
+
+    Raises:
+        FileExistsError: naming the file.
+
+    Examples:
+        >>> refuse_overwrite("/no/such/file")  # nothing there: fine
+    """
+    if force:
+        return
+    for path in paths:
+        if os.path.exists(path):
+            raise FileExistsError(
+                f"{os.fspath(path)} exists; pass --force (force=True in Python) to overwrite it"
+            )
+
+
+def fast_bf16(device: Union[str, torch.device]) -> bool:
+    """Whether bf16 runs fast on ``device``: CUDA with bf16, or a CPU with AVX512-BF16 / AMX
+    (oneDNN's bf16 kernels; without them bf16 is emulated and slower than fp32)."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return kind == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
