@@ -7,8 +7,8 @@ from .prompts import (
     mixture_prompt,
     phrases_for,
     source_prompt,
-    split_caption,
 )
+from .splitter import split_caption
 
 __all__ = [
     "split_caption",
