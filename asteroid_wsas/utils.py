@@ -1,9 +1,10 @@
 """Small shared rules: overwriting files, and where bf16 is fast."""
 
 import os
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["refuse_overwrite", "fast_bf16"]
 
@@ -27,9 +28,11 @@ def refuse_overwrite(*paths: Union[str, os.PathLike], force: bool = False) -> No
             )
 
 
-def fast_bf16(device: Union[str, torch.device]) -> bool:
+def fast_bf16(device: Union[str, "torch.device"]) -> bool:
     """Whether bf16 runs fast on ``device``: CUDA with bf16, or a CPU with AVX512-BF16 / AMX
     (oneDNN's bf16 kernels; without them bf16 is emulated and slower than fp32)."""
+    import torch
+
     kind = torch.device(device).type
     if kind == "cuda":
         return torch.cuda.is_bf16_supported()

@@ -134,3 +134,13 @@ def test_generate_writes_a_readable_layout(dataset, tmp_path):
     assert len(get_dataset(data).candidates()) >= 2  # a test split to build a test set from
     with pytest.raises(SystemExit, match="exists; pass --force"):
         main(["generate", dataset, str(root), *args])
+
+
+def test_the_cli_lists_the_registered_datasets_and_objectives():
+    # constants, so that building the parser imports no dataset or loss module
+    from asteroid_wsas import cli
+    from asteroid_wsas.data import DATASETS
+    from asteroid_wsas.losses.objectives import OBJECTIVES
+
+    assert set(cli.DATASET_NAMES) == set(DATASETS)
+    assert set(cli.OBJECTIVE_NAMES) == set(OBJECTIVES)
