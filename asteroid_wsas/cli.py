@@ -24,7 +24,7 @@ from typing import Iterator, List, Optional
 from .utils import refuse_overwrite
 
 DATASET_NAMES = ("audiocaps", "music", "vggsound")
-OBJECTIVE_NAMES = ("weak", "mix_and_separate", "supervised", "semi", "mixit")
+OBJECTIVE_NAMES = ("weak", "mix_and_separate", "supervised", "semi", "mixit", "pit")
 
 
 def cmd_prompts(args: argparse.Namespace) -> None:

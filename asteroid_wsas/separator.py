@@ -27,6 +27,7 @@ __all__ = [
     "Separation",
     "separate_batch",
     "pick_outputs",
+    "assign_outputs",
     "load_audio",
     "SEPARATOR_FILE",
 ]
@@ -134,7 +135,7 @@ def _crossfade_windows(length: int, chunk: int, overlap: int) -> List[tuple]:
     return out
 
 
-SELECTIONS = ("text", "oracle")
+SELECTIONS = ("text", "oracle", "assignment")
 
 
 def separate_batch(
@@ -153,8 +154,9 @@ def separate_batch(
     A text-queried model answers each query with its mask; negative queries remove the
     union of their masks from every estimate. A model with learned queries (MixIT) gives
     its M outputs; each query then picks one (:func:`pick_outputs`): by the encoder's
-    audio-text similarity (``selection="text"``) or by SI-SDR against ``references``
-    (``"oracle"``, an upper bound).
+    audio-text similarity (``selection="text"``), by SI-SDR against ``references``
+    (``"oracle"``, an upper bound), or by the best one-to-one assignment of outputs to
+    references (``"assignment"``, how unconditional PIT separators are scored).
 
     Args:
         model: A :class:`~asteroid_wsas.models.base.TextQueriedSeparator` at its own rate.
@@ -163,7 +165,8 @@ def separate_batch(
         queries: B lists of K texts; None with learned queries: all M outputs.
         negatives: Texts whose masks are removed from every estimate (text-queried only).
         references: :math:`(B, K, T)`, for ``selection="oracle"``.
-        selection: How a learned-query model picks outputs: ``"text"`` or ``"oracle"``.
+        selection: How a learned-query model picks outputs: ``"text"``, ``"oracle"`` or
+            ``"assignment"``.
         dtype: Autocast to this dtype (None: leave the caller's autocast as it is).
 
     Returns:
@@ -191,10 +194,12 @@ def separate_batch(
             outs = model(mix, *learned(mix.shape[0], model.wants_tokens)).float()
         if queries is None:
             return outs
-        if selection == "oracle":
+        if selection in ("oracle", "assignment"):
             if references is None:
-                raise ValueError("selection='oracle' needs the references")
+                raise ValueError(f"selection={selection!r} needs the references")
             score = _si_sdr_matrix(references.to(outs.dtype), outs)
+            if selection == "assignment":
+                return assign_outputs(outs, score)
         else:
             embed, _, _ = encode_queries(encoder, queries, with_tokens=False)
             audio = encoder.embed_audio(outs.flatten(0, 1), int(model.sample_rate))
@@ -218,6 +223,21 @@ def pick_outputs(outputs: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
     """For each query the output it scores highest: :math:`(B, M, T)`, :math:`(B, K, M)`
     -> :math:`(B, K, T)`."""
     pick = score.argmax(-1)
+    return outputs.gather(1, pick.unsqueeze(-1).expand(-1, -1, outputs.shape[-1]))
+
+
+def assign_outputs(outputs: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+    """For each mixture, the one-to-one assignment of outputs to queries with the highest
+    total score in dB (Hungarian algorithm): :math:`(B, M, T)`, :math:`(B, K, M)` ->
+    :math:`(B, K, T)`, ``K <= M``; the score is a ratio (SI-SDR not in dB)."""
+    from scipy.optimize import linear_sum_assignment
+
+    gain = 10 * torch.log10(score.double().clamp_min(1e-12)).cpu().numpy()
+    picks = []
+    for row in gain:
+        queries, chosen = linear_sum_assignment(row, maximize=True)
+        picks.append(torch.as_tensor(chosen[queries.argsort()], device=outputs.device))
+    pick = torch.stack(picks)  # (B, K)
     return outputs.gather(1, pick.unsqueeze(-1).expand(-1, -1, outputs.shape[-1]))
 
 

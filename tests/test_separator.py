@@ -331,3 +331,21 @@ def test_batch_path_equals_the_model_and_removes_negatives(separator):
     assert kept.square().sum() < est.square().sum()
     with pytest.raises(ValueError, match="needs queries"):
         separate_batch(model, encoder, mix)
+
+
+def test_assignment_selection_is_one_to_one(separator):
+    model = copy.deepcopy(separator.model)
+    model.add_learned_queries(2)
+    gen = torch.Generator().manual_seed(1)
+    outs = torch.randn(1, 2, 4000, generator=gen)
+    model.forward = lambda *args, **kwargs: outs
+    # both references resemble output 0 most, the second only a little less than output 1
+    refs = torch.stack([outs[0, 0], outs[0, 0] + 0.9 * outs[0, 1]])[None]
+    oracle = separate_batch(
+        model, None, outs.sum(1), [["a", "b"]], references=refs, selection="oracle"
+    )
+    torch.testing.assert_close(oracle, outs[:, [0, 0]])  # independent picks collide
+    assigned = separate_batch(
+        model, None, outs.sum(1), [["a", "b"]], references=refs, selection="assignment"
+    )
+    torch.testing.assert_close(assigned, outs[:, [0, 1]])  # one output per reference

@@ -56,7 +56,19 @@ def load_separator(path: PathLike):
     from ..registry import model_from_package
 
     package = torch.load(path, map_location="cpu", weights_only=True)
-    return model_from_package(package).eval()
+    model = model_from_package(package).eval()
+    # the objective it was trained with (its default way of picking learned outputs)
+    model.trained_objective = (package.get("infos") or {}).get("objective")
+    return model
+
+
+def default_selection(model) -> str:
+    """How a loaded model's learned outputs answer queries: its objective's ``selection``
+    (PIT: ``"assignment"``), ``"text"`` otherwise."""
+    from ..losses.objectives import OBJECTIVES
+
+    objective = OBJECTIVES.get(getattr(model, "trained_objective", None))
+    return objective.selection if objective is not None else "text"
 
 
 def separated_batches(
@@ -68,9 +80,10 @@ def separated_batches(
     limit: Optional[int] = None,
     desc: str = "separating",
     progress: bool = True,
-    selection: str = "text",
+    selection: Optional[str] = None,
 ):
-    """Yield (batch, estimates) over a fixed test set; ``separator=None``: the mixture."""
+    """Yield (batch, estimates) over a fixed test set; ``separator=None``: the mixture.
+    ``selection`` None: the separator's own (:func:`default_selection`)."""
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
@@ -78,6 +91,7 @@ def separated_batches(
     model = None
     if separator is not None:
         model = load_separator(separator)
+        selection = selection or default_selection(model)
         model.to(device)
         encoder.to(device)
     data = TestSetDataset(manifest)
@@ -119,7 +133,7 @@ def evaluate(
     device: Optional[str] = None,
     force: bool = False,
     progress: bool = True,
-    selection: str = "text",
+    selection: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Score a separator on a fixed test set; write all_metrics.csv, final_metrics.json, a PNG.
 
@@ -133,8 +147,10 @@ def evaluate(
         device: Where to separate (default: CUDA when available).
         force: Overwrite existing result files.
         progress: Show a progress bar.
-        selection: How a MixIT model's outputs answer the queries: ``"text"`` (the
-            encoder's choice) or ``"oracle"`` (best SI-SDR; an upper bound).
+        selection: How a model's learned outputs (MixIT, PIT) answer the queries:
+            ``"text"`` (the encoder's choice), ``"oracle"`` (best SI-SDR; an upper bound)
+            or ``"assignment"`` (best one-to-one assignment); None: the one of the
+            objective the model was trained with (PIT: assignment, others: text).
 
     Returns:
         dict: the summary (as in final_metrics.json).

@@ -137,7 +137,7 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
         )
     args = objective_args(conf)
     # how a MixIT model's outputs answer queries (validation): a separation setting
-    selection = args.pop("selection", "text")
+    selection = args.pop("selection", OBJECTIVES[conf["objective"]["name"]].selection)
     objective = make_objective(conf["objective"]["name"], model, **args)
     system_conf = {k: conf[k] for k in ("optim", "scheduler") if conf.get(k)}
     system_conf["selection"] = selection

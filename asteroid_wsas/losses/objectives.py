@@ -8,10 +8,12 @@ losses: every trained model answers queries through
 ========================  ==============================================================
 ``weak``                  the paper: 0.5 * L_CNT + 5 * (L_CRL + L_URL) on captioned mixtures
 ``mix_and_separate``      CLIPSep-Text: L_URL alone (mixture-level text queries)
-``supervised``            clean single sources with their text queries (PIT* / CLAPSep* /
+``supervised``            clean single sources with their text queries (CLAPSep* /
                           BertSep* rows): weighted magnitude L1 or negative SI-SDR
 ``semi``                  lambda_s * supervised (clean batch) + lambda_u * weak (mixtures)
 ``mixit``                 MixIT over M unconditioned outputs (learned fixed queries)
+``pit``                   PIT*: N unconditioned outputs vs the N clean sources (best
+                          permutation, negative SI-SDR)
 ========================  ==============================================================
 
 Batches come from :func:`asteroid_wsas.data.mixture_of_mixtures`: ``mix`` (B, T),
@@ -24,7 +26,13 @@ the U-Net run once, and the text comes from the encoder's cache.
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from asteroid.losses import MixITLossWrapper, multisrc_neg_sisdr, multisrc_neg_snr
+from asteroid.losses import (
+    MixITLossWrapper,
+    PITLossWrapper,
+    multisrc_neg_sisdr,
+    multisrc_neg_snr,
+    pairwise_neg_sisdr,
+)
 from torch import nn
 
 from ..registry import register_named
@@ -40,6 +48,7 @@ __all__ = [
     "SupervisedObjective",
     "SemiSupervisedObjective",
     "MixITObjective",
+    "PITObjective",
     "make_objective",
     "register_objective",
 ]
@@ -52,11 +61,15 @@ class Objective(nn.Module):
 
     ``batches`` declares the training data an objective needs: ``"weak"``, mixtures of
     mixtures without their sources; ``"clean"``, mixtures with their clean sources (a
-    batch of each, under those keys, when it needs both).
+    batch of each, under those keys, when it needs both). ``selection`` is how the
+    learned outputs of a model it trains answer queries at test time (see
+    :func:`asteroid_wsas.separator.separate_batch`).
     """
 
     name = "objective"
     batches: Tuple[str, ...] = ("weak",)
+    # how a model trained so answers a query when it has learned outputs (separate_batch)
+    selection: str = "text"
 
     def forward(self, model, encoder, batch: dict) -> Terms:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -301,15 +314,55 @@ class MixITObjective(Objective):
         _check_batch(batch, ("mix", "mixtures"), self.name)
         if batch["mixtures"].shape[1] != 2:
             raise ValueError("MixIT (generalized) needs N=2 mixtures per mixture of mixtures")
-        learned = getattr(model, "learned_queries", None)
-        if learned is None or len(learned) != self.n_outputs:
-            raise ValueError(
-                f"the mixit objective needs a model with {self.n_outputs} learned queries "
-                "(make_objective('mixit', model) adds them; or n_learned_queries in the model)"
-            )
-        embed, tokens = learned(batch["mix"].shape[0], model.wants_tokens)
-        term = self.mixit(model(batch["mix"], embed, tokens), batch["mixtures"])
+        term = self.mixit(_learned_outputs(model, batch["mix"], self.n_outputs), batch["mixtures"])
         return {"loss": term, "neg_snr": term}
+
+
+class PITObjective(Objective):
+    r"""PIT* (permutation-invariant training): unconditional supervised separation.
+
+    The model's N learned queries give N fixed outputs per mixture; Asteroid's
+    :class:`~asteroid.losses.PITLossWrapper` scores them against the N clean sources under
+    the best permutation (negative SI-SDR). No text is used in training; at test time each
+    reference gets its output by the best assignment (``selection = "assignment"``), as the
+    paper scores its PIT* row.
+
+    Args:
+        n_outputs: N, outputs per mixture (the training mixtures' number of sources).
+    """
+
+    name = "pit"
+    batches = ("clean",)
+    selection = "assignment"
+
+    def __init__(self, n_outputs: int = 2):
+        super().__init__()
+        if n_outputs < 2:
+            raise ValueError(f"n_outputs must be >= 2, got {n_outputs}")
+        self.n_outputs = int(n_outputs)
+        self.pit = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        _check_batch(batch, ("mix", "mixtures"), self.name)
+        sources = batch["mixtures"]  # clean batches: the N clean sources of each mixture
+        if sources.shape[1] != self.n_outputs:
+            raise ValueError(
+                f"PIT with {self.n_outputs} outputs needs mixtures of {self.n_outputs} "
+                f"sources, got {sources.shape[1]} (set objective n_outputs = data.n_sources)"
+            )
+        term = self.pit(_learned_outputs(model, batch["mix"], self.n_outputs), sources)
+        return {"loss": term, "neg_sisdr": term}
+
+
+def _learned_outputs(model, mix: torch.Tensor, n_outputs: int) -> torch.Tensor:
+    """The M outputs of a model's learned queries, :math:`(B, M, T)`."""
+    learned = getattr(model, "learned_queries", None)
+    if learned is None or len(learned) != n_outputs:
+        raise ValueError(
+            f"the objective needs a model with {n_outputs} learned queries "
+            "(make_objective(name, model) adds them; or n_learned_queries in the model)"
+        )
+    return model(mix, *learned(mix.shape[0], model.wants_tokens))
 
 
 OBJECTIVES = {
@@ -318,6 +371,7 @@ OBJECTIVES = {
     "supervised": SupervisedObjective,
     "semi": SemiSupervisedObjective,
     "mixit": MixITObjective,
+    "pit": PITObjective,
 }
 
 
@@ -347,10 +401,10 @@ def make_objective(name: str, model=None, **kwargs) -> Objective:
     """
     if name not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {name!r}")
-    if name == "mixit":
+    if name in ("mixit", "pit"):
         if model is None:
-            raise ValueError("the mixit objective needs the model (it gets learned queries)")
-        objective = MixITObjective(**kwargs)
+            raise ValueError(f"the {name} objective needs the model (it gets learned queries)")
+        objective = OBJECTIVES[name](**kwargs)
         model.add_learned_queries(objective.n_outputs)
         return objective
     if name == "semi":

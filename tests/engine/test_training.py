@@ -10,6 +10,7 @@ from asteroid_wsas.data.registry import get_dataset
 from asteroid_wsas.engine import config as C
 from asteroid_wsas.engine import training as T
 from asteroid_wsas.losses.objectives import make_objective
+from tests.helpers import tiny_encoder
 
 
 def _conf(tmp_path, **data):
@@ -154,3 +155,13 @@ def test_resume_refuses_another_model(tmp_path):
     other = C._merge(conf, {"model": {"channels": [16, 32]}})
     with pytest.raises(ValueError, match="another model config"):
         T._check_resumable(tmp_path / "conf.yml", other)
+
+
+def test_pit_through_the_config_path_is_scored_by_assignment(tmp_path):
+    write_music_layout(str(tmp_path / "m"), videos_per_class=5, seconds=0.5, sample_rate=8000)
+    conf = C.load_conf(_conf(tmp_path), {"objective": {"name": "pit"}})
+    (tmp_path / "encoder").mkdir()
+    torch.save(tiny_encoder(["the sound of"]).serialize(), tmp_path / "encoder" / "tiny.pth")
+    system = T.build_system(conf, tmp_path, None)
+    assert system.loss_func.name == "pit" and system.config["selection"] == "assignment"
+    assert set(T.train_datasets(conf)) == {"clean"}
