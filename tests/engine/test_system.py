@@ -263,7 +263,7 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="encoder must be a BimodalEncoder"):
         WeakSupSystem(tiny_unet(), torch.nn.Linear(2, 2), "weak", train)
     with pytest.raises(ValueError, match="objective must be one of"):
-        WeakSupSystem(tiny_unet(), tiny_encoder(texts), "pit", train)
+        WeakSupSystem(tiny_unet(), tiny_encoder(texts), "no_such_objective", train)
 
 
 DDP_SCRIPT = textwrap.dedent("""

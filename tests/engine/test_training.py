@@ -39,7 +39,7 @@ def test_load_conf_merges_and_checks(tmp_path):
     assert conf["training"] == {"batch_size": 4, "max_steps": 7}
     assert conf["objective"]["name"] == "mixit"
     with pytest.raises(ValueError, match="objective.name must be one of"):
-        C.load_conf(path, {"objective": {"name": "pit"}})
+        C.load_conf(path, {"objective": {"name": "no_such_objective"}})
     with pytest.raises(ValueError, match="data.dataset must be one of"):
         C.load_conf(path, {"data": {"dataset": "esc50"}})
 

@@ -247,7 +247,7 @@ def test_make_objective_and_bad_configuration():
     with pytest.raises(ValueError, match="has 4 learned queries, not 2"):
         make_objective("mixit", model, n_outputs=2)
     with pytest.raises(ValueError, match="objective must be one of"):
-        make_objective("pit")
+        make_objective("no_such_objective")
     with pytest.raises(ValueError, match="needs the model"):
         make_objective("mixit")
     with pytest.raises(ValueError, match="loss must be one of"):
