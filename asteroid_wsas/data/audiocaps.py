@@ -211,5 +211,5 @@ class AudioCapsData(RecipeData):
 
     def mixtures(self, split="train", n_sources=None, entries=None, return_sources=False):
         if return_sources:
-            self.clean_split(0.0)  # raises: no clean sources
+            self.require_clean_sources("return_sources")
         return self._clips(split, train=split == "train")

@@ -107,9 +107,20 @@ class RecipeData:
         Raises:
             ValueError: The data has no clean single sources.
         """
-        raise ValueError(
-            f"{self.name} has no clean single sources; use weak, mix_and_separate or mixit"
-        )
+        self.require_clean_sources("a clean split")
+        raise NotImplementedError
+
+    def require_clean_sources(self, needed_by: str) -> None:
+        """Raise, naming ``needed_by``, unless the data has clean single sources.
+
+        Raises:
+            ValueError: The data has no clean single sources.
+        """
+        if not self.clean_sources:
+            raise ValueError(
+                f"{needed_by} needs clean single sources, which {self.name} does not have; "
+                "use weak, mix_and_separate or mixit"
+            )
 
     def _common(self, split: str) -> Dict[str, Any]:
         return dict(

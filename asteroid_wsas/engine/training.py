@@ -47,11 +47,7 @@ def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
     key, default = ("clean_fraction", 0.05) if "weak" in needs else ("supervised_fraction", 1.0)
     clean = rest = None
     if "clean" in needs:
-        if not dataset.clean_sources:
-            raise ValueError(
-                f"objective {name!r} needs clean single sources, which {dataset.name} does "
-                "not have; use weak, mix_and_separate or mixit"
-            )
+        dataset.require_clean_sources(f"objective {name!r}")
         if data.get(key, default) < 1.0:
             clean, rest = dataset.clean_split(data.get(key, default), min_classes=n_sources)
     out = {}
