@@ -11,6 +11,8 @@ Sub-commands:
     evaluate        score a separator (or the mixture) on a fixed test set
     examples        example separations of a test set as wavs and spectrogram PNGs
     compare         Table-1-shaped table and validation-SDR curves of evaluated runs
+    paper-runs      the training runs of the paper's Tables 1 and 2 (recipes/paper_tables)
+    paper-tables    both tables, in the seed's shape, from those runs' scores
     separate        separate audio files with text queries
 """
 
@@ -21,10 +23,21 @@ import os
 import sys
 from typing import Iterator, List, Optional
 
+from .methods import method_names
 from .utils import refuse_overwrite
 
 DATASET_NAMES = ("audiocaps", "music", "vggsound")
-OBJECTIVE_NAMES = ("weak", "mix_and_separate", "supervised", "semi", "mixit", "pit")
+OBJECTIVE_NAMES = (
+    "weak",
+    "mix_and_separate",
+    "supervised",
+    "semi",
+    "mixit",
+    "pit",
+    "mixpit",
+    "weak_classifier",
+    "weak_sup",
+)
 
 
 def cmd_prompts(args: argparse.Namespace) -> None:
@@ -236,6 +249,9 @@ def recipe_conf(args: argparse.Namespace) -> dict:
     if getattr(args, "root", None):
         over["data"]["root"] = os.path.abspath(args.root)
     # (setdefault: --objective and --encoder keep the --set objective.* / encoder.* keys)
+    method = getattr(args, "method", None)
+    if method and getattr(args, "objective", None):
+        raise ValueError("give --method or --objective, not both (a method sets the objective)")
     if getattr(args, "objective", None):
         over.setdefault("objective", {})["name"] = args.objective
     if getattr(args, "encoder", None):  # a file is kept absolute, for eval from anywhere
@@ -248,7 +264,7 @@ def recipe_conf(args: argparse.Namespace) -> dict:
         over["training"].update(accelerator="gpu" if gpus else "cpu", devices=gpus if gpus else 1)
     if getattr(args, "num_nodes", None):
         over["training"]["num_nodes"] = args.num_nodes
-    return load_conf(args.conf, over)
+    return load_conf(args.conf, over, method=method)
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
@@ -448,6 +464,39 @@ def cmd_compare(args: argparse.Namespace) -> None:
             print(f"no validation curves in {', '.join(rows.values())}: {args.curves} not written")
 
 
+def _paper_runs(args: argparse.Namespace):
+    from .engine.paper import paper_runs
+
+    fractions = [] if args.no_table2 else args.fractions
+    return paper_runs(args.methods or None, args.counts, fractions)
+
+
+def cmd_paper_runs(args: argparse.Namespace) -> None:
+    for run in _paper_runs(args):
+        fields = [run.folder, run.method, str(run.n_sources), run.encoder, *run.overrides]
+        print("\t".join(fields))
+
+
+def cmd_paper_tables(args: argparse.Namespace) -> None:
+    from .engine.paper import paper_tables
+    from .engine.report import report_notes
+
+    notes = report_notes(args.wall_time, args.note or ())
+    paper_tables(
+        args.exp_root,
+        _paper_runs(args),
+        args.output,
+        args.title,
+        notes,
+        n_resamples=args.resamples,
+        force=args.force,
+    )
+    with open(args.output, encoding="utf-8") as f:
+        print(f.read(), end="")
+    stem = os.path.splitext(args.output)[0]
+    print(f"tables: {args.output} (.json beside), figures: {stem}_table1.png, {stem}_table2.png")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asteroid-wsas",
@@ -566,6 +615,11 @@ def build_parser() -> argparse.ArgumentParser:
     conf_options(p)
     p.add_argument("--exp-dir", required=True, help="experiment folder (exp/<tag>)")
     p.add_argument("--objective", choices=OBJECTIVE_NAMES)
+    p.add_argument(
+        "--method",
+        help="a row of the paper's tables: objective, model changes and query encoder "
+        f"({', '.join(method_names())})",
+    )
     p.add_argument("--encoder", help="CLAP folder or hub id, or a small-encoder .pth")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--gpus", help="GPUs per node: auto (default), 0 = CPU, N")
@@ -635,6 +689,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default="")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_compare)
+
+    def paper_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--methods", nargs="+", help="Table 1's rows (default: all registered)")
+        p.add_argument("--counts", nargs="+", type=int, default=[2, 3, 4], help="sources")
+        p.add_argument(
+            "--fractions", nargs="+", type=int, default=[5, 10, 25, 75], help="clean %% (Table 2)"
+        )
+        p.add_argument("--no-table2", action="store_true", help="Table 1 only")
+
+    p = sub.add_parser("paper-runs", help="the training runs of the paper's Tables 1 and 2")
+    paper_options(p)
+    p.set_defaults(func=cmd_paper_runs)
+
+    p = sub.add_parser("paper-tables", help="the paper's Tables 1 and 2 from the scored runs")
+    p.add_argument("exp_root", help="the folder the runs' folders are in (exp/)")
+    p.add_argument("-o", "--output", required=True, help="results.md (.json and PNGs beside)")
+    paper_options(p)
+    p.add_argument("--resamples", type=int, default=10000, help="bootstrap replicates")
+    p.add_argument("--wall-time", type=float, help="seconds the runs took (printed)")
+    p.add_argument("--note", action="append", help="a line printed under the tables")
+    p.add_argument("--title", default="")
+    p.add_argument("--force", action="store_true", help="overwrite the outputs")
+    p.set_defaults(func=cmd_paper_tables)
     return parser
 
 

@@ -48,8 +48,8 @@ class Separation:
             at ``sample_rate``; numpy for file or numpy input, a tensor for tensor input.
         sample_rate: The input's rate.
         presence: Per query, the encoder's cosine similarity between the estimate and the
-            query text (mean over channels); compare with other queries' and with
-            :attr:`level_db` to tell "not present".
+            query text (mean over channels; NaN with a text-only query encoder); compare
+            with other queries' and with :attr:`level_db` to tell "not present".
         level_db: Per query, the estimate's level relative to the input, in dB (a query
             that matches nothing gives a quiet estimate).
         residual: Input minus the sum of the estimates (with ``residual=True``).
@@ -375,8 +375,8 @@ class Separator(nn.Module):
 
     def save_pretrained(self, directory: Union[str, os.PathLike], force: bool = False) -> str:
         """Write ``<directory>/separator.pth``: the model, and the encoder (small ones
-        inside the file; CLAP by its name, or saved to ``<directory>/encoder/`` when it was
-        loaded from nowhere else).
+        inside the file; CLAP or a text-only encoder (BERT, CLIP) by its name, or saved to
+        ``<directory>/encoder/`` when it was loaded from nowhere else).
 
         Returns:
             str: the file written.
@@ -385,16 +385,19 @@ class Separator(nn.Module):
             FileExistsError: The file exists and ``force`` is False.
         """
         from .encoders.clap import ClapEncoder
+        from .encoders.text_only import TextOnlyEncoder
 
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(os.fspath(directory), SEPARATOR_FILE)
         refuse_overwrite(path, force=force)
-        if isinstance(self.encoder, ClapEncoder):
+        if isinstance(self.encoder, (ClapEncoder, TextOnlyEncoder)):
             name = self.encoder_name
             if name is None:
                 self.encoder.save_pretrained(os.path.join(directory, "encoder"))
                 name = "encoder"  # relative to the package folder
-            spec = {"kind": "clap", "name": name}
+            # a text-only encoder's kind is the prefix load_encoder knows it by
+            kind = self.encoder.kind if isinstance(self.encoder, TextOnlyEncoder) else "clap"
+            spec = {"kind": kind, "name": name}
         else:
             spec = {"kind": "small", "package": self.encoder.serialize()}
         package = {
@@ -509,16 +512,20 @@ class Separator(nn.Module):
             out[:, :, start:stop] += est
 
         extras = {}
-        audio_embed = self._audio_embeddings(out)
-        query_embed, _, _ = encode_queries(self.encoder, [queries], with_tokens=False)
-        text_embed = torch.nn.functional.normalize(query_embed[0].float(), dim=-1)
-        score = text_embed @ audio_embed.T  # (K, K) text-queried, (K, M) learned
-        if not self.learned_queries:
-            presence = [float(v) for v in score.diagonal()]
-        else:  # each query picks the closest of the M outputs
+        if not getattr(self.encoder, "has_audio", True) and not self.learned_queries:
+            # a text-only query encoder (BERT) separates but cannot judge what it separated
+            presence = [float("nan")] * len(queries)
+        else:
+            audio_embed = self._audio_embeddings(out)
+            query_embed, _, _ = encode_queries(self.encoder, [queries], with_tokens=False)
+            text_embed = torch.nn.functional.normalize(query_embed[0].float(), dim=-1)
+            score = text_embed @ audio_embed.T  # (K, K) text-queried, (K, M) learned
+            # a query's own estimate, or the closest of the M learned outputs
+            best = score.max(-1).values if self.learned_queries else score.diagonal()
+            presence = [float(v) for v in best]
+        if self.learned_queries:  # each query picks the closest of the M outputs
             out = pick_outputs(out.flatten(1).unsqueeze(0), score.unsqueeze(0))[0]
             out = out.unflatten(-1, x.shape)
-            presence = [float(v) for v in score.max(-1).values]
             extras["mixit_output"] = [int(k) for k in score.argmax(-1)]
         if rate != self.sample_rate:
             out = torchaudio.functional.resample(out, self.sample_rate, rate)

@@ -85,3 +85,52 @@ def test_items(n_items: int = 4, seconds: float = 0.5, seed: int = 9):
 
 
 test_items.__test__ = False  # a helper, not a pytest test
+
+
+TONE_BANDS = {"low": (220.0, 380.0), "mid": (700.0, 1100.0), "high": (1800.0, 2600.0)}
+
+
+class ToneMixtures(torch.utils.data.Dataset):
+    """Mixtures of amplitude-modulated tones, one class per frequency band (8 kHz).
+
+    Items as :class:`~asteroid_wsas.data.mixing.LabeledSourceMixtures`' (``mixture``,
+    ``sources``, ``labels``, ``phrases`` "The sound of {band}", ``phrase_weights``,
+    ``caption``), deterministic per (seed, index).
+    """
+
+    sample_rate = 8000
+
+    def __init__(
+        self, n_items, classes=("low", "high"), min_sources=1, max_sources=1, seconds=0.5, seed=0
+    ):
+        self.n_items, self.classes = n_items, list(classes)
+        self.min_sources, self.max_sources = min_sources, max_sources
+        self.n_samples, self.seed = int(seconds * self.sample_rate), seed
+
+    def __len__(self):
+        return self.n_items
+
+    def tone(self, label, gen):
+        low, high = TONE_BANDS[label]
+        freq = low + (high - low) * torch.rand(1, generator=gen)
+        rate, phase = 2 + 4 * torch.rand(1, generator=gen), 6.28 * torch.rand(2, generator=gen)
+        t = torch.arange(self.n_samples) / self.sample_rate
+        envelope = 0.6 + 0.4 * torch.sin(2 * torch.pi * rate * t + phase[0])
+        gain = 0.3 + 0.7 * torch.rand(1, generator=gen)
+        return gain * envelope * torch.sin(2 * torch.pi * freq * t + phase[1])
+
+    def __getitem__(self, index):
+        from asteroid_wsas.text import mixture_prompt, source_prompt
+
+        gen = torch.Generator().manual_seed(self.seed * 100003 + index)
+        n = int(torch.randint(self.min_sources, self.max_sources + 1, (1,), generator=gen))
+        labels = [self.classes[i] for i in torch.randperm(len(self.classes), generator=gen)[:n]]
+        sources = torch.stack([self.tone(label, gen) for label in labels])
+        return {
+            "mixture": sources.sum(0),
+            "sources": sources,
+            "labels": labels,
+            "phrases": [source_prompt(label) for label in labels],
+            "phrase_weights": torch.ones(n),
+            "caption": mixture_prompt(labels) if n > 1 else source_prompt(labels[0]),
+        }

@@ -39,11 +39,14 @@ class BimodalEncoder(nn.Module):
         sample_rate (int): Rate :meth:`embed_audio` works at (inputs are resampled to it).
         embed_dim (int): Size of the normalised embeddings.
         token_dim (int): Size of the text token states.
+        has_audio (bool): Whether :meth:`embed_audio` exists (False for text-only query
+            encoders such as BERT: they cannot teach the weak objective nor score presence).
     """
 
     sample_rate: int
     embed_dim: int
     token_dim: int
+    has_audio: bool = True
 
     def __init__(self, cache_size: Optional[int] = 65536, cache_dtype=torch.float16):
         super().__init__()

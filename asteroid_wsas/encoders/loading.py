@@ -16,23 +16,41 @@ def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None)
     Args:
         spec: A transformers CLAP folder or hub id (``laion/clap-htsat-unfused``), a small
             encoder file (``.pth`` from ``asteroid-wsas train-encoder`` or a recipe's stage
-            2), or a separator package's encoder entry (``{"kind": "small", "package":
-            ...}`` or ``{"kind": "clap" | "named", "name": ...}``).
+            2), a text-only encoder as ``"<kind>:<folder or hub id>"`` (a BERT,
+            ``bert:bert-base-uncased``, :class:`~asteroid_wsas.encoders.bert.BertTextEncoder`;
+            CLIP's text tower, ``clip:openai/clip-vit-base-patch32``,
+            :class:`~asteroid_wsas.encoders.clip_text.ClipTextEncoder`), or a separator
+            package's encoder entry (``{"kind": "small", "package": ...}`` or ``{"kind":
+            "clap" | "bert" | "clip" | "named", "name": ...}``).
         base_dir: Folder that relative names are tried against first (a package's own).
 
     Returns:
         The encoder, frozen.
+
+    Examples:
+        >>> encoder = load_encoder("bert:bert-base-uncased")  # doctest: +SKIP
+        >>> encoder = load_encoder("clip:openai/clip-vit-base-patch32")  # doctest: +SKIP
     """
+    from .bert import BertTextEncoder
     from .clap import ClapEncoder
+    from .clip_text import ClipTextEncoder
     from .tiny import TinyBimodalEncoder
 
+    text_only = {cls.kind: cls for cls in (BertTextEncoder, ClipTextEncoder)}
+    kind = None
     if isinstance(spec, dict):
         if spec.get("kind") == "small":
             return TinyBimodalEncoder.from_pretrained(spec["package"]).freeze()
+        kind = spec.get("kind")
         spec = spec["name"]
     name = os.fspath(spec)
+    prefix, colon, rest = name.partition(":")
+    if colon and prefix in text_only:  # also inside an entry: the name a conf.yml gave
+        kind, name = prefix, rest
     if base_dir is not None and os.path.exists(os.path.join(base_dir, name)):
         name = os.path.join(os.fspath(base_dir), name)
+    if kind in text_only:
+        return text_only[kind].from_pretrained(name).freeze()
     if os.path.isfile(name):
         return TinyBimodalEncoder.from_pretrained(name).freeze()
     return ClapEncoder.from_pretrained(name).freeze()

@@ -24,14 +24,28 @@ def _merge(base: Dict[str, Any], update: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def load_conf(path: PathLike, overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """A recipe config (YAML) with nested overrides applied (``{"training": {...}}``).
+def load_conf(
+    path: PathLike, overrides: Optional[Dict[str, Any]] = None, method: Optional[str] = None
+) -> Dict[str, Any]:
+    """A recipe config (YAML), the method of a table row applied, then nested overrides
+    (``{"training": {...}}``), which win over both.
+
+    Args:
+        path: The YAML file.
+        overrides: Nested keys to set.
+        method: A registered method (:mod:`asteroid_wsas.methods`); default: the file's
+            top-level ``method:`` if any.
 
     Raises:
-        ValueError: unknown dataset or objective, or a missing dataset root.
+        ValueError: unknown dataset, objective or method, or a missing dataset root.
     """
+    from ..methods import apply_method
+
     with open(path, encoding="utf-8") as f:
         conf = yaml.safe_load(f) or {}
+    method = method or conf.get("method")
+    if method:
+        conf = apply_method(conf, method)
     conf = _merge(conf, overrides or {})
     get_dataset_class((conf.get("data") or {}).get("dataset"))  # names the known ones
     if conf.get("objective", {}).get("name") not in OBJECTIVES:

@@ -26,10 +26,18 @@ from ..data import (
 from ..data.registry import get_dataset
 from ..encoders.loading import load_encoder
 from ..losses.objectives import OBJECTIVES, make_objective
+from ..models.classifier import dataset_classes
 from .config import objective_args, save_conf
 from ..utils import fast_bf16
 
-__all__ = ["recipe_encoder", "build_model", "train_datasets", "build_system", "train"]
+__all__ = [
+    "recipe_encoder",
+    "build_model",
+    "train_datasets",
+    "build_system",
+    "pretrained_classifier",
+    "train",
+]
 
 PathLike = Union[str, os.PathLike]
 
@@ -100,7 +108,14 @@ def _loader(dataset, conf: Dict[str, Any], shuffle: bool, collate_fn, batch_size
 
 
 def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional[PathLike]):
-    """Encoder, separator, loaders and :class:`~asteroid_wsas.engine.WeakSupSystem`."""
+    """Encoder, separator, loaders and :class:`~asteroid_wsas.engine.WeakSupSystem`.
+
+    An objective class with ``needs_classes = True`` (a classifier teacher) also gets
+    ``classes``, the sorted distinct phrases of the training data
+    (:func:`~asteroid_wsas.models.classifier.dataset_classes`: the labels' prompts for
+    labelled solos, every clip's phrases for captioned clips), and the data's
+    ``sample_rate``, unless ``objective`` in the config sets them.
+    """
     from pytorch_lightning.utilities import CombinedLoader
 
     from .system import WeakSupSystem
@@ -132,12 +147,53 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
             TestSetDataset(val_manifest), conf, False, collate_test_items, batch_size=4
         )
     args = objective_args(conf)
+    if getattr(OBJECTIVES[conf["objective"]["name"]], "needs_classes", False):
+        # a classifier teacher's vocabulary: the distinct phrases of the training data
+        args.setdefault("classes", dataset_classes(*sets.values()))
+        args.setdefault("sample_rate", conf["data"]["sample_rate"])
+        steps = args.pop("classifier_steps", 300)
+        if args.get("mode") == "pretrained" and args.get("classifier") is None:
+            args["classifier"] = pretrained_classifier(sets["weak"], args, conf, exp_dir, steps)
     # how a MixIT model's outputs answer queries (validation): a separation setting
     selection = args.pop("selection", OBJECTIVES[conf["objective"]["name"]].selection)
     objective = make_objective(conf["objective"]["name"], model, **args)
     system_conf = {k: conf[k] for k in ("optim", "scheduler") if conf.get(k)}
     system_conf["selection"] = selection
     return WeakSupSystem(model, encoder, objective, train_loader, val_loader, config=system_conf)
+
+
+def pretrained_classifier(
+    dataset, args: Dict[str, Any], conf: Dict[str, Any], exp_dir: PathLike, steps: int
+) -> str:
+    """The teacher of a classifier objective's ``pretrained`` mode, trained before the
+    separator on the labelled training mixtures only (no clean audio), once per experiment
+    folder: ``<exp_dir>/classifier.pth``, reused when a killed run resumes.
+
+    Args:
+        dataset: The training mixtures (``Objective.batches`` "weak").
+        args: The objective's arguments (``classes``, ``sample_rate``).
+        conf: The run's config (batch size and seed of ``training``).
+        exp_dir: The experiment folder.
+        steps: Classifier training steps (``objective.<name>.classifier_steps``).
+
+    Returns:
+        str: the classifier file.
+    """
+    from ..models.classifier import save_classifier, train_classifier
+
+    path = Path(exp_dir) / "classifier.pth"
+    if not path.is_file():
+        training = conf["training"]
+        classifier = train_classifier(
+            dataset,
+            args["classes"],
+            args["sample_rate"],
+            steps,
+            batch_size=training["batch_size"],
+            seed=training.get("seed", 0),
+        )
+        save_classifier(classifier, path, force=True)
+    return str(path)
 
 
 def _check_resumable(saved_conf: Path, conf: Dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Losses of the weakly-supervised objective, in Asteroid style, and their combinations."""
 
 from .bimodal import BimodalContrastiveLoss, bimodal_contrastive_loss, text_ids
+from .classifier_objectives import ClassifierTeacher, WeakClassifierObjective, WeakSupObjective
 from .objectives import (
     OBJECTIVES,
     MixAndSeparateObjective,
@@ -40,6 +41,9 @@ __all__ = [
     "SupervisedObjective",
     "SemiSupervisedObjective",
     "MixITObjective",
+    "ClassifierTeacher",
+    "WeakClassifierObjective",
+    "WeakSupObjective",
     "make_objective",
     "register_objective",
 ]

@@ -49,6 +49,7 @@ __all__ = [
     "SemiSupervisedObjective",
     "MixITObjective",
     "PITObjective",
+    "MixPITObjective",
     "make_objective",
     "register_objective",
 ]
@@ -354,6 +355,36 @@ class PITObjective(Objective):
         return {"loss": term, "neg_sisdr": term}
 
 
+class MixPITObjective(PITObjective):
+    r"""MixPIT (Karamatli & Kirbiz, 2022): PIT on mixtures of mixtures, without clean audio.
+
+    The model's two learned queries give two outputs per mixture of mixtures, trained under
+    Asteroid's :class:`~asteroid.losses.PITLossWrapper` (negative SI-SDR, best permutation)
+    to recover the two mixtures it was made of. Unlike MixIT there are only as many outputs
+    as mixtures, so a source can never be split across outputs; the price is that the model
+    learns to separate mixtures, not sources, and relies on generalising from the mixture
+    of mixtures (``2 N`` sources) to a test mixture of ``N``. Like PIT* it is scored by the
+    best assignment of its outputs to the references.
+
+    Args:
+        n_outputs: Outputs per mixture of mixtures: its number of mixtures (2).
+    """
+
+    name = "mixpit"
+    batches = ("weak",)
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        _check_batch(batch, ("mix", "mixtures"), self.name)
+        mixtures = batch["mixtures"]
+        if mixtures.shape[1] != self.n_outputs:
+            raise ValueError(
+                f"MixPIT with {self.n_outputs} outputs needs mixtures of {self.n_outputs} "
+                f"mixtures, got {mixtures.shape[1]}"
+            )
+        term = self.pit(_learned_outputs(model, batch["mix"], self.n_outputs), mixtures)
+        return {"loss": term, "neg_sisdr": term}
+
+
 def _learned_outputs(model, mix: torch.Tensor, n_outputs: int) -> torch.Tensor:
     """The M outputs of a model's learned queries, :math:`(B, M, T)`."""
     learned = getattr(model, "learned_queries", None)
@@ -372,6 +403,7 @@ OBJECTIVES = {
     "semi": SemiSupervisedObjective,
     "mixit": MixITObjective,
     "pit": PITObjective,
+    "mixpit": MixPITObjective,
 }
 
 
@@ -401,7 +433,7 @@ def make_objective(name: str, model=None, **kwargs) -> Objective:
     """
     if name not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {name!r}")
-    if name in ("mixit", "pit"):
+    if issubclass(OBJECTIVES[name], (MixITObjective, PITObjective)):
         if model is None:
             raise ValueError(f"the {name} objective needs the model (it gets learned queries)")
         objective = OBJECTIVES[name](**kwargs)

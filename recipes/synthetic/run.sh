@@ -27,6 +27,7 @@ n_examples=3          # example separations per row in stage 5
 jobs=auto             # runs trained at once, each on cores / jobs threads (auto: 2 on a CPU with 2+ cores, else 1)
 . ../utils/parse_options.sh
 . ../utils/stages.sh
+. ../utils/rendered.sh  # stage0_render, stage2_teachers, teacher_of
 root=data/rendered
 start=$SECONDS
 if [ "$methods" = auto ]; then
@@ -52,67 +53,13 @@ row_args() {
     *) echo "$1" ;;
   esac
 }
-encoder_of() {  # the teacher of n-source training: trained on n-source mixtures
-  if [ "$encoder" = tiny ]; then echo "$exp_root/encoder/tiny_${1}src.pth"; else echo "$encoder"; fi
-}
 rows_of() { if [ "$1" = 2 ]; then echo "$methods"; else echo "$methods_3src"; fi; }
 
-if in_stages 0; then
-  if [ -f "$root/MUSIC_solo_videos.json" ] && [ "$force" != true ]; then
-    say "stage 0: $root exists"
-  else
-    say "stage 0: rendering $per_class recordings per instrument -> $root"
-    rate=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['sample_rate'])")
-    wsas generate music "$root" --sounds rendered --per-class "$per_class" --seconds 8 \
-      --sample-rate "$rate" --seed "$render_seed" --force
-  fi
-fi
+in_stages 0 && stage0_render
 in_stages 1 && stage1_prepare
-[ "$jobs" = auto ] && jobs=$([ "$gpus" = 0 ] && [ "$(nproc)" -ge 2 ] && echo 2 || echo 1)
-threads=$(($(nproc) / jobs > 0 ? $(nproc) / jobs : 1))
-# run_jobs MESSAGE LOG COMMAND...: in the background, at most $jobs at a time, with
-# $threads threads; output in LOG; a failure leaves LOG.failed (check_jobs reports it)
-job_logs=()
-run_jobs() {
-  local message=$1 log=$2
-  shift 2
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-  say "$message"
-  mkdir -p "$(dirname "$log")"
-  rm -f "$log.failed"
-  { OMP_NUM_THREADS=$threads "$@" >"$log" 2>&1 || touch "$log.failed"; } &
-  job_logs+=("$log")
-}
-check_jobs() {
-  wait
-  local log failed=0
-  for log in "${job_logs[@]}"; do
-    if [ -f "$log.failed" ]; then
-      echo "failed: the end of $log below" >&2
-      tail -n 20 "$log" >&2
-      failed=1
-    fi
-  done
-  job_logs=()
-  [ "$failed" = 0 ] || exit 1
-}
+. ../utils/jobs.sh  # run_jobs, check_jobs
 
-if in_stages 2 && [ "$encoder" = tiny ]; then
-  # one at a time on every core: the 2-source teacher is the same in the main job and --full
-  for n in $counts; do
-    out=$(encoder_of "$n")
-    if [ -f "$out" ] && [ "$force" != true ]; then
-      say "stage 2: $out exists (--force true retrains it)"
-      continue
-    fi
-    say "stage 2: small bimodal encoder on the $n-source training mixtures and captions -> $out"
-    mkdir -p "$(dirname "$out")"
-    wsas train-encoder --conf "$conf" --root "$root" --set "data.n_sources=$n" -o "$out" \
-      --steps "$encoder_steps" --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" \
-      --force >"${out%.pth}.log" 2>&1 || { tail -n 20 "${out%.pth}.log" >&2; exit 1; }
-    grep -h "^held-out" "${out%.pth}.log" || true
-  done
-fi
+in_stages 2 && stage2_teachers "$counts"
 # one row's seed: stage 3 (train) then stage 4 (score on the 2-source test set)
 run_one() {
   local n=$1 method=$2 seed=$3 objective overrides exp_dir extra=()
@@ -123,7 +70,7 @@ run_one() {
     [ "$force" = true ] && extra+=(--force --restart)
     # shellcheck disable=SC2086  # overrides are words
     python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$objective" \
-      --encoder "$(encoder_of "$n")" --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" \
+      --encoder "$(teacher_of "$n")" --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" \
       --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
       $overrides "${extra[@]}" || return 1
   fi

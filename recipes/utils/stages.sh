@@ -74,17 +74,19 @@ stage2_encoder() {
     --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" --force
 }
 
-# stage3_train TAG OBJECTIVE
+# stage3_train TAG OBJECTIVE [METHOD]: a method (a row of the paper's tables) replaces the
+# objective when given
 stage3_train() {
-  local exp_dir=$exp_root/$1 n
+  local exp_dir=$exp_root/$1 n what=(--objective "$2")
   n=$(n_sources)
-  say "stage 3: $2 separator -> $exp_dir (resumes from checkpoints/last.ckpt)"
+  [ -n "${3:-}" ] && what=(--method "$3")
+  say "stage 3: ${3:-$2} separator -> $exp_dir (resumes from checkpoints/last.ckpt)"
   local extra=()
   [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
   [ "$force" = true ] && extra+=(--force --restart)
   # AudioCaps: the phrases of stage 1, as corrected by hand
   [ -f "$data_dir/train_phrases.json" ] && extra+=(--set "data.phrases=$PWD/$data_dir/train_phrases.json")
-  python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$2" \
+  python train.py "$conf" --root "$root" --exp-dir "$exp_dir" "${what[@]}" \
     --encoder "$(encoder_path)" --gpus "$gpus" --num-nodes "$num_nodes" \
     --val-manifest "$data_dir/val_${n}mix.json" "${extra[@]}"
 }
@@ -114,11 +116,11 @@ stage5_examples() {
 }
 
 run_stages() {
-  tag=${tag:-${objective}_$(basename "$encoder" .pth)}
+  tag=${tag:-${method:-$objective}_$(basename "$encoder" .pth)}
   in_stages 0 && stage0_data
   in_stages 1 && stage1_prepare
   in_stages 2 && stage2_encoder
-  in_stages 3 && stage3_train "$tag" "$objective"
+  in_stages 3 && stage3_train "$tag" "$objective" "$method"
   in_stages 4 && stage4_eval "$tag"
   in_stages 5 && stage5_examples "$tag"
   say "done: $exp_root/$tag"

@@ -25,7 +25,7 @@ from asteroid_wsas.engine import WeakSupSystem, checkpoint_callbacks
 from tests.helpers import test_items, tiny_encoder, tiny_unet, weak_items
 
 ROOT = Path(__file__).resolve().parents[2]
-OBJECTIVES = ["weak", "mix_and_separate", "supervised", "semi", "mixit", "pit"]
+OBJECTIVES = ["weak", "mix_and_separate", "supervised", "semi", "mixit", "pit", "mixpit"]
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +56,7 @@ def loaders(objective, n_items=8, shuffle=False):
         "weak": weak_loader,
         "mix_and_separate": weak_loader,
         "mixit": weak_loader,
+        "mixpit": weak_loader,
         "supervised": clean_loader,
         "pit": clean_loader,
         "semi": CombinedLoader({"clean": clean_loader, "weak": weak_loader}, "max_size_cycle"),

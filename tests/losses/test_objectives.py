@@ -298,7 +298,24 @@ def test_pit_is_permutation_invariant_over_the_models_learned_outputs():
         make_objective("pit", tiny_unet(), n_outputs=3)(model, None, batch)
 
 
-def test_pit_learns_a_toy_case_and_beats_the_mixture():
+def test_mixpit_separates_the_mixtures_of_a_mixture_of_mixtures_under_pit():
+    gen = torch.Generator().manual_seed(1)
+    mixtures = torch.randn(2, 2, 4000, generator=gen)  # each item: two mixtures, no sources
+    batch = {"mix": mixtures.sum(1), "mixtures": mixtures, "captions": [["a", "b"]] * 2}
+    model = tiny_unet()
+    objective = make_objective("mixpit", model)
+    assert objective.batches == ("weak",) and objective.selection == "assignment"
+    assert len(model.learned_queries) == 2
+    model.forward = lambda mix, embed, tokens=None, mask=None: mixtures.flip(1)
+    assert objective(model, None, batch)["neg_sisdr"] < -60
+    model.forward = lambda mix, embed, tokens=None, mask=None: mix[:, None].repeat(1, 2, 1)
+    assert objective(model, None, batch)["neg_sisdr"] > -10  # the unseparated input
+    with pytest.raises(KeyError, match="mixtures"):
+        objective(model, None, {"mix": batch["mix"]})
+
+
+@pytest.mark.parametrize("name", ["pit", "mixpit"])
+def test_pit_learns_a_toy_case_and_beats_the_mixture(name):
     from asteroid_wsas.metrics import separation_metrics
     from asteroid_wsas.separator import separate_batch
 
@@ -310,7 +327,8 @@ def test_pit_learns_a_toy_case_and_beats_the_mixture():
     batch = {"mix": sources.sum(1), "mixtures": sources}
     torch.manual_seed(0)
     model = tiny_unet()
-    objective = make_objective("pit", model)
+    # PIT: the clean sources; MixPIT: the same signals as the two "mixtures" of a weak batch
+    objective = make_objective(name, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):

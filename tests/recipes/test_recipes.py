@@ -246,3 +246,28 @@ def test_every_recipe_config_loads(path):
     conf = load_conf(path)
     make_objective(conf["objective"]["name"], **objective_args(conf))  # valid arguments
     assert conf["training"]["batch_size"] >= 1 and conf["data"]["sample_rate"] > 0
+
+
+def test_paper_tables_tiny_fills_a_methods_columns(tmp_path):
+    # two runs only (CI time): the tables' own logic, Table 2 included, is tested on
+    # generated scores in tests/engine/test_paper.py
+    _render_tools_or_skip()
+    recipe = _recipe(tmp_path, "paper_tables")
+    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
+    args += ["--per_class", "5", "--counts", "2", "--fractions", "none", "--quick", "true"]
+    proc = _run(recipe, *args, "--methods", "lassnet", "--stop_stage", "4")
+    exp = recipe / "exp"
+    text = (exp / "results.md").read_text()
+    assert text.strip() in proc.stdout  # printed as written
+    table1 = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    assert table1[0] == "| Method | group | seeds | Single-source (supervised) | 2-source |"
+    assert table1[1].startswith("| LASS-Net | Language conditional | 1 | ")
+    assert "| - |" not in table1[1] and len(table1) == 2  # no Table 2 (--fractions none)
+    # offline: LASS-Net's BERT is replaced by the small encoder's text tower, and says so
+    assert "no BERT here" in text and "Machine:" in text and "Wall time" in text
+    conf = yaml.safe_load((exp / "table1/lassnet/2src/seed0/conf.yml").read_text())
+    assert conf["method"] == "lassnet:mixtures" and conf["model"]["conditioning"] == "film"
+    assert conf["objective"]["name"] == "mix_and_separate"
+    assert conf["encoder"]["name"].endswith("tiny_2src.pth")
+    assert (exp / "results_table1.png").stat().st_size > 1000
+    assert not (exp / "results_table2.png").exists()

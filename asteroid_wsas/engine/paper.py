@@ -1,0 +1,440 @@
+"""The paper's Table 1 and Table 2 as lists of training runs, and the tables from their scores.
+
+:func:`paper_runs` says which runs the two tables need (one per cell and seed; a cell that
+appears in both tables is trained once); ``recipes/paper_tables/run.sh`` trains and scores
+them, then :func:`paper_tables` reads the scores back and writes both tables in the seed's
+shape (rows, columns, mean [95 % interval]) as Markdown and JSON, with a PNG per table.
+
+Table 1 (the seed's, MUSIC): each method of :mod:`asteroid_wsas.methods` fills the columns
+it has: ``clean`` (trained on clean single sources, mixed in pairs, supervised) and ``2src``,
+``3src``, ``4src`` (trained on mixtures of that many sources only). Every cell is scored on
+the same 2-source test set.
+
+Table 2 (the seed's, MUSIC part): supervised training on 100 % and on 5 % of the solos,
+unsupervised (the weak objective on 2-source mixtures), and semi-supervised training with
+5 % of the solos clean and 2-, 3- or 4-source mixtures for the rest, then 10 / 25 / 75 %
+clean with 2-source mixtures.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..methods import METHODS, get_method, method_names
+from ..stats import format_interval
+from ..utils import refuse_overwrite
+
+__all__ = [
+    "Run",
+    "TABLE1_METHODS",
+    "table1_runs",
+    "table2_runs",
+    "paper_runs",
+    "paper_tables",
+    "column_label",
+]
+
+PathLike = Union[str, os.PathLike]
+
+# Table 1's rows, in the seed's order (the image-conditional rows are another issue's)
+TABLE1_METHODS = (
+    "pit",
+    "mixit",
+    "mixpit",
+    "clipsep_text",
+    "clipsep_text_star",
+    "bertsep_star",
+    "clapsep_star",
+    "lassnet",
+    "weak_sup",
+    "timbre_concurrent",
+    "timbre_pretrained",
+    "weak",
+)
+
+
+@dataclass
+class Run:
+    """One training run of a table cell.
+
+    Attributes:
+        folder: Its experiment folder below the recipe's ``exp/`` (seeds go below it).
+        method: ``NAME:column`` (:func:`asteroid_wsas.methods.apply_method`).
+        n_sources: Sources per training mixture (``data.n_sources``).
+        overrides: Further ``KEY=VALUE`` config overrides.
+        cells: The table cells it fills: ``(table, row, column)``.
+        meta: Table 2's descriptive columns of the row.
+    """
+
+    folder: str
+    method: str
+    n_sources: int
+    overrides: List[str] = field(default_factory=list)
+    cells: List[Tuple[str, str, str]] = field(default_factory=list)
+    meta: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def encoder(self) -> str:
+        """The kind of text encoder the method queries with (``"bert"``, ``"clip"``), or
+        ``"-"``: the recipe's encoder."""
+        return get_method(self.method).encoder or "-"
+
+
+def column_label(column: str) -> str:
+    """Table 1's column headings.
+
+    Examples:
+        >>> column_label("clean"), column_label("3src")
+        ('Single-source (supervised)', '3-source')
+    """
+    if column == "clean":
+        return "Single-source (supervised)"
+    return f"{column[:-3]}-source"
+
+
+def table1_runs(
+    methods: Optional[Sequence[str]] = None, counts: Sequence[int] = (2, 3, 4)
+) -> List[Run]:
+    """The runs of Table 1: per method, its clean column and one run per mixture size.
+
+    Args:
+        methods: Registered method names (default: :data:`TABLE1_METHODS` that exist).
+        counts: Sources per training mixture of the unsupervised columns.
+
+    Returns:
+        list: :class:`Run` per cell, in table order.
+    """
+    names = [m for m in TABLE1_METHODS if m in METHODS] if methods is None else list(methods)
+    runs = []
+    for name in names:
+        method = get_method(name)
+        for column in method.columns:
+            if column == "clean":
+                runs.append(
+                    Run(f"table1/{name}/clean", f"{name}:clean", 2, cells=[("1", name, "clean")])
+                )
+                continue
+            for n in counts:
+                runs.append(
+                    Run(
+                        f"table1/{name}/{n}src",
+                        f"{name}:mixtures",
+                        n,
+                        cells=[("1", name, f"{n}src")],
+                    )
+                )
+    return runs
+
+
+def table2_runs(fractions: Sequence[int] = (5, 10, 25, 75), counts: Sequence[int] = (2, 3, 4)):
+    """The runs of Table 2's MUSIC part (the supervised 100 % and unsupervised rows are
+    Table 1's ``clapsep_star`` clean and ``weak`` 2-source cells).
+
+    Args:
+        fractions: Percent of the solos kept clean for semi-supervised training; the first
+            is also the supervised-on-a-fraction row and the one run with every mixture size.
+        counts: Sources per training mixture.
+
+    Returns:
+        list: :class:`Run` per row, in table order.
+    """
+    if not fractions:
+        raise ValueError("fractions must name at least one percentage")
+    first = fractions[0]
+
+    def meta(kind, clean, mixed, n):
+        return {
+            "Training": kind,
+            "Single-source": f"{clean} %" if clean else "-",
+            "Mixtures": f"{mixed} %" if mixed else "-",
+            "#Sources": str(n) if n else "-",
+        }
+
+    runs = [
+        Run(
+            "table1/clapsep_star/clean",
+            "clapsep_star:clean",
+            2,
+            cells=[("2", "supervised_100", "")],
+            meta=meta("Supervised", 100, 0, 0),
+        ),
+        Run(
+            f"table2/supervised_{first}pct",
+            "clapsep_star:clean",
+            2,
+            [f"data.supervised_fraction={first / 100:g}"],
+            cells=[("2", f"supervised_{first}", "")],
+            meta=meta("Supervised", first, 0, 0),
+        ),
+        Run(
+            "table1/weak/2src",
+            "weak:mixtures",
+            2,
+            cells=[("2", "unsupervised_2", "")],
+            meta=meta("Unsupervised", 0, 100, 2),
+        ),
+    ]
+    semi = [(first, n) for n in counts] + [(f, counts[0]) for f in fractions[1:]]
+    for fraction, n in semi:
+        runs.append(
+            Run(
+                f"table2/semi_{fraction}pct_{n}src",
+                "semi:mixtures",
+                n,
+                [f"data.clean_fraction={fraction / 100:g}"],
+                cells=[("2", f"semi_{fraction}_{n}", "")],
+                meta=meta("Semi-supervised", fraction, 100 - fraction, n),
+            )
+        )
+    return runs
+
+
+def paper_runs(
+    methods: Optional[Sequence[str]] = None,
+    counts: Sequence[int] = (2, 3, 4),
+    fractions: Optional[Sequence[int]] = (5, 10, 25, 75),
+) -> List[Run]:
+    """Every run of both tables, each folder once (its cells merged).
+
+    Args:
+        methods: Table 1's methods (default: all of :data:`TABLE1_METHODS` registered).
+        counts: Sources per training mixture.
+        fractions: Table 2's clean percentages; None or empty: no Table 2.
+    """
+    merged: Dict[str, Run] = {}
+    for run in table1_runs(methods, counts) + (table2_runs(fractions, counts) if fractions else []):
+        if run.folder in merged:
+            merged[run.folder].cells += run.cells
+            merged[run.folder].meta = merged[run.folder].meta or run.meta
+        else:
+            merged[run.folder] = run
+    return list(merged.values())
+
+
+def _scored(exp_root: Path, runs: Sequence[Run]) -> Dict[str, str]:
+    """``{folder: path}`` of the runs with scores (a cell without scores shows "-")."""
+    from ..stats import seed_dirs
+
+    out = {}
+    for run in runs:
+        path = exp_root / run.folder
+        try:
+            seed_dirs(path)
+        except FileNotFoundError:
+            continue
+        out[run.folder] = str(path)
+    return out
+
+
+def paper_tables(
+    exp_root: PathLike,
+    runs: Sequence[Run],
+    output: PathLike,
+    title: str = "",
+    notes: Sequence[str] = (),
+    n_resamples: int = 10000,
+    force: bool = False,
+) -> Dict[str, Any]:
+    """Both tables from the scored runs: Markdown at ``output``, JSON beside it, and a PNG per
+    table (``<output stem>_table1.png``, ``_table2.png``).
+
+    Args:
+        exp_root: The recipe's ``exp/``.
+        runs: :func:`paper_runs`.
+        output: The Markdown file.
+        title: Heading of the report.
+        notes: Lines under the tables (machine, wall time, budgets).
+        n_resamples: Bootstrap replicates of single-seed intervals.
+        force: Overwrite the outputs.
+
+    Returns:
+        dict: what the JSON holds: ``table1`` and ``table2`` cells (mean, low, high, seeds).
+
+    Raises:
+        FileExistsError: an output exists and ``force`` is False.
+        FileNotFoundError: no run has scores yet.
+    """
+    from .report import compare
+
+    exp_root, output = Path(exp_root), Path(output)
+    stem = output.with_suffix("")
+    outputs = [output, stem.with_suffix(".json")] + [Path(f"{stem}_table{t}.png") for t in (1, 2)]
+    refuse_overwrite(*outputs, force=force)
+    scored = _scored(exp_root, runs)
+    if not scored:
+        raise FileNotFoundError(f"no scored run below {exp_root} (train and evaluate first)")
+    result = compare(scored, metrics=("sdr", "sdri"), n_resamples=n_resamples)
+    cells: Dict[str, Dict[str, Any]] = {"1": {}, "2": {}}
+    for run in runs:
+        row = result["rows"].get(run.folder)
+        for table, name, column in run.cells:
+            entry = cells[table].setdefault(name, {"meta": run.meta, "columns": {}})
+            entry["columns"][column] = None if row is None else _cell(row)
+    # the seed's row order, whatever order the runs came in (a cell may serve both tables)
+    names = method_names()
+    table1 = dict(sorted(cells["1"].items(), key=lambda kv: names.index(kv[0])))
+    table2 = dict(sorted(cells["2"].items(), key=lambda kv: _table2_order(kv[1]["meta"])))
+    columns = [
+        c
+        for c in ("clean", "2src", "3src", "4src")
+        if any(c in r["columns"] for r in table1.values())
+    ]
+    pct = int(round(100 * result["confidence"]))
+    lines = [f"**{title}**", ""] if title else []
+    if table1:
+        lines += _table1_markdown(table1, columns)
+    if table2:
+        lines += [""] + _table2_markdown(table2)
+    lines += [
+        "",
+        f"Cells: SDR in dB, mean [{pct} % interval] over {result['mixtures']} mixtures of one "
+        "2-source test set (several seeds: Student-t over the seeds' test means; one seed: "
+        "bootstrap over the test mixtures); '-': a column the method does not have.",
+    ]
+    lines += [""] + list(notes) if notes else []
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = {
+        "title": title,
+        "notes": list(notes),
+        "mixtures": result["mixtures"],
+        "table1": table1,
+        "table2": table2,
+        "runs": [asdict(r) for r in runs],
+    }
+    stem.with_suffix(".json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    if table1:
+        _plot_table1(table1, columns, f"{stem}_table1.png")
+    if table2:
+        _plot_table2(table2, f"{stem}_table2.png")
+    return data
+
+
+def _table2_order(meta: Mapping[str, str]) -> Tuple[int, int, int]:
+    """Supervised (most clean data first), unsupervised, then semi-supervised by clean
+    share and mixture size: the seed's Table 2 order."""
+    kinds = ("Supervised", "Unsupervised", "Semi-supervised")
+
+    def number(text: str) -> int:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return int(digits) if digits else 0
+
+    clean = number(meta.get("Single-source", ""))
+    kind = kinds.index(meta["Training"]) if meta.get("Training") in kinds else len(kinds)
+    return kind, -clean if kind == 0 else clean, number(meta.get("#Sources", ""))
+
+
+def _cell(row: Mapping[str, Any]) -> Dict[str, Any]:
+    return {
+        "sdr": {k: row["sdr"][k] for k in ("mean", "low", "high")},
+        "sdri": {k: row["sdri"][k] for k in ("mean", "low", "high")},
+        "seeds": len(row["seeds"]),
+        "per_seed": row["sdr"]["per_seed"],
+    }
+
+
+def _text(cell: Optional[Mapping[str, Any]]) -> str:
+    return "-" if cell is None else format_interval(cell["sdr"])
+
+
+def _table1_markdown(table1: Mapping[str, Any], columns: Sequence[str]) -> List[str]:
+    lines = [
+        "Table 1: SDR on the 2-source test set, by the training data of each method",
+        "",
+        "| Method | group | seeds | " + " | ".join(column_label(c) for c in columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
+    ]
+    for name, entry in table1.items():
+        method = get_method(name)
+        present = [c for c in entry["columns"].values() if c]
+        seeds = max((c["seeds"] for c in present), default=0)
+        texts = [_text(entry["columns"][c]) if c in entry["columns"] else "-" for c in columns]
+        lines.append(f"| {method.title} | {method.group} | {seeds} | " + " | ".join(texts) + " |")
+    return lines
+
+
+def _table2_markdown(table2: Mapping[str, Any]) -> List[str]:
+    keys = ["Training", "Single-source", "Mixtures", "#Sources"]
+    lines = [
+        "Table 2: semi-supervised training with portions of clean solos (same test set)",
+        "",
+        "| " + " | ".join(keys) + " | seeds | SDR | SDRi |",
+        "|" + "---|" * (len(keys) + 3),
+    ]
+    for entry in table2.values():
+        cell = entry["columns"].get("")
+        sdri = "-" if cell is None else format_interval(cell["sdri"])
+        seeds = "-" if cell is None else str(cell["seeds"])
+        meta = [entry["meta"].get(k, "-") for k in keys]
+        lines.append("| " + " | ".join(meta) + f" | {seeds} | {_text(cell)} | {sdri} |")
+    return lines
+
+
+def _bars(ax, labels, groups, values, errors):
+    """Grouped horizontal bars: one group per label, one bar per group member."""
+    import numpy as np
+
+    n = max(len(groups), 1)
+    height = 0.8 / n
+    y = np.arange(len(labels))
+    for i, group in enumerate(groups):
+        ax.barh(
+            y + (i - (n - 1) / 2) * height,
+            values[i],
+            height,
+            xerr=errors[i],
+            label=group,
+            capsize=2,
+        )
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="k", lw=0.6)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _values(cells):
+    """Means and asymmetric error bars (NaN where a cell is missing or has no interval)."""
+    import numpy as np
+
+    mean = np.array([np.nan if c is None else c["sdr"]["mean"] for c in cells], dtype=float)
+    low = np.array([np.nan if c is None else c["sdr"]["low"] for c in cells], dtype=float)
+    high = np.array([np.nan if c is None else c["sdr"]["high"] for c in cells], dtype=float)
+    err = np.nan_to_num(np.stack([mean - low, high - mean]), nan=0.0)
+    return mean, err
+
+
+def _plot_table1(table1, columns, path) -> None:
+    from matplotlib.figure import Figure
+
+    labels = [get_method(n).title for n in table1]
+    fig = Figure(figsize=(7.5, 0.45 * len(labels) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    values, errors = [], []
+    for c in columns:
+        mean, err = _values([e["columns"].get(c) for e in table1.values()])
+        values.append(mean)
+        errors.append(err)
+    _bars(ax, labels, [column_label(c) for c in columns], values, errors)
+    ax.set_xlabel("SDR on the 2-source test set (dB), 95 % interval")
+    ax.set_title("Table 1: by the training data of each method", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.savefig(path, dpi=110)
+
+
+def _plot_table2(table2, path) -> None:
+    from matplotlib.figure import Figure
+
+    labels = [
+        f"{e['meta']['Training']}: {e['meta']['Single-source']} clean, "
+        f"{e['meta']['#Sources']}-src mixtures"
+        for e in table2.values()
+    ]
+    mean, err = _values([e["columns"].get("") for e in table2.values()])
+    fig = Figure(figsize=(7.5, 0.4 * len(labels) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    _bars(ax, labels, ["SDR"], [mean], [err])
+    ax.set_xlabel("SDR on the 2-source test set (dB), 95 % interval")
+    ax.set_title("Table 2: semi-supervised training with portions of clean solos", fontsize=9)
+    fig.savefig(path, dpi=110)

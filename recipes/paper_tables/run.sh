@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The seed's Table 1 (audio and text rows) and Table 2 (MUSIC part) offline, in one command.
+#
+# Renders the main job's instrument solos (recipes/synthetic), trains the small bimodal
+# encoder on 2-, 3- and 4-source training mixtures (the teachers and the offline stand-in
+# for CLAP), trains every cell of both tables with the same model and budget, scores all on
+# one fixed 2-source test set and writes both tables in the seed's shape with 95 %
+# intervals (exp/results.md, .json, exp/results_table1.png, exp/results_table2.png).
+#   bash recipes/paper_tables/run.sh --quick true   # 2 CPU cores: 1 seed, fewer steps
+#   bash recipes/paper_tables/run.sh                # full: 3 seeds, 1000 steps (a GPU)
+#   bash recipes/paper_tables/run.sh --methods "weak mixit" --fractions none --quick true
+cd "$(dirname "$0")"
+
+. ../utils/options.sh  # stage, stop_stage, conf, force, ... (--help)
+quick=false           # true: 1 seed, quick_steps steps, fewer encoder steps (2 CPU cores)
+quick_steps=250       # training steps per run in --quick mode
+seeds=auto            # training seeds (auto: 0 with --quick, else 0 1 2)
+encoder=tiny          # tiny (trained in stage 2 on mixtures only), or a CLAP folder / hub id
+encoder_steps=auto    # stage 2 steps (auto: 600 with --quick, else 1000)
+methods=auto          # Table 1's rows (auto: all; asteroid-wsas paper-runs lists the runs)
+counts="2 3 4"        # sources per training mixture (Table 1's columns, Table 2's rows)
+fractions="5 10 25 75" # clean % of Table 2's semi-supervised rows (none: Table 1 only)
+bert=""               # BertSep*, LASS-Net: BERT folder / hub id (empty: see the docs)
+clip=""               # CLIPSep-Text(*): CLIP folder / hub id (empty: see the docs)
+per_class=20          # rendered recordings per instrument
+render_seed=1         # seed of the recordings
+gpus=default          # default: 0 with --quick (CPU), else auto (a GPU when present)
+jobs=auto             # runs trained at once (auto: 2 on a CPU with 2+ cores, else 1)
+. ../utils/parse_options.sh
+. ../utils/stages.sh
+. ../utils/rendered.sh  # stage0_render, stage2_teachers, teacher_of
+root=data/rendered
+start=$SECONDS
+[ "$gpus" = default ] && gpus=$([ "$quick" = true ] && echo 0 || echo auto)
+if [ "$seeds" = auto ]; then
+  seeds="0 1 2"
+  [ "$quick" = true ] && seeds=0
+fi
+if [ "$encoder_steps" = auto ]; then
+  encoder_steps=1000
+  [ "$quick" = true ] && encoder_steps=600
+fi
+[ "$quick" = true ] && [ -z "$max_steps" ] && max_steps=$quick_steps
+selection=(--counts $counts)
+[ "$methods" != auto ] && selection+=(--methods $methods)
+if [ "$fractions" = none ]; then selection+=(--no-table2); else selection+=(--fractions $fractions); fi
+
+# text_encoder KIND OPTION DEFAULT: the option, else the default when the hub cache holds
+# it (no network), else nothing (the rows then query with the recipe's encoder)
+text_encoder() {
+  if [ -n "$2" ]; then
+    echo "$2"
+  elif python -c "import sys; from huggingface_hub import try_to_load_from_cache as cached
+sys.exit(0 if isinstance(cached('$3', 'config.json'), str) else 1)" 2>/dev/null; then
+    echo "$1:$3"
+  fi
+}
+
+in_stages 0 && stage0_render
+in_stages 1 && stage1_prepare
+. ../utils/jobs.sh  # run_jobs, check_jobs
+
+in_stages 2 && stage2_teachers "$counts"
+
+bert_spec=$(text_encoder bert "$bert" bert-base-uncased)
+clip_spec=$(text_encoder clip "$clip" openai/clip-vit-base-patch32)
+notes=()
+[ -z "$bert_spec" ] && notes+=(--note "BertSep* and LASS-Net: no BERT here (--bert); their queries came from the small encoder's text tower.")
+[ -z "$clip_spec" ] && notes+=(--note "CLIPSep-Text and CLIPSep-Text*: no CLIP here (--clip); their queries came from the small encoder's text tower.")
+
+# run_one FOLDER METHOD N KIND SEED [KEY=VALUE...]: stage 3 (train) then 4 (score)
+run_one() {
+  local folder=$1 method=$2 n=$3 kind=$4 seed=$5 exp_dir spec extra=() enc
+  shift 5
+  exp_dir=$exp_root/$folder/seed$seed
+  enc=$(teacher_of "$n")
+  [ -f "$enc" ] && enc=$PWD/$enc  # absolute: conf.yml serves eval from anywhere
+  case $kind in
+    bert) spec=${bert_spec:-$enc} ;;
+    clip) spec=${clip_spec:-$enc} ;;
+    *) spec=$enc ;;
+  esac
+  for kv in "$@"; do extra+=(--set "$kv"); done
+  if in_stages 3; then
+    [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
+    [ "$force" = true ] && extra+=(--force --restart)
+    # the teacher stays the n-source small encoder (weak rows); the query encoder is spec
+    python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --method "$method" \
+      --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" --set "encoder.name=$spec" \
+      --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
+      "${extra[@]}" || return 1
+  fi
+  if in_stages 4; then
+    python eval.py "$data_dir/test_2mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
+      --force || return 1
+  fi
+}
+# each run line with a relative cost first: sources per mixture, x3 for the rows that
+# query every phrase (weak, semi, the classifier teachers)
+by_cost() {
+  awk -F '\t' '{ c = $3; if ($2 ~ /^(weak|semi|timbre)/) c = 3 * c; print c "\t" $0 }'
+}
+if in_stages 3 || in_stages 4; then
+  # the costliest runs first (more sources, weak rows), so the last ones finish together
+  runs=$(wsas paper-runs "${selection[@]}" | by_cost | sort -s -k1,1nr)
+  while IFS=$'\t' read -r _ folder method n kind overrides; do
+    for seed in $seeds; do
+      log=$exp_root/$folder/seed$seed.log
+      # shellcheck disable=SC2086  # overrides: KEY=VALUE words
+      run_jobs "stages 3-4: $method, $n-source training, seed $seed -> $exp_root/$folder/seed$seed/" \
+        "$log" run_one "$folder" "$method" "$n" "$kind" "$seed" $overrides
+    done
+  done <<<"$runs"
+  check_jobs
+fi
+if in_stages 4; then
+  say "stage 4: both tables"
+  steps=${max_steps:-$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['training']['max_steps'])")}
+  mode=full
+  [ "$quick" = true ] && mode=quick
+  wsas paper-tables "$exp_root" -o "$exp_root/results.md" "${selection[@]}" --force \
+    --wall-time "$((SECONDS - start))" "${notes[@]}" \
+    --note "Budget ($mode mode): $(wc -w <<<"$seeds") seed(s) per cell, $steps training steps per run, small encoders of $encoder_steps steps." \
+    --title "Rendered instruments: the seed's Tables 1 and 2"
+fi
+say "done in $((SECONDS - start)) s: $PWD/$exp_root/results.md, results_table1.png, results_table2.png"

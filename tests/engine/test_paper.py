@@ -1,0 +1,108 @@
+"""The paper's tables: which runs fill which cells, and the tables from their scores."""
+
+import json
+
+import numpy as np
+import pytest
+
+from asteroid_wsas.cli import main
+from asteroid_wsas.engine.paper import paper_runs, paper_tables, table1_runs, table2_runs
+from tests.engine.test_report import _run
+
+
+def test_table1_fills_the_columns_each_method_has():
+    runs = {r.folder: r for r in table1_runs(["pit", "lassnet", "weak"], counts=(2, 4))}
+    assert list(runs) == [
+        "table1/pit/clean",
+        "table1/lassnet/clean",
+        "table1/lassnet/2src",
+        "table1/lassnet/4src",
+        "table1/weak/2src",
+        "table1/weak/4src",
+    ]
+    assert (
+        runs["table1/pit/clean"].method == "pit:clean" and runs["table1/pit/clean"].n_sources == 2
+    )
+    assert runs["table1/lassnet/4src"].method == "lassnet:mixtures"
+    assert (
+        runs["table1/lassnet/4src"].n_sources == 4 and runs["table1/lassnet/4src"].encoder == "bert"
+    )
+    assert runs["table1/weak/2src"].encoder == "-"
+
+
+def test_table2_rows_and_shared_cells_train_once():
+    rows = table2_runs((5, 25), counts=(2, 3))
+    assert [r.folder for r in rows] == [
+        "table1/clapsep_star/clean",
+        "table2/supervised_5pct",
+        "table1/weak/2src",
+        "table2/semi_5pct_2src",
+        "table2/semi_5pct_3src",
+        "table2/semi_25pct_2src",
+    ]
+    assert rows[1].overrides == ["data.supervised_fraction=0.05"]
+    assert rows[5].overrides == ["data.clean_fraction=0.25"] and rows[5].n_sources == 2
+    merged = paper_runs(["weak", "clapsep_star"], (2, 3), (5, 25))
+    folders = [r.folder for r in merged]
+    assert len(folders) == len(set(folders))  # each cell's run once
+    weak2 = next(r for r in merged if r.folder == "table1/weak/2src")
+    assert weak2.cells == [("1", "weak", "2src"), ("2", "unsupervised_2", "")]
+    with pytest.raises(ValueError, match="fractions"):
+        table2_runs(())
+
+
+def test_tables_from_scores_in_the_seeds_order_with_missing_cells(tmp_path):
+    runs = paper_runs(["pit", "mixpit", "weak"], (2, 3), (5,))
+    rng = np.random.default_rng(0)
+    level = {"pit": 8.0, "mixpit": 3.0, "weak": 6.0, "clapsep_star": 7.5, "table2": 5.0}
+    for run in runs:
+        if run.folder == "table1/mixpit/3src":
+            continue  # not trained yet: its cell shows "-"
+        key = run.folder.split("/")[1] if run.folder.startswith("table1") else "table2"
+        for seed in (0, 1):
+            _run(tmp_path / "exp" / run.folder / f"seed{seed}", level[key] + rng.normal(0, 1, 30))
+    out = tmp_path / "exp" / "results.md"
+    data = paper_tables(tmp_path / "exp", runs, out, "T", ["Machine: x"], n_resamples=200)
+    text = out.read_text()
+    lines = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    assert (
+        lines[0] == "| Method | group | seeds | Single-source (supervised) | 2-source | 3-source |"
+    )
+    assert [ln.split("|")[1].strip() for ln in lines[1:4]] == [
+        "PIT*",
+        "MixPIT",
+        "Proposed (w/ Bi-modal CLAP)",
+    ]
+    pit = [c.strip() for c in lines[1].split("|")[4:-1]]
+    assert pit[0].startswith("8.") and pit[1:] == ["-", "-"]  # clean column only
+    mixpit = [c.strip() for c in lines[2].split("|")[4:-1]]
+    assert mixpit[0] == "-" and mixpit[1].startswith("3.") and mixpit[2] == "-"
+    assert data["table1"]["mixpit"]["columns"]["3src"] is None
+    assert list(data["table2"]) == [
+        "supervised_100",
+        "supervised_5",
+        "unsupervised_2",
+        "semi_5_2",
+        "semi_5_3",
+    ]
+    assert data["table2"]["supervised_100"]["columns"][""]["seeds"] == 2
+    cell = data["table1"]["weak"]["columns"]["2src"]["sdr"]
+    assert cell["low"] < cell["mean"] < cell["high"]  # Student-t over the two seeds
+    assert "| Supervised | 100 % | - | - | 2 |" in text and "Machine: x" in text
+    for table in (1, 2):
+        assert (tmp_path / "exp" / f"results_table{table}.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "exp" / "results.json").read_text())["mixtures"] == 30
+    with pytest.raises(FileExistsError):
+        paper_tables(tmp_path / "exp", runs, out)
+
+
+def test_paper_cli_lists_runs_and_refuses_an_empty_experiment(tmp_path, capsys):
+    main(["paper-runs", "--methods", "mixit", "--counts", "2", "--no-table2"])
+    assert capsys.readouterr().out.splitlines() == ["table1/mixit/2src\tmixit:mixtures\t2\t-"]
+    main(["paper-runs", "--methods", "weak", "--counts", "2", "--fractions", "5"])
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "table2/supervised_5pct\tclapsep_star:clean\t2\t-\tdata.supervised_fraction=0.05" in lines
+    )
+    with pytest.raises(SystemExit, match="no scored run"):
+        main(["paper-tables", str(tmp_path), "-o", str(tmp_path / "r.md")])
