@@ -50,7 +50,14 @@ setup(
     ],
     extras_require={
         # mir_eval: the reference BSS-Eval the tests cross-check against (0.9 drops it).
-        "dev": ["pytest>=7", "black>=24", "mkdocs>=1.5", "mir_eval>=0.7,<0.9"],
+        # pytest-xdist: the suite runs on every core (pyproject's addopts: -n auto).
+        "dev": [
+            "pytest>=7",
+            "pytest-xdist>=3.5",  # --maxschedchunk
+            "black>=24",
+            "mkdocs>=1.5",
+            "mir_eval>=0.7,<0.9",
+        ],
         "docs": ["mkdocs>=1.5"],
         # LAION's own package, only for converting its .pt checkpoints (not needed to run).
         "laion": ["laion-clap"],

@@ -18,11 +18,7 @@ import yaml
 
 from asteroid_wsas.data import read_events
 from asteroid_wsas.data.rendered import MissingTool, check_tools, write_rendered_audiocaps_layout
-from asteroid_wsas.data.synthetic import (
-    write_audiocaps_layout,
-    write_music_layout,
-    write_vggsound_layout,
-)
+from asteroid_wsas.data.synthetic import write_music_layout, write_vggsound_layout
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 TINY = {
@@ -94,9 +90,73 @@ def _layout(name: str, root: Path) -> None:
         write_music_layout(str(root), 5, CLASSES, seconds=1.0, sample_rate=8000)
     elif name == "vggsound":
         write_vggsound_layout(str(root), {"train": 6, "test": 2}, CLASSES, 1.0, 8000)
-    else:
-        sizes = {"train": 16, "val": 6, "test": 6}
-        write_audiocaps_layout(str(root), sizes, seconds=1.0, sample_rate=8000)
+    else:  # rendered events beside the clips: stage 1 also builds the phrase-level set
+        _render_tools_or_skip()
+        sizes = {"train": 24, "val": 6, "test": 10}
+        write_rendered_audiocaps_layout(root, sizes, 1.0, 8000, seed=0, progress=False)
+
+
+# the longest first: tests/conftest.py keeps this order for pytest-xdist's workers
+def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
+    _render_tools_or_skip()
+    recipe = _recipe(tmp_path, "synthetic")
+    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
+    args += ["--per_class", "5", "--seeds", "0 1", "--methods", "mix_and_separate weak"]
+    proc = _run(recipe, *args, "--methods_3src", "weak", "--stop_stage", "4")
+    exp = recipe / "exp"
+    table = (exp / "results.md").read_text()
+    assert table.strip() in proc.stdout  # printed as written
+    rows = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| ")]
+    rows = [(name.strip(), seeds.strip()) for name, seeds in rows]
+    assert rows[:5] == [
+        ("Method", "seeds"),
+        ("Mixture", "1"),
+        ("mix_and_separate", "2"),
+        ("weak", "2"),
+        ("weak_3src", "2"),
+    ]
+    report = json.loads((exp / "results.json").read_text())
+    assert [c["claim"] for c in report["claims"]] == [
+        "sdri: weak / mix_and_separate >= 1.5",
+        "weak - mix_and_separate > 0",
+    ]
+    assert report["mixtures"] == 17 and "Machine:" in table and "Wall time" in table
+    assert (exp / "val_sdr.png").stat().st_size > 1000
+    for run in ("2src/mix_and_separate/seed0", "2src/weak/seed1", "3src/weak/seed1"):
+        assert (exp / run / "best_model.pth").is_file() and (
+            exp / run / "all_metrics.csv"
+        ).is_file()
+    conf = yaml.safe_load((exp / "3src/weak/seed1/conf.yml").read_text())
+    assert conf["data"]["n_sources"] == 3 and conf["training"]["seed"] == 1
+    assert conf["encoder"]["name"].endswith("tiny_3src.pth")
+    assert (exp / "encoder" / "tiny_2src.pth").is_file()
+    mixture = json.loads((exp / "mixture" / "final_metrics.json").read_text())
+    assert abs(mixture["metrics"]["sdri"]["mean"]) < 1e-6  # the mixture improves on nothing
+
+
+def test_paper_tables_tiny_fills_a_methods_columns(tmp_path):
+    # two runs only (CI time): the tables' own logic, Table 2 included, is tested on
+    # generated scores in tests/engine/test_paper.py
+    _render_tools_or_skip()
+    recipe = _recipe(tmp_path, "paper_tables")
+    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
+    args += ["--per_class", "5", "--counts", "2", "--fractions", "none", "--quick", "true"]
+    proc = _run(recipe, *args, "--methods", "lassnet", "--stop_stage", "4")
+    exp = recipe / "exp"
+    text = (exp / "results.md").read_text()
+    assert text.strip() in proc.stdout  # printed as written
+    table1 = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    assert table1[0] == "| Method | group | seeds | Single-source (supervised) | 2-source |"
+    assert table1[1].startswith("| LASS-Net | Language conditional | 1 | ")
+    assert "| - |" not in table1[1] and len(table1) == 2  # no Table 2 (--fractions none)
+    # offline: LASS-Net's BERT is replaced by the small encoder's text tower, and says so
+    assert "no BERT here" in text and "Machine:" in text and "Wall time" in text
+    conf = yaml.safe_load((exp / "table1/lassnet/2src/seed0/conf.yml").read_text())
+    assert conf["method"] == "lassnet:mixtures" and conf["model"]["conditioning"] == "film"
+    assert conf["objective"]["name"] == "mix_and_separate"
+    assert conf["encoder"]["name"].endswith("tiny_2src.pth")
+    assert (exp / "results_table1.png").stat().st_size > 1000
+    assert not (exp / "results_table2.png").exists()
 
 
 @pytest.mark.parametrize("name", ["music", "vggsound", "audiocaps"])
@@ -124,8 +184,14 @@ def test_stages_1_to_5_on_tiny_data(name, tmp_path):
     assert model_args["channels"] == [8, 16, 16]
     manifests = sorted(p.name for p in (recipe / "data").iterdir())
     if name == "audiocaps":  # stage 1's phrases, which stage 3 trained on
-        assert manifests == ["test_2mix.json", "train_phrases.json", "val_2mix.json"]
+        assert manifests == [
+            "test_2mix.json",
+            "test_events.json",
+            "train_phrases.json",
+            "val_2mix.json",
+        ]
         assert conf["data"]["phrases"] == str(recipe / "data" / "train_phrases.json")
+        _assert_phrase_level_scores(proc, recipe, root)
     else:
         assert manifests == ["test_2mix.json", "val_2mix.json"]
 
@@ -144,18 +210,9 @@ def _render_tools_or_skip():
         pytest.skip(str(err))
 
 
-def test_audiocaps_recipe_scores_phrases_on_natural_mixtures(tmp_path):
+def _assert_phrase_level_scores(proc, recipe: Path, root: Path) -> None:
     """With clean events beside the clips, stage 1 builds the phrase-level set and stage 4
     scores each event's phrase against its event, beside the paper's clip-level 2Mix."""
-    _render_tools_or_skip()
-    recipe = _recipe(tmp_path, "audiocaps")
-    root = tmp_path / "dataset"
-    write_rendered_audiocaps_layout(
-        root, {"train": 24, "val": 6, "test": 10}, 1.0, 8000, seed=0, progress=False
-    )
-    args = ["--audiocaps_root", str(root), "--conf", "local/tiny.yml", "--encoder", "tiny"]
-    args += ["--encoder_steps", "3", "--max_steps", "2", "--gpus", "0", "--stop_stage", "4"]
-    proc = _run(recipe, *args)
     assert "phrase-level set" in proc.stdout
     manifest = json.loads((recipe / "data" / "test_events.json").read_text())
     events = read_events(root / "test_events.csv")
@@ -199,43 +256,6 @@ def test_options_are_checked(tmp_path):
     assert bad.returncode == 2 and "needs a value" in bad.stderr
 
 
-def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
-    _render_tools_or_skip()
-    recipe = _recipe(tmp_path, "synthetic")
-    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
-    args += ["--per_class", "5", "--seeds", "0 1", "--methods", "mix_and_separate weak"]
-    proc = _run(recipe, *args, "--methods_3src", "weak", "--stop_stage", "4")
-    exp = recipe / "exp"
-    table = (exp / "results.md").read_text()
-    assert table.strip() in proc.stdout  # printed as written
-    rows = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| ")]
-    rows = [(name.strip(), seeds.strip()) for name, seeds in rows]
-    assert rows[:5] == [
-        ("Method", "seeds"),
-        ("Mixture", "1"),
-        ("mix_and_separate", "2"),
-        ("weak", "2"),
-        ("weak_3src", "2"),
-    ]
-    report = json.loads((exp / "results.json").read_text())
-    assert [c["claim"] for c in report["claims"]] == [
-        "sdri: weak / mix_and_separate >= 1.5",
-        "weak - mix_and_separate > 0",
-    ]
-    assert report["mixtures"] == 17 and "Machine:" in table and "Wall time" in table
-    assert (exp / "val_sdr.png").stat().st_size > 1000
-    for run in ("2src/mix_and_separate/seed0", "2src/weak/seed1", "3src/weak/seed1"):
-        assert (exp / run / "best_model.pth").is_file() and (
-            exp / run / "all_metrics.csv"
-        ).is_file()
-    conf = yaml.safe_load((exp / "3src/weak/seed1/conf.yml").read_text())
-    assert conf["data"]["n_sources"] == 3 and conf["training"]["seed"] == 1
-    assert conf["encoder"]["name"].endswith("tiny_3src.pth")
-    assert (exp / "encoder" / "tiny_2src.pth").is_file()
-    mixture = json.loads((exp / "mixture" / "final_metrics.json").read_text())
-    assert abs(mixture["metrics"]["sdri"]["mean"]) < 1e-6  # the mixture improves on nothing
-
-
 @pytest.mark.parametrize(
     "path", sorted(RECIPES.glob("*/local/*.yml")), ids=lambda p: p.parent.parent.name + "/" + p.name
 )
@@ -246,28 +266,3 @@ def test_every_recipe_config_loads(path):
     conf = load_conf(path)
     make_objective(conf["objective"]["name"], **objective_args(conf))  # valid arguments
     assert conf["training"]["batch_size"] >= 1 and conf["data"]["sample_rate"] > 0
-
-
-def test_paper_tables_tiny_fills_a_methods_columns(tmp_path):
-    # two runs only (CI time): the tables' own logic, Table 2 included, is tested on
-    # generated scores in tests/engine/test_paper.py
-    _render_tools_or_skip()
-    recipe = _recipe(tmp_path, "paper_tables")
-    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
-    args += ["--per_class", "5", "--counts", "2", "--fractions", "none", "--quick", "true"]
-    proc = _run(recipe, *args, "--methods", "lassnet", "--stop_stage", "4")
-    exp = recipe / "exp"
-    text = (exp / "results.md").read_text()
-    assert text.strip() in proc.stdout  # printed as written
-    table1 = [ln for ln in text.splitlines() if ln.startswith("| ")]
-    assert table1[0] == "| Method | group | seeds | Single-source (supervised) | 2-source |"
-    assert table1[1].startswith("| LASS-Net | Language conditional | 1 | ")
-    assert "| - |" not in table1[1] and len(table1) == 2  # no Table 2 (--fractions none)
-    # offline: LASS-Net's BERT is replaced by the small encoder's text tower, and says so
-    assert "no BERT here" in text and "Machine:" in text and "Wall time" in text
-    conf = yaml.safe_load((exp / "table1/lassnet/2src/seed0/conf.yml").read_text())
-    assert conf["method"] == "lassnet:mixtures" and conf["model"]["conditioning"] == "film"
-    assert conf["objective"]["name"] == "mix_and_separate"
-    assert conf["encoder"]["name"].endswith("tiny_2src.pth")
-    assert (exp / "results_table1.png").stat().st_size > 1000
-    assert not (exp / "results_table2.png").exists()
