@@ -154,16 +154,6 @@ class ClassifierTeacher(nn.Module):
         return self.classifier.class_index(phrases)
 
 
-def _first_rows(keys: Sequence[Tuple[int, str]]) -> Tuple[List[int], List[int]]:
-    """The first row of each distinct key, and for every row the index of its key there."""
-    first, position = [], {}
-    for i, key in enumerate(keys):
-        if key not in position:
-            position[key] = len(first)
-            first.append(i)
-    return first, [position[k] for k in keys]
-
-
 @register_objective
 class WeakClassifierObjective(WeakObjective):
     r"""The paper's "Proposed w/ timbre classifier" row: L_CNT replaced by a classifier.
@@ -220,40 +210,28 @@ class WeakClassifierObjective(WeakObjective):
         self.cls_weight, self.teacher_weight = float(cls_weight), float(teacher_weight)
         self.teacher = ClassifierTeacher(mode, classes, sample_rate, classifier, classifier_kwargs)
 
-    def terms(self, model, encoder, batch, texts, masks, spec, embed) -> Terms:
-        """The terms from the masks of all ``N + N * P`` queries (see
-        :meth:`WeakObjective.terms`; ``encoder`` is not used here)."""
+    def phrase_terms(
+        self, model, encoder, batch, phrases, wavs, rows, row_weights, text
+    ) -> Tuple[torch.Tensor, Terms]:
+        """L_CLS (and the concurrent classifier's own term) in place of L_CNT; arguments as
+        :meth:`WeakObjective.phrase_terms` (``encoder`` and ``text`` are not used here)."""
         self.teacher.check_rate(model)
-        mix, mixtures = batch["mix"], batch["mixtures"]
-        weights = batch["phrase_weights"].to(mix.device)
-        n_batch, n_mix, n_phrases = weights.shape
-        mix_mag = spec.abs()
-        est = masks * mix_mag.unsqueeze(1)  # (B, N + N*P, F, frames)
-        targets = model.stft(mixtures).abs()
-        url = self.url(est[:, :n_mix], targets, mix_mag)
-        crl = self.crl(est[:, n_mix:].unflatten(1, (n_mix, n_phrases)), weights, targets)
-
-        # each distinct (item, phrase) estimate is classified once; copies share its logits
-        phrases = [p for item in texts for p in item[n_mix:]]
-        keys = [(b, p) for b, item in enumerate(texts) for p in item[n_mix:]]
-        first, rows = _first_rows(keys)
-        phrase_specs = (masks[:, n_mix:] * spec.unsqueeze(1)).flatten(0, 1)[first]
-        logits = self.teacher.judge(model.istft(phrase_specs, mix.shape[-1]))
-        rows = torch.tensor(rows, device=logits.device)
+        n_mix = batch["phrase_weights"].shape[1]
+        logits = self.teacher.judge(wavs)
         ce = F.cross_entropy(
-            logits[rows].float(), self.teacher.class_index(phrases), reduction="none"
+            logits[rows.to(logits.device)].float(),
+            self.teacher.class_index(phrases),
+            reduction="none",
         )
-        row_weights = (weights / weights.sum(-1, keepdim=True)).flatten().to(ce.device)
+        row_weights = row_weights.to(ce.device)
         # weighted mean over all rows, times N: the sum over mixtures of per-mixture means
         cls = n_mix * (row_weights * ce).sum() / row_weights.sum()
-
-        loss = self.cls_weight * cls + self.crl_weight * crl + self.url_weight * url
-        out = {"cls": cls, "crl": crl, "url": url}
+        loss, out = self.cls_weight * cls, {"cls": cls}
         teacher = self.teacher.train_term(batch)
         if teacher is not None:
             loss = loss + self.teacher_weight * teacher
             out["teacher"] = teacher
-        return {"loss": loss, **out}
+        return loss, out
 
 
 @register_objective

@@ -23,7 +23,7 @@ of a mixture of mixtures in **one** model call: the STFT and the text-free upper
 the U-Net run once, and the text comes from the encoder's cache.
 """
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple
 
 import torch
 from asteroid.losses import (
@@ -79,6 +79,16 @@ class Objective(nn.Module):
         """One model call for all queries: masks (B, K, F, N), mixture STFT (B, F, N)."""
         embed, tokens, mask = encode_queries(encoder, texts, model.wants_tokens)
         return (*model.forward_masks(mix, embed, tokens, mask), embed)
+
+
+def first_rows(keys: Sequence[Hashable]) -> Tuple[List[int], List[int]]:
+    """The first row of each distinct key, and for every row the index of its key there."""
+    first, position = [], {}
+    for i, key in enumerate(keys):
+        if key not in position:
+            position[key] = len(first)
+            first.append(i)
+    return first, [position[k] for k in keys]
 
 
 def _check_batch(batch: dict, keys: Sequence[str], objective: str) -> None:
@@ -162,26 +172,54 @@ class WeakObjective(Objective):
         url = self.url(est[:, :n_mix], targets, mix_mag)
         crl = self.crl(est[:, n_mix:].unflatten(1, (n_mix, n_phrases)), weights, targets)
 
-        # Phrase estimates as waveforms (mixture phase), through the frozen audio tower. A
-        # phrase repeated to pad P gives the same estimate of the same mixture: embed it once.
+        # Phrase estimates as waveforms (mixture phase). A phrase repeated to pad P gives the
+        # same estimate of the same mixture: make (and judge) it once.
         keys = [(b, p) for b, item in enumerate(texts) for p in item[n_mix:]]
-        unique, position = [], {}  # first row of each (item, phrase); its unique index
-        for i, key in enumerate(keys):
-            if key not in position:
-                position[key] = len(unique)
-                unique.append(i)
-        rows = torch.tensor([position[k] for k in keys], device=mix.device)
-        phrase_specs = (masks[:, n_mix:] * spec.unsqueeze(1)).flatten(0, 1)[unique]
+        first, rows = first_rows(keys)
+        phrase_specs = (masks[:, n_mix:] * spec.unsqueeze(1)).flatten(0, 1)[first]
         wavs = model.istft(phrase_specs, mix.shape[-1])
-        audio = encoder.embed_audio(wavs, int(model.sample_rate))[rows]
-        text = embed[:, n_mix:].flatten(0, 1)
         row_weights = (weights / weights.sum(-1, keepdim=True)).flatten()
-        ids = text_ids([p for item in texts for p in item[n_mix:]], device=mix.device)
+        phrases = [p for item in texts for p in item[n_mix:]]
+        teacher_loss, teacher_terms = self.phrase_terms(
+            model,
+            encoder,
+            batch,
+            phrases,
+            wavs,
+            torch.tensor(rows, device=mix.device),
+            row_weights,
+            embed[:, n_mix:].flatten(0, 1),
+        )
+        loss = teacher_loss + self.crl_weight * crl + self.url_weight * url
+        return {"loss": loss, **teacher_terms, "crl": crl, "url": url}
+
+    def phrase_terms(
+        self, model, encoder, batch, phrases, wavs, rows, row_weights, text
+    ) -> Tuple[torch.Tensor, Terms]:
+        """The teacher's judgement of the phrase estimates: here L_CNT (frozen audio tower).
+
+        Subclasses with another teacher override only this (see
+        :class:`~asteroid_wsas.losses.WeakClassifierObjective`).
+
+        Args:
+            model: The separator (for its sample rate).
+            encoder: The frozen bimodal encoder.
+            batch: The mixture-of-mixtures batch.
+            phrases: The B * N * P phrases, item-major then mixture-major.
+            wavs: :math:`(U, T)`, the estimate of each distinct (item, phrase).
+            rows: :math:`(B N P,)`, the row of ``wavs`` of each phrase.
+            row_weights: :math:`(B N P,)`, phrase weights normalised per mixture.
+            text: :math:`(B N P, D)`, text embeddings of ``phrases``.
+
+        Returns:
+            tuple: the weighted term(s) to add to the loss, and the named terms to log.
+        """
+        n_mix = batch["phrase_weights"].shape[1]
+        audio = encoder.embed_audio(wavs, int(model.sample_rate))[rows]
+        ids = text_ids(phrases, device=wavs.device)
         # weighted mean over all rows, times N: the sum over mixtures of per-mixture means
         cnt = n_mix * self.cnt(audio, text, encoder.logit_scale, row_weights, ids)
-
-        loss = self.cnt_weight * cnt + self.crl_weight * crl + self.url_weight * url
-        return {"loss": loss, "cnt": cnt, "crl": crl, "url": url}
+        return self.cnt_weight * cnt, {"cnt": cnt}
 
 
 class MixAndSeparateObjective(Objective):

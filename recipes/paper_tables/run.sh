@@ -13,10 +13,10 @@ cd "$(dirname "$0")"
 
 . ../utils/options.sh  # stage, stop_stage, conf, force, ... (--help)
 quick=false           # true: 1 seed, quick_steps steps, fewer encoder steps (2 CPU cores)
-quick_steps=250       # training steps per run in --quick mode
+quick_steps=120       # training steps per run in --quick mode (validated at half and end)
 seeds=auto            # training seeds (auto: 0 with --quick, else 0 1 2)
 encoder=tiny          # tiny (trained in stage 2 on mixtures only), or a CLAP folder / hub id
-encoder_steps=auto    # stage 2 steps (auto: 600 with --quick, else 1000)
+encoder_steps=auto    # stage 2 steps (auto: 400 with --quick, else 1000)
 methods=auto          # Table 1's rows (auto: all; asteroid-wsas paper-runs lists the runs)
 counts="2 3 4"        # sources per training mixture (Table 1's columns, Table 2's rows)
 fractions="5 10 25 75" # clean % of Table 2's semi-supervised rows (none: Table 1 only)
@@ -38,7 +38,7 @@ if [ "$seeds" = auto ]; then
 fi
 if [ "$encoder_steps" = auto ]; then
   encoder_steps=1000
-  [ "$quick" = true ] && encoder_steps=600
+  [ "$quick" = true ] && encoder_steps=400
 fi
 [ "$quick" = true ] && [ -z "$max_steps" ] && max_steps=$quick_steps
 selection=(--counts $counts)
@@ -83,6 +83,8 @@ run_one() {
   for kv in "$@"; do extra+=(--set "$kv"); done
   if in_stages 3; then
     [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
+    # quick: validate at half and at the end (the config's interval would skip the last steps)
+    [ "$quick" = true ] && extra+=(--set "training.val_check_interval=$((max_steps > 1 ? max_steps / 2 : 1))")
     [ "$force" = true ] && extra+=(--force --restart)
     # the teacher stays the n-source small encoder (weak rows); the query encoder is spec
     python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --method "$method" \

@@ -195,6 +195,8 @@ def test_stages_1_to_5_on_tiny_data(name, tmp_path):
     else:
         assert manifests == ["test_2mix.json", "val_2mix.json"]
 
+    if name != "music":  # the resume below is the recipes' shared stages.sh: once is enough
+        return
     # a rerun of stage 3 with a larger budget resumes from last.ckpt (step 3 -> 5)
     _run(recipe, *args[:-6], "--max_steps", "5", "--gpus", "0", "--stage", "3", "--stop_stage", "3")
     last = torch.load(exp / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
