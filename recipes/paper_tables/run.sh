@@ -12,8 +12,9 @@
 cd "$(dirname "$0")"
 
 . ../utils/options.sh  # stage, stop_stage, conf, force, ... (--help)
-quick=false           # true: 1 seed, quick_steps steps, fewer encoder steps (2 CPU cores)
+quick=false           # true: 1 seed, quick_steps steps of quick_batch, fewer encoder steps
 quick_steps=120       # training steps per run in --quick mode (validated at half and end)
+quick_batch=4         # mixtures per step in --quick mode (the config's 8 otherwise)
 seeds=auto            # training seeds (auto: 0 with --quick, else 0 1 2)
 encoder=tiny          # tiny (trained in stage 2 on mixtures only), or a CLAP folder / hub id
 encoder_steps=auto    # stage 2 steps (auto: 400 with --quick, else 1000)
@@ -84,7 +85,10 @@ run_one() {
   if in_stages 3; then
     [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
     # quick: validate at half and at the end (the config's interval would skip the last steps)
-    [ "$quick" = true ] && extra+=(--set "training.val_check_interval=$((max_steps > 1 ? max_steps / 2 : 1))")
+    if [ "$quick" = true ]; then
+      extra+=(--set "training.val_check_interval=$((max_steps > 1 ? max_steps / 2 : 1))")
+      extra+=(--set "training.batch_size=$quick_batch")
+    fi
     [ "$force" = true ] && extra+=(--force --restart)
     # the teacher stays the n-source small encoder (weak rows); the query encoder is spec
     python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --method "$method" \
@@ -120,9 +124,11 @@ if in_stages 4; then
   steps=${max_steps:-$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['training']['max_steps'])")}
   mode=full
   [ "$quick" = true ] && mode=quick
+  batch=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['training']['batch_size'])")
+  [ "$quick" = true ] && batch=$quick_batch
   wsas paper-tables "$exp_root" -o "$exp_root/results.md" "${selection[@]}" --force \
     --wall-time "$((SECONDS - start))" "${notes[@]}" \
-    --note "Budget ($mode mode): $(wc -w <<<"$seeds") seed(s) per cell, $steps training steps per run, small encoders of $encoder_steps steps." \
+    --note "Budget ($mode mode): $(wc -w <<<"$seeds") seed(s) per cell, $steps training steps of $batch mixtures per run, small encoders of $encoder_steps steps." \
     --title "Rendered instruments: the seed's Tables 1 and 2"
 fi
 say "done in $((SECONDS - start)) s: $PWD/$exp_root/results.md, results_table1.png, results_table2.png"
