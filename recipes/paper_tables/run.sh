@@ -121,11 +121,12 @@ if in_stages 3 || in_stages 4; then
 fi
 if in_stages 4; then
   say "stage 4: both tables"
-  steps=${max_steps:-$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['training']['max_steps'])")}
+  # the config's budget, read once; the command line and quick mode override it
+  read -r steps batch < <(python -c "import yaml; t = yaml.safe_load(open('$conf'))['training']
+print(t['max_steps'], t['batch_size'])")
+  [ -n "$max_steps" ] && steps=$max_steps
   mode=full
-  [ "$quick" = true ] && mode=quick
-  batch=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['training']['batch_size'])")
-  [ "$quick" = true ] && batch=$quick_batch
+  if [ "$quick" = true ]; then mode=quick; batch=$quick_batch; fi
   wsas paper-tables "$exp_root" -o "$exp_root/results.md" "${selection[@]}" --force \
     --wall-time "$((SECONDS - start))" "${notes[@]}" \
     --note "Budget ($mode mode): $(wc -w <<<"$seeds") seed(s) per cell, $steps training steps of $batch mixtures per run, small encoders of $encoder_steps steps." \
