@@ -72,11 +72,15 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
     if args.conf:  # a recipe's training mixtures (never their sources) and its val split
         from torch.utils.data import Subset
 
-        from .data.registry import get_dataset
+        from .data import JoinedMixtures
+        from .data.registry import clean_data, get_dataset
 
         data = recipe_conf(args)["data"]
         dataset = get_dataset(data)
         train = dataset.mixtures("train")
+        other = clean_data(data)
+        if other is not None:  # the second dataset's captions too (its mixtures only)
+            train = JoinedMixtures([train, other[0].mixtures("train")])
         val_all = dataset.mixtures("val")
         val = Subset(val_all, range(min(args.val_items, len(val_all))))
     elif args.manifest:
@@ -212,7 +216,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
                     args.root, sizes, soundfont=args.soundfont, **common
                 )
             else:
-                raise ValueError("--sounds rendered writes the music and audiocaps layouts")
+                rendered.write_rendered_vggsound_layout(
+                    args.root, args.per_class, soundfont=args.soundfont, **common
+                )
         except rendered.MissingTool as err:
             raise SystemExit(f"error: {err}") from None
         print(f"rendered {args.dataset}-layout data -> {args.root}")
@@ -521,7 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--synthetic", type=int, default=3000, metavar="N", help="N generated mixtures (default)"
     )
     source.add_argument("--manifest", help="CSV with columns path, caption")
-    source.add_argument("--conf", help="a recipe config: its dataset's training mixtures")
+    source.add_argument(
+        "--conf",
+        help="a recipe config: its dataset's training mixtures (and data.clean_data's, if set)",
+    )
     p.add_argument("--root", help="with --conf: dataset root (overrides data.root)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="with --conf: override")
     p.add_argument("-o", "--output", required=True, help="encoder file (.pth)")

@@ -5,6 +5,7 @@ from .loader import ResumableLoader, ResumableSampler
 from .manifest import CaptionManifest
 from .mixing import (
     CLEAN_FRACTIONS,
+    JoinedMixtures,
     LabeledSourceMixtures,
     SingleSources,
     SoloEntry,
@@ -59,6 +60,7 @@ __all__ = [
     "SoloEntry",
     "CLEAN_FRACTIONS",
     "clean_fraction_split",
+    "JoinedMixtures",
     "mixture_of_mixtures",
     "clean_mixtures",
     "split_sources",

@@ -359,3 +359,33 @@ class SingleSources(_Wrapper):
         if "labels" in item:
             out["labels"] = [item["labels"][k]]
         return out
+
+
+class JoinedMixtures(torch.utils.data.ConcatDataset):
+    """Mixtures of several datasets as one (a small encoder trained on the captions of two
+    datasets), passing ``set_epoch`` on to each.
+
+    Args:
+        datasets: Datasets of captioned mixtures at one rate and length.
+
+    Raises:
+        ValueError: no dataset, or their sample rates differ.
+
+    Examples:
+        >>> from asteroid_wsas.data import SyntheticCaptionedMixtures as S
+        >>> len(JoinedMixtures([S(3, sample_rate=8000), S(2, sample_rate=8000)]))
+        5
+    """
+
+    def __init__(self, datasets: Sequence[Dataset]):
+        rates = {getattr(d, "sample_rate", None) for d in datasets}
+        if len(rates) > 1:
+            raise ValueError(f"datasets: one sample rate needed, got {sorted(map(str, rates))}")
+        super().__init__(datasets)
+        self.sample_rate = rates.pop()
+
+    def set_epoch(self, epoch: int) -> None:
+        """New crops, gains and partners in every dataset that has epochs."""
+        for dataset in self.datasets:
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)

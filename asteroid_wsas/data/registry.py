@@ -26,7 +26,11 @@ __all__ = [
     "register_dataset",
     "get_dataset_class",
     "get_dataset",
+    "clean_data",
 ]
+
+# keys of a data block that belong to one dataset (the rest is shared by a second one)
+_OWN_KEYS = ("dataset", "root", "list", "phrases", "clean_data", "fraction")
 
 DATASETS: Dict[str, Type["RecipeData"]] = {}
 
@@ -181,3 +185,41 @@ def get_dataset_class(name: str) -> Type[RecipeData]:
 def get_dataset(data: Dict[str, Any]) -> RecipeData:
     """The dataset of a config's ``data`` block, built from it."""
     return get_dataset_class(data.get("dataset"))(data)
+
+
+def clean_data(data: Dict[str, Any]) -> Optional[Tuple[RecipeData, float]]:
+    """The second dataset of a config's ``data.clean_data`` block, and its share: clean
+    single sources taken from another dataset than the mixtures (the paper's cross-dataset
+    rows of Table 2, e.g. VGGSound solos with MUSIC mixtures).
+
+    The block names ``dataset`` and ``root`` (and may set ``fraction``, the share of its
+    training clips used, 1.0 by default, and any other ``data`` key); the rest (rate,
+    segment, seeds, splits) comes from ``data``.
+
+    Args:
+        data: The config's ``data`` block.
+
+    Returns:
+        tuple or None: ``(dataset, fraction)``; None when the block is absent.
+
+    Raises:
+        ValueError: the block is not a mapping, lacks ``dataset`` / ``root``, its fraction
+            is not in (0, 1] or the dataset has no clean single sources.
+
+    Examples:
+        >>> clean_data({"dataset": "music", "root": "m"}) is None
+        True
+    """
+    block = data.get("clean_data")
+    if block is None:
+        return None
+    if not isinstance(block, dict) or not block.get("dataset") or not block.get("root"):
+        raise ValueError(f"data.clean_data must be a mapping with dataset and root, got {block!r}")
+    fraction = float(block.get("fraction", 1.0))
+    if not 0 < fraction <= 1:
+        raise ValueError(f"data.clean_data.fraction must be in (0, 1], got {fraction}")
+    merged = {k: v for k, v in data.items() if k not in _OWN_KEYS}
+    merged.update({k: v for k, v in block.items() if k != "fraction"})
+    source = get_dataset(merged)
+    source.require_clean_sources("data.clean_data")
+    return source, fraction

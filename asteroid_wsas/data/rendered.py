@@ -13,10 +13,12 @@ OS packages, with no download at run time:
   telephone, helicopter, applause, sea shore, gunshots) and instruments;
 - **speech** from espeak-ng (male and female voices, random sentences, pitch and speed).
 
-Two public layouts are written: MUSIC's (:func:`write_rendered_music_layout`, solo
-"videos" of 17 of MUSIC21's instrument classes) and AudioCaps' (
+Three public layouts are written: MUSIC's (:func:`write_rendered_music_layout`, solo
+"videos" of 17 of MUSIC21's instrument classes), AudioCaps' (
 :func:`write_rendered_audiocaps_layout`, natural mixtures of 1 to 4 events with a written
-caption, plus every clean event and its phrase for phrase-level scoring).
+caption, plus every clean event and its phrase for phrase-level scoring) and VGGSound's
+(:func:`write_rendered_vggsound_layout`, single-event clips of the same 14 event classes
+under VGGSound's labels).
 
 Install (Debian / Ubuntu): ``apt-get install fluidsynth fluid-soundfont-gm espeak-ng``;
 :func:`check_tools` names what is missing in one line. Everything is deterministic given
@@ -852,3 +854,115 @@ def write_rendered_audiocaps_layout(
         },
     )
     return paths
+
+
+# ------------------------------------------------------------------------ solos (VGGSound)
+# the event classes under VGGSound's own label strings (its 309 classes include these)
+VGGSOUND_LABELS: Dict[str, str] = {
+    "man": "male speech, man speaking",
+    "woman": "female speech, woman speaking",
+    "birds": "bird chirping, tweeting",
+    "telephone": "telephone bell ringing",
+    "helicopter": "helicopter",
+    "applause": "applause",
+    "waves": "sea waves",
+    "gunshots": "machine gun shooting",
+    "piano": "playing piano",
+    "guitar": "playing acoustic guitar",
+    "violin": "playing violin, fiddle",
+    "drums": "playing drum kit",
+    "bell": "church bell ringing",
+    "whistle": "people whistling",
+}
+
+
+def write_rendered_vggsound_layout(
+    root: PathLike,
+    clips_per_class: int = 20,
+    classes: Optional[Sequence[str]] = None,
+    seconds: float = 8.0,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    soundfont: Optional[PathLike] = None,
+    progress: bool = True,
+) -> str:
+    """Single-event clips of the rendered event classes in VGGSound's public layout: a
+    second labelled-solo dataset beside the MUSIC layout (general sounds, four of them
+    instruments that MUSIC has too), for the paper's cross-dataset rows.
+
+    Writes ``<root>/vggsound.csv`` (no header: ``youtube_id, start_seconds, label, split``,
+    labels in VGGSound's wording, :data:`VGGSOUND_LABELS`), ``<root>/audio/<id>_<start:06d>.wav``
+    (16-bit) and ``<root>/generator.json``. Clip ``v`` of class ``c`` depends only on
+    ``(seed, c, v)`` and the soundfont, and never equals a MUSIC-layout recording of the
+    same seed. The last ``test_fraction`` of each class's clips are the CSV's test split.
+
+    Args:
+        root: Dataset root to write.
+        clips_per_class: Clips per class (train and test together).
+        classes: Event classes (default: all of :data:`EVENT_CLASSES`, 14).
+        seconds: Length of each clip.
+        sample_rate: Rate in Hz.
+        seed: Base seed.
+        test_fraction: Share of each class's clips in the test split (at least one).
+        soundfont: GM soundfont (default: :func:`find_soundfont`).
+        progress: Show a progress bar.
+
+    Returns:
+        str: the CSV path.
+
+    Raises:
+        MissingTool: FluidSynth, a soundfont or espeak-ng is missing (with the install
+            command).
+        ValueError: unknown class, fewer than 2 clips per class or a bad test fraction.
+
+    Examples:
+        >>> write_rendered_vggsound_layout("data/vgg", 10, ["piano", "birds"])  # doctest: +SKIP
+        'data/vgg/vggsound.csv'
+    """
+    classes = list(classes or EVENT_CLASSES)
+    unknown = sorted(set(classes) - set(EVENT_CLASSES))
+    if unknown:
+        raise ValueError(f"classes: unknown event classes {unknown}; see EVENT_CLASSES")
+    if clips_per_class < 2 or seconds <= 0:
+        raise ValueError(
+            f"clips_per_class must be >= 2 and seconds > 0, got {clips_per_class}, {seconds}"
+        )
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    check_tools(speech=any(c in ("man", "woman") for c in classes))
+    n_test = min(max(int(round(test_fraction * clips_per_class)), 1), clips_per_class - 1)
+    renderer = Renderer(sample_rate, soundfont)
+    path = os.path.join(root, "vggsound.csv")
+    os.makedirs(root, exist_ok=True)
+    bar = _progress(len(classes) * clips_per_class, "rendering clips", progress)
+    try:
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            for label in classes:
+                c = sorted(EVENT_CLASSES).index(label)  # stable per class whatever the subset
+                for v in range(clips_per_class):
+                    # a 4-part seed: a stream of its own (the MUSIC writer draws 3-part ones)
+                    rng = np.random.default_rng([seed, 1, c, v])
+                    wave = EVENT_CLASSES[label].make(renderer, rng, seconds)
+                    wave = _normalise(wave, 0.1 * 10 ** (rng.uniform(-6, 0) / 20))
+                    yid, start = f"{label[:4]}{v:03d}vgg", 10 * v
+                    _write(os.path.join(root, "audio", f"{yid}_{start:06d}.wav"), wave, sample_rate)
+                    split = "test" if v >= clips_per_class - n_test else "train"
+                    writer.writerow([yid, start, VGGSOUND_LABELS[label], split])
+                    bar.update()
+    finally:
+        bar.close()
+        renderer.close()
+    _write_info(
+        root,
+        {
+            "generator": "asteroid_wsas.data.rendered (VGGSound layout)",
+            "soundfont": renderer.soundfont,
+            "soundfont_digest": _file_digest(renderer.soundfont),
+            "seed": seed,
+            "sample_rate": sample_rate,
+            "seconds": seconds,
+        },
+    )
+    return path

@@ -23,7 +23,7 @@ from ..data import (
     collate_test_items,
     mixture_of_mixtures,
 )
-from ..data.registry import get_dataset
+from ..data.registry import clean_data, get_dataset
 from ..encoders.loading import load_encoder
 from ..losses.objectives import OBJECTIVES, make_objective
 from ..models.classifier import dataset_classes
@@ -44,25 +44,41 @@ PathLike = Union[str, os.PathLike]
 
 def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
     """The training dataset(s) the configured objective declares (``Objective.batches``):
-    ``{"weak": mixtures}``, ``{"clean": mixtures with their sources}`` or both."""
+    ``{"weak": mixtures}``, ``{"clean": mixtures with their sources}`` or both.
+
+    The clean part is a share of the data's own clips, or, with ``data.clean_data``
+    (:func:`~asteroid_wsas.data.registry.clean_data`), clips of a second dataset; then every
+    clip of ``data`` is a mixture.
+
+    Raises:
+        ValueError: ``data.clean_data`` is set for an objective without clean batches, or
+            the data has no clean single sources where the objective needs them.
+    """
     data, name = conf["data"], conf["objective"]["name"]
     needs = OBJECTIVES[name].batches
     dataset = get_dataset(data)
     n_sources = data.get("n_sources", 2)
+    other = clean_data(data)
+    if other is not None and "clean" not in needs:
+        raise ValueError(
+            f"data.clean_data is set but objective {name!r} trains on mixtures only; "
+            "remove it (or train semi / supervised)"
+        )
     # the share of training clips that keep clean audio: data.clean_fraction for semi (5 %
     # by default), data.supervised_fraction for supervised (all by default; the same share
     # and seed pick the same clips as semi's, to compare the two)
     key, default = ("clean_fraction", 0.05) if "weak" in needs else ("supervised_fraction", 1.0)
+    source, fraction = other or (dataset, data.get(key, default))
     clean = rest = None
     if "clean" in needs:
-        dataset.require_clean_sources(f"objective {name!r}")
-        if data.get(key, default) < 1.0:
-            clean, rest = dataset.clean_split(data.get(key, default), min_classes=n_sources)
+        source.require_clean_sources(f"objective {name!r}")
+        if fraction < 1.0:
+            clean, rest = source.clean_split(fraction, min_classes=n_sources)
     out = {}
     if "clean" in needs:
-        out["clean"] = dataset.mixtures(n_sources=n_sources, entries=clean, return_sources=True)
+        out["clean"] = source.mixtures(n_sources=n_sources, entries=clean, return_sources=True)
     if "weak" in needs:  # with clean data too: the rest of the clips, as mixtures only
-        out["weak"] = dataset.mixtures(n_sources=n_sources, entries=rest)
+        out["weak"] = dataset.mixtures(n_sources=n_sources, entries=None if other else rest)
     return out
 
 

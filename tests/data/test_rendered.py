@@ -135,5 +135,33 @@ def test_generate_cli_renders_and_refuses_to_overwrite(tmp_path, capsys):
     assert len(json.loads((root / "MUSIC_solo_videos.json").read_text())["videos"]) == 17
     with pytest.raises(SystemExit, match="exists"):
         main(args)
-    with pytest.raises(SystemExit, match="music and audiocaps layouts"):
-        main(["generate", "vggsound", str(tmp_path / "v"), "--sounds", "rendered"])
+    vgg = tmp_path / "v"
+    main(["generate", "vggsound", str(vgg), "--sounds", "rendered", "--per-class", "2"])
+    assert "rendered vggsound-layout data" in capsys.readouterr().out
+    rows = list(csv.reader(open(vgg / "vggsound.csv")))
+    assert len(rows) == 2 * len(R.EVENT_CLASSES)  # one train, one test clip per class
+
+
+def test_vggsound_layout_is_read_by_the_vggsound_data(tmp_path):
+    from asteroid_wsas.data import get_dataset_class
+
+    _tools_or_skip()
+    classes = ["piano", "birds", "man"]
+    R.write_rendered_vggsound_layout(tmp_path, 5, classes, 1.0, 8000, seed=3, progress=False)
+    rows = list(csv.reader(open(tmp_path / "vggsound.csv")))
+    assert {r[2] for r in rows} == {R.VGGSOUND_LABELS[c] for c in classes}
+    assert [r[3] for r in rows].count("test") == 3  # 20 % of 5, per class
+    data = get_dataset_class("vggsound")({"root": str(tmp_path), "sample_rate": 8000})
+    train, test = data.solos("train"), data.solos("test")
+    assert len(train) + len(test) == 15 and len(test) == 3
+    waves = {}
+    for row in rows:
+        wave, rate = sf.read(tmp_path / "audio" / f"{row[0]}_{int(row[1]):06d}.wav")
+        assert rate == 8000 and len(wave) == 8000 and np.sqrt(np.mean(wave**2)) > 0.005
+        waves[row[0]] = wave
+    # the same piano drawn by the MUSIC writer with the same seed is another recording
+    R.write_rendered_music_layout(tmp_path / "m", 1, ["piano"], 1.0, 8000, seed=3, progress=False)
+    music, _ = sf.read(tmp_path / "m" / "audio" / "piano" / "pian000.wav")
+    assert not np.allclose(music, waves["pian000vgg"], atol=1e-3)
+    with pytest.raises(ValueError, match="clips_per_class"):
+        R.write_rendered_vggsound_layout(tmp_path / "x", 1, classes, progress=False)

@@ -66,6 +66,56 @@ def test_datasets_per_objective(tmp_path):
         get_dataset({"dataset": "music", "root": str(tmp_path / "nowhere")}).paths()
 
 
+def test_clean_sources_from_a_second_dataset(tmp_path):
+    """data.clean_data: semi's clean part from another dataset, every clip of data mixed."""
+    from asteroid_wsas.data.synthetic import write_vggsound_layout
+
+    write_music_layout(str(tmp_path / "m"), 5, ["beep", "hum", "bell"], 1.0, 8000)
+    write_vggsound_layout(
+        str(tmp_path / "v"), {"train": 4, "test": 1}, ["chirp", "siren"], 1.0, 8000
+    )
+    other = {"dataset": "vggsound", "root": str(tmp_path / "v")}
+    conf = C.load_conf(_conf(tmp_path, clean_data=other), {"objective": {"name": "semi"}})
+    sets = T.train_datasets(conf)
+    assert {e.label for e in sets["clean"].entries} == {"chirp sound", "siren sound"}
+    # all of its training split (fraction 1 by default; val_fraction 0.2 is shared: 3 of 4)
+    assert len(sets["clean"]) == 6
+    music = T.train_datasets(C._merge(conf, {"data": {"clean_data": None}}))
+    assert len(sets["weak"]) == len(music["weak"]) + len(music["clean"])  # nothing held back
+    assert sets["clean"][0]["sources"].shape == (2, 4000)  # data.segment 0.5 s at 8 kHz
+    half = C._merge(conf, {"data": {"clean_data": {"fraction": 0.5}}})
+    assert len(T.train_datasets(half)["clean"]) == 3
+    supervised = T.train_datasets(C._merge(conf, {"objective": {"name": "supervised"}}))
+    assert set(supervised) == {"clean"} and len(supervised["clean"]) == 6
+    with pytest.raises(ValueError, match="trains on mixtures only"):
+        T.train_datasets(C._merge(conf, {"objective": {"name": "weak"}}))
+    with pytest.raises(ValueError, match="fraction must be in"):
+        T.train_datasets(C._merge(conf, {"data": {"clean_data": {"fraction": 0}}}))
+    with pytest.raises(ValueError, match="mapping with dataset and root"):
+        T.train_datasets(C._merge(conf, {"data": {"clean_data": {"dataset": "music", "root": ""}}}))
+    write_audiocaps_layout(
+        str(tmp_path / "a"), {"train": 4, "val": 2, "test": 2}, seconds=1.0, sample_rate=8000
+    )
+    captions = {"clean_data": {"dataset": "audiocaps", "root": str(tmp_path / "a")}}
+    with pytest.raises(ValueError, match="data.clean_data needs clean single sources"):
+        T.train_datasets(C._merge(conf, {"data": captions}))
+
+
+def test_small_encoder_learns_the_captions_of_both_datasets(tmp_path):
+    from asteroid_wsas.data.synthetic import write_vggsound_layout
+    from asteroid_wsas.encoders.loading import load_encoder
+
+    write_music_layout(str(tmp_path / "m"), 5, ["beep", "hum", "bell"], 1.0, 8000)
+    write_vggsound_layout(
+        str(tmp_path / "v"), {"train": 4, "test": 1}, ["chirp", "siren"], 1.0, 8000
+    )
+    out = tmp_path / "enc.pth"
+    args = ["train-encoder", "--conf", str(_conf(tmp_path)), "-o", str(out), "--steps", "2"]
+    main(args + ["--set", f"data.clean_data={{dataset: vggsound, root: {tmp_path / 'v'}}}"])
+    vocab = load_encoder(str(out)).vocab
+    assert {"chirp", "siren", "beep", "hum"} <= set(vocab)
+
+
 def test_audiocaps_refuses_clean_objectives(tmp_path):
     write_audiocaps_layout(
         str(tmp_path / "a"), {"train": 4, "val": 2, "test": 2}, seconds=1.0, sample_rate=8000
