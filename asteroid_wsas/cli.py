@@ -474,12 +474,24 @@ def _paper_runs(args: argparse.Namespace):
     from .engine.paper import paper_runs
 
     fractions = [] if args.no_table2 else args.fractions
-    return paper_runs(args.methods or None, args.counts, fractions)
+    return paper_runs(args.methods or None, args.counts, fractions, args.cross)
 
 
 def cmd_paper_runs(args: argparse.Namespace) -> None:
-    for run in _paper_runs(args):
-        fields = [run.folder, run.method, str(run.n_sources), run.encoder, *run.overrides]
+    roots = {}
+    for item in args.data_root or []:
+        name, sep, root = item.partition("=")
+        if not sep or not name or not root:
+            raise ValueError(f"--data-root expects NAME=PATH, got {item!r}")
+        roots[name] = os.path.abspath(root)
+    # every line first: a missing root stops before anything is printed
+    lines = [
+        [run.folder, run.method, str(run.n_sources), run.encoder]
+        + run.overrides
+        + run.data_overrides(roots)
+        for run in _paper_runs(args)
+    ]
+    for fields in lines:
         print("\t".join(fields))
 
 
@@ -706,9 +718,20 @@ def build_parser() -> argparse.ArgumentParser:
             "--fractions", nargs="+", type=int, default=[5, 10, 25, 75], help="clean %% (Table 2)"
         )
         p.add_argument("--no-table2", action="store_true", help="Table 1 only")
+        p.add_argument(
+            "--cross",
+            metavar="DATASET",
+            help="Table 2's second dataset of labelled solos (vggsound): the cross-dataset rows",
+        )
 
     p = sub.add_parser("paper-runs", help="the training runs of the paper's Tables 1 and 2")
     paper_options(p)
+    p.add_argument(
+        "--data-root",
+        action="append",
+        metavar="NAME=PATH",
+        help="root of a dataset the runs name (the cross-dataset rows': both)",
+    )
     p.set_defaults(func=cmd_paper_runs)
 
     p = sub.add_parser("paper-tables", help="the paper's Tables 1 and 2 from the scored runs")

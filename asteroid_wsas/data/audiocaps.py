@@ -191,6 +191,7 @@ class AudioCapsData(RecipeData):
     """
 
     name = "audiocaps"
+    title = "AudioCaps"
     listing = "{split}.csv"
     test_passes = 1
 

@@ -151,6 +151,7 @@ class MUSICData(LabelledSolos):
     """
 
     name = "music"
+    title = "MUSIC"
     listing = "MUSIC_solo_videos.json"
     test_passes = 10
 

@@ -26,6 +26,7 @@ __all__ = [
     "register_dataset",
     "get_dataset_class",
     "get_dataset",
+    "dataset_title",
     "clean_data",
 ]
 
@@ -43,6 +44,7 @@ class RecipeData:
 
     Attributes:
         name: The ``data.dataset`` value.
+        title: How tables and docs name it (default: ``name``).
         listing: The list file under the root; ``{split}`` is replaced by the split.
         audio: The audio folder under the root.
         splits: The splits the layout has.
@@ -54,6 +56,7 @@ class RecipeData:
     """
 
     name: str = ""
+    title: str = ""
     listing: str = ""
     audio: str = "audio"
     splits: Tuple[str, ...] = ("train", "val", "test")
@@ -180,6 +183,16 @@ def get_dataset_class(name: str) -> Type[RecipeData]:
     if name not in DATASETS:
         raise ValueError(f"data.dataset must be one of {sorted(DATASETS)}, got {name!r}")
     return DATASETS[name]
+
+
+def dataset_title(name: str) -> str:
+    """How tables name the registered dataset ``name``.
+
+    Examples:
+        >>> dataset_title("vggsound")
+        'VGGSound'
+    """
+    return get_dataset_class(name).title or name
 
 
 def get_dataset(data: Dict[str, Any]) -> RecipeData:

@@ -124,6 +124,7 @@ class VGGSoundData(LabelledSolos):
     """
 
     name = "vggsound"
+    title = "VGGSound"
     listing = "vggsound.csv"
     test_passes = 2
 

@@ -10,10 +10,13 @@ it has: ``clean`` (trained on clean single sources, mixed in pairs, supervised) 
 ``3src``, ``4src`` (trained on mixtures of that many sources only). Every cell is scored on
 the same 2-source test set.
 
-Table 2 (the seed's, MUSIC part): supervised training on 100 % and on 5 % of the solos,
-unsupervised (the weak objective on 2-source mixtures), and semi-supervised training with
-5 % of the solos clean and 2-, 3- or 4-source mixtures for the rest, then 10 / 25 / 75 %
-clean with 2-source mixtures.
+Table 2 (the seed's, MUSIC-2Mix part): supervised training on 100 % and on 5 % of the
+solos, unsupervised (the weak objective on 2-source mixtures), and semi-supervised training
+with 5 % of the solos clean and 2-, 3- or 4-source mixtures for the rest, then 10 / 25 / 75 %
+clean with 2-source mixtures; with a second dataset (``cross``, VGGSound in the seed), the
+cross-dataset rows: all MUSIC solos clean with the second dataset's 2-source mixtures, and
+all of the second dataset's clips clean with MUSIC's 2-, 3- or 4-source mixtures
+(``data.clean_data``, :func:`asteroid_wsas.data.registry.clean_data`).
 """
 
 import json
@@ -22,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ..data.registry import dataset_title, get_dataset_class
 from ..methods import METHODS, get_method, method_names
 from ..stats import format_interval
 from ..utils import refuse_overwrite
@@ -66,6 +70,10 @@ class Run:
         overrides: Further ``KEY=VALUE`` config overrides.
         cells: The table cells it fills: ``(table, row, column)``.
         meta: Table 2's descriptive columns of the row.
+        data: The registered dataset its mixtures come from when not the recipe's own
+            (``data.dataset``); None: the recipe's.
+        clean_data: The registered dataset its clean solos come from when not the mixtures'
+            (``data.clean_data``); None: the mixtures' own.
     """
 
     folder: str
@@ -74,6 +82,33 @@ class Run:
     overrides: List[str] = field(default_factory=list)
     cells: List[Tuple[str, str, str]] = field(default_factory=list)
     meta: Dict[str, str] = field(default_factory=dict)
+    data: Optional[str] = None
+    clean_data: Optional[str] = None
+
+    def data_overrides(self, roots: Mapping[str, str]) -> List[str]:
+        """The ``KEY=VALUE`` overrides that point the run at its datasets.
+
+        Args:
+            roots: Dataset name -> root folder, for the datasets the run names.
+
+        Raises:
+            ValueError: a dataset the run needs has no root in ``roots``.
+
+        Examples:
+            >>> Run("f", "semi:mixtures", 2, clean_data="vggsound").data_overrides(
+            ...     {"vggsound": "/d/v"})
+            ['data.clean_data.dataset=vggsound', 'data.clean_data.root=/d/v']
+        """
+        out = []
+        for key, name in (("data", self.data), ("data.clean_data", self.clean_data)):
+            if name is None:
+                continue
+            if name not in roots:
+                raise ValueError(
+                    f"{self.folder} needs the root of {name!r} (--data-root {name}=PATH)"
+                )
+            out += [f"{key}.dataset={name}", f"{key}.root={roots[name]}"]
+        return out
 
     @property
     def encoder(self) -> str:
@@ -128,27 +163,39 @@ def table1_runs(
     return runs
 
 
-def table2_runs(fractions: Sequence[int] = (5, 10, 25, 75), counts: Sequence[int] = (2, 3, 4)):
-    """The runs of Table 2's MUSIC part (the supervised 100 % and unsupervised rows are
+def table2_runs(
+    fractions: Sequence[int] = (5, 10, 25, 75),
+    counts: Sequence[int] = (2, 3, 4),
+    cross: Optional[str] = None,
+    main: str = "music",
+):
+    """The runs of Table 2's MUSIC-2Mix part (the supervised 100 % and unsupervised rows are
     Table 1's ``clapsep_star`` clean and ``weak`` 2-source cells).
 
     Args:
         fractions: Percent of the solos kept clean for semi-supervised training; the first
             is also the supervised-on-a-fraction row and the one run with every mixture size.
         counts: Sources per training mixture.
+        cross: A second registered dataset of labelled solos (``"vggsound"``) for the
+            cross-dataset rows; None: none.
+        main: The registered dataset the recipe trains and tests on (its name in the
+            cross-dataset rows' overrides).
 
     Returns:
         list: :class:`Run` per row, in table order.
     """
     if not fractions:
         raise ValueError("fractions must name at least one percentage")
+    if cross is not None and (cross == main or not get_dataset_class(cross).clean_sources):
+        raise ValueError(f"cross must name a dataset of labelled solos other than {main!r}")
     first = fractions[0]
+    home = dataset_title(main)
 
-    def meta(kind, clean, mixed, n):
+    def meta(kind, clean, mixed, n, clean_name=home, mixed_name=home):
         return {
             "Training": kind,
-            "Single-source": f"{clean} %" if clean else "-",
-            "Mixtures": f"{mixed} %" if mixed else "-",
+            "Single-source": f"{clean_name} {clean} %" if clean else "-",
+            "Mixtures": f"{mixed_name} {mixed} %" if mixed else "-",
             "#Sources": str(n) if n else "-",
         }
 
@@ -188,6 +235,30 @@ def table2_runs(fractions: Sequence[int] = (5, 10, 25, 75), counts: Sequence[int
                 meta=meta("Semi-supervised", fraction, 100 - fraction, n),
             )
         )
+    if cross:
+        other = dataset_title(cross)
+        # all of one dataset's solos clean, all of the other's clips as mixtures
+        pairs = [(main, cross, counts[0])] + [(cross, main, n) for n in counts]
+        for clean_name, mixed_name, n in pairs:
+            run = Run(
+                f"table2/semi_{clean_name}_clean_{mixed_name}_{n}src",
+                "semi:mixtures",
+                n,
+                cells=[("2", f"semi_{clean_name}_{mixed_name}_{n}", "")],
+                meta=meta(
+                    "Semi-supervised",
+                    100,
+                    100,
+                    n,
+                    home if clean_name == main else other,
+                    home if mixed_name == main else other,
+                ),
+            )
+            if mixed_name == main:
+                run.clean_data = cross
+            else:  # the other dataset's mixtures, this one's solos
+                run.data, run.clean_data = cross, main
+            runs.append(run)
     return runs
 
 
@@ -195,6 +266,7 @@ def paper_runs(
     methods: Optional[Sequence[str]] = None,
     counts: Sequence[int] = (2, 3, 4),
     fractions: Optional[Sequence[int]] = (5, 10, 25, 75),
+    cross: Optional[str] = None,
 ) -> List[Run]:
     """Every run of both tables, each folder once (its cells merged).
 
@@ -202,9 +274,11 @@ def paper_runs(
         methods: Table 1's methods (default: all of :data:`TABLE1_METHODS` registered).
         counts: Sources per training mixture.
         fractions: Table 2's clean percentages; None or empty: no Table 2.
+        cross: Table 2's second dataset (:func:`table2_runs`); None: no cross-dataset rows.
     """
     merged: Dict[str, Run] = {}
-    for run in table1_runs(methods, counts) + (table2_runs(fractions, counts) if fractions else []):
+    table2 = table2_runs(fractions, counts, cross) if fractions else []
+    for run in table1_runs(methods, counts) + table2:
         if run.folder in merged:
             merged[run.folder].cells += run.cells
             merged[run.folder].meta = merged[run.folder].meta or run.meta
@@ -317,9 +391,9 @@ def _table2_order(meta: Mapping[str, str]) -> Tuple[int, int, int]:
     share and mixture size: the seed's Table 2 order."""
     kinds = ("Supervised", "Unsupervised", "Semi-supervised")
 
-    def number(text: str) -> int:
-        digits = "".join(ch for ch in text if ch.isdigit())
-        return int(digits) if digits else 0
+    def number(text: str) -> int:  # "MUSIC 5 %" -> 5, "2" -> 2, "-" -> 0
+        numbers = [w for w in text.split() if w.isdigit()]
+        return int(numbers[-1]) if numbers else 0
 
     clean = number(meta.get("Single-source", ""))
     kind = kinds.index(meta["Training"]) if meta.get("Training") in kinds else len(kinds)
@@ -426,11 +500,13 @@ def _plot_table1(table1, columns, path) -> None:
 def _plot_table2(table2, path) -> None:
     from matplotlib.figure import Figure
 
-    labels = [
-        f"{e['meta']['Training']}: {e['meta']['Single-source']} clean, "
-        f"{e['meta']['#Sources']}-src mixtures"
-        for e in table2.values()
-    ]
+    def label(meta):
+        parts = [f"{meta['Single-source']} clean"] if meta["Single-source"] != "-" else []
+        if meta["Mixtures"] != "-":
+            parts.append(f"{meta['Mixtures']} {meta['#Sources']}-src mixtures")
+        return f"{meta['Training']}: " + " + ".join(parts)
+
+    labels = [label(e["meta"]) for e in table2.values()]
     mean, err = _values([e["columns"].get("") for e in table2.values()])
     fig = Figure(figsize=(7.5, 0.4 * len(labels) + 1.5), layout="constrained")
     ax = fig.subplots()

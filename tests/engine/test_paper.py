@@ -51,6 +51,39 @@ def test_table2_rows_and_shared_cells_train_once():
         table2_runs(())
 
 
+def test_table2_cross_dataset_rows_point_at_both_datasets():
+    rows = {r.folder: r for r in table2_runs((5,), counts=(2, 3), cross="vggsound")}
+    music_clean = rows["table2/semi_music_clean_vggsound_2src"]
+    assert (music_clean.data, music_clean.clean_data) == ("vggsound", "music")
+    assert music_clean.meta == {
+        "Training": "Semi-supervised",
+        "Single-source": "MUSIC 100 %",
+        "Mixtures": "VGGSound 100 %",
+        "#Sources": "2",
+    }
+    roots = {"music": "/d/m", "vggsound": "/d/v"}
+    assert music_clean.data_overrides(roots) == [
+        "data.dataset=vggsound",
+        "data.root=/d/v",
+        "data.clean_data.dataset=music",
+        "data.clean_data.root=/d/m",
+    ]
+    vgg3 = rows["table2/semi_vggsound_clean_music_3src"]
+    assert vgg3.n_sources == 3 and vgg3.data is None and vgg3.method == "semi:mixtures"
+    assert vgg3.data_overrides(roots) == [
+        "data.clean_data.dataset=vggsound",
+        "data.clean_data.root=/d/v",
+    ]
+    assert rows["table2/semi_5pct_2src"].data_overrides({}) == []  # the recipe's own data
+    with pytest.raises(ValueError, match="--data-root vggsound=PATH"):
+        vgg3.data_overrides({"music": "/d/m"})
+    with pytest.raises(ValueError, match="labelled solos other than"):
+        table2_runs((5,), cross="audiocaps")
+    assert len(rows) == 5 + 3 and not any(
+        "clean_" in f for f in [r.folder for r in table2_runs((5,), (2, 3))]
+    )
+
+
 def test_tables_from_scores_in_the_seeds_order_with_missing_cells(tmp_path):
     runs = paper_runs(["pit", "mixpit", "weak"], (2, 3), (5,))
     rng = np.random.default_rng(0)
@@ -88,7 +121,7 @@ def test_tables_from_scores_in_the_seeds_order_with_missing_cells(tmp_path):
     assert data["table2"]["supervised_100"]["columns"][""]["seeds"] == 2
     cell = data["table1"]["weak"]["columns"]["2src"]["sdr"]
     assert cell["low"] < cell["mean"] < cell["high"]  # Student-t over the two seeds
-    assert "| Supervised | 100 % | - | - | 2 |" in text and "Machine: x" in text
+    assert "| Supervised | MUSIC 100 % | - | - | 2 |" in text and "Machine: x" in text
     for table in (1, 2):
         assert (tmp_path / "exp" / f"results_table{table}.png").stat().st_size > 1000
     assert json.loads((tmp_path / "exp" / "results.json").read_text())["mixtures"] == 30
@@ -104,5 +137,19 @@ def test_paper_cli_lists_runs_and_refuses_an_empty_experiment(tmp_path, capsys):
     assert (
         "table2/supervised_5pct\tclapsep_star:clean\t2\t-\tdata.supervised_fraction=0.05" in lines
     )
+    root = tmp_path / "v"
+    main(
+        ["paper-runs", "--methods", "weak", "--counts", "2", "--fractions", "5"]
+        + ["--cross", "vggsound", "--data-root", f"vggsound={root}", "--data-root", "music=m"]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    cross = [ln for ln in lines if "vggsound_clean" in ln]
+    assert cross == [
+        "table2/semi_vggsound_clean_music_2src\tsemi:mixtures\t2\t-\t"
+        f"data.clean_data.dataset=vggsound\tdata.clean_data.root={root}"
+    ]
+    with pytest.raises(SystemExit, match="needs the root of .vggsound"):  # nothing printed
+        main(["paper-runs", "--counts", "2", "--fractions", "5", "--cross", "vggsound"])
+    assert capsys.readouterr().out == ""
     with pytest.raises(SystemExit, match="no scored run"):
         main(["paper-tables", str(tmp_path), "-o", str(tmp_path / "r.md")])
