@@ -473,8 +473,15 @@ def cmd_compare(args: argparse.Namespace) -> None:
 def _paper_runs(args: argparse.Namespace):
     from .engine.paper import paper_runs
 
+    from fnmatch import fnmatchcase
+
     fractions = [] if args.no_table2 else args.fractions
-    return paper_runs(args.methods or None, args.counts, fractions, args.cross)
+    runs = paper_runs(args.methods or None, args.counts, fractions, args.cross)
+    if args.only:
+        runs = [r for r in runs if any(fnmatchcase(r.folder, p) for p in args.only)]
+        if not runs:
+            raise ValueError(f"--only {' '.join(args.only)} matches no run (see paper-runs)")
+    return runs
 
 
 def cmd_paper_runs(args: argparse.Namespace) -> None:
@@ -722,6 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--cross",
             metavar="DATASET",
             help="Table 2's second dataset of labelled solos (vggsound): the cross-dataset rows",
+        )
+        p.add_argument(
+            "--only",
+            nargs="+",
+            metavar="PATTERN",
+            help="the runs whose folder matches a pattern (e.g. 'table2/semi_*_3src')",
         )
 
     p = sub.add_parser("paper-runs", help="the training runs of the paper's Tables 1 and 2")

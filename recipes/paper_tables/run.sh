@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The seed's Table 1 (audio and text rows) and Table 2 (MUSIC part) offline, in one command.
+# The seed's Table 1 (audio and text rows) and Table 2 (MUSIC-2Mix part) offline, in one
+# command.
 #
-# Renders the main job's instrument solos (recipes/synthetic), trains the small bimodal
-# encoder on 2-, 3- and 4-source training mixtures (the teachers and the offline stand-in
-# for CLAP), trains every cell of both tables with the same model and budget, scores all on
-# one fixed 2-source test set and writes both tables in the seed's shape with 95 %
-# intervals (exp/results.md, .json, exp/results_table1.png, exp/results_table2.png).
+# Renders the main job's instrument solos (recipes/synthetic) and, for Table 2's
+# cross-dataset rows, single-event clips in VGGSound's layout; trains the small bimodal
+# encoder on 2-, 3- and 4-source training mixtures of both (the teachers and the offline
+# stand-in for CLAP), trains every cell of both tables with the same model and budget,
+# scores all on one fixed 2-source MUSIC test set and writes both tables in the seed's shape
+# with 95 % intervals (exp/results.md, .json, exp/results_table1.png, exp/results_table2.png).
 #   bash recipes/paper_tables/run.sh --quick true   # 2 CPU cores: 1 seed, fewer steps
 #   bash recipes/paper_tables/run.sh                # full: 3 seeds, 1000 steps (a GPU)
 #   bash recipes/paper_tables/run.sh --methods "weak mixit" --fractions none --quick true
@@ -21,6 +23,9 @@ encoder_steps=auto    # stage 2 steps (auto: 400 with --quick, else 1000)
 methods=auto          # Table 1's rows (auto: all; asteroid-wsas paper-runs lists the runs)
 counts="2 3 4"        # sources per training mixture (Table 1's columns, Table 2's rows)
 fractions="5 10 25 75" # clean % of Table 2's semi-supervised rows (none: Table 1 only)
+cross=vggsound        # Table 2's cross-dataset rows with this second dataset (none: without)
+cross_root=data/rendered_vggsound  # its rendered clips (the 14 event classes, same length)
+only=""               # the cells whose folder matches one of these patterns (wsas paper-runs)
 bert=""               # BertSep*, LASS-Net: BERT folder / hub id (empty: see the docs)
 clip=""               # CLIPSep-Text(*): CLIP folder / hub id (empty: see the docs)
 per_class=20          # rendered recordings per instrument
@@ -45,6 +50,20 @@ fi
 selection=(--counts $counts)
 [ "$methods" != auto ] && selection+=(--methods $methods)
 if [ "$fractions" = none ]; then selection+=(--no-table2); else selection+=(--fractions $fractions); fi
+[ "$fractions" = none ] && cross=none
+if [ -n "$only" ]; then
+  read -r -a patterns <<<"$only"  # no globbing against the files here
+  selection+=(--only "${patterns[@]}")
+fi
+if [ "$cross" != none ]; then
+  selection+=(--cross "$cross")
+  # the teachers learn both datasets' captions (their mixtures only): every cell queries
+  # with one vocabulary, as CLAP's would be
+  teacher_suffix=_$cross
+  teacher_data=(--set "data.clean_data.dataset=$cross" --set "data.clean_data.root=$PWD/$cross_root")
+else
+  teacher_data=()
+fi
 
 # text_encoder KIND OPTION DEFAULT: the option, else the default when the hub cache holds
 # it (no network), else nothing (the rows then query with the recipe's encoder)
@@ -58,10 +77,11 @@ sys.exit(0 if isinstance(cached('$3', 'config.json'), str) else 1)" 2>/dev/null;
 }
 
 in_stages 0 && stage0_render
+in_stages 0 && [ "$cross" != none ] && stage0_render "$cross" "$cross_root"
 in_stages 1 && stage1_prepare
 . ../utils/jobs.sh  # run_jobs, check_jobs
 
-in_stages 2 && stage2_teachers "$counts"
+in_stages 2 && stage2_teachers "$counts" "${teacher_data[@]}"
 
 bert_spec=$(text_encoder bert "$bert" bert-base-uncased)
 clip_spec=$(text_encoder clip "$clip" openai/clip-vit-base-patch32)
@@ -71,7 +91,7 @@ notes=()
 
 # run_one FOLDER METHOD N KIND SEED [KEY=VALUE...]: stage 3 (train) then 4 (score)
 run_one() {
-  local folder=$1 method=$2 n=$3 kind=$4 seed=$5 exp_dir spec extra=() enc
+  local folder=$1 method=$2 n=$3 kind=$4 seed=$5 exp_dir spec extra=() enc data=(--root "$root")
   shift 5
   exp_dir=$exp_root/$folder/seed$seed
   enc=$(teacher_of "$n")
@@ -81,7 +101,10 @@ run_one() {
     clip) spec=${clip_spec:-$enc} ;;
     *) spec=$enc ;;
   esac
-  for kv in "$@"; do extra+=(--set "$kv"); done
+  for kv in "$@"; do
+    extra+=(--set "$kv")
+    [[ $kv == data.root=* ]] && data=()  # another dataset's mixtures (a cross-dataset row)
+  done
   if in_stages 3; then
     [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
     # quick: validate at half and at the end (the config's interval would skip the last steps)
@@ -91,7 +114,7 @@ run_one() {
     fi
     [ "$force" = true ] && extra+=(--force --restart)
     # the teacher stays the n-source small encoder (weak rows); the query encoder is spec
-    python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --method "$method" \
+    python train.py "$conf" "${data[@]}" --exp-dir "$exp_dir" --method "$method" \
       --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" --set "encoder.name=$spec" \
       --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
       "${extra[@]}" || return 1
@@ -108,7 +131,9 @@ by_cost() {
 }
 if in_stages 3 || in_stages 4; then
   # the costliest runs first (more sources, weak rows), so the last ones finish together
-  runs=$(wsas paper-runs "${selection[@]}" | by_cost | sort -s -k1,1nr)
+  roots=(--data-root "music=$root")
+  [ "$cross" != none ] && roots+=(--data-root "$cross=$cross_root")
+  runs=$(wsas paper-runs "${selection[@]}" "${roots[@]}" | by_cost | sort -s -k1,1nr)
   while IFS=$'\t' read -r _ folder method n kind overrides; do
     for seed in $seeds; do
       log=$exp_root/$folder/seed$seed.log

@@ -1,33 +1,42 @@
 #!/usr/bin/env bash
 # Stages of the offline recipes on rendered instrument solos (synthetic, paper_tables): a
 # run.sh sets root, per_class, render_seed, encoder and encoder_steps, sources stages.sh,
-# then this file.
+# then this file. teacher_suffix (optional) names teachers trained on more than one dataset.
 
 # teacher_of N: the small encoder of N-source training, trained on N-source mixtures only
 # (or the recipe's --encoder when it is not tiny)
 teacher_of() {
-  if [ "$encoder" = tiny ]; then echo "$exp_root/encoder/tiny_${1}src.pth"; else echo "$encoder"; fi
+  if [ "$encoder" = tiny ]; then
+    echo "$exp_root/encoder/tiny_${1}src${teacher_suffix:-}.pth"
+  else
+    echo "$encoder"
+  fi
 }
 
-# stage 0: the rendered solos in MUSIC's layout (kept when present, unless --force true)
+# stage0_render [DATASET ROOT]: rendered solos in DATASET's layout (default: MUSIC's, at
+# $root), kept when present unless --force true
 stage0_render() {
-  if [ -f "$root/MUSIC_solo_videos.json" ] && [ "$force" != true ]; then
-    say "stage 0: $root exists"
+  local dataset=${1:-music} out=${2:-$root} listing rate
+  listing=$(python -c "from asteroid_wsas.data import get_dataset_class as D; \
+print(D('$dataset').listing.format(split='train'))")
+  if [ -f "$out/$listing" ] && [ "$force" != true ]; then
+    say "stage 0: $out exists"
     return
   fi
-  say "stage 0: rendering $per_class recordings per instrument -> $root"
-  local rate
+  say "stage 0: rendering $per_class $dataset-layout recordings per class -> $out"
   rate=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['sample_rate'])")
-  wsas generate music "$root" --sounds rendered --per-class "$per_class" --seconds 8 \
+  wsas generate "$dataset" "$out" --sounds rendered --per-class "$per_class" --seconds 8 \
     --sample-rate "$rate" --seed "$render_seed" --force
 }
 
-# stage2_teachers "N...": one small encoder per training-mixture size, one at a time on
-# every core (logs beside each .pth; the held-out retrieval lines are printed)
+# stage2_teachers "N..." [--set KEY=VALUE...]: one small encoder per training-mixture size,
+# one at a time on every core (logs beside each .pth; the held-out retrieval lines are
+# printed); the options go to train-encoder (e.g. a second dataset's captions)
 stage2_teachers() {
   [ "$encoder" = tiny ] || return 0
-  local n out
-  for n in $1; do
+  local n out counts=$1
+  shift
+  for n in $counts; do
     out=$(teacher_of "$n")
     if [ -f "$out" ] && [ "$force" != true ]; then
       say "stage 2: $out exists (--force true retrains it)"
@@ -35,7 +44,7 @@ stage2_teachers() {
     fi
     say "stage 2: small bimodal encoder on the $n-source training mixtures and captions -> $out"
     mkdir -p "$(dirname "$out")"
-    wsas train-encoder --conf "$conf" --root "$root" --set "data.n_sources=$n" -o "$out" \
+    wsas train-encoder --conf "$conf" --root "$root" --set "data.n_sources=$n" "$@" -o "$out" \
       --steps "$encoder_steps" --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" \
       --force >"${out%.pth}.log" 2>&1 || { tail -n 20 "${out%.pth}.log" >&2; exit 1; }
     grep -h "^held-out" "${out%.pth}.log" || true

@@ -148,6 +148,27 @@ def test_paper_cli_lists_runs_and_refuses_an_empty_experiment(tmp_path, capsys):
         "table2/semi_vggsound_clean_music_2src\tsemi:mixtures\t2\t-\t"
         f"data.clean_data.dataset=vggsound\tdata.clean_data.root={root}"
     ]
+    main(
+        [
+            "paper-runs",
+            "--methods",
+            "mixit",
+            "pit",
+            "--counts",
+            "2",
+            "3",
+            "--only",
+            "*/pit/*",
+            "*3src",
+        ]
+    )
+    assert [ln.split("\t")[0] for ln in capsys.readouterr().out.splitlines()] == [
+        "table1/mixit/3src",
+        "table1/pit/clean",
+        "table2/semi_5pct_3src",
+    ]
+    with pytest.raises(SystemExit, match="matches no run"):
+        main(["paper-runs", "--only", "table3/*"])
     with pytest.raises(SystemExit, match="needs the root of .vggsound"):  # nothing printed
         main(["paper-runs", "--counts", "2", "--fractions", "5", "--cross", "vggsound"])
     assert capsys.readouterr().out == ""

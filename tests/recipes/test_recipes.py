@@ -134,29 +134,42 @@ def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
     assert abs(mixture["metrics"]["sdri"]["mean"]) < 1e-6  # the mixture improves on nothing
 
 
-def test_paper_tables_tiny_fills_a_methods_columns(tmp_path):
-    # two runs only (CI time): the tables' own logic, Table 2 included, is tested on
-    # generated scores in tests/engine/test_paper.py
+def test_paper_tables_tiny_fills_a_methods_columns_and_a_cross_dataset_row(tmp_path):
+    # three runs only (CI time): the tables' own logic, every Table 2 row included, is
+    # tested on generated scores in tests/engine/test_paper.py
     _render_tools_or_skip()
     recipe = _recipe(tmp_path, "paper_tables")
     args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
-    args += ["--per_class", "5", "--counts", "2", "--fractions", "none", "--quick", "true"]
-    proc = _run(recipe, *args, "--methods", "lassnet", "--stop_stage", "4")
+    args += ["--per_class", "5", "--counts", "2", "--fractions", "5", "--quick", "true"]
+    only = "table1/lassnet/* table2/semi_music_clean_*"
+    proc = _run(recipe, *args, "--methods", "lassnet", "--only", only, "--stop_stage", "4")
     exp = recipe / "exp"
     text = (exp / "results.md").read_text()
     assert text.strip() in proc.stdout  # printed as written
-    table1 = [ln for ln in text.splitlines() if ln.startswith("| ")]
-    assert table1[0] == "| Method | group | seeds | Single-source (supervised) | 2-source |"
-    assert table1[1].startswith("| LASS-Net | Language conditional | 1 | ")
-    assert "| - |" not in table1[1] and len(table1) == 2  # no Table 2 (--fractions none)
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    assert rows[0] == "| Method | group | seeds | Single-source (supervised) | 2-source |"
+    assert rows[1].startswith("| LASS-Net | Language conditional | 1 | ")
+    assert "| - |" not in rows[1]
+    # Table 2: the cross-dataset row only (MUSIC solos clean, VGGSound-layout mixtures)
+    assert rows[3].startswith("| Semi-supervised | MUSIC 100 % | VGGSound 100 % | 2 | 1 | ")
+    assert len(rows) == 4
     # offline: LASS-Net's BERT is replaced by the small encoder's text tower, and says so
     assert "no BERT here" in text and "Machine:" in text and "Wall time" in text
     conf = yaml.safe_load((exp / "table1/lassnet/2src/seed0/conf.yml").read_text())
     assert conf["method"] == "lassnet:mixtures" and conf["model"]["conditioning"] == "film"
     assert conf["objective"]["name"] == "mix_and_separate"
-    assert conf["encoder"]["name"].endswith("tiny_2src.pth")
-    assert (exp / "results_table1.png").stat().st_size > 1000
-    assert not (exp / "results_table2.png").exists()
+    assert conf["encoder"]["name"].endswith("tiny_2src_vggsound.pth")
+    cross = yaml.safe_load(
+        (exp / "table2/semi_music_clean_vggsound_2src/seed0/conf.yml").read_text()
+    )["data"]
+    assert cross["dataset"] == "vggsound" and cross["root"].endswith("data/rendered_vggsound")
+    assert cross["clean_data"]["dataset"] == "music"
+    assert cross["clean_data"]["root"].endswith("data/rendered")
+    # the teacher knows both datasets' words (VGGSound's labels, MUSIC's instruments)
+    vocab = torch.load(exp / "encoder" / "tiny_2src_vggsound.pth", weights_only=True)
+    assert {"chirping", "helicopter", "accordion", "xylophone"} <= set(vocab["model_args"]["vocab"])
+    for table in (1, 2):
+        assert (exp / f"results_table{table}.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("name", ["music", "vggsound", "audiocaps"])
