@@ -476,7 +476,7 @@ def _paper_runs(args: argparse.Namespace):
     from fnmatch import fnmatchcase
 
     fractions = [] if args.no_table2 else args.fractions
-    runs = paper_runs(args.methods or None, args.counts, fractions, args.cross)
+    runs = paper_runs(args.methods or None, args.counts, fractions, args.cross, args.fallback or ())
     if args.only:
         runs = [r for r in runs if any(fnmatchcase(r.folder, p) for p in args.only)]
         if not runs:
@@ -729,6 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--cross",
             metavar="DATASET",
             help="Table 2's second dataset of labelled solos (vggsound): the cross-dataset rows",
+        )
+        p.add_argument(
+            "--fallback",
+            nargs="+",
+            choices=("bert", "clip"),
+            help="text encoders that are not here: rows that are then the same run share it",
         )
         p.add_argument(
             "--only",

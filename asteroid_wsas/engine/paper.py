@@ -130,37 +130,69 @@ def column_label(column: str) -> str:
 
 
 def table1_runs(
-    methods: Optional[Sequence[str]] = None, counts: Sequence[int] = (2, 3, 4)
+    methods: Optional[Sequence[str]] = None,
+    counts: Sequence[int] = (2, 3, 4),
+    fallback: Sequence[str] = (),
 ) -> List[Run]:
     """The runs of Table 1: per method, its clean column and one run per mixture size.
 
     Args:
         methods: Registered method names (default: :data:`TABLE1_METHODS` that exist).
         counts: Sources per training mixture of the unsupervised columns.
+        fallback: Text encoder kinds (``"bert"``, ``"clip"``) that are not available, so
+            that their rows query with the recipe's encoder: rows that are then the same
+            training run (CLIPSep-Text*, BertSep* and CLAPSep*) share one run per column,
+            the one of the row with the recipe's encoder where there is one.
 
     Returns:
-        list: :class:`Run` per cell, in table order.
+        list: :class:`Run` per cell, in table order (shared runs repeated; :func:`paper_runs`
+        merges them).
     """
     names = [m for m in TABLE1_METHODS if m in METHODS] if methods is None else list(methods)
+    owner = _shared_runs(names, fallback)
     runs = []
     for name in names:
-        method = get_method(name)
+        method, trained = get_method(name), owner[name]
         for column in method.columns:
             if column == "clean":
                 runs.append(
-                    Run(f"table1/{name}/clean", f"{name}:clean", 2, cells=[("1", name, "clean")])
+                    Run(
+                        f"table1/{trained}/clean",
+                        f"{trained}:clean",
+                        2,
+                        cells=[("1", name, "clean")],
+                    )
                 )
                 continue
             for n in counts:
                 runs.append(
                     Run(
-                        f"table1/{name}/{n}src",
-                        f"{name}:mixtures",
+                        f"table1/{trained}/{n}src",
+                        f"{trained}:mixtures",
                         n,
                         cells=[("1", name, f"{n}src")],
                     )
                 )
     return runs
+
+
+def _shared_runs(names: Sequence[str], fallback: Sequence[str]) -> Dict[str, str]:
+    """``{method: the method whose runs it trains}``: methods that differ only in a text
+    encoder that falls back to the recipe's are one training run."""
+
+    def key(method):
+        encoder = None if method.encoder in fallback else method.encoder
+        return repr((encoder, method.columns, method.objective_args, method.model))
+
+    groups: Dict[str, List[str]] = {}
+    for name in names:
+        groups.setdefault(key(get_method(name)), []).append(name)
+    owner = {}
+    for group in groups.values():
+        # the row with the recipe's own encoder trains (Table 2 names CLAPSep*'s clean run)
+        first = next((n for n in group if get_method(n).encoder is None), group[0])
+        owner.update({n: first for n in group})
+    return owner
 
 
 def table2_runs(
@@ -267,6 +299,7 @@ def paper_runs(
     counts: Sequence[int] = (2, 3, 4),
     fractions: Optional[Sequence[int]] = (5, 10, 25, 75),
     cross: Optional[str] = None,
+    fallback: Sequence[str] = (),
 ) -> List[Run]:
     """Every run of both tables, each folder once (its cells merged).
 
@@ -275,10 +308,11 @@ def paper_runs(
         counts: Sources per training mixture.
         fractions: Table 2's clean percentages; None or empty: no Table 2.
         cross: Table 2's second dataset (:func:`table2_runs`); None: no cross-dataset rows.
+        fallback: Text encoder kinds that fall back to the recipe's (:func:`table1_runs`).
     """
     merged: Dict[str, Run] = {}
     table2 = table2_runs(fractions, counts, cross) if fractions else []
-    for run in table1_runs(methods, counts) + table2:
+    for run in table1_runs(methods, counts, fallback) + table2:
         if run.folder in merged:
             merged[run.folder].cells += run.cells
             merged[run.folder].meta = merged[run.folder].meta or run.meta

@@ -55,15 +55,7 @@ if [ -n "$only" ]; then
   read -r -a patterns <<<"$only"  # no globbing against the files here
   selection+=(--only "${patterns[@]}")
 fi
-if [ "$cross" != none ]; then
-  selection+=(--cross "$cross")
-  # the teachers learn both datasets' captions (their mixtures only): every cell queries
-  # with one vocabulary, as CLAP's would be
-  teacher_suffix=_$cross
-  teacher_data=(--set "data.clean_data.dataset=$cross" --set "data.clean_data.root=$PWD/$cross_root")
-else
-  teacher_data=()
-fi
+[ "$cross" != none ] && selection+=(--cross "$cross")
 
 # text_encoder KIND OPTION DEFAULT: the option, else the default when the hub cache holds
 # it (no network), else nothing (the rows then query with the recipe's encoder)
@@ -81,13 +73,25 @@ in_stages 0 && [ "$cross" != none ] && stage0_render "$cross" "$cross_root"
 in_stages 1 && stage1_prepare
 . ../utils/jobs.sh  # run_jobs, check_jobs
 
-in_stages 2 && stage2_teachers "$counts" "${teacher_data[@]}"
+in_stages 2 && stage2_teachers "$counts"
+if in_stages 2 && [ "$cross" != none ]; then
+  # the cross-dataset rows' teachers learn the mixtures and captions of both datasets (what
+  # those runs train on; never their clean solos), with twice the steps for twice the data
+  stage2_teachers "$counts" "_$cross" "$((encoder_steps * 2))" \
+    --set "data.clean_data.dataset=$cross" --set "data.clean_data.root=$PWD/$cross_root"
+fi
 
 bert_spec=$(text_encoder bert "$bert" bert-base-uncased)
 clip_spec=$(text_encoder clip "$clip" openai/clip-vit-base-patch32)
 notes=()
-[ -z "$bert_spec" ] && notes+=(--note "BertSep* and LASS-Net: no BERT here (--bert); their queries came from the small encoder's text tower.")
-[ -z "$clip_spec" ] && notes+=(--note "CLIPSep-Text and CLIPSep-Text*: no CLIP here (--clip); their queries came from the small encoder's text tower.")
+fallback=()
+[ -z "$bert_spec" ] && fallback+=(bert) && notes+=(--note "BertSep* and LASS-Net: no BERT here (--bert); their queries came from the small encoder's text tower.")
+[ -z "$clip_spec" ] && fallback+=(clip) && notes+=(--note "CLIPSep-Text and CLIPSep-Text*: no CLIP here (--clip); their queries came from the small encoder's text tower.")
+if [ ${#fallback[@]} -gt 0 ]; then
+  # rows that are then the same training run (CLIPSep-Text*, BertSep*, CLAPSep*) share it
+  selection+=(--fallback "${fallback[@]}")
+  notes+=(--note "Rows that differ only in a text encoder that is not here share one run per column (the same numbers).")
+fi
 
 # run_one FOLDER METHOD N KIND SEED [KEY=VALUE...]: stage 3 (train) then 4 (score)
 run_one() {
@@ -95,6 +99,8 @@ run_one() {
   shift 5
   exp_dir=$exp_root/$folder/seed$seed
   enc=$(teacher_of "$n")
+  # a cross-dataset row: the teacher of both datasets
+  [[ " $* " == *" data.clean_data.dataset="* ]] && enc=$(teacher_of "$n" "_$cross")
   [ -f "$enc" ] && enc=$PWD/$enc  # absolute: conf.yml serves eval from anywhere
   case $kind in
     bert) spec=${bert_spec:-$enc} ;;
@@ -154,7 +160,7 @@ print(t['max_steps'], t['batch_size'])")
   if [ "$quick" = true ]; then mode=quick; batch=$quick_batch; fi
   wsas paper-tables "$exp_root" -o "$exp_root/results.md" "${selection[@]}" --force \
     --wall-time "$((SECONDS - start))" "${notes[@]}" \
-    --note "Budget ($mode mode): $(wc -w <<<"$seeds") seed(s) per cell, $steps training steps of $batch mixtures per run, small encoders of $encoder_steps steps." \
+    --note "Budget ($mode mode): $(wc -w <<<"$seeds") seed(s) per cell, $steps training steps of $batch mixtures per run, small encoders of $encoder_steps steps$([ "$cross" != none ] && echo " ($((encoder_steps * 2)) on both datasets for the cross-dataset rows)")." \
     --title "Rendered instruments: the seed's Tables 1 and 2"
 fi
 say "done in $((SECONDS - start)) s: $PWD/$exp_root/results.md, results_table1.png, results_table2.png"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Stages of the offline recipes on rendered instrument solos (synthetic, paper_tables): a
 # run.sh sets root, per_class, render_seed, encoder and encoder_steps, sources stages.sh,
-# then this file. teacher_suffix (optional) names teachers trained on more than one dataset.
+# then this file.
 
-# teacher_of N: the small encoder of N-source training, trained on N-source mixtures only
-# (or the recipe's --encoder when it is not tiny)
+# teacher_of N [SUFFIX]: the small encoder of N-source training, trained on N-source
+# mixtures only (SUFFIX: of more data, e.g. _vggsound), or the recipe's --encoder when it is
+# not tiny
 teacher_of() {
   if [ "$encoder" = tiny ]; then
-    echo "$exp_root/encoder/tiny_${1}src${teacher_suffix:-}.pth"
+    echo "$exp_root/encoder/tiny_${1}src${2:-}.pth"
   else
     echo "$encoder"
   fi
@@ -29,15 +30,16 @@ print(D('$dataset').listing.format(split='train'))")
     --sample-rate "$rate" --seed "$render_seed" --force
 }
 
-# stage2_teachers "N..." [--set KEY=VALUE...]: one small encoder per training-mixture size,
-# one at a time on every core (logs beside each .pth; the held-out retrieval lines are
-# printed); the options go to train-encoder (e.g. a second dataset's captions)
+# stage2_teachers "N..." [SUFFIX STEPS [--set KEY=VALUE...]]: one small encoder per
+# training-mixture size, one at a time on every core (logs beside each .pth; the held-out
+# retrieval lines are printed); SUFFIX names them (teacher_of), STEPS replaces
+# encoder_steps and the options go to train-encoder (e.g. a second dataset's captions)
 stage2_teachers() {
   [ "$encoder" = tiny ] || return 0
-  local n out counts=$1
-  shift
+  local n out counts=$1 suffix=${2:-} steps=${3:-$encoder_steps}
+  shift $(($# < 3 ? $# : 3))
   for n in $counts; do
-    out=$(teacher_of "$n")
+    out=$(teacher_of "$n" "$suffix")
     if [ -f "$out" ] && [ "$force" != true ]; then
       say "stage 2: $out exists (--force true retrains it)"
       continue
@@ -45,7 +47,7 @@ stage2_teachers() {
     say "stage 2: small bimodal encoder on the $n-source training mixtures and captions -> $out"
     mkdir -p "$(dirname "$out")"
     wsas train-encoder --conf "$conf" --root "$root" --set "data.n_sources=$n" "$@" -o "$out" \
-      --steps "$encoder_steps" --log-every "$((encoder_steps / 4 > 0 ? encoder_steps / 4 : 1))" \
+      --steps "$steps" --log-every "$((steps / 4 > 0 ? steps / 4 : 1))" \
       --force >"${out%.pth}.log" 2>&1 || { tail -n 20 "${out%.pth}.log" >&2; exit 1; }
     grep -h "^held-out" "${out%.pth}.log" || true
   done

@@ -30,6 +30,27 @@ def test_table1_fills_the_columns_each_method_has():
     assert runs["table1/weak/2src"].encoder == "-"
 
 
+def test_rows_that_differ_only_in_a_missing_text_encoder_share_their_runs(tmp_path):
+    names = ["clipsep_text", "clipsep_text_star", "bertsep_star", "clapsep_star", "lassnet"]
+    alone = paper_runs(names, (2,), None)
+    assert len(alone) == 5 * 2  # each row its clean and 2-source runs
+    shared = paper_runs(names, (2,), None, fallback=("bert", "clip"))
+    folders = [r.folder for r in shared]
+    assert len(folders) == 3 * 2 and "table1/clapsep_star/2src" in folders
+    star = next(r for r in shared if r.folder == "table1/clapsep_star/2src")
+    assert star.method == "clapsep_star:mixtures" and star.encoder == "-"
+    assert star.cells == [("1", n, "2src") for n in names[1:4]]
+    # CLIPSep-Text has its own model, LASS-Net too: still their own runs
+    assert {"table1/clipsep_text/2src", "table1/lassnet/2src"} <= set(folders)
+    only_clip = paper_runs(names, (2,), None, fallback=("clip",))
+    assert len(only_clip) == 4 * 2  # BertSep* keeps its BERT run
+    for run in shared:
+        _run(tmp_path / run.folder / "seed0", np.linspace(0, 2, 20))
+    data = paper_tables(tmp_path, shared, tmp_path / "r.md", n_resamples=50)
+    cells = {n: data["table1"][n]["columns"]["2src"]["sdr"]["mean"] for n in names[1:4]}
+    assert len(set(cells.values())) == 1 and len(data["table1"]) == 5
+
+
 def test_table2_rows_and_shared_cells_train_once():
     rows = table2_runs((5, 25), counts=(2, 3))
     assert [r.folder for r in rows] == [
