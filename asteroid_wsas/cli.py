@@ -476,7 +476,9 @@ def _paper_runs(args: argparse.Namespace):
     from fnmatch import fnmatchcase
 
     fractions = [] if args.no_table2 else args.fractions
-    runs = paper_runs(args.methods or None, args.counts, fractions, args.cross, args.fallback or ())
+    runs = paper_runs(
+        args.methods or None, args.counts, fractions, args.cross, args.fallback or (), args.captions
+    )
     if args.only:
         runs = [r for r in runs if any(fnmatchcase(r.folder, p) for p in args.only)]
         if not runs:
@@ -493,7 +495,7 @@ def cmd_paper_runs(args: argparse.Namespace) -> None:
         roots[name] = os.path.abspath(root)
     # every line first: a missing root stops before anything is printed
     lines = [
-        [run.folder, run.method, str(run.n_sources), run.encoder]
+        [run.folder, run.method, str(run.n_sources), run.encoder, run.test or "-", run.teacher()]
         + run.overrides
         + run.data_overrides(roots)
         for run in _paper_runs(args)
@@ -731,6 +733,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="Table 2's second dataset of labelled solos (vggsound): the cross-dataset rows",
         )
         p.add_argument(
+            "--captions",
+            metavar="DATASET",
+            help="Table 2's captioned dataset (audiocaps): its part (needs --cross)",
+        )
+        p.add_argument(
             "--fallback",
             nargs="+",
             choices=("bert", "clip"),
@@ -743,7 +750,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="the runs whose folder matches a pattern (e.g. 'table2/semi_*_3src')",
         )
 
-    p = sub.add_parser("paper-runs", help="the training runs of the paper's Tables 1 and 2")
+    p = sub.add_parser(
+        "paper-runs",
+        help="the training runs of the paper's Tables 1 and 2",
+        description="One line per run, tab-separated: folder, method, sources per training "
+        "mixture, text encoder kind (-: the recipe's), test set (-: the recipe's), training "
+        "data of its teacher (-: the recipe's), then KEY=VALUE overrides.",
+    )
     paper_options(p)
     p.add_argument(
         "--data-root",

@@ -74,6 +74,8 @@ class Run:
             (``data.dataset``); None: the recipe's.
         clean_data: The registered dataset its clean solos come from when not the mixtures'
             (``data.clean_data``); None: the mixtures' own.
+        test: The registered dataset whose fixed 2-source test (and validation) set scores
+            it; None: the recipe's own.
     """
 
     folder: str
@@ -84,6 +86,20 @@ class Run:
     meta: Dict[str, str] = field(default_factory=dict)
     data: Optional[str] = None
     clean_data: Optional[str] = None
+    test: Optional[str] = None
+
+    def teacher(self, main: str = "music") -> str:
+        """The datasets the run trains on, sorted and joined by ``+`` (``"-"``: the recipe's
+        own alone): runs with the same training data share a small-encoder teacher.
+
+        Examples:
+            >>> Run("f", "semi:mixtures", 2, clean_data="vggsound").teacher()
+            'music+vggsound'
+            >>> Run("f", "w", 2).teacher(), Run("f", "w", 2, data="vggsound").teacher()
+            ('-', 'vggsound')
+        """
+        names = {self.data or main} | ({self.clean_data} if self.clean_data else set())
+        return "-" if names == {main} else "+".join(sorted(names))
 
     def data_overrides(self, roots: Mapping[str, str]) -> List[str]:
         """The ``KEY=VALUE`` overrides that point the run at its datasets.
@@ -199,76 +215,41 @@ def table2_runs(
     fractions: Sequence[int] = (5, 10, 25, 75),
     counts: Sequence[int] = (2, 3, 4),
     cross: Optional[str] = None,
+    captions: Optional[str] = None,
     main: str = "music",
 ):
-    """The runs of Table 2's MUSIC-2Mix part (the supervised 100 % and unsupervised rows are
-    Table 1's ``clapsep_star`` clean and ``weak`` 2-source cells).
+    """The runs of Table 2: its MUSIC-2Mix part (the supervised 100 % and unsupervised rows
+    are Table 1's ``clapsep_star`` clean and ``weak`` 2-source cells), and with ``cross``
+    the cross-dataset rows and the second dataset's own part (VGGSound-2Mix: supervised on
+    100 % and on the first fraction, unsupervised, semi-supervised with the first and last
+    fractions), and with ``captions`` too its part (AudioCaps-2Mix: unsupervised, and
+    semi-supervised with all of the second dataset's clips clean).
 
     Args:
         fractions: Percent of the solos kept clean for semi-supervised training; the first
             is also the supervised-on-a-fraction row and the one run with every mixture size.
         counts: Sources per training mixture.
-        cross: A second registered dataset of labelled solos (``"vggsound"``) for the
-            cross-dataset rows; None: none.
-        main: The registered dataset the recipe trains and tests on (its name in the
-            cross-dataset rows' overrides).
+        cross: A second registered dataset of labelled solos (``"vggsound"``); None: none.
+        captions: A registered dataset of captioned clips without clean sources
+            (``"audiocaps"``); needs ``cross``.
+        main: The registered dataset the recipe trains and tests on.
 
     Returns:
         list: :class:`Run` per row, in table order.
+
+    Raises:
+        ValueError: no fraction; ``cross`` is the main dataset or has no clean sources;
+            ``captions`` without ``cross``.
     """
     if not fractions:
         raise ValueError("fractions must name at least one percentage")
     if cross is not None and (cross == main or not get_dataset_class(cross).clean_sources):
         raise ValueError(f"cross must name a dataset of labelled solos other than {main!r}")
+    if captions is not None and cross is None:
+        raise ValueError("captions needs cross (its semi-supervised row's clean clips)")
     first = fractions[0]
-    home = dataset_title(main)
-
-    def meta(kind, clean, mixed, n, clean_name=home, mixed_name=home):
-        return {
-            "Training": kind,
-            "Single-source": f"{clean_name} {clean} %" if clean else "-",
-            "Mixtures": f"{mixed_name} {mixed} %" if mixed else "-",
-            "#Sources": str(n) if n else "-",
-        }
-
-    runs = [
-        Run(
-            "table1/clapsep_star/clean",
-            "clapsep_star:clean",
-            2,
-            cells=[("2", "supervised_100", "")],
-            meta=meta("Supervised", 100, 0, 0),
-        ),
-        Run(
-            f"table2/supervised_{first}pct",
-            "clapsep_star:clean",
-            2,
-            [f"data.supervised_fraction={first / 100:g}"],
-            cells=[("2", f"supervised_{first}", "")],
-            meta=meta("Supervised", first, 0, 0),
-        ),
-        Run(
-            "table1/weak/2src",
-            "weak:mixtures",
-            2,
-            cells=[("2", "unsupervised_2", "")],
-            meta=meta("Unsupervised", 0, 100, 2),
-        ),
-    ]
-    semi = [(first, n) for n in counts] + [(f, counts[0]) for f in fractions[1:]]
-    for fraction, n in semi:
-        runs.append(
-            Run(
-                f"table2/semi_{fraction}pct_{n}src",
-                "semi:mixtures",
-                n,
-                [f"data.clean_fraction={fraction / 100:g}"],
-                cells=[("2", f"semi_{fraction}_{n}", "")],
-                meta=meta("Semi-supervised", fraction, 100 - fraction, n),
-            )
-        )
+    runs = _in_dataset_rows(main, main, fractions, counts)
     if cross:
-        other = dataset_title(cross)
         # all of one dataset's solos clean, all of the other's clips as mixtures
         pairs = [(main, cross, counts[0])] + [(cross, main, n) for n in counts]
         for clean_name, mixed_name, n in pairs:
@@ -277,20 +258,106 @@ def table2_runs(
                 "semi:mixtures",
                 n,
                 cells=[("2", f"semi_{clean_name}_{mixed_name}_{n}", "")],
-                meta=meta(
-                    "Semi-supervised",
-                    100,
-                    100,
-                    n,
-                    home if clean_name == main else other,
-                    home if mixed_name == main else other,
-                ),
+                meta=_meta(main, "Semi-supervised", (clean_name, 100), (mixed_name, 100), n),
             )
             if mixed_name == main:
                 run.clean_data = cross
             else:  # the other dataset's mixtures, this one's solos
                 run.data, run.clean_data = cross, main
             runs.append(run)
+        last = [fractions[-1]] if len(fractions) > 1 else []
+        runs += _in_dataset_rows(cross, main, [first] + last, counts[:1])
+    if captions:
+        n = counts[0]
+        unsupervised = Run(
+            f"table2/{captions}/unsupervised",
+            "weak:mixtures",
+            n,
+            cells=[("2", f"{captions}_unsupervised", "")],
+            meta=_meta(captions, "Unsupervised", None, (captions, 100), "1-N"),
+        )
+        semi = Run(
+            f"table2/{captions}/semi_{cross}_clean",
+            "semi:mixtures",
+            n,
+            cells=[("2", f"{captions}_semi_{cross}", "")],
+            meta=_meta(captions, "Semi-supervised", (cross, 100), (captions, 100), "1-N"),
+            clean_data=cross,
+        )
+        for run in (unsupervised, semi):
+            run.data = run.test = captions
+        runs += [unsupervised, semi]
+    return runs
+
+
+def _meta(test: str, kind: str, clean, mixed, n) -> Dict[str, str]:
+    """Table 2's descriptive columns: clean and mixed as ``(dataset, percent)`` or None."""
+
+    def share(part):
+        return f"{dataset_title(part[0])} {part[1]} %" if part else "-"
+
+    return {
+        "Training": kind,
+        "Test set": f"{dataset_title(test)}-2Mix",
+        "Single-source": share(clean),
+        "Mixtures": share(mixed),
+        "#Sources": str(n) if n else "-",
+    }
+
+
+def _in_dataset_rows(data: str, main: str, fractions, counts) -> List[Run]:
+    """Supervised on 100 % and on the first fraction, unsupervised, and semi-supervised with
+    the first fraction at every mixture size and the others at the first, all on ``data``
+    (Table 1's cells where it is the main dataset)."""
+    first = fractions[0]
+    home = data == main
+    prefix = "table2" if home else f"table2/{data}"
+    key = "" if home else f"{data}_"
+
+    def run(folder, method, n, overrides, name, meta):
+        out = Run(folder, method, n, overrides, cells=[("2", key + name, "")], meta=meta)
+        if not home:
+            out.data = out.test = data
+        return out
+
+    runs = [
+        run(
+            "table1/clapsep_star/clean" if home else f"{prefix}/supervised_100pct",
+            "clapsep_star:clean",
+            2,
+            [],
+            "supervised_100",
+            _meta(data, "Supervised", (data, 100), None, 0),
+        ),
+        run(
+            f"{prefix}/supervised_{first}pct",
+            "clapsep_star:clean",
+            2,
+            [f"data.supervised_fraction={first / 100:g}"],
+            f"supervised_{first}",
+            _meta(data, "Supervised", (data, first), None, 0),
+        ),
+        run(
+            "table1/weak/2src" if home else f"{prefix}/unsupervised_2src",
+            "weak:mixtures",
+            2,
+            [],
+            "unsupervised_2",
+            _meta(data, "Unsupervised", None, (data, 100), 2),
+        ),
+    ]
+    semi = [(first, n) for n in counts] + [(f, counts[0]) for f in fractions[1:]]
+    for fraction, n in semi:
+        runs.append(
+            run(
+                f"{prefix}/semi_{fraction}pct_{n}src",
+                "semi:mixtures",
+                n,
+                [f"data.clean_fraction={fraction / 100:g}"],
+                f"semi_{fraction}_{n}",
+                _meta(data, "Semi-supervised", (data, fraction), (data, 100 - fraction), n),
+            )
+        )
     return runs
 
 
@@ -300,6 +367,7 @@ def paper_runs(
     fractions: Optional[Sequence[int]] = (5, 10, 25, 75),
     cross: Optional[str] = None,
     fallback: Sequence[str] = (),
+    captions: Optional[str] = None,
 ) -> List[Run]:
     """Every run of both tables, each folder once (its cells merged).
 
@@ -309,9 +377,10 @@ def paper_runs(
         fractions: Table 2's clean percentages; None or empty: no Table 2.
         cross: Table 2's second dataset (:func:`table2_runs`); None: no cross-dataset rows.
         fallback: Text encoder kinds that fall back to the recipe's (:func:`table1_runs`).
+        captions: Table 2's captioned dataset (:func:`table2_runs`); None: no such part.
     """
     merged: Dict[str, Run] = {}
-    table2 = table2_runs(fractions, counts, cross) if fractions else []
+    table2 = table2_runs(fractions, counts, cross, captions) if fractions else []
     for run in table1_runs(methods, counts, fallback) + table2:
         if run.folder in merged:
             merged[run.folder].cells += run.cells
@@ -373,23 +442,36 @@ def paper_tables(
     scored = _scored(exp_root, runs)
     if not scored:
         raise FileNotFoundError(f"no scored run below {exp_root} (train and evaluate first)")
-    result = compare(scored, metrics=("sdr", "sdri"), n_resamples=n_resamples)
+    # one comparison per test set (its rows share the test mixtures)
+    test_of = {run.folder: run.test for run in runs}
+    groups: Dict[Optional[str], Dict[str, str]] = {}
+    for folder, path in scored.items():
+        groups.setdefault(test_of[folder], {})[folder] = path
+    rows, mixtures, confidence = {}, {}, 0.95
+    for test, group in groups.items():
+        result = compare(group, metrics=("sdr", "sdri"), n_resamples=n_resamples)
+        rows.update(result["rows"])
+        mixtures[test] = result["mixtures"]
+        confidence = result["confidence"]
     cells: Dict[str, Dict[str, Any]] = {"1": {}, "2": {}}
     for run in runs:
-        row = result["rows"].get(run.folder)
+        row = rows.get(run.folder)
         for table, name, column in run.cells:
             entry = cells[table].setdefault(name, {"meta": run.meta, "columns": {}})
             entry["columns"][column] = None if row is None else _cell(row)
     # the seed's row order, whatever order the runs came in (a cell may serve both tables)
     names = method_names()
     table1 = dict(sorted(cells["1"].items(), key=lambda kv: names.index(kv[0])))
-    table2 = dict(sorted(cells["2"].items(), key=lambda kv: _table2_order(kv[1]["meta"])))
+    tests = list(dict.fromkeys(run.meta["Test set"] for run in runs if "Test set" in run.meta))
+    table2 = dict(sorted(cells["2"].items(), key=lambda kv: _table2_order(kv[1]["meta"], tests)))
     columns = [
         c
         for c in ("clean", "2src", "3src", "4src")
         if any(c in r["columns"] for r in table1.values())
     ]
-    pct = int(round(100 * result["confidence"]))
+    pct = int(round(100 * confidence))
+    sizes = [f"{n} ({dataset_title(t)}-2Mix)" for t, n in mixtures.items() if t is not None]
+    own = [str(mixtures[None])] if None in mixtures else []
     lines = [f"**{title}**", ""] if title else []
     if table1:
         lines += _table1_markdown(table1, columns)
@@ -397,9 +479,10 @@ def paper_tables(
         lines += [""] + _table2_markdown(table2)
     lines += [
         "",
-        f"Cells: SDR in dB, mean [{pct} % interval] over {result['mixtures']} mixtures of one "
-        "2-source test set (several seeds: Student-t over the seeds' test means; one seed: "
-        "bootstrap over the test mixtures); '-': a column the method does not have.",
+        f"Cells: SDR in dB, mean [{pct} % interval] over the {' / '.join(own + sizes)} "
+        "mixtures of one 2-source test set (several seeds: Student-t over the seeds' test "
+        "means; one seed: bootstrap over the test mixtures); '-': a column the method does "
+        "not have.",
     ]
     lines += [""] + list(notes) if notes else []
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -407,7 +490,8 @@ def paper_tables(
     data = {
         "title": title,
         "notes": list(notes),
-        "mixtures": result["mixtures"],
+        "mixtures": mixtures.get(None),
+        "test_sets": {("-" if t is None else t): n for t, n in mixtures.items()},
         "table1": table1,
         "table2": table2,
         "runs": [asdict(r) for r in runs],
@@ -420,9 +504,10 @@ def paper_tables(
     return data
 
 
-def _table2_order(meta: Mapping[str, str]) -> Tuple[int, int, int]:
-    """Supervised (most clean data first), unsupervised, then semi-supervised by clean
-    share and mixture size: the seed's Table 2 order."""
+def _table2_order(meta: Mapping[str, str], tests: Sequence[str] = ()) -> Tuple[int, ...]:
+    """By test set (in ``tests``' order), then supervised (most clean data first),
+    unsupervised, then semi-supervised by clean share and mixture size: the seed's Table 2
+    order."""
     kinds = ("Supervised", "Unsupervised", "Semi-supervised")
 
     def number(text: str) -> int:  # "MUSIC 5 %" -> 5, "2" -> 2, "-" -> 0
@@ -431,7 +516,9 @@ def _table2_order(meta: Mapping[str, str]) -> Tuple[int, int, int]:
 
     clean = number(meta.get("Single-source", ""))
     kind = kinds.index(meta["Training"]) if meta.get("Training") in kinds else len(kinds)
-    return kind, -clean if kind == 0 else clean, number(meta.get("#Sources", ""))
+    test = meta.get("Test set")
+    where = list(tests).index(test) if test in tests else len(tests)
+    return where, kind, -clean if kind == 0 else clean, number(meta.get("#Sources", ""))
 
 
 def _cell(row: Mapping[str, Any]) -> Dict[str, Any]:
@@ -464,9 +551,9 @@ def _table1_markdown(table1: Mapping[str, Any], columns: Sequence[str]) -> List[
 
 
 def _table2_markdown(table2: Mapping[str, Any]) -> List[str]:
-    keys = ["Training", "Single-source", "Mixtures", "#Sources"]
+    keys = ["Training", "Test set", "Single-source", "Mixtures", "#Sources"]
     lines = [
-        "Table 2: semi-supervised training with portions of clean solos (same test set)",
+        "Table 2: semi-supervised training with portions of clean solos",
         "",
         "| " + " | ".join(keys) + " | seeds | SDR | SDRi |",
         "|" + "---|" * (len(keys) + 3),
@@ -538,13 +625,14 @@ def _plot_table2(table2, path) -> None:
         parts = [f"{meta['Single-source']} clean"] if meta["Single-source"] != "-" else []
         if meta["Mixtures"] != "-":
             parts.append(f"{meta['Mixtures']} {meta['#Sources']}-src mixtures")
-        return f"{meta['Training']}: " + " + ".join(parts)
+        test = f"{meta['Test set']}, " if "Test set" in meta else ""
+        return f"{test}{meta['Training']}: " + " + ".join(parts)
 
     labels = [label(e["meta"]) for e in table2.values()]
     mean, err = _values([e["columns"].get("") for e in table2.values()])
     fig = Figure(figsize=(7.5, 0.4 * len(labels) + 1.5), layout="constrained")
     ax = fig.subplots()
     _bars(ax, labels, ["SDR"], [mean], [err])
-    ax.set_xlabel("SDR on the 2-source test set (dB), 95 % interval")
+    ax.set_xlabel("SDR on the row's 2-source test set (dB), 95 % interval")
     ax.set_title("Table 2: semi-supervised training with portions of clean solos", fontsize=9)
     fig.savefig(path, dpi=110)

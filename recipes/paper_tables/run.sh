@@ -25,6 +25,8 @@ counts="2 3 4"        # sources per training mixture (Table 1's columns, Table 2
 fractions="5 10 25 75" # clean % of Table 2's semi-supervised rows (none: Table 1 only)
 cross=vggsound        # Table 2's cross-dataset rows with this second dataset (none: without)
 cross_root=data/rendered_vggsound  # its rendered clips (the 14 event classes, same length)
+captions=audiocaps    # Table 2's captioned part on this dataset (none: without; needs cross)
+captions_root=data/rendered_audiocaps  # its rendered clips (1 to 4 events, one segment long)
 only=""               # the cells whose folder matches one of these patterns (wsas paper-runs)
 bert=""               # BertSep*, LASS-Net: BERT folder / hub id (empty: see the docs)
 clip=""               # CLIPSep-Text(*): CLIP folder / hub id (empty: see the docs)
@@ -51,11 +53,18 @@ selection=(--counts $counts)
 [ "$methods" != auto ] && selection+=(--methods $methods)
 if [ "$fractions" = none ]; then selection+=(--no-table2); else selection+=(--fractions $fractions); fi
 [ "$fractions" = none ] && cross=none
+[ "$cross" = none ] && captions=none
 if [ -n "$only" ]; then
   read -r -a patterns <<<"$only"  # no globbing against the files here
   selection+=(--only "${patterns[@]}")
 fi
 [ "$cross" != none ] && selection+=(--cross "$cross")
+[ "$captions" != none ] && selection+=(--captions "$captions")
+declare -A roots=([music]=$root [$cross]=$cross_root [$captions]=$captions_root)
+root_args=()
+for name in "${!roots[@]}"; do
+  [ "$name" != none ] && root_args+=(--data-root "$name=${roots[$name]}")
+done
 
 # text_encoder KIND OPTION DEFAULT: the option, else the default when the hub cache holds
 # it (no network), else nothing (the rows then query with the recipe's encoder)
@@ -68,17 +77,51 @@ sys.exit(0 if isinstance(cached('$3', 'config.json'), str) else 1)" 2>/dev/null;
   fi
 }
 
-in_stages 0 && stage0_render
-in_stages 0 && [ "$cross" != none ] && stage0_render "$cross" "$cross_root"
-in_stages 1 && stage1_prepare
+segment=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['segment'])")
+if in_stages 0; then
+  stage0_render
+  [ "$cross" != none ] && stage0_render "$cross" "$cross_root"
+  # captioned clips one training segment long: a caption names what the crop holds
+  [ "$captions" != none ] && stage0_render "$captions" "$captions_root" "$segment"
+fi
 . ../utils/jobs.sh  # run_jobs, check_jobs
 
-in_stages 2 && stage2_teachers "$counts"
-if in_stages 2 && [ "$cross" != none ]; then
-  # the cross-dataset rows' teachers learn the mixtures and captions of both datasets (what
-  # those runs train on; never their clean solos), with twice the steps for twice the data
-  stage2_teachers "$counts" "_$cross" "$((encoder_steps * 2))" \
-    --set "data.clean_data.dataset=$cross" --set "data.clean_data.root=$PWD/$cross_root"
+# every run: folder, method, sources, text encoder kind, test set, teacher data, overrides
+runs=$(wsas paper-runs "${selection[@]}" "${root_args[@]}")
+
+if in_stages 1; then
+  stage1_prepare
+  # the other datasets' fixed test and validation sets (their own numbers of passes)
+  for test in $(cut -f5 <<<"$runs" | sort -u); do
+    [ "$test" = - ] && continue
+    if [ -f "$data_dir/$test/test_2mix.json" ] && [ "$force" != true ]; then
+      say "stage 1: $data_dir/$test/test_2mix.json exists (--force true rebuilds it)"
+      continue
+    fi
+    say "stage 1: $test's fixed test and validation mixtures -> $data_dir/$test/"
+    wsas prepare "$conf" --root "${roots[$test]}" --set "data.dataset=$test" \
+      --set data.test_passes=null -o "$data_dir/$test" --force
+  done
+fi
+
+if in_stages 2; then
+  # one teacher per training data and mixture size: each cell's teacher learns from the
+  # mixtures and captions of what the cell trains on (never clean solos), with the steps
+  # scaled by the number of datasets
+  while IFS=$'\t' read -r n teacher overrides; do
+    if [ "$teacher" = - ]; then
+      stage2_teachers "$n"
+      continue
+    fi
+    data_sets=()
+    for kv in $overrides; do
+      [[ $kv == data.dataset=* || $kv == data.root=* || $kv == data.clean_data.* ]] &&
+        data_sets+=(--set "$kv")
+    done
+    datasets=$(tr '+' ' ' <<<"$teacher" | wc -w)
+    stage2_teachers "$n" "_$teacher" "$((encoder_steps * datasets))" "${data_sets[@]}"
+  done < <(awk -F '\t' '!seen[$3 FS $6]++ { o = ""; for (i = 7; i <= NF; i++) o = o " " $i
+    print $3 "\t" $6 "\t" o }' <<<"$runs")
 fi
 
 bert_spec=$(text_encoder bert "$bert" bert-base-uncased)
@@ -93,14 +136,16 @@ if [ ${#fallback[@]} -gt 0 ]; then
   notes+=(--note "Rows that differ only in a text encoder that is not here share one run per column (the same numbers).")
 fi
 
-# run_one FOLDER METHOD N KIND SEED [KEY=VALUE...]: stage 3 (train) then 4 (score)
+# run_one FOLDER METHOD N KIND TEST TEACHER SEED [KEY=VALUE...]: stage 3 (train) then 4
+# (score on TEST's fixed set; -: the recipe's)
 run_one() {
-  local folder=$1 method=$2 n=$3 kind=$4 seed=$5 exp_dir spec extra=() enc data=(--root "$root")
-  shift 5
+  local folder=$1 method=$2 n=$3 kind=$4 test=$5 teacher=$6 seed=$7 exp_dir spec extra=() enc
+  local data=(--root "$root") sets=$data_dir
+  shift 7
   exp_dir=$exp_root/$folder/seed$seed
   enc=$(teacher_of "$n")
-  # a cross-dataset row: the teacher of both datasets
-  [[ " $* " == *" data.clean_data.dataset="* ]] && enc=$(teacher_of "$n" "_$cross")
+  [ "$teacher" != - ] && enc=$(teacher_of "$n" "_$teacher")
+  [ "$test" != - ] && sets=$data_dir/$test
   [ -f "$enc" ] && enc=$PWD/$enc  # absolute: conf.yml serves eval from anywhere
   case $kind in
     bert) spec=${bert_spec:-$enc} ;;
@@ -121,12 +166,12 @@ run_one() {
     [ "$force" = true ] && extra+=(--force --restart)
     # the teacher stays the n-source small encoder (weak rows); the query encoder is spec
     python train.py "$conf" "${data[@]}" --exp-dir "$exp_dir" --method "$method" \
-      --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" --set "encoder.name=$spec" \
+      --gpus "$gpus" --val-manifest "$sets/val_2mix.json" --set "encoder.name=$spec" \
       --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
       "${extra[@]}" || return 1
   fi
   if in_stages 4; then
-    python eval.py "$data_dir/test_2mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
+    python eval.py "$sets/test_2mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
       --force || return 1
   fi
 }
@@ -137,15 +182,14 @@ by_cost() {
 }
 if in_stages 3 || in_stages 4; then
   # the costliest runs first (more sources, weak rows), so the last ones finish together
-  roots=(--data-root "music=$root")
-  [ "$cross" != none ] && roots+=(--data-root "$cross=$cross_root")
-  runs=$(wsas paper-runs "${selection[@]}" "${roots[@]}" | by_cost | sort -s -k1,1nr)
-  while IFS=$'\t' read -r _ folder method n kind overrides; do
+  # (again: --fallback, known now, merges rows that became one run)
+  runs=$(wsas paper-runs "${selection[@]}" "${root_args[@]}" | by_cost | sort -s -k1,1nr)
+  while IFS=$'\t' read -r _ folder method n kind test teacher overrides; do
     for seed in $seeds; do
       log=$exp_root/$folder/seed$seed.log
       # shellcheck disable=SC2086  # overrides: KEY=VALUE words
       run_jobs "stages 3-4: $method, $n-source training, seed $seed -> $exp_root/$folder/seed$seed/" \
-        "$log" run_one "$folder" "$method" "$n" "$kind" "$seed" $overrides
+        "$log" run_one "$folder" "$method" "$n" "$kind" "$test" "$teacher" "$seed" $overrides
     done
   done <<<"$runs"
   check_jobs
@@ -160,7 +204,7 @@ print(t['max_steps'], t['batch_size'])")
   if [ "$quick" = true ]; then mode=quick; batch=$quick_batch; fi
   wsas paper-tables "$exp_root" -o "$exp_root/results.md" "${selection[@]}" --force \
     --wall-time "$((SECONDS - start))" "${notes[@]}" \
-    --note "Budget ($mode mode): $(wc -w <<<"$seeds") seed(s) per cell, $steps training steps of $batch mixtures per run, small encoders of $encoder_steps steps$([ "$cross" != none ] && echo " ($((encoder_steps * 2)) on both datasets for the cross-dataset rows)")." \
+    --note "Budget ($mode mode): $(wc -w <<<"$seeds") seed(s) per cell, $steps training steps of $batch mixtures per run, small encoders of $encoder_steps steps per dataset they learn from." \
     --title "Rendered instruments: the seed's Tables 1 and 2"
 fi
 say "done in $((SECONDS - start)) s: $PWD/$exp_root/results.md, results_table1.png, results_table2.png"

@@ -14,10 +14,10 @@ teacher_of() {
   fi
 }
 
-# stage0_render [DATASET ROOT]: rendered solos in DATASET's layout (default: MUSIC's, at
-# $root), kept when present unless --force true
+# stage0_render [DATASET ROOT [SECONDS]]: rendered recordings of SECONDS (8) in DATASET's
+# layout (default: MUSIC's, at $root), kept when present unless --force true
 stage0_render() {
-  local dataset=${1:-music} out=${2:-$root} listing rate
+  local dataset=${1:-music} out=${2:-$root} seconds=${3:-8} listing rate
   listing=$(python -c "from asteroid_wsas.data import get_dataset_class as D; \
 print(D('$dataset').listing.format(split='train'))")
   if [ -f "$out/$listing" ] && [ "$force" != true ]; then
@@ -26,7 +26,7 @@ print(D('$dataset').listing.format(split='train'))")
   fi
   say "stage 0: rendering $per_class $dataset-layout recordings per class -> $out"
   rate=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['sample_rate'])")
-  wsas generate "$dataset" "$out" --sounds rendered --per-class "$per_class" --seconds 8 \
+  wsas generate "$dataset" "$out" --sounds rendered --per-class "$per_class" --seconds "$seconds" \
     --sample-rate "$rate" --seed "$render_seed" --force
 }
 
@@ -36,8 +36,9 @@ print(D('$dataset').listing.format(split='train'))")
 # encoder_steps and the options go to train-encoder (e.g. a second dataset's captions)
 stage2_teachers() {
   [ "$encoder" = tiny ] || return 0
-  local n out counts=$1 suffix=${2:-} steps=${3:-$encoder_steps}
+  local n out counts=$1 suffix=${2:-} steps=${3:-$encoder_steps} data=(--root "$root")
   shift $(($# < 3 ? $# : 3))
+  [[ " $* " == *" data.root="* ]] && data=()  # another dataset's mixtures
   for n in $counts; do
     out=$(teacher_of "$n" "$suffix")
     if [ -f "$out" ] && [ "$force" != true ]; then
@@ -46,7 +47,7 @@ stage2_teachers() {
     fi
     say "stage 2: small bimodal encoder on the $n-source training mixtures and captions -> $out"
     mkdir -p "$(dirname "$out")"
-    wsas train-encoder --conf "$conf" --root "$root" --set "data.n_sources=$n" "$@" -o "$out" \
+    wsas train-encoder --conf "$conf" "${data[@]}" --set "data.n_sources=$n" "$@" -o "$out" \
       --steps "$steps" --log-every "$((steps / 4 > 0 ? steps / 4 : 1))" \
       --force >"${out%.pth}.log" 2>&1 || { tail -n 20 "${out%.pth}.log" >&2; exit 1; }
     grep -h "^held-out" "${out%.pth}.log" || true

@@ -78,6 +78,7 @@ def test_table2_cross_dataset_rows_point_at_both_datasets():
     assert (music_clean.data, music_clean.clean_data) == ("vggsound", "music")
     assert music_clean.meta == {
         "Training": "Semi-supervised",
+        "Test set": "MUSIC-2Mix",
         "Single-source": "MUSIC 100 %",
         "Mixtures": "VGGSound 100 %",
         "#Sources": "2",
@@ -96,13 +97,46 @@ def test_table2_cross_dataset_rows_point_at_both_datasets():
         "data.clean_data.root=/d/v",
     ]
     assert rows["table2/semi_5pct_2src"].data_overrides({}) == []  # the recipe's own data
+    assert music_clean.teacher() == "music+vggsound" and music_clean.test is None
+    # VGGSound's own part, scored on its own test set, and nothing on AudioCaps without it
+    own = [f for f in rows if f.startswith("table2/vggsound/")]
+    assert own == [
+        "table2/vggsound/supervised_100pct",
+        "table2/vggsound/supervised_5pct",
+        "table2/vggsound/unsupervised_2src",
+        "table2/vggsound/semi_5pct_2src",
+    ]
+    vgg_semi = rows["table2/vggsound/semi_5pct_2src"]
+    assert (vgg_semi.data, vgg_semi.test, vgg_semi.clean_data) == ("vggsound", "vggsound", None)
+    assert vgg_semi.meta["Test set"] == "VGGSound-2Mix" and vgg_semi.teacher() == "vggsound"
+    assert vgg_semi.overrides == ["data.clean_fraction=0.05"]
+    assert len(rows) == 5 + 3 + 4 and not any(
+        "clean_" in f for f in [r.folder for r in table2_runs((5,), (2, 3))]
+    )
     with pytest.raises(ValueError, match="--data-root vggsound=PATH"):
         vgg3.data_overrides({"music": "/d/m"})
     with pytest.raises(ValueError, match="labelled solos other than"):
         table2_runs((5,), cross="audiocaps")
-    assert len(rows) == 5 + 3 and not any(
-        "clean_" in f for f in [r.folder for r in table2_runs((5,), (2, 3))]
-    )
+    with pytest.raises(ValueError, match="captions needs cross"):
+        table2_runs((5,), captions="audiocaps")
+
+
+def test_table2_captioned_part_and_the_last_fraction():
+    rows = {r.folder: r for r in table2_runs((5, 75), (2,), "vggsound", "audiocaps")}
+    assert "table2/vggsound/semi_75pct_2src" in rows  # the first and last fractions
+    assert "table2/vggsound/semi_25pct_2src" not in rows
+    caps = rows["table2/audiocaps/semi_vggsound_clean"]
+    assert (caps.data, caps.clean_data, caps.test) == ("audiocaps", "vggsound", "audiocaps")
+    assert caps.meta["Test set"] == "AudioCaps-2Mix" and caps.meta["#Sources"] == "1-N"
+    assert caps.teacher() == "audiocaps+vggsound"
+    assert caps.data_overrides({"audiocaps": "/a", "vggsound": "/v"}) == [
+        "data.dataset=audiocaps",
+        "data.root=/a",
+        "data.clean_data.dataset=vggsound",
+        "data.clean_data.root=/v",
+    ]
+    weak = rows["table2/audiocaps/unsupervised"]
+    assert weak.method == "weak:mixtures" and weak.meta["Single-source"] == "-"
 
 
 def test_tables_from_scores_in_the_seeds_order_with_missing_cells(tmp_path):
@@ -142,7 +176,7 @@ def test_tables_from_scores_in_the_seeds_order_with_missing_cells(tmp_path):
     assert data["table2"]["supervised_100"]["columns"][""]["seeds"] == 2
     cell = data["table1"]["weak"]["columns"]["2src"]["sdr"]
     assert cell["low"] < cell["mean"] < cell["high"]  # Student-t over the two seeds
-    assert "| Supervised | MUSIC 100 % | - | - | 2 |" in text and "Machine: x" in text
+    assert "| Supervised | MUSIC-2Mix | MUSIC 100 % | - | - | 2 |" in text and "Machine: x" in text
     for table in (1, 2):
         assert (tmp_path / "exp" / f"results_table{table}.png").stat().st_size > 1000
     assert json.loads((tmp_path / "exp" / "results.json").read_text())["mixtures"] == 30
@@ -150,13 +184,29 @@ def test_tables_from_scores_in_the_seeds_order_with_missing_cells(tmp_path):
         paper_tables(tmp_path / "exp", runs, out)
 
 
+def test_table2_with_several_test_sets_compares_each_on_its_own(tmp_path):
+    runs = paper_runs(["weak"], (2,), (5,), cross="vggsound")
+    sizes = {None: 30, "vggsound": 12}
+    for run in runs:
+        level = 4.0 if run.test is None else 1.0
+        _run(tmp_path / run.folder / "seed0", level + np.linspace(-1, 1, sizes[run.test]))
+    data = paper_tables(tmp_path, runs, tmp_path / "r.md", n_resamples=100)
+    assert data["test_sets"] == {"-": 30, "vggsound": 12} and data["mixtures"] == 30
+    tests = [e["meta"]["Test set"] for e in data["table2"].values()]
+    assert tests == sorted(tests, key=["MUSIC-2Mix", "VGGSound-2Mix"].index)  # grouped
+    vgg = data["table2"]["vggsound_semi_5_2"]["columns"][""]["sdr"]["mean"]
+    assert abs(vgg - 1.0) < 1e-6
+    assert "over the 30 / 12 (VGGSound-2Mix) mixtures" in (tmp_path / "r.md").read_text()
+
+
 def test_paper_cli_lists_runs_and_refuses_an_empty_experiment(tmp_path, capsys):
     main(["paper-runs", "--methods", "mixit", "--counts", "2", "--no-table2"])
-    assert capsys.readouterr().out.splitlines() == ["table1/mixit/2src\tmixit:mixtures\t2\t-"]
+    assert capsys.readouterr().out.splitlines() == ["table1/mixit/2src\tmixit:mixtures\t2\t-\t-\t-"]
     main(["paper-runs", "--methods", "weak", "--counts", "2", "--fractions", "5"])
     lines = capsys.readouterr().out.splitlines()
     assert (
-        "table2/supervised_5pct\tclapsep_star:clean\t2\t-\tdata.supervised_fraction=0.05" in lines
+        "table2/supervised_5pct\tclapsep_star:clean\t2\t-\t-\t-\tdata.supervised_fraction=0.05"
+        in lines
     )
     root = tmp_path / "v"
     main(
@@ -166,7 +216,7 @@ def test_paper_cli_lists_runs_and_refuses_an_empty_experiment(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     cross = [ln for ln in lines if "vggsound_clean" in ln]
     assert cross == [
-        "table2/semi_vggsound_clean_music_2src\tsemi:mixtures\t2\t-\t"
+        "table2/semi_vggsound_clean_music_2src\tsemi:mixtures\t2\t-\t-\tmusic+vggsound\t"
         f"data.clean_data.dataset=vggsound\tdata.clean_data.root={root}"
     ]
     main(

@@ -141,7 +141,7 @@ def test_paper_tables_tiny_fills_a_methods_columns_and_a_cross_dataset_row(tmp_p
     recipe = _recipe(tmp_path, "paper_tables")
     args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
     args += ["--per_class", "5", "--counts", "2", "--fractions", "5", "--quick", "true"]
-    only = "table1/lassnet/* table2/semi_music_clean_*"
+    only = "table1/lassnet/* table2/semi_music_clean_* table2/audiocaps/semi_*"
     proc = _run(recipe, *args, "--methods", "lassnet", "--only", only, "--stop_stage", "4")
     exp = recipe / "exp"
     text = (exp / "results.md").read_text()
@@ -150,9 +150,28 @@ def test_paper_tables_tiny_fills_a_methods_columns_and_a_cross_dataset_row(tmp_p
     assert rows[0] == "| Method | group | seeds | Single-source (supervised) | 2-source |"
     assert rows[1].startswith("| LASS-Net | Language conditional | 1 | ")
     assert "| - |" not in rows[1]
-    # Table 2: the cross-dataset row only (MUSIC solos clean, VGGSound-layout mixtures)
-    assert rows[3].startswith("| Semi-supervised | MUSIC 100 % | VGGSound 100 % | 2 | 1 | ")
-    assert len(rows) == 4
+    # Table 2: a cross-dataset row (MUSIC solos clean, VGGSound-layout mixtures) and the
+    # AudioCaps-layout clips with VGGSound-layout solos clean, each on its own test set
+    assert rows[3].startswith(
+        "| Semi-supervised | MUSIC-2Mix | MUSIC 100 % | VGGSound 100 % | 2 | 1 | "
+    )
+    assert rows[4].startswith(
+        "| Semi-supervised | AudioCaps-2Mix | VGGSound 100 % | AudioCaps 100 % | 1-N | 1 | "
+    )
+    assert len(rows) == 5
+    caps = yaml.safe_load((exp / "table2/audiocaps/semi_vggsound_clean/seed0/conf.yml").read_text())
+    assert caps["encoder"]["name"].endswith("tiny_2src_audiocaps+vggsound.pth")
+    assert (
+        caps["data"]["dataset"] == "audiocaps"
+        and caps["data"]["clean_data"]["dataset"] == "vggsound"
+    )
+    scored = json.loads(
+        (exp / "table2/audiocaps/semi_vggsound_clean/seed0/final_metrics.json").read_text()
+    )
+    # AudioCaps-2Mix: each of the rendered test clips with another (per_class 5: 70 / 4)
+    assert scored["counts"]["mixtures"] == len(
+        json.loads((recipe / "data" / "audiocaps" / "test_2mix.json").read_text())["mixtures"]
+    )
     # offline: LASS-Net's BERT is replaced by the small encoder's text tower, and says so
     assert "no BERT here" in text and "Machine:" in text and "Wall time" in text
     conf = yaml.safe_load((exp / "table1/lassnet/2src/seed0/conf.yml").read_text())
@@ -162,13 +181,13 @@ def test_paper_tables_tiny_fills_a_methods_columns_and_a_cross_dataset_row(tmp_p
     cross_conf = yaml.safe_load(
         (exp / "table2/semi_music_clean_vggsound_2src/seed0/conf.yml").read_text()
     )
-    assert cross_conf["encoder"]["name"].endswith("tiny_2src_vggsound.pth")
+    assert cross_conf["encoder"]["name"].endswith("tiny_2src_music+vggsound.pth")
     cross = cross_conf["data"]
     assert cross["dataset"] == "vggsound" and cross["root"].endswith("data/rendered_vggsound")
     assert cross["clean_data"]["dataset"] == "music"
     assert cross["clean_data"]["root"].endswith("data/rendered")
     # its teacher knows both datasets' words (VGGSound's labels, MUSIC's instruments)
-    vocab = torch.load(exp / "encoder" / "tiny_2src_vggsound.pth", weights_only=True)
+    vocab = torch.load(exp / "encoder" / "tiny_2src_music+vggsound.pth", weights_only=True)
     assert {"chirping", "helicopter", "accordion", "xylophone"} <= set(vocab["model_args"]["vocab"])
     for table in (1, 2):
         assert (exp / f"results_table{table}.png").stat().st_size > 1000
