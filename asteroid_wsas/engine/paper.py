@@ -624,13 +624,17 @@ def _plot_table2(table2, path) -> None:
     def label(meta):
         parts = [f"{meta['Single-source']} clean"] if meta["Single-source"] != "-" else []
         if meta["Mixtures"] != "-":
-            parts.append(f"{meta['Mixtures']} {meta['#Sources']}-src mixtures")
+            n = meta["#Sources"]
+            kind = f"{n}-src mixtures" if n.isdigit() else f"clips ({n} sources)"
+            parts.append(f"{meta['Mixtures']} {kind}")
         test = f"{meta['Test set']}, " if "Test set" in meta else ""
         return f"{test}{meta['Training']}: " + " + ".join(parts)
 
     labels = [label(e["meta"]) for e in table2.values()]
     mean, err = _values([e["columns"].get("") for e in table2.values()])
-    fig = Figure(figsize=(7.5, 0.4 * len(labels) + 1.5), layout="constrained")
+    # wide enough for the longest label beside a readable plot
+    width = max(7.5, 4.0 + 0.07 * max(len(t) for t in labels))
+    fig = Figure(figsize=(width, 0.4 * len(labels) + 1.5), layout="constrained")
     ax = fig.subplots()
     _bars(ax, labels, ["SDR"], [mean], [err])
     ax.set_xlabel("SDR on the row's 2-source test set (dB), 95 % interval")
