@@ -107,21 +107,31 @@ fi
 if in_stages 2; then
   # one teacher per training data and mixture size: each cell's teacher learns from the
   # mixtures and captions of what the cell trains on (never clean solos), with the steps
-  # scaled by the number of datasets
-  while IFS=$'\t' read -r n teacher overrides; do
-    if [ "$teacher" = - ]; then
-      stage2_teachers "$n"
-      continue
-    fi
+  # scaled by the number of datasets; two at a time on a CPU, the longest first
+  teacher_logs=()
+  while IFS=$'\t' read -r datasets n teacher overrides; do
     data_sets=()
-    for kv in $overrides; do
-      [[ $kv == data.dataset=* || $kv == data.root=* || $kv == data.clean_data.* ]] &&
-        data_sets+=(--set "$kv")
-    done
-    datasets=$(tr '+' ' ' <<<"$teacher" | wc -w)
-    stage2_teachers "$n" "_$teacher" "$((encoder_steps * datasets))" "${data_sets[@]}"
+    suffix=""
+    if [ "$teacher" != - ]; then
+      suffix=_$teacher
+      for kv in $overrides; do
+        [[ $kv == data.dataset=* || $kv == data.root=* || $kv == data.clean_data.* ]] &&
+          data_sets+=(--set "$kv")
+      done
+    fi
+    out=$(teacher_of "$n" "$suffix")
+    teacher_logs+=("${out%.pth}.stage2.log")
+    run_jobs "stage 2: small encoder of the $n-source training data (${teacher/#-/music}) -> $out" \
+      "${out%.pth}.stage2.log" stage2_teachers "$n" "$suffix" "$((encoder_steps * datasets))" \
+      "${data_sets[@]}"
   done < <(awk -F '\t' '!seen[$3 FS $6]++ { o = ""; for (i = 7; i <= NF; i++) o = o " " $i
-    print $3 "\t" $6 "\t" o }' <<<"$runs")
+    print ($6 == "-" ? 1 : split($6, parts, "+")) "\t" $3 "\t" $6 "\t" o }' <<<"$runs" |
+    sort -s -t $'\t' -k1,1nr)
+  check_jobs
+  # what each printed: its held-out retrieval (or that it existed)
+  for log in "${teacher_logs[@]}"; do
+    grep -h "held-out\|exists" "$log" | sed "s|^|  $(basename "${log%.stage2.log}"): |" || true
+  done
 fi
 
 bert_spec=$(text_encoder bert "$bert" bert-base-uncased)
