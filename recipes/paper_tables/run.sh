@@ -49,6 +49,13 @@ if [ "$encoder_steps" = auto ]; then
   [ "$quick" = true ] && encoder_steps=400
 fi
 [ "$quick" = true ] && [ -z "$max_steps" ] && max_steps=$quick_steps
+if [ "$quick" = true ] && [ "$gpus" = 0 ] &&
+  ! python -c "import sys; from asteroid_wsas.utils import fast_bf16
+sys.exit(0 if fast_bf16('cpu') else 1)"; then
+  # measured: 27 min on 2 cores with AMX; fp32 training is about 3 to 4 times slower
+  say "note: this CPU has no fast bf16 (fp32 training): --quick may take over 90 minutes" \
+    "on 2 cores; --captions none and --cross none leave out runs (docs/recipes/paper_tables.md)"
+fi
 selection=(--counts $counts)
 [ "$methods" != auto ] && selection+=(--methods $methods)
 if [ "$fractions" = none ]; then selection+=(--no-table2); else selection+=(--fractions $fractions); fi
