@@ -421,9 +421,37 @@ def _progress(total: int, desc: str, progress: bool):
     return tqdm(total=total, desc=desc, disable=not progress)
 
 
-def _write_info(root: PathLike, info: dict) -> None:
+def _write_info(
+    root: PathLike, layout: str, renderer: "Renderer", seed: int, seconds: float, **extra
+) -> None:
+    """``<root>/generator.json``: what rendered the layout (soundfont and its fingerprint,
+    seed, rate, length and the layout's own settings)."""
+    info = {
+        "generator": f"asteroid_wsas.data.rendered ({layout} layout)",
+        "soundfont": renderer.soundfont,
+        "soundfont_digest": _file_digest(renderer.soundfont),
+        "seed": seed,
+        "sample_rate": renderer.sample_rate,
+        "seconds": seconds,
+        **extra,
+    }
     with open(os.path.join(root, "generator.json"), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=1)
+
+
+def _known_classes(
+    classes: Optional[Sequence[str]], table: Dict, what: str, table_name: str
+) -> List[str]:
+    """``classes`` (default: all of ``table``), refusing any that ``table`` lacks.
+
+    Raises:
+        ValueError: naming the unknown ``what`` and the table to look in.
+    """
+    classes = list(classes or table)
+    unknown = sorted(set(classes) - set(table))
+    if unknown:
+        raise ValueError(f"classes: unknown {what} {unknown}; see {table_name}")
+    return classes
 
 
 def write_rendered_music_layout(
@@ -459,10 +487,7 @@ def write_rendered_music_layout(
         MissingTool: FluidSynth or a soundfont is missing (with the install command).
         ValueError: unknown class or non-positive sizes.
     """
-    classes = list(classes or INSTRUMENTS)
-    unknown = sorted(set(classes) - set(INSTRUMENTS))
-    if unknown:
-        raise ValueError(f"classes: unknown instruments {unknown}; see INSTRUMENTS")
+    classes = _known_classes(classes, INSTRUMENTS, "instruments", "INSTRUMENTS")
     if videos_per_class < 1 or seconds <= 0:
         raise ValueError(
             f"videos_per_class must be >= 1 and seconds > 0, got {videos_per_class}, {seconds}"
@@ -488,17 +513,7 @@ def write_rendered_music_layout(
     path = os.path.join(root, "MUSIC_solo_videos.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"videos": videos}, f, indent=1)
-    _write_info(
-        root,
-        {
-            "generator": "asteroid_wsas.data.rendered (MUSIC layout)",
-            "soundfont": renderer.soundfont,
-            "soundfont_digest": _file_digest(renderer.soundfont),
-            "seed": seed,
-            "sample_rate": sample_rate,
-            "seconds": seconds,
-        },
-    )
+    _write_info(root, "MUSIC", renderer, seed, seconds)
     return path
 
 
@@ -802,10 +817,7 @@ def write_rendered_audiocaps_layout(
     Returns:
         dict: split -> caption CSV path.
     """
-    classes = list(classes or EVENT_CLASSES)
-    unknown = sorted(set(classes) - set(EVENT_CLASSES))
-    if unknown:
-        raise ValueError(f"classes: unknown event classes {unknown}; see EVENT_CLASSES")
+    classes = _known_classes(classes, EVENT_CLASSES, "event classes", "EVENT_CLASSES")
     if not 1 <= max_events <= len(classes):
         raise ValueError(f"max_events must be in [1, {len(classes)}], got {max_events}")
     check_tools(speech=any(c in ("man", "woman") for c in classes))
@@ -841,18 +853,7 @@ def write_rendered_audiocaps_layout(
     finally:
         bar.close()
         renderer.close()
-    _write_info(
-        root,
-        {
-            "generator": "asteroid_wsas.data.rendered (AudioCaps layout)",
-            "soundfont": renderer.soundfont,
-            "soundfont_digest": _file_digest(renderer.soundfont),
-            "seed": seed,
-            "sample_rate": sample_rate,
-            "seconds": seconds,
-            "max_events": max_events,
-        },
-    )
+    _write_info(root, "AudioCaps", renderer, seed, seconds, max_events=max_events)
     return paths
 
 
@@ -920,10 +921,7 @@ def write_rendered_vggsound_layout(
         >>> write_rendered_vggsound_layout("data/vgg", 10, ["piano", "birds"])  # doctest: +SKIP
         'data/vgg/vggsound.csv'
     """
-    classes = list(classes or EVENT_CLASSES)
-    unknown = sorted(set(classes) - set(EVENT_CLASSES))
-    if unknown:
-        raise ValueError(f"classes: unknown event classes {unknown}; see EVENT_CLASSES")
+    classes = _known_classes(classes, EVENT_CLASSES, "event classes", "EVENT_CLASSES")
     if clips_per_class < 2 or seconds <= 0:
         raise ValueError(
             f"clips_per_class must be >= 2 and seconds > 0, got {clips_per_class}, {seconds}"
@@ -954,15 +952,5 @@ def write_rendered_vggsound_layout(
     finally:
         bar.close()
         renderer.close()
-    _write_info(
-        root,
-        {
-            "generator": "asteroid_wsas.data.rendered (VGGSound layout)",
-            "soundfont": renderer.soundfont,
-            "soundfont_digest": _file_digest(renderer.soundfont),
-            "seed": seed,
-            "sample_rate": sample_rate,
-            "seconds": seconds,
-        },
-    )
+    _write_info(root, "VGGSound", renderer, seed, seconds)
     return path

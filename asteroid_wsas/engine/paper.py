@@ -253,18 +253,17 @@ def table2_runs(
         # all of one dataset's solos clean, all of the other's clips as mixtures
         pairs = [(main, cross, counts[0])] + [(cross, main, n) for n in counts]
         for clean_name, mixed_name, n in pairs:
-            run = Run(
-                f"table2/semi_{clean_name}_clean_{mixed_name}_{n}src",
-                "semi:mixtures",
-                n,
-                cells=[("2", f"semi_{clean_name}_{mixed_name}_{n}", "")],
-                meta=_meta(main, "Semi-supervised", (clean_name, 100), (mixed_name, 100), n),
+            runs.append(
+                Run(
+                    f"table2/semi_{clean_name}_clean_{mixed_name}_{n}src",
+                    "semi:mixtures",
+                    n,
+                    cells=[("2", f"semi_{clean_name}_{mixed_name}_{n}", "")],
+                    meta=_meta(main, "Semi-supervised", (clean_name, 100), (mixed_name, 100), n),
+                    data=None if mixed_name == main else mixed_name,
+                    clean_data=clean_name,
+                )
             )
-            if mixed_name == main:
-                run.clean_data = cross
-            else:  # the other dataset's mixtures, this one's solos
-                run.data, run.clean_data = cross, main
-            runs.append(run)
         last = [fractions[-1]] if len(fractions) > 1 else []
         runs += _in_dataset_rows(cross, main, [first] + last, counts[:1])
     if captions:

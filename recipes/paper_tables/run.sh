@@ -94,6 +94,18 @@ if in_stages 0; then
 fi
 . ../utils/jobs.sh  # run_jobs, check_jobs
 
+bert_spec=$(text_encoder bert "$bert" bert-base-uncased)
+clip_spec=$(text_encoder clip "$clip" openai/clip-vit-base-patch32)
+notes=()
+fallback=()
+[ -z "$bert_spec" ] && fallback+=(bert) && notes+=(--note "BertSep* and LASS-Net: no BERT here (--bert); their queries came from the small encoder's text tower.")
+[ -z "$clip_spec" ] && fallback+=(clip) && notes+=(--note "CLIPSep-Text and CLIPSep-Text*: no CLIP here (--clip); their queries came from the small encoder's text tower.")
+if [ ${#fallback[@]} -gt 0 ]; then
+  # rows that are then the same training run (CLIPSep-Text*, BertSep*, CLAPSep*) share it
+  selection+=(--fallback "${fallback[@]}")
+  notes+=(--note "Rows that differ only in a text encoder that is not here share one run per column (the same numbers).")
+fi
+
 # every run: folder, method, sources, text encoder kind, test set, teacher data, overrides
 runs=$(wsas paper-runs "${selection[@]}" "${root_args[@]}")
 
@@ -142,18 +154,6 @@ if in_stages 2; then
   done
 fi
 
-bert_spec=$(text_encoder bert "$bert" bert-base-uncased)
-clip_spec=$(text_encoder clip "$clip" openai/clip-vit-base-patch32)
-notes=()
-fallback=()
-[ -z "$bert_spec" ] && fallback+=(bert) && notes+=(--note "BertSep* and LASS-Net: no BERT here (--bert); their queries came from the small encoder's text tower.")
-[ -z "$clip_spec" ] && fallback+=(clip) && notes+=(--note "CLIPSep-Text and CLIPSep-Text*: no CLIP here (--clip); their queries came from the small encoder's text tower.")
-if [ ${#fallback[@]} -gt 0 ]; then
-  # rows that are then the same training run (CLIPSep-Text*, BertSep*, CLAPSep*) share it
-  selection+=(--fallback "${fallback[@]}")
-  notes+=(--note "Rows that differ only in a text encoder that is not here share one run per column (the same numbers).")
-fi
-
 # run_one FOLDER METHOD N KIND TEST TEACHER SEED [KEY=VALUE...]: stage 3 (train) then 4
 # (score on TEST's fixed set; -: the recipe's)
 run_one() {
@@ -200,8 +200,6 @@ by_cost() {
 }
 if in_stages 3 || in_stages 4; then
   # the costliest runs first (more sources, weak rows), so the last ones finish together
-  # (again: --fallback, known now, merges rows that became one run)
-  runs=$(wsas paper-runs "${selection[@]}" "${root_args[@]}" | by_cost | sort -s -k1,1nr)
   while IFS=$'\t' read -r _ folder method n kind test teacher overrides; do
     for seed in $seeds; do
       log=$exp_root/$folder/seed$seed.log
@@ -209,7 +207,7 @@ if in_stages 3 || in_stages 4; then
       run_jobs "stages 3-4: $method, $n-source training, seed $seed -> $exp_root/$folder/seed$seed/" \
         "$log" run_one "$folder" "$method" "$n" "$kind" "$test" "$teacher" "$seed" $overrides
     done
-  done <<<"$runs"
+  done < <(by_cost <<<"$runs" | sort -s -k1,1nr)
   check_jobs
 fi
 if in_stages 4; then
