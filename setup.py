@@ -57,8 +57,11 @@ setup(
             "black>=24",
             "mkdocs>=1.5",
             "mir_eval>=0.7,<0.9",
+            "av>=12",  # the video-frame tests write and decode mp4
         ],
         "docs": ["mkdocs>=1.5"],
+        # PyAV: decoding video files for image-queried methods (extracted frames need none).
+        "video": ["av>=12"],
         # LAION's own package, only for converting its .pt checkpoints (not needed to run).
         "laion": ["laion-clap"],
     },

@@ -200,14 +200,22 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from .data import rendered, synthetic
     from .data.registry import get_dataset_class
 
+    if args.frames and args.dataset == "audiocaps":
+        raise SystemExit(
+            "error: --frames: the audiocaps layout has no videos; frames are written for the "
+            "music and vggsound layouts"
+        )
+    if args.frames and not (args.fps > 0 and args.frame_size >= 4):
+        raise SystemExit("error: need --fps > 0 and --frame-size >= 4")
     listing = os.path.join(args.root, get_dataset_class(args.dataset).listing.format(split="train"))
     refuse_overwrite(listing, force=args.force)
     common = dict(seconds=args.seconds, sample_rate=args.sample_rate, seed=args.seed)
+    video = dict(frames=True, fps=args.fps, frame_size=args.frame_size) if args.frames else {}
     if args.sounds == "rendered":
         try:
             if args.dataset == "music":
                 rendered.write_rendered_music_layout(
-                    args.root, args.per_class, soundfont=args.soundfont, **common
+                    args.root, args.per_class, soundfont=args.soundfont, **common, **video
                 )
             elif args.dataset == "audiocaps":
                 n = args.per_class * len(rendered.EVENT_CLASSES)
@@ -217,17 +225,17 @@ def cmd_generate(args: argparse.Namespace) -> None:
                 )
             else:
                 rendered.write_rendered_vggsound_layout(
-                    args.root, args.per_class, soundfont=args.soundfont, **common
+                    args.root, args.per_class, soundfont=args.soundfont, **common, **video
                 )
         except rendered.MissingTool as err:
             raise SystemExit(f"error: {err}") from None
         print(f"rendered {args.dataset}-layout data -> {args.root}")
         return
     if args.dataset == "music":
-        synthetic.write_music_layout(args.root, args.per_class, **common)
+        synthetic.write_music_layout(args.root, args.per_class, **common, **video)
     elif args.dataset == "vggsound":
         counts = {"train": args.per_class, "test": max(args.per_class // 5, 1)}
-        synthetic.write_vggsound_layout(args.root, counts, **common)
+        synthetic.write_vggsound_layout(args.root, counts, **common, **video)
     else:
         n = args.per_class * len(synthetic.SOUND_CLASSES)
         sizes = {"train": n, "val": max(n // 10, 4), "test": max(n // 5, 4)}
@@ -392,9 +400,13 @@ def cmd_examples(args: argparse.Namespace) -> None:
 
 
 def _slug(text: str) -> str:
-    """A file-name-safe form of a query: "A dog barks!" -> "a_dog_barks"."""
+    """A file-name-safe form of a query: "A dog barks!" -> "a_dog_barks"; an image query
+    "image:shots/cello.jpg" -> "image_cello"."""
     import re
 
+    if text.startswith("image:"):
+        stem = os.path.splitext(os.path.basename(text[len("image:") :]))[0]
+        return "image_" + _slug(stem)
     slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
     return slug[:60] or "query"
 
@@ -412,6 +424,10 @@ def cmd_separate(args: argparse.Namespace) -> None:
     missing = [p for p in args.inputs if not os.path.isfile(p)]
     if missing:
         raise ValueError(f"input file(s) not found: {', '.join(missing)}")
+    images = [q[len("image:") :] for q in queries + (args.negative or []) if q.startswith("image:")]
+    missing = [p for p in images if not os.path.isfile(p)]
+    if missing:
+        raise ValueError(f"image query file(s) not found: {', '.join(missing)}")
     outputs = {}  # every output path, checked before any work
     for path in args.inputs:
         stem = os.path.splitext(os.path.basename(path))[0]
@@ -622,6 +638,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(FluidSynth + a GM soundfont), sound effects and espeak-ng speech",
     )
     p.add_argument("--soundfont", help="with --sounds rendered: a GM .sf2 (default: FluidR3_GM)")
+    p.add_argument(
+        "--frames",
+        action="store_true",
+        help="also write video frames (drawn pictures of each class) beside the audio, for "
+        "image-queried methods (music and vggsound layouts)",
+    )
+    p.add_argument("--fps", type=float, default=2.0, help="with --frames: frames per second")
+    p.add_argument(
+        "--frame-size", type=int, default=64, help="with --frames: side of the square frames"
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_generate)
 
@@ -683,11 +709,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("separate", help="separate audio files with text queries")
     p.add_argument("inputs", nargs="+", metavar="IN", help="audio files (any rate, channels)")
-    p.add_argument("-q", "--query", action="append", required=True, help="text (repeatable)")
+    p.add_argument(
+        "-q",
+        "--query",
+        action="append",
+        required=True,
+        help="text, or image:PATH with a CLIP-queried model (repeatable; texts and images mix)",
+    )
     p.add_argument("-o", "--output-dir", required=True, help="<query>.wav files go here")
     p.add_argument("--model", required=True, help="separator folder, file, URL or hub id")
     p.add_argument("--residual", action="store_true", help="also write what no query took")
-    p.add_argument("--negative", action="append", help="text of what to remove (repeatable)")
+    p.add_argument(
+        "--negative", action="append", help="text or image:PATH of what to remove (repeatable)"
+    )
     p.add_argument(
         "--chunk-seconds", type=float, help="chunk length (default: 10 s for longer inputs)"
     )

@@ -34,7 +34,13 @@ __all__ = [
 
 COLUMNS = ("clean", "mixtures")
 # query encoders of the rows that name one, when the recipe's encoder block names none
-TEXT_ENCODERS = {"bert": "bert:bert-base-uncased", "clip": "clip:openai/clip-vit-base-patch32"}
+TEXT_ENCODERS = {
+    "bert": "bert:bert-base-uncased",
+    "clip": "clip:openai/clip-vit-base-patch32",
+    # CLIP's text and image towers: the image-queried rows
+    "clip_image": "clip_image:openai/clip-vit-base-patch32",
+}
+QUERIES = ("text", "image")
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,16 @@ class Method:
             (``"clean"``: trained on single sources; ``"mixtures"``: on mixtures only).
         objective_args: Arguments per objective name (under ``objective.<name>``).
         model: Keys of the recipe's ``model:`` block this row sets.
-        encoder: ``None`` (the recipe's encoder) or the kind of text encoder the row's
-            queries come from, ``"bert"`` or ``"clip"``: the recipe's ``encoder.<kind>``
-            (a folder or hub id), else :data:`TEXT_ENCODERS`.
-        group: The paper's group of rows (unconditional, language conditional, proposed).
+        encoder: ``None`` (the recipe's encoder) or the kind of encoder the row's queries
+            come from, ``"bert"``, ``"clip"`` or ``"clip_image"``: the recipe's
+            ``encoder.<kind>`` (a folder or hub id), else :data:`TEXT_ENCODERS`.
+        query: ``"text"`` or ``"image"``: image rows train (and are scored) with the
+            sources' video frames as queries (the config's ``queries: image`` and
+            ``data.frames``).
+        pooling: For ``clip_image``: how a frame becomes one query vector (``"cls"``, CLIP's
+            image embedding, or ``"patch_max"``, the maximum over its patch features).
+        group: The paper's group of rows (unconditional, image / language conditional,
+            proposed).
         reference: Where the row comes from.
         notes: What we reproduce and what we do not.
     """
@@ -62,6 +74,8 @@ class Method:
     objective_args: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     model: Dict[str, Any] = field(default_factory=dict)
     encoder: Optional[str] = None
+    query: str = "text"
+    pooling: str = "cls"
     group: str = ""
     reference: str = ""
     notes: str = ""
@@ -93,6 +107,10 @@ def register_method(method: Method) -> Method:
         raise ValueError(f"columns must be a non-empty subset of {COLUMNS}: {method.columns}")
     if method.encoder not in (None, *TEXT_ENCODERS):
         raise ValueError(f"encoder must be None or one of {list(TEXT_ENCODERS)}")
+    if method.query not in QUERIES:
+        raise ValueError(f"query must be one of {QUERIES}, got {method.query!r}")
+    if method.query == "image" and method.encoder != "clip_image":
+        raise ValueError("an image-queried method needs encoder='clip_image'")
     METHODS[method.name] = method
     return method
 
@@ -118,9 +136,10 @@ def apply_method(conf: Dict[str, Any], name: str) -> Dict[str, Any]:
     """A copy of a recipe config that trains method ``name`` (``NAME`` or ``NAME:column``).
 
     Sets ``method`` (``NAME:column``), ``objective.name``, the method's arguments of that
-    objective (over the config's own block for it), its ``model`` keys and, for rows with
-    their own text encoder, ``encoder.name``. Apply command-line overrides after this, so
-    that they win.
+    objective (over the config's own block for it), its ``model`` keys, for rows with
+    their own query encoder ``encoder.name`` and, for image rows, ``queries: image`` and
+    ``data.frames`` (the recipe's block, else the defaults). Apply command-line overrides
+    after this, so that they win.
 
     Args:
         conf: The recipe config.
@@ -148,6 +167,13 @@ def apply_method(conf: Dict[str, Any], name: str) -> Dict[str, Any]:
         # a bare folder or hub id is of the row's kind (load_encoder reads bare names as CLAP)
         prefix = f"{method.encoder}:"
         encoder["name"] = spec if spec.startswith(prefix) else prefix + spec
+        if method.pooling != "cls":
+            encoder["name"] += f"?pooling={method.pooling}"
+    if method.query == "image":
+        out["queries"] = "image"
+        data = out.setdefault("data", {})
+        if not data.get("frames"):
+            data["frames"] = {}
     return out
 
 
@@ -180,6 +206,60 @@ for _method in (
         reference="Karamatli & Kirbiz, IEEE SPL 2022",
         notes="Two learned outputs separate a mixture of mixtures into its mixtures under PIT; "
         "scored by the best assignment.",
+    ),
+    Method(
+        "clipsep_img",
+        "CLIPSep-Img",
+        _TEXT,
+        model={"conditioning": "late", "n_res_layers": 0, "out_channels": 32},
+        encoder="clip_image",
+        query="image",
+        group="Image conditional",
+        reference="Dong et al., CLIPSep, ICLR 2023",
+        notes="CLIPSep's shallow U-Net (as CLIPSep-Text) queried by CLIP's image embedding "
+        "of the sources' video frames (a mixture's query: the mean over its sources' "
+        "frames). With a pretrained CLIP the model also answers text queries (CLIPSep's "
+        "zero-shot transfer); scored here with image queries of the test videos.",
+    ),
+    Method(
+        "clipsep_img_star",
+        "CLIPSep-Img*",
+        _TEXT,
+        encoder="clip_image",
+        query="image",
+        group="Image conditional",
+        reference="Dong et al., CLIPSep, ICLR 2023, on our conditional U-Net",
+        notes="CLIP image queries on our U-Net (its attention sees the projected embedding "
+        "as one token, the same kind of input a text query gives).",
+    ),
+    Method(
+        "cosep_star",
+        "CoSep*",
+        {"clean": "cosep_clean", "mixtures": "cosep"},
+        encoder="clip_image",
+        query="image",
+        group="Image conditional",
+        reference="Gao & Grauman, Co-Separating Sounds of Visual Objects, ICCV 2019",
+        notes="Detector-free: the whole frame is the visual object (no detector loads "
+        "offline) and the dataset's labels are its classes. Mix-and-separate (or supervised) "
+        "on our U-Net plus CoSep's co-separation term: a sound classifier trained jointly "
+        "must recognise every separated output as the class(es) its query shows.",
+    ),
+    Method(
+        "sop_star",
+        "SOP*",
+        _TEXT,
+        model={"conditioning": "late"},
+        encoder="clip_image",
+        query="image",
+        pooling="patch_max",
+        group="Image conditional",
+        reference="Zhao et al., The Sound of Pixels, ECCV 2018, on our U-Net",
+        notes="Pixel-level features: CLIP's patch tokens through its visual projection are "
+        "the visual feature map; in training it is max-pooled over space (as SoP does) and "
+        "mixed with the U-Net's output maps by an inner product (SoP's synthesizer, our "
+        "U-Net's late fusion). One patch's vector queries the sound of that place; CLIP's "
+        "ViT replaces SoP's dilated ResNet-18.",
     ),
     Method(
         "clipsep_text",

@@ -1,22 +1,23 @@
-"""Separation for users: a trained TextCondUNet and its encoder, queried with text.
+"""Separation for users: a trained TextCondUNet and its encoder, queried with text or images.
 
 :class:`Separator` takes audio as a file, a numpy array or a tensor at any sample rate and
-channel count, and any number of text queries; it returns one estimate per query at the
-input's rate and channel count, in one batched pass per chunk.
+channel count, and any number of queries (texts; images too with CLIP as the encoder); it
+returns one estimate per query at the input's rate and channel count, in one batched pass
+per chunk.
 """
 
 import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torchaudio
 from torch import nn
 
-from .encoders.base import encode_queries
+from .encoders.base import Query, encode_queries
 from .encoders.loading import encoder_beside, load_encoder
 from .models import TextCondUNet
 from .registry import model_from_package
@@ -29,11 +30,14 @@ __all__ = [
     "pick_outputs",
     "assign_outputs",
     "load_audio",
+    "resolve_queries",
     "SEPARATOR_FILE",
 ]
 
 SEPARATOR_FILE = "separator.pth"
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
+# a text, or an image: "image:PATH", a Path, a PIL image, an array or a tensor
+QueryLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, Any]
 FORMAT_VERSION = 1
 DEFAULT_CHUNK = 10.0  # seconds: about the training clips' length, and flat memory
 
@@ -114,6 +118,79 @@ def load_audio(audio: AudioLike, sample_rate: Optional[int] = None):
     if not torch.isfinite(wav).all():
         raise ValueError("audio holds NaN or infinite values")
     return wav, int(sample_rate), kind, one_d
+
+
+IMAGE_PREFIX = "image:"
+
+
+def resolve_queries(
+    queries: Union[None, QueryLike, Sequence[QueryLike]], argument: str, allow_empty: bool = False
+) -> Tuple[List[str], List[Query]]:
+    """Names and encoder inputs of user queries: texts stay texts, images become tensors.
+
+    Args:
+        queries: One query or a list (see :meth:`Separator.separate`).
+        argument: The argument's name, for messages.
+        allow_empty: Accept None / an empty list.
+
+    Returns:
+        tuple: names (the text, ``"image:PATH"`` or ``"image <k>"``) and queries (texts and
+        uint8 image tensors :math:`(3, H, W)` / :math:`(F, 3, H, W)`).
+
+    Raises:
+        ValueError: No query (unless allowed), an empty text, or an unreadable image.
+
+    Examples:
+        >>> resolve_queries("a dog barks", "queries")
+        (['a dog barks'], ['a dog barks'])
+        >>> names, qs = resolve_queries(["a cello", np.zeros((4, 4, 3), np.uint8)], "queries")
+        >>> names, tuple(qs[1].shape)
+        (['a cello', 'image 1'], (3, 4, 4))
+    """
+    from .data.frames import load_image
+
+    if queries is None:
+        items = []
+    elif isinstance(queries, (str, os.PathLike, np.ndarray, torch.Tensor)) or _is_pil(queries):
+        items = [queries]
+    else:
+        items = list(queries)
+    if not items and not allow_empty:
+        raise ValueError(f"{argument} must hold at least one query")
+    names, out = [], []
+    for k, query in enumerate(items):
+        if isinstance(query, str):
+            if not query.strip():
+                raise ValueError(f"{argument}[{k}] is an empty text")
+            if not query.startswith(IMAGE_PREFIX):
+                names.append(query)
+                out.append(query)
+                continue
+            path = query[len(IMAGE_PREFIX) :]
+        elif isinstance(query, os.PathLike):
+            path = os.fspath(query)
+        elif isinstance(query, torch.Tensor) and query.ndim == 4:  # frames of one query
+            out.append(torch.stack([load_image(frame) for frame in query]))
+            names.append(f"image {k}")
+            continue
+        elif isinstance(query, (np.ndarray, torch.Tensor)) or _is_pil(query):
+            out.append(load_image(query))
+            names.append(f"image {k}")
+            continue
+        else:
+            raise ValueError(
+                f"{argument}[{k}] must be a text or an image (path as 'image:PATH', PIL "
+                f"image, array or tensor), got {type(query).__name__}"
+            )
+        if not os.path.isfile(path):
+            raise ValueError(f"{argument}[{k}]: image file not found: {path!r}")
+        out.append(load_image(path))
+        names.append(IMAGE_PREFIX + path)
+    return names, out
+
+
+def _is_pil(value: Any) -> bool:
+    return type(value).__module__.startswith("PIL.")
 
 
 def _crossfade_windows(length: int, chunk: int, overlap: int) -> List[tuple]:
@@ -385,18 +462,22 @@ class Separator(nn.Module):
             FileExistsError: The file exists and ``force`` is False.
         """
         from .encoders.clap import ClapEncoder
+        from .encoders.clip import ClipEncoder
         from .encoders.text_only import TextOnlyEncoder
 
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(os.fspath(directory), SEPARATOR_FILE)
         refuse_overwrite(path, force=force)
-        if isinstance(self.encoder, (ClapEncoder, TextOnlyEncoder)):
+        if isinstance(self.encoder, (ClapEncoder, TextOnlyEncoder, ClipEncoder)):
             name = self.encoder_name
             if name is None:
                 self.encoder.save_pretrained(os.path.join(directory, "encoder"))
                 name = "encoder"  # relative to the package folder
-            # a text-only encoder's kind is the prefix load_encoder knows it by
-            kind = self.encoder.kind if isinstance(self.encoder, TextOnlyEncoder) else "clap"
+            # a text-only / CLIP encoder's kind is the prefix load_encoder knows it by
+            kind = "clap" if isinstance(self.encoder, ClapEncoder) else self.encoder.kind
+            pooling = getattr(self.encoder, "pooling", "cls")
+            if pooling != "cls" and "?pooling=" not in name:
+                name += f"?pooling={pooling}"
             spec = {"kind": kind, "name": name}
         else:
             spec = {"kind": "small", "package": self.encoder.serialize()}
@@ -413,27 +494,32 @@ class Separator(nn.Module):
     def separate(
         self,
         audio: AudioLike,
-        queries: Union[str, Sequence[str]],
+        queries: Union[QueryLike, Sequence[QueryLike]],
         *,
         sample_rate: Optional[int] = None,
         residual: bool = False,
-        negative: Union[None, str, Sequence[str]] = None,
+        negative: Union[None, QueryLike, Sequence[QueryLike]] = None,
         chunk_seconds: Optional[float] = None,
         overlap_seconds: float = 1.0,
         device: Union[None, str, torch.device] = None,
         precision: str = "auto",
         progress: bool = False,
     ) -> Separation:
-        """Separate what each text query describes.
+        """Separate what each query describes.
 
         Args:
             audio: A file, or an array / tensor :math:`(T,)` or :math:`(C, T)`; channels are
                 separated one by one (as a batch).
-            queries: One text or a list; all are answered in one batched pass.
+            queries: One query or a list; all are answered in one batched pass. A query is a
+                text, or an image with an encoder of images (``clip_image:...``): a path as
+                ``"image:PATH"`` or a ``pathlib.Path``, a PIL image, an array / tensor
+                :math:`(H, W, 3)` or :math:`(3, H, W)` (uint8, or float in [0, 1]), or
+                frames :math:`(F, 3, H, W)` (their mean embedding). Texts and images mix.
             sample_rate: The rate of an array or tensor (files carry theirs).
             residual: Also return the input minus the sum of the estimates.
-            negative: Text(s) of what to remove: each estimate's mask is multiplied by one
-                minus the mask of the negative query (several: their union).
+            negative: Query (or queries) of what to remove: each estimate's mask is
+                multiplied by one minus the mask of the negative query (several: their
+                union).
             chunk_seconds: Separate in chunks of this length with ``overlap_seconds`` of
                 linear crossfade (long files at flat memory); None: 10 s chunks for inputs
                 longer than 10 s, one pass otherwise. Audio shorter than a chunk is
@@ -445,17 +531,20 @@ class Separator(nn.Module):
             progress: Show a progress bar over the chunks.
 
         Returns:
-            Separation: estimates in query order, presence scores, levels (and residual).
+            Separation: estimates in query order, presence scores, levels (and residual);
+            its ``queries`` name images ``"image:PATH"`` or ``"image <k>"``.
 
         Raises:
-            ValueError: Bad audio, no query, empty query, or bad chunk settings.
+            ValueError: Bad audio, no query, empty query, unreadable image, or bad chunk
+                settings.
+            TypeError: An image query with an encoder that embeds text only.
+
+        Examples:
+            >>> result = separator.separate(  # doctest: +SKIP
+            ...     "mix.wav", ["a violin", "image:frames/cello.jpg"])
         """
-        queries = [queries] if isinstance(queries, str) else list(queries)
-        if not queries or any(not isinstance(q, str) or not q.strip() for q in queries):
-            raise ValueError(f"queries must be non-empty strings, got {queries!r}")
-        negatives = [negative] if isinstance(negative, str) else list(negative or [])
-        if any(not isinstance(q, str) or not q.strip() for q in negatives):
-            raise ValueError(f"negative must be non-empty strings, got {negative!r}")
+        names, queries = resolve_queries(queries, "queries")
+        _, negatives = resolve_queries(negative, "negative", allow_empty=True)
         if negatives and self.learned_queries:
             raise ValueError(
                 "negative needs a text-conditioned separator; this one was trained with MixIT "
@@ -539,7 +628,7 @@ class Separator(nn.Module):
         if kind != "torch":
             out = out.numpy()
             res = None if res is None else res.numpy()
-        return Separation(queries, out, rate, presence, level, res, extras)
+        return Separation(names, out, rate, presence, level, res, extras)
 
     def _audio_embeddings(self, est: torch.Tensor, windows: int = 3) -> torch.Tensor:
         """Unit-norm encoder embedding :math:`(K, D)` of each estimate :math:`(K, C, T)`,

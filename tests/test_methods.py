@@ -104,10 +104,20 @@ class ToneEncoder(BimodalEncoder):
     """A text tower that composes ("A and B" embeds as the normalised sum of A and B, as
     a real text encoder relates a caption to its phrases) and an ideal audio tower: the
     energy of each class's tone on that class's dimension (a teacher that knows the sounds).
+    Its image tower sees where a frame is lit (one quadrant per class; see ``picture``),
+    in the text's space, as CLIP relates pictures and phrases.
     """
 
     sample_rate = SR
     token_dim = embed_dim = len(CLASSES)
+    has_image = True
+
+    def encode_images(self, images):
+        embed = torch.stack(
+            [F.normalize(quadrants(img).flatten(1), dim=-1).mean(0) for img in images]
+        )
+        embed = F.normalize(embed, dim=-1)
+        return embed, embed.unsqueeze(1), torch.ones(len(images), 1).bool()
 
     def __init__(self):
         super().__init__()
@@ -136,6 +146,33 @@ def caption(labels):
     return " and ".join(labels)
 
 
+def picture(label, gen, side=8):
+    """A frame of a source: its class's quadrant lit, at a random level, over noise."""
+    img = 0.3 * torch.rand(3, side, side, generator=gen)
+    k, h = CLASSES.index(label), side // 2
+    img[
+        :, (k // 2) * h : (k // 2 + 1) * h, (k % 2) * h : (k % 2 + 1) * h
+    ] += 0.5 + 0.2 * torch.rand(1, generator=gen)
+    return (img.clamp(0, 1) * 255).byte()
+
+
+def quadrants(img):
+    """Mean level of each quadrant, (F, 4), of frames (F, 3, H, W) or one (3, H, W)."""
+    img = img.float().reshape(-1, *img.shape[-3:]).mean(1)
+    h = img.shape[-1] // 2
+    return (
+        torch.stack(
+            [
+                img[:, r * h : (r + 1) * h, c * h : (c + 1) * h].mean((-1, -2))
+                for r in (0, 1)
+                for c in (0, 1)
+            ],
+            -1,
+        )
+        - img.mean((-1, -2))[:, None]
+    )
+
+
 def tone_items(n_items, n_sources, gen, classes=CLASSES):
     """Items of n_sources distinct tone classes (of ``classes``); consecutive pairs share no
     class when possible (mixtures of mixtures of distinct sounds, as the datasets draw
@@ -159,6 +196,7 @@ def tone_items(n_items, n_sources, gen, classes=CLASSES):
                 "phrases": labels,
                 "phrase_weights": torch.ones(n_sources),
                 "labels": labels,
+                "frames": torch.stack([picture(label, gen)[None] for label in labels]),
             }
         )
     return items
@@ -185,7 +223,8 @@ def method_columns():
     for m in METHODS.values():
         for c in m.columns:
             objective = m.objective(c)
-            key = (objective, repr(sorted(m.model.items())), repr(m.objective_args.get(objective)))
+            args = repr(m.objective_args.get(objective))
+            key = (objective, repr(sorted(m.model.items())), args, m.query)
             if key not in seen:
                 seen.add(key)
                 out.append(f"{m.name}:{c}")
@@ -204,6 +243,8 @@ def test_every_method_learns_a_toy_case_and_beats_the_mixture(name):
         text_embed_dim=encoder.embed_dim, text_token_dim=encoder.token_dim, **method.model
     )
     args = dict(method.objective_args.get(objective_name, {}))
+    if method.query == "image":  # queried by the sources' frames (build_system sets it so)
+        args["query"] = "image"
     cls = OBJECTIVES[objective_name]
     if getattr(cls, "needs_classes", False):
         args.update(classes=CLASSES, sample_rate=SR)
@@ -229,6 +270,8 @@ def test_every_method_learns_a_toy_case_and_beats_the_mixture(name):
     mix = torch.stack([it["mixture"] for it in test])
     refs = torch.stack([it["sources"] for it in test])
     queries = [it["phrases"] for it in test]
+    if method.query == "image":
+        queries = [list(it["frames"]) for it in test]
     model.eval()
     with torch.no_grad():
         est = separate_batch(

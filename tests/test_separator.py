@@ -148,8 +148,10 @@ def test_bad_inputs_are_named(separator, tmp_path):
         separator.separate(np.zeros(800), "a dog barks")
     with pytest.raises(ValueError, match=r"looks like \(time, channels\)"):
         separator.separate(np.zeros((800, 2)), "a dog barks", sample_rate=8000)
-    with pytest.raises(ValueError, match="queries must be non-empty"):
+    with pytest.raises(ValueError, match=r"queries\[1\] is an empty text"):
         separator.separate(np.zeros(800), ["a dog barks", " "], sample_rate=8000)
+    with pytest.raises(ValueError, match="queries must hold at least one query"):
+        separator.separate(np.zeros(800), [], sample_rate=8000)
     with pytest.raises(ValueError, match="chunk_seconds"):
         separator.separate(
             np.zeros(8000), "a", sample_rate=8000, chunk_seconds=0.5, overlap_seconds=1.0

@@ -1,6 +1,7 @@
 """Datasets in their public layouts, mixers, fixed test sets and generated data."""
 
 from .audiocaps import AudioCapsData, AudioCapsDataset, read_events
+from .frames import FrameStore, MissingFrames, UnreadableFrames, load_image
 from .loader import ResumableLoader, ResumableSampler
 from .manifest import CaptionManifest
 from .mixing import (
@@ -78,4 +79,8 @@ __all__ = [
     "read_manifest",
     "assert_disjoint",
     "collate_test_items",
+    "FrameStore",
+    "UnreadableFrames",
+    "MissingFrames",
+    "load_image",
 ]

@@ -1,7 +1,7 @@
 """What every dataset here shares: epochs, seeded randomness and failure-proof reading."""
 
 import warnings
-from typing import Callable, Optional, Set
+from typing import Callable, Optional, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -83,8 +83,18 @@ class SeededAudioDataset(Dataset):
         key = [self.seed, self.epoch, index] if self.train else [self.seed, index]
         return np.random.default_rng(key)
 
-    def read(self, info: AudioInfo, rng: np.random.Generator) -> torch.Tensor:
+    def read(
+        self, info: AudioInfo, rng: np.random.Generator, with_start: bool = False
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, float]]:
         """A crop of ``segment`` seconds: random and non-silent in training, centred otherwise.
+
+        Args:
+            info: The file.
+            rng: The item's generator.
+            with_start: Also return where the crop starts (seconds; the span of its frames).
+
+        Returns:
+            torch.Tensor :math:`(T,)`, or ``(wav, start)`` with ``with_start``.
 
         Raises:
             UnreadableAudio: The file is put aside; callers replace the item.
@@ -95,11 +105,12 @@ class SeededAudioDataset(Dataset):
             if self.segment is None:
                 from .audio import read_segment
 
-                return read_segment(info, self.sample_rate)
-            wav, _ = read_non_silent(
-                info, self.sample_rate, self.segment, rng if self.train else None, self.min_db
-            )
-            return wav
+                wav, start = read_segment(info, self.sample_rate), 0.0
+            else:
+                wav, start = read_non_silent(
+                    info, self.sample_rate, self.segment, rng if self.train else None, self.min_db
+                )
+            return (wav, start) if with_start else wav
         except UnreadableAudio as err:
             self.bad_files.add(info.path)
             self.load_failures += 1

@@ -42,11 +42,16 @@ class LabeledSourceMixtures(SeededAudioDataset):
         return_sources: Include the clean sources; False for data that must stay
             mixture-only (the weak part of semi-supervised training).
         length: Items per epoch (default: one per solo).
+        frames: Where the solos' video frames are (a
+            :class:`~asteroid_wsas.data.frames.FrameStore`): items then carry the frames of
+            each source at its crop's time span (image-queried methods).
+        n_frames: Frames per source, at the centres of equal parts of the crop.
         Other args: see :class:`~asteroid_wsas.data.base.SeededAudioDataset`.
 
     Items are dicts: ``mixture`` :math:`(T,)`, ``sources`` :math:`(N, T)` (when
     ``return_sources``), ``labels``, ``phrases`` (per source), ``phrase_weights``
-    :math:`(N,)`, ``caption`` (mixture prompt) and ``ids`` (video ids).
+    :math:`(N,)`, ``caption`` (mixture prompt), ``ids`` (video ids) and, with ``frames``,
+    ``frames`` :math:`(N, F, 3, S, S)` uint8.
     """
 
     dataset_name = "solos"
@@ -62,8 +67,15 @@ class LabeledSourceMixtures(SeededAudioDataset):
         length: Optional[int] = None,
         seed: int = 0,
         min_db: float = -50.0,
+        frames=None,
+        n_frames: int = 1,
     ):
         super().__init__(sample_rate, segment, train, seed, min_db)
+        if n_frames < 1:
+            raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+        if frames is not None and segment is None:
+            raise ValueError("frames need a segment (the time span they are taken from)")
+        self.frames, self.n_frames = frames, int(n_frames)
         self.entries = list(entries)
         self.labels = sorted({e.label for e in self.entries})
         if n_sources < 1:
@@ -95,9 +107,8 @@ class LabeledSourceMixtures(SeededAudioDataset):
     def _item(self, index: int) -> dict:
         rng = self.rng(index)
         picks = self.partners(index % len(self.entries), rng)
-        sources = torch.stack(
-            [(self.read(self.entries[p].info, rng) * self.gain(rng)).clamp(-1, 1) for p in picks]
-        )
+        crops = [self.read(self.entries[p].info, rng, with_start=True) for p in picks]
+        sources = torch.stack([(wav * self.gain(rng)).clamp(-1, 1) for wav, _ in crops])
         sources = sources / self.n_sources
         labels = [self.entries[p].label for p in picks]
         item = {
@@ -110,6 +121,19 @@ class LabeledSourceMixtures(SeededAudioDataset):
         }
         if self.return_sources:
             item["sources"] = sources
+        if self.frames is not None:  # what each source's video shows while it plays
+            item["frames"] = torch.stack(
+                [
+                    self.frames.read(
+                        self.entries[p].label,
+                        self.entries[p].video_id,
+                        start,
+                        self.segment,
+                        self.n_frames,
+                    )
+                    for p, (_, start) in zip(picks, crops)
+                ]
+            )
         return item
 
 
@@ -188,7 +212,9 @@ def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2) -> dict:
     Returns:
         dict: ``mix`` :math:`(B, T)`, ``mixtures`` :math:`(B, N, T)`, ``captions`` (B lists
         of N), ``phrases`` (B lists of N lists of P), ``phrase_weights`` :math:`(B, N, P)`
-        and, when every item has them, ``sources`` (B lists of N tensors) and ``ids``.
+        and, when every item has them, ``sources`` (B lists of N tensors), ``ids`` and
+        ``images`` (B lists of N image queries: the frames of all of a mixture's sources,
+        :math:`(S F, 3, H, W)`, whose mean embedding queries the mixture).
     """
     if n_mix < 1 or len(items) % n_mix:
         raise ValueError(f"batch of {len(items)} items cannot form groups of n_mix={n_mix}")
@@ -210,6 +236,8 @@ def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2) -> dict:
         batch["sources"] = [[it["sources"] / n_mix for it in g] for g in groups]
     if all("id" in it for it in items):
         batch["ids"] = [[it["id"] for it in g] for g in groups]
+    if all("frames" in it for it in items):
+        batch["images"] = [[it["frames"].flatten(0, 1) for it in g] for g in groups]
     return batch
 
 
@@ -241,6 +269,8 @@ def split_sources(items: Sequence[dict]) -> List[dict]:
             }
             if "labels" in item:
                 single["labels"] = [item["labels"][k]]
+            if "frames" in item:
+                single["frames"] = item["frames"][k : k + 1]
             out.append(single)
     return out
 

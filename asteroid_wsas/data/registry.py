@@ -28,6 +28,7 @@ __all__ = [
     "get_dataset",
     "dataset_title",
     "clean_data",
+    "frames_block",
 ]
 
 # keys of a data block that belong to one dataset (the rest is shared by a second one)
@@ -129,6 +130,25 @@ class RecipeData:
                 "use weak, mix_and_separate or mixit"
             )
 
+    def frame_store(self):
+        """The video frames of ``data.frames`` (None when the block is absent or false).
+
+        The block (``{}`` or ``true`` for the defaults) may set ``size`` (side of the square
+        frames, 224: CLIP's input), ``fps`` (of pre-extracted frames; default: the layout's
+        ``frames/info.json``, else 8) and ``n_frames`` (per clip, 1). The frames are read
+        from the dataset root in the layouts :class:`~asteroid_wsas.data.frames.FrameStore`
+        accepts.
+
+        Raises:
+            ValueError: The block is neither a mapping nor a boolean.
+        """
+        block = frames_block(self.conf)
+        if block is None:
+            return None
+        from .frames import FrameStore
+
+        return FrameStore(self.conf["root"], fps=block.get("fps"), size=block.get("size", 224))
+
     def _common(self, split: str) -> Dict[str, Any]:
         return dict(
             sample_rate=self.conf["sample_rate"],
@@ -154,14 +174,42 @@ class LabelledSolos(RecipeData):
     def mixtures(self, split="train", n_sources=None, entries=None, return_sources=False):
         entries = self.solos(split) if entries is None else entries
         n_sources = n_sources or self.conf.get("n_sources", 2)
+        frames = self.frame_store()
+        extra = {}
+        if frames is not None:  # clips without video are left out and counted
+            entries = frames.check(entries)
+            extra = dict(frames=frames, n_frames=frames_block(self.conf).get("n_frames", 1))
         return LabeledSourceMixtures(
-            entries, n_sources=n_sources, return_sources=return_sources, **self._common(split)
+            entries,
+            n_sources=n_sources,
+            return_sources=return_sources,
+            **self._common(split),
+            **extra,
         )
 
     def clean_split(self, fraction: float, min_classes: int = 1) -> Tuple[list, list]:
         return clean_fraction_split(
             self.solos("train"), fraction, self.conf.get("split_seed", 0), min_classes=min_classes
         )
+
+
+def frames_block(data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """A config's ``data.frames`` block as a mapping (None: no frames).
+
+    Examples:
+        >>> frames_block({"frames": True}), frames_block({"frames": {"n_frames": 3}})
+        ({}, {'n_frames': 3})
+        >>> frames_block({}) is None
+        True
+    """
+    block = data.get("frames")
+    if block is None or block is False:
+        return None
+    if block is True:
+        return {}
+    if not isinstance(block, dict):
+        raise ValueError(f"data.frames must be a mapping or a boolean, got {block!r}")
+    return dict(block)
 
 
 def register_dataset(cls: Type[RecipeData]) -> Type[RecipeData]:

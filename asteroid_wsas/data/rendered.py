@@ -39,6 +39,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .audiocaps import EVENTS_FIELDS
+from .pictures import write_frames_info, write_video_frames
 
 PathLike = Union[str, os.PathLike]
 
@@ -454,6 +455,12 @@ def _known_classes(
     return classes
 
 
+def _check_frames(frames: bool, fps: float, frame_size: int) -> None:
+    """Refuse bad frame settings before any rendering (which takes minutes)."""
+    if frames and not (fps > 0 and int(frame_size) == frame_size and frame_size >= 4):
+        raise ValueError(f"need fps > 0 and frame_size >= 4, got {fps} and {frame_size}")
+
+
 def write_rendered_music_layout(
     root: PathLike,
     videos_per_class: int = 20,
@@ -463,12 +470,21 @@ def write_rendered_music_layout(
     seed: int = 0,
     soundfont: Optional[PathLike] = None,
     progress: bool = True,
+    frames: bool = False,
+    fps: float = 2.0,
+    frame_size: int = 64,
 ) -> str:
     """Rendered instrument solos in MUSIC's public layout.
 
     Writes ``<root>/MUSIC_solo_videos.json`` (``{"videos": {class: [ids]}}``),
     ``<root>/audio/<class>/<id>.wav`` (16-bit) and ``<root>/generator.json`` (what rendered
     them). Recording ``v`` of class ``c`` depends only on ``(seed, c, v)`` and the soundfont.
+
+    With ``frames=True`` each recording also gets video frames: drawn pictures of its
+    instrument (:mod:`~asteroid_wsas.data.pictures`, not real video) in
+    ``<root>/frames/<class>/<id>/%06d.jpg`` at ``fps``, and ``<root>/frames/info.json``,
+    for image-queried methods (:class:`~asteroid_wsas.data.frames.FrameStore`). They draw
+    from a random stream of their own: the audio is the same with or without them.
 
     Args:
         root: Dataset root to write.
@@ -479,6 +495,9 @@ def write_rendered_music_layout(
         seed: Base seed.
         soundfont: GM soundfont (default: :func:`find_soundfont`).
         progress: Show a progress bar.
+        frames: Also write video frames.
+        fps: Frames per second of the frames.
+        frame_size: Side of the (square) frames in pixels.
 
     Returns:
         str: the JSON path.
@@ -492,6 +511,7 @@ def write_rendered_music_layout(
         raise ValueError(
             f"videos_per_class must be >= 1 and seconds > 0, got {videos_per_class}, {seconds}"
         )
+    _check_frames(frames, fps, frame_size)
     renderer = Renderer(sample_rate, soundfont)
     videos: Dict[str, List[str]] = {}
     bar = _progress(len(classes) * videos_per_class, "rendering solos", progress)
@@ -505,6 +525,11 @@ def write_rendered_music_layout(
                 video_id = f"{label[:4]}{v:03d}"
                 wave = _normalise(wave, 0.1 * 10 ** (rng.uniform(-6, 0) / 20))
                 _write(os.path.join(root, "audio", label, f"{video_id}.wav"), wave, sample_rate)
+                if frames:  # a stream of their own (a longer key): the audio stays the same
+                    frame_rng = np.random.default_rng([seed, c, v, 1])
+                    write_video_frames(
+                        root, label, video_id, seconds, fps, frame_rng, size=frame_size
+                    )
                 videos[label].append(video_id)
                 bar.update()
     finally:
@@ -513,7 +538,11 @@ def write_rendered_music_layout(
     path = os.path.join(root, "MUSIC_solo_videos.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"videos": videos}, f, indent=1)
-    _write_info(root, "MUSIC", renderer, seed, seconds)
+    extra = {}
+    if frames:
+        write_frames_info(root, fps)
+        extra["frames"] = {"fps": fps, "size": frame_size}
+    _write_info(root, "MUSIC", renderer, seed, seconds, **extra)
     return path
 
 
@@ -887,6 +916,9 @@ def write_rendered_vggsound_layout(
     test_fraction: float = 0.2,
     soundfont: Optional[PathLike] = None,
     progress: bool = True,
+    frames: bool = False,
+    fps: float = 2.0,
+    frame_size: int = 64,
 ) -> str:
     """Single-event clips of the rendered event classes in VGGSound's public layout: a
     second labelled-solo dataset beside the MUSIC layout (general sounds, four of them
@@ -898,6 +930,11 @@ def write_rendered_vggsound_layout(
     ``(seed, c, v)`` and the soundfont, and never equals a MUSIC-layout recording of the
     same seed. The last ``test_fraction`` of each class's clips are the CSV's test split.
 
+    With ``frames=True`` each clip also gets drawn frames of its class (as
+    :func:`write_rendered_music_layout`) in ``<root>/frames/<label>/<id>_<start>/%06d.jpg``,
+    under the CSV's label and the clip's ``video_id`` in
+    :func:`~asteroid_wsas.data.vggsound.vggsound_clips`; the audio stays the same.
+
     Args:
         root: Dataset root to write.
         clips_per_class: Clips per class (train and test together).
@@ -908,6 +945,9 @@ def write_rendered_vggsound_layout(
         test_fraction: Share of each class's clips in the test split (at least one).
         soundfont: GM soundfont (default: :func:`find_soundfont`).
         progress: Show a progress bar.
+        frames: Also write video frames.
+        fps: Frames per second of the frames.
+        frame_size: Side of the (square) frames in pixels.
 
     Returns:
         str: the CSV path.
@@ -930,6 +970,7 @@ def write_rendered_vggsound_layout(
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     check_tools(speech=any(c in ("man", "woman") for c in classes))
     n_test = min(max(int(round(test_fraction * clips_per_class)), 1), clips_per_class - 1)
+    _check_frames(frames, fps, frame_size)
     renderer = Renderer(sample_rate, soundfont)
     path = os.path.join(root, "vggsound.csv")
     os.makedirs(root, exist_ok=True)
@@ -946,11 +987,26 @@ def write_rendered_vggsound_layout(
                     wave = _normalise(wave, 0.1 * 10 ** (rng.uniform(-6, 0) / 20))
                     yid, start = f"{label[:4]}{v:03d}vgg", 10 * v
                     _write(os.path.join(root, "audio", f"{yid}_{start:06d}.wav"), wave, sample_rate)
+                    if frames:  # a stream of their own: the audio stays the same
+                        frame_rng = np.random.default_rng([seed, 1, c, v, 1])
+                        write_video_frames(
+                            root,
+                            VGGSOUND_LABELS[label],
+                            f"{yid}_{start}",
+                            seconds,
+                            fps,
+                            frame_rng,
+                            size=frame_size,
+                        )
                     split = "test" if v >= clips_per_class - n_test else "train"
                     writer.writerow([yid, start, VGGSOUND_LABELS[label], split])
                     bar.update()
     finally:
         bar.close()
         renderer.close()
-    _write_info(root, "VGGSound", renderer, seed, seconds)
+    extra = {}
+    if frames:
+        write_frames_info(root, fps)
+        extra["frames"] = {"fps": fps, "size": frame_size}
+    _write_info(root, "VGGSound", renderer, seed, seconds, **extra)
     return path

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .pictures import write_frames_info, write_video_frames
+
 Generator = Callable[[np.random.Generator, int, int], np.ndarray]
 
 
@@ -324,9 +326,29 @@ def write_music_layout(
     seconds: float = 3.0,
     sample_rate: int = 16000,
     seed: int = 0,
+    frames: bool = False,
+    fps: float = 2.0,
+    frame_size: int = 64,
 ) -> str:
     """Generated solos in MUSIC's public layout: ``<root>/MUSIC_solo_videos.json`` and
     ``<root>/audio/<class>/<id>.wav`` (generated sound classes play the instruments).
+
+    With ``frames=True`` each solo also gets video frames, drawn pictures of its class
+    (:mod:`~asteroid_wsas.data.pictures`, not real video), in
+    ``<root>/frames/<class>/<id>/%06d.jpg`` at ``fps``, with ``<root>/frames/info.json``:
+    what :class:`~asteroid_wsas.data.frames.FrameStore` reads. They come from a random
+    stream of their own, so the audio is the same with or without them.
+
+    Args:
+        root: Dataset root to write.
+        videos_per_class: Solos per class.
+        classes: Sound classes (default: all of :data:`SOUND_CLASSES`).
+        seconds: Length of each solo.
+        sample_rate: Rate in Hz.
+        seed: Base seed; solo ``v`` of class ``c`` depends only on ``(seed, c, v)``.
+        frames: Also write video frames.
+        fps: Frames per second of the frames.
+        frame_size: Side of the (square) frames in pixels.
 
     Returns:
         str: the JSON path.
@@ -340,11 +362,24 @@ def write_music_layout(
             video_id = f"{label[:3]}{v:03d}"
             wave = 0.1 * render(label, rng, sample_rate, int(seconds * sample_rate))
             _write(os.path.join(root, "audio", label, f"{video_id}.wav"), wave, sample_rate)
+            if frames:
+                _write_frames(root, label, video_id, seconds, fps, frame_size, [seed, c, v])
             videos[label].append(video_id)
+    if frames:
+        write_frames_info(root, fps)
     path = os.path.join(root, "MUSIC_solo_videos.json")
     with open(path, "w") as f:
         json.dump({"videos": videos}, f, indent=1)
     return path
+
+
+def _write_frames(
+    root: str, label: str, video_id: str, seconds: float, fps: float, size: int, key: list
+) -> None:
+    # a stream apart from the audio's (a longer key): the audio stays what it was without
+    write_video_frames(
+        root, label, video_id, seconds, fps, np.random.default_rng([*key, 1]), size=size
+    )
 
 
 def write_vggsound_layout(
@@ -354,9 +389,17 @@ def write_vggsound_layout(
     seconds: float = 3.0,
     sample_rate: int = 16000,
     seed: int = 0,
+    frames: bool = False,
+    fps: float = 2.0,
+    frame_size: int = 64,
 ) -> str:
     """Generated clips in VGGSound's public layout: ``<root>/vggsound.csv`` (no header:
     ``youtube_id, start_seconds, label, split``) and ``<root>/audio/<id>_<start:06d>.flac``.
+
+    With ``frames=True`` each clip also gets drawn frames of its class in
+    ``<root>/frames/<label>/<id>_<start>/%06d.jpg`` (the CSV's label, the clip's
+    ``video_id`` in :func:`~asteroid_wsas.data.vggsound.vggsound_clips`), as
+    :func:`write_music_layout` does; the audio is the same with or without them.
 
     Returns:
         str: the CSV path.
@@ -372,11 +415,18 @@ def write_vggsound_layout(
         for c, label in enumerate(classes):
             for split, count in sorted(clips_per_class.items()):
                 for v in range(count):
-                    rng = np.random.default_rng([seed, c, v, len(split)])
+                    key = [seed, c, v, len(split)]
+                    rng = np.random.default_rng(key)
                     yid, start = f"{label[:3]}{split[:2]}{v:04d}", 10 * v
                     wave = 0.1 * render(label, rng, sample_rate, int(seconds * sample_rate))
                     _write(
                         os.path.join(root, "audio", f"{yid}_{start:06d}.flac"), wave, sample_rate
                     )
+                    if frames:
+                        _write_frames(
+                            root, f"{label} sound", f"{yid}_{start}", seconds, fps, frame_size, key
+                        )
                     writer.writerow([yid, start, f"{label} sound", split])
+    if frames:
+        write_frames_info(root, fps)
     return path

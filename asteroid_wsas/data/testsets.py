@@ -317,16 +317,30 @@ class TestSetDataset(Dataset):
     Args:
         manifest: A :class:`TestSet` or the path of its manifest.
         root: Dataset root, when it moved since the manifest was written.
+        frames: Video frames of the test clips (a
+            :class:`~asteroid_wsas.data.frames.FrameStore`): each source is then queried with
+            the frames of its video over its span (image-queried separators) instead of its
+            text; ``query_names`` keep the texts.
+        n_frames: Frames per source query.
 
     Items are dicts: ``mixture`` :math:`(T,)`, ``references`` :math:`(K, T)` (the scaled
-    sources, summing to the mixture), ``queries`` (K strings), ``labels`` and ``id``.
+    sources, summing to the mixture), ``queries`` (K strings, or K uint8 frame tensors
+    :math:`(F, 3, S, S)` with ``frames``), ``query_names`` (K strings), ``labels`` and
+    ``id``.
     """
 
     __test__ = False  # not a pytest test class despite its name
 
-    def __init__(self, manifest: Union[TestSet, str, os.PathLike], root: Optional[str] = None):
+    def __init__(
+        self,
+        manifest: Union[TestSet, str, os.PathLike],
+        root: Optional[str] = None,
+        frames=None,
+        n_frames: int = 1,
+    ):
         self.test_set = manifest if isinstance(manifest, TestSet) else read_manifest(manifest)
         self.root = root or self.test_set.root
+        self.frames, self.n_frames = frames, int(n_frames)
 
     def __len__(self) -> int:
         return len(self.test_set.mixtures)
@@ -335,10 +349,18 @@ class TestSetDataset(Dataset):
         mixture = self.test_set.mixtures[index]
         ts = self.test_set
         references = _render_sources(mixture, self.root, ts.sample_rate, ts.seconds)
+        names = [s.query for s in mixture.sources]
+        queries = names
+        if self.frames is not None:  # what each source's video shows over its span
+            queries = [
+                self.frames.read(s.label, s.id, s.offset, ts.seconds, self.n_frames)
+                for s in mixture.sources
+            ]
         return {
             "mixture": references.sum(0),
             "references": references,
-            "queries": [s.query for s in mixture.sources],
+            "queries": queries,
+            "query_names": names,
             "labels": [s.label for s in mixture.sources],
             "id": mixture.id,
         }
@@ -349,7 +371,7 @@ def collate_test_items(items: Sequence[dict]) -> dict:
 
     Returns:
         dict: ``mixture`` :math:`(B, T)`, ``references`` :math:`(B, K, T)`, ``queries``
-        (B lists of K) and ``ids``.
+        (B lists of K), ``query_names`` (B lists of K strings) and ``ids``.
 
     Raises:
         ValueError: items of different lengths or numbers of queries.
@@ -361,5 +383,6 @@ def collate_test_items(items: Sequence[dict]) -> dict:
         "mixture": torch.stack([it["mixture"] for it in items]),
         "references": torch.stack([it["references"] for it in items]),
         "queries": [list(it["queries"]) for it in items],
+        "query_names": [list(it.get("query_names", it["queries"])) for it in items],
         "ids": [it.get("id", str(i)) for i, it in enumerate(items)],
     }

@@ -7,8 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 
 TextBatch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+# a phrase, or an image (3, H, W) / frames (F, 3, H, W) for encoders with has_image
+Query = Union[str, torch.Tensor]
 
-__all__ = ["BimodalEncoder", "encode_queries"]
+__all__ = ["BimodalEncoder", "encode_queries", "is_image_query"]
 
 
 class BimodalEncoder(nn.Module):
@@ -41,12 +43,16 @@ class BimodalEncoder(nn.Module):
         token_dim (int): Size of the text token states.
         has_audio (bool): Whether :meth:`embed_audio` exists (False for text-only query
             encoders such as BERT: they cannot teach the weak objective nor score presence).
+        has_image (bool): Whether ``encode_images`` exists (CLIP's two towers,
+            :class:`~asteroid_wsas.encoders.clip.ClipEncoder`): image queries in the text
+            queries' space.
     """
 
     sample_rate: int
     embed_dim: int
     token_dim: int
     has_audio: bool = True
+    has_image: bool = False
 
     def __init__(self, cache_size: Optional[int] = 65536, cache_dtype=torch.float16):
         super().__init__()
@@ -150,6 +156,17 @@ class BimodalEncoder(nn.Module):
         self.clear_cache()  # new weights invalidate cached text outputs
         super()._load_from_state_dict(*args, **kwargs)
 
+    def _tokenize(self, phrases: List[str]):
+        """The tokenizer's padded, truncated batch on the encoder's device (encoders built on
+        a transformers tokenizer, ``self.tokenizer``, with ``self.max_text_length``)."""
+        return self.tokenizer(
+            phrases,
+            padding=True,
+            truncation=True,
+            max_length=self.max_text_length,
+            return_tensors="pt",
+        ).to(self._device())
+
     def _device(self) -> torch.device:
         param = next(self.parameters(), None)
         return param.device if param is not None else torch.device("cpu")
@@ -174,13 +191,16 @@ class BimodalEncoder(nn.Module):
 
 
 def encode_queries(
-    encoder: "BimodalEncoder", texts: Sequence[Sequence[str]], with_tokens: bool = True
+    encoder: "BimodalEncoder", texts: Sequence[Sequence[Query]], with_tokens: bool = True
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """Text queries of a batch in one encoder call (cached per phrase when frozen).
+    """Queries of a batch in one encoder call per kind (text cached per phrase when frozen).
+
+    A query is a phrase or, with an encoder that embeds images (``has_image``), an image
+    tensor :math:`(3, H, W)` or several frames :math:`(F, 3, H, W)`; an item may mix both.
 
     Args:
         encoder: A :class:`BimodalEncoder`.
-        texts: B lists of K query texts.
+        texts: B lists of K queries.
         with_tokens: Also return token states and their mask (a model whose
             ``wants_tokens`` is True needs them).
 
@@ -190,17 +210,52 @@ def encode_queries(
 
     Raises:
         ValueError: The items have different numbers of queries.
+        TypeError: An image query for an encoder that embeds text only.
     """
     n_queries = {len(t) for t in texts}
     if len(n_queries) != 1:
         raise ValueError(f"every item needs the same number of queries, got {sorted(n_queries)}")
     k = n_queries.pop()
-    flat = [str(q) for item in texts for q in item]
-    embed, tokens, mask = encoder.encode_text(flat)
+    flat = [q if isinstance(q, torch.Tensor) else str(q) for item in texts for q in item]
+    images = [i for i, q in enumerate(flat) if isinstance(q, torch.Tensor)]
+    if not images:
+        embed, tokens, mask = encoder.encode_text(flat)
+    else:
+        if not encoder.has_image:
+            raise TypeError(
+                f"image queries need an encoder of images and text (e.g. "
+                f"'clip_image:openai/clip-vit-base-patch32'); {type(encoder).__name__} "
+                "embeds text only"
+            )
+        phrases = [i for i, q in enumerate(flat) if not isinstance(q, torch.Tensor)]
+        parts = [(images, encoder.encode_images([flat[i] for i in images]))]
+        if phrases:
+            parts.append((phrases, encoder.encode_text([flat[i] for i in phrases])))
+        embed, tokens, mask = _merge(parts, len(flat))
     embed = embed.unflatten(0, (len(texts), k))
     if not with_tokens:
         return embed, None, None
     return embed, tokens.unflatten(0, (len(texts), k)), mask.unflatten(0, (len(texts), k))
+
+
+def is_image_query(query: Query) -> bool:
+    """Whether a query is an image (a tensor) rather than a phrase."""
+    return isinstance(query, torch.Tensor)
+
+
+def _merge(parts: List[Tuple[List[int], TextBatch]], total: int) -> TextBatch:
+    """Encoded query groups put back in their original order, token states padded."""
+    length = max(batch[1].shape[1] for _, batch in parts)
+    first = parts[0][1]
+    embed = first[0].new_zeros(total, first[0].shape[1])
+    states = first[1].new_zeros(total, length, first[1].shape[2])
+    mask = torch.zeros(total, length, dtype=torch.bool, device=first[2].device)
+    for rows, (e, s, m) in parts:
+        index = torch.tensor(rows, device=embed.device)
+        embed[index] = e.to(embed)
+        states[index, : s.shape[1]] = s.to(states)
+        mask[index, : m.shape[1]] = m.to(mask.device)
+    return embed, states, mask
 
 
 def _check_phrases(phrases: Union[Sequence[str], str]) -> List[str]:

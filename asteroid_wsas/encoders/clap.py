@@ -172,13 +172,7 @@ class ClapEncoder(BimodalEncoder):
 
     # ------------------------------------------------------------------ text
     def _encode_text(self, phrases: List[str]) -> TextBatch:
-        inputs = self.tokenizer(
-            phrases,
-            padding=True,
-            truncation=True,
-            max_length=self.max_text_length,
-            return_tensors="pt",
-        ).to(self._device())
+        inputs = self._tokenize(phrases)
         with torch.autocast(self._device().type, enabled=False):
             out = self.model.text_model(
                 input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]

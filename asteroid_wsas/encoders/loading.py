@@ -19,9 +19,12 @@ def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None)
             2), a text-only encoder as ``"<kind>:<folder or hub id>"`` (a BERT,
             ``bert:bert-base-uncased``, :class:`~asteroid_wsas.encoders.bert.BertTextEncoder`;
             CLIP's text tower, ``clip:openai/clip-vit-base-patch32``,
-            :class:`~asteroid_wsas.encoders.clip_text.ClipTextEncoder`), or a separator
+            :class:`~asteroid_wsas.encoders.clip_text.ClipTextEncoder`), CLIP's text and image
+            towers as ``clip_image:<folder or hub id>``
+            (:class:`~asteroid_wsas.encoders.clip.ClipEncoder`, image queries; a
+            ``?pooling=patch_max`` suffix picks its patch-maximum pooling), or a separator
             package's encoder entry (``{"kind": "small", "package": ...}`` or ``{"kind":
-            "clap" | "bert" | "clip" | "named", "name": ...}``).
+            "clap" | "bert" | "clip" | "clip_image" | "named", "name": ...}``).
         base_dir: Folder that relative names are tried against first (a package's own).
 
     Returns:
@@ -33,10 +36,11 @@ def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None)
     """
     from .bert import BertTextEncoder
     from .clap import ClapEncoder
+    from .clip import ClipEncoder
     from .clip_text import ClipTextEncoder
     from .tiny import TinyBimodalEncoder
 
-    text_only = {cls.kind: cls for cls in (BertTextEncoder, ClipTextEncoder)}
+    text_only = {cls.kind: cls for cls in (BertTextEncoder, ClipTextEncoder, ClipEncoder)}
     kind = None
     if isinstance(spec, dict):
         if spec.get("kind") == "small":
@@ -47,10 +51,13 @@ def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None)
     prefix, colon, rest = name.partition(":")
     if colon and prefix in text_only:  # also inside an entry: the name a conf.yml gave
         kind, name = prefix, rest
+    options = {}
+    if kind == ClipEncoder.kind and "?pooling=" in name:
+        name, _, options["pooling"] = name.partition("?pooling=")
     if base_dir is not None and os.path.exists(os.path.join(base_dir, name)):
         name = os.path.join(os.fspath(base_dir), name)
     if kind in text_only:
-        return text_only[kind].from_pretrained(name).freeze()
+        return text_only[kind].from_pretrained(name, **options).freeze()
     if os.path.isfile(name):
         return TinyBimodalEncoder.from_pretrained(name).freeze()
     return ClapEncoder.from_pretrained(name).freeze()

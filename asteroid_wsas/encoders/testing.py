@@ -159,3 +159,120 @@ def save_random_clap(directory: Union[str, os.PathLike], **kwargs) -> str:
     """
     random_clap_encoder(**kwargs).save_pretrained(directory)
     return os.fspath(directory)
+
+
+# ------------------------------------------------------------------------------------ CLIP
+CLIP_WORDS = (
+    "a the sound of and mixture dog barks man speaks water runs rain falls violin cello "
+    "guitar piano flute trumpet drum accordion photo"
+)
+
+
+def clip_tokenizer(folder: Union[str, os.PathLike], words: str = CLIP_WORDS):
+    """A ``CLIPTokenizer`` over a minimal byte-level BPE written to ``folder``.
+
+    Every byte is a symbol (alone and word-final, ``</w>``), so any phrase tokenises; each
+    of ``words`` is also one token, made by merging its symbols left to right. The special
+    tokens come last, as in OpenAI's vocabulary (end-of-text has the largest id, where CLIP
+    pools).
+
+    Args:
+        folder: Where ``vocab.json`` and ``merges.txt`` are written.
+        words: Space-separated words that become single tokens.
+
+    Returns:
+        CLIPTokenizer
+    """
+    import json
+
+    from transformers import CLIPTokenizer
+
+    # GPT-2's byte table: printable Latin-1 bytes stand for themselves, others move past 255
+    kept = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    moved = [b for b in range(256) if b not in kept]
+    symbols = [chr(b) for b in kept] + [chr(256 + i) for i in range(len(moved))]
+    vocab = symbols + [s + "</w>" for s in symbols]
+    merges = []
+    for word in dict.fromkeys(words.split()):
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        merged = pieces[0]
+        for piece in pieces[1:]:
+            merges.append(f"{merged} {piece}")
+            merged += piece
+            if merged not in vocab:
+                vocab.append(merged)
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    os.makedirs(folder, exist_ok=True)
+    vocab_file = os.path.join(folder, "bpe_vocab.json")
+    merges_file = os.path.join(folder, "bpe_merges.txt")
+    with open(vocab_file, "w", encoding="utf-8") as f:
+        json.dump({t: i for i, t in enumerate(vocab)}, f)
+    with open(merges_file, "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+    return CLIPTokenizer(vocab_file, merges_file)
+
+
+def clip_config(tokenizer, size: str = "tiny", image_size: int = 32, patch_size: int = 8):
+    """A ``CLIPConfig``: ``"tiny"`` (2 x 2 layers of width 32, projection 16, for tests and
+    offline recipes) or ``"vit-b-32"`` (OpenAI's ViT-B/32 architecture).
+
+    Args:
+        tokenizer: Its special ids become the text tower's (CLIP pools at end-of-text).
+        size: ``"tiny"`` or ``"vit-b-32"``.
+        image_size: Side of the images the tiny vision tower sees.
+        patch_size: Its patch side.
+    """
+    from transformers import CLIPConfig
+
+    ids = dict(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    if size == "tiny":
+        tower = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2)
+        text = dict(tower, num_attention_heads=2, max_position_embeddings=32, **ids)
+        vision = dict(tower, num_attention_heads=2, image_size=image_size, patch_size=patch_size)
+        return CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
+    if size == "vit-b-32":
+        return CLIPConfig(text_config=ids, vision_config={"patch_size": 32}, projection_dim=512)
+    raise ValueError(f"size must be 'tiny' or 'vit-b-32', got {size!r}")
+
+
+def save_random_clip(
+    directory: Union[str, os.PathLike], size: str = "tiny", seed: int = 0, **kwargs
+) -> str:
+    """Write a random-initialised ``CLIPModel`` and its tokenizer in ``save_pretrained`` layout.
+
+    Loadable offline as ``clip_image:<directory>`` (text and image queries) or
+    ``clip:<directory>`` (its text tower). Its embeddings are fixed random features: image
+    and text queries of one class are *not* close, as they are in a trained CLIP.
+
+    Args:
+        directory: Where to write; created if needed.
+        size: See :func:`clip_config`.
+        seed: Seed of the initialisation.
+        **kwargs: ``image_size`` / ``patch_size`` of the tiny vision tower.
+
+    Returns:
+        str: ``directory``.
+
+    Examples:
+        >>> import tempfile
+        >>> from asteroid_wsas.encoders.clip import ClipEncoder
+        >>> folder = save_random_clip(tempfile.mkdtemp())
+        >>> ClipEncoder.from_pretrained(folder).embed_dim
+        16
+    """
+    import tempfile
+
+    from transformers import CLIPModel
+
+    directory = os.fspath(directory)
+    with tempfile.TemporaryDirectory() as scratch:  # the BPE files live on in tokenizer.json
+        tokenizer = clip_tokenizer(scratch)
+    torch.manual_seed(seed)
+    CLIPModel(clip_config(tokenizer, size, **kwargs)).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

@@ -20,10 +20,45 @@ from transformers.utils import ModelOutput
 
 from .base import BimodalEncoder, TextBatch
 
-__all__ = ["TextOnlyEncoder"]
+__all__ = ["TextOnlyEncoder", "NoAudioTower"]
 
 
-class TextOnlyEncoder(BimodalEncoder):
+class NoAudioTower:
+    """What query encoders without an audio tower share (BERT, CLIP): no audio embedding nor
+    temperature (they query separators but cannot teach the weak objective), and a
+    transformers model + tokenizer saved side by side. ``modality`` names what they embed."""
+
+    has_audio = False
+    sample_rate = 0  # no audio side; nothing reads an encoder's rate without embed_audio
+    modality = "text only"
+
+    def save_pretrained(self, directory: Union[str, os.PathLike]) -> None:
+        """Write model and tokenizer for :meth:`from_pretrained`."""
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+    @property
+    def logit_scale(self) -> float:
+        """Not defined: the audio -> text temperature needs an audio side."""
+        raise NotImplementedError(self._no_audio_message())
+
+    def embed_audio(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Not defined: the encoder has no audio tower.
+
+        Raises:
+            NotImplementedError: Always.
+        """
+        raise NotImplementedError(self._no_audio_message())
+
+    def _no_audio_message(self) -> str:
+        return (
+            f"{type(self).__name__} embeds {self.modality}, no audio: it can query a separator "
+            "but cannot be the teacher of the weak objective; use a CLAP or small bimodal "
+            "encoder"
+        )
+
+
+class TextOnlyEncoder(NoAudioTower, BimodalEncoder):
     """A ``transformers`` text model and its tokenizer as a query encoder (abstract).
 
     Token states are the model's ``last_hidden_state`` (zero at padding); the pooled,
@@ -58,8 +93,6 @@ class TextOnlyEncoder(BimodalEncoder):
 
     kind: str
     family: str
-    has_audio = False
-    sample_rate = 0  # no audio side; nothing reads an encoder's rate without embed_audio
 
     def __init__(
         self,
@@ -157,30 +190,6 @@ class TextOnlyEncoder(BimodalEncoder):
             ) from err
         return cls(model, tokenizer, **kwargs)
 
-    def save_pretrained(self, directory: Union[str, os.PathLike]) -> None:
-        """Write model and tokenizer for :meth:`from_pretrained`."""
-        self.model.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
-
-    @property
-    def logit_scale(self) -> float:
-        """Not defined: the audio -> text temperature needs an audio side."""
-        raise NotImplementedError(self._text_only_message())
-
-    def embed_audio(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        """Not defined: the encoder embeds text only.
-
-        Raises:
-            NotImplementedError: Always.
-        """
-        raise NotImplementedError(self._text_only_message())
-
-    def _text_only_message(self) -> str:
-        return (
-            f"{type(self).__name__} is text-only: it can query a separator but cannot be the "
-            "teacher of the weak objective; use a CLAP or small bimodal encoder"
-        )
-
     def _encode_text(self, phrases: List[str]) -> TextBatch:
         """Pooled, normalised embeddings and the last hidden states of ``phrases``.
 
@@ -190,13 +199,7 @@ class TextOnlyEncoder(BimodalEncoder):
               returns them).
             - mask: :math:`(N, L)`, bool, the tokenizer's attention mask.
         """
-        inputs = self.tokenizer(
-            phrases,
-            padding=True,
-            truncation=True,
-            max_length=self.max_text_length,
-            return_tensors="pt",
-        ).to(self._device())
+        inputs = self._tokenize(phrases)
         mask = inputs["attention_mask"].bool()
         with torch.autocast(self._device().type, enabled=False):
             outputs = self.model(**inputs)

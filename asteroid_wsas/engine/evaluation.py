@@ -62,6 +62,22 @@ def load_separator(path: PathLike):
     return model
 
 
+def frames_beside(separator: PathLike) -> Dict[str, Any]:
+    """How the ``best_model.pth`` at ``separator`` is queried on test sets, from the
+    ``conf.yml`` beside it: ``{}`` (text, also without a conf.yml), or the ``frames`` and
+    ``n_frames`` of an image-queried run (``queries: image``; see
+    :func:`~asteroid_wsas.engine.training.query_frames`)."""
+    import yaml
+
+    from .training import query_frames
+
+    conf_path = Path(separator).resolve().parent / "conf.yml"
+    if not conf_path.is_file():
+        return {}
+    conf = yaml.safe_load(conf_path.read_text(encoding="utf-8")) or {}
+    return query_frames(conf) if conf.get("queries", "text") != "text" else {}
+
+
 def default_selection(model) -> str:
     """How a loaded model's learned outputs answer queries: its objective's ``selection``
     (PIT: ``"assignment"``), ``"text"`` otherwise."""
@@ -81,9 +97,13 @@ def separated_batches(
     desc: str = "separating",
     progress: bool = True,
     selection: Optional[str] = None,
+    frames=None,
+    n_frames: int = 1,
 ):
     """Yield (batch, estimates) over a fixed test set; ``separator=None``: the mixture.
-    ``selection`` None: the separator's own (:func:`default_selection`)."""
+    ``selection`` None: the separator's own (:func:`default_selection`); ``frames``: query
+    each source with its video's frames (:class:`~asteroid_wsas.data.TestSetDataset`);
+    None: as the run beside the separator was trained (:func:`frames_beside`)."""
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
@@ -94,7 +114,10 @@ def separated_batches(
         selection = selection or default_selection(model)
         model.to(device)
         encoder.to(device)
-    data = TestSetDataset(manifest)
+    if model is not None and frames is None:
+        beside = frames_beside(separator)
+        frames, n_frames = beside.get("frames"), beside.get("n_frames", n_frames)
+    data = TestSetDataset(manifest, frames=frames if model is not None else None, n_frames=n_frames)
     n = min(limit, len(data)) if limit else len(data)
     # batches of consecutive mixtures with the same number of queries (phrase-level sets
     # mix clips of 2, 3 and 4 events)
@@ -134,6 +157,8 @@ def evaluate(
     force: bool = False,
     progress: bool = True,
     selection: Optional[str] = None,
+    frames=None,
+    n_frames: int = 1,
 ) -> Dict[str, Any]:
     """Score a separator on a fixed test set; write all_metrics.csv, final_metrics.json, a PNG.
 
@@ -151,6 +176,11 @@ def evaluate(
             ``"text"`` (the encoder's choice), ``"oracle"`` (best SI-SDR; an upper bound)
             or ``"assignment"`` (best one-to-one assignment); None: the one of the
             objective the model was trained with (PIT: assignment, others: text).
+        frames: A :class:`~asteroid_wsas.data.frames.FrameStore` of the test videos: each
+            source is queried with its video's frames over its span (image-queried
+            separators; :func:`~asteroid_wsas.engine.training.query_frames` of the
+            training config gives it); the CSV names the texts.
+        n_frames: Frames per query.
 
     Returns:
         dict: the summary (as in final_metrics.json).
@@ -171,13 +201,15 @@ def evaluate(
         desc=desc,
         progress=progress,
         selection=selection,
+        frames=frames,
+        n_frames=n_frames,
     ):
         evaluator.add(
             batch["mixture"],
             batch["references"],
             est,
             mixture_id=batch["ids"],
-            queries=batch["queries"],
+            queries=batch["query_names"],
         )
     evaluator.save(files[0], files[1], force=True)
     evaluator.plot(files[2], force=True, title=f"{out_dir.name}: per-mixture scores")

@@ -42,7 +42,7 @@ def examples(
             batch["mixture"][0],
             batch["references"][0],
             est[0],
-            batch["queries"][0],
+            batch["query_names"][0],
             batch["sample_rate"],
         )
     return written

@@ -23,7 +23,7 @@ from ..data import (
     collate_test_items,
     mixture_of_mixtures,
 )
-from ..data.registry import clean_data, get_dataset
+from ..data.registry import LabelledSolos, clean_data, frames_block, get_dataset
 from ..encoders.loading import load_encoder
 from ..losses.objectives import OBJECTIVES, make_objective
 from ..models.classifier import dataset_classes
@@ -36,6 +36,7 @@ __all__ = [
     "train_datasets",
     "build_system",
     "pretrained_classifier",
+    "query_frames",
     "train",
 ]
 
@@ -58,6 +59,11 @@ def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
     needs = OBJECTIVES[name].batches
     dataset = get_dataset(data)
     n_sources = data.get("n_sources", 2)
+    if frames_block(data) is not None and not isinstance(dataset, LabelledSolos):
+        raise ValueError(
+            f"data.frames: {data.get('dataset')!r} has no videos here; frames are read for "
+            "datasets of labelled videos (MUSIC, VGGSound)"
+        )
     other = clean_data(data)
     if other is not None and "clean" not in needs:
         raise ValueError(
@@ -159,10 +165,11 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
     )
     val_loader = None
     if val_manifest:
-        val_loader = _loader(
-            TestSetDataset(val_manifest), conf, False, collate_test_items, batch_size=4
-        )
+        val_set = TestSetDataset(val_manifest, **query_frames(conf))
+        val_loader = _loader(val_set, conf, False, collate_test_items, batch_size=4)
     args = objective_args(conf)
+    if conf.get("queries", "text") != "text":  # what the separator is queried with
+        args.setdefault("query", conf["queries"])
     if getattr(OBJECTIVES[conf["objective"]["name"]], "needs_classes", False):
         # a classifier teacher's vocabulary: the distinct phrases of the training data
         args.setdefault("classes", dataset_classes(*sets.values()))
@@ -176,6 +183,32 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
     system_conf = {k: conf[k] for k in ("optim", "scheduler") if conf.get(k)}
     system_conf["selection"] = selection
     return WeakSupSystem(model, encoder, objective, train_loader, val_loader, config=system_conf)
+
+
+def query_frames(conf: Dict[str, Any]) -> Dict[str, Any]:
+    """How a config's separator is queried on fixed test sets: ``{}`` for text, or the
+    ``frames`` / ``n_frames`` arguments of
+    :class:`~asteroid_wsas.data.TestSetDataset` for image-queried ones (``queries: image``,
+    frames from ``data.frames``).
+
+    Raises:
+        ValueError: ``queries`` is neither text nor image, or image without ``data.frames``
+            or without a dataset that has videos.
+    """
+    queries = conf.get("queries", "text")
+    if queries == "text":
+        return {}
+    if queries != "image":
+        raise ValueError(f"queries must be 'text' or 'image', got {queries!r}")
+    data = conf["data"]
+    block = frames_block(data)
+    dataset = get_dataset(data)
+    if block is None or not isinstance(dataset, LabelledSolos):
+        raise ValueError(
+            "queries: image needs data.frames and a dataset of labelled videos (MUSIC, "
+            f"VGGSound); data.dataset is {data.get('dataset')!r}"
+        )
+    return {"frames": dataset.frame_store(), "n_frames": block.get("n_frames", 1)}
 
 
 def pretrained_classifier(

@@ -1,7 +1,13 @@
 """Losses of the weakly-supervised objective, in Asteroid style, and their combinations."""
 
 from .bimodal import BimodalContrastiveLoss, bimodal_contrastive_loss, text_ids
-from .classifier_objectives import ClassifierTeacher, WeakClassifierObjective, WeakSupObjective
+from .classifier_objectives import (
+    ClassifierTeacher,
+    CoSepCleanObjective,
+    CoSepObjective,
+    WeakClassifierObjective,
+    WeakSupObjective,
+)
 from .objectives import (
     OBJECTIVES,
     MixAndSeparateObjective,
@@ -24,6 +30,8 @@ from .reconstruction import (
 )
 
 __all__ = [
+    "CoSepObjective",
+    "CoSepCleanObjective",
     "magnitude_weight",
     "WeightedMagnitudeL1",
     "MixAndSeparateLoss",

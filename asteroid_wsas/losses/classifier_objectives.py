@@ -6,6 +6,8 @@ r"""Objectives with a sound-event classifier as the teacher, in place of the CLA
                           cross-entropy of a classifier on each phrase estimate
 ``weak_sup``              Pishdadian et al. (2020): classifier loss on each queried output
                           (one-hot BCE) + mixture consistency; no captions, no CLAP teacher
+``cosep``                 Gao & Grauman (2019), CoSep*: image-queried mix-and-separate (or
+                          supervised) + a jointly trained classifier on every output
 ========================  ==============================================================
 
 Both take the class vocabulary ``classes`` (the distinct phrases of the training data,
@@ -43,10 +45,23 @@ from ..models.classifier import (
     mixture_examples,
     multi_hot,
 )
-from .objectives import Objective, WeakObjective, _check_batch, register_objective
+from .objectives import (
+    MixAndSeparateObjective,
+    Objective,
+    SupervisedObjective,
+    WeakObjective,
+    _check_batch,
+    register_objective,
+)
 from .reconstruction import WeightedMagnitudeL1
 
-__all__ = ["ClassifierTeacher", "WeakClassifierObjective", "WeakSupObjective"]
+__all__ = [
+    "ClassifierTeacher",
+    "WeakClassifierObjective",
+    "WeakSupObjective",
+    "CoSepObjective",
+    "CoSepCleanObjective",
+]
 
 Terms = Dict[str, torch.Tensor]
 ClassifierSpec = Union[None, str, os.PathLike, SoundClassifier]
@@ -344,3 +359,81 @@ class WeakSupObjective(Objective):
             loss = loss + self.teacher_weight * teacher
             out["teacher"] = teacher
         return {"loss": loss, **out}
+
+
+@register_objective
+class CoSepObjective(MixAndSeparateObjective):
+    r"""CoSep* (Gao & Grauman, ICCV 2019): separation queried by what is seen, plus a
+    classifier that must recognise each separated output as the seen object's class.
+
+    ``loss = weight * L_sep + cls_weight * L_CLS``. L_sep is mix-and-separate (``cosep``) or
+    supervised on clean sources (``cosep_clean``), queried by the sources' video frames
+    (``query="image"``) or captions. L_CLS: each separated output's waveform goes through a
+    sound classifier trained jointly with the separator (CoSep's co-separation loss: the
+    gradient trains both), target the classes of the sources the query shows (multi-hot:
+    a mixture-level query shows all of its sources). No object detector: the whole frame is
+    the "object" and the class comes from the dataset's labels, where CoSep takes detected
+    objects and the detector's classes.
+
+    Args:
+        classes: Class vocabulary (the training data's distinct phrases).
+        sample_rate: Rate of the data.
+        cls_weight: Weight of L_CLS.
+        loss: ``"mag_l1"`` or ``"si_sdr"`` (see :class:`MixAndSeparateObjective`).
+        weight: Factor on L_sep.
+        query: ``"image"`` (default) or ``"text"``.
+        classifier_kwargs: Arguments of the classifier (``n_mels``, ``channels``, ...).
+
+    Examples:
+        >>> obj = CoSepObjective(["The sound of dog", "The sound of rain"], 8000,
+        ...                      classifier_kwargs={"n_mels": 32, "channels": [8]})
+        >>> obj.batches, obj.classifier.n_classes
+        (('weak',), 2)
+    """
+
+    name = "cosep"
+    needs_classes = True
+    clean = False  # mixtures of mixtures; cosep_clean: clean single sources
+
+    def __init__(
+        self,
+        classes: Optional[Sequence[str]] = None,
+        sample_rate: Optional[int] = None,
+        cls_weight: float = 1.0,
+        loss: str = "mag_l1",
+        weight: float = 5.0,
+        query: str = "image",
+        classifier_kwargs: Optional[dict] = None,
+    ):
+        super().__init__(loss=loss, weight=weight, query=query)
+        if not classes or sample_rate is None:
+            raise ValueError(
+                "cosep needs classes and sample_rate (build_system passes the training "
+                "data's phrases and rate)"
+            )
+        self.cls_weight = float(cls_weight)
+        self.classifier = SoundClassifier(int(sample_rate), classes, **(classifier_kwargs or {}))
+
+    def _targets(self, batch: dict) -> torch.Tensor:
+        if self.clean:
+            return SupervisedObjective._targets(self, batch)
+        return batch["mixtures"]
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        _check_batch(batch, ("mix", "mixtures", "phrases"), self.name)
+        masks, spec = self.separate(model, encoder, batch)
+        sep = self.reconstruction(model, batch, masks, spec)
+        outputs = model.istft((masks * spec.unsqueeze(1)).flatten(0, 1), batch["mix"].shape[-1])
+        groups = [list(group) for item in batch["phrases"] for group in item]
+        cls = classification_bce(self.classifier(outputs), multi_hot(groups, self.classifier))
+        return {"loss": self.weight * sep + self.cls_weight * cls, self.loss_type: sep, "cls": cls}
+
+
+@register_objective
+class CoSepCleanObjective(CoSepObjective):
+    """:class:`CoSepObjective` on clean single sources (the single-source column of CoSep*):
+    supervised separation queried by each source's frames, plus the classifier term."""
+
+    name = "cosep_clean"
+    batches = ("clean",)
+    clean = True

@@ -233,32 +233,58 @@ class MixAndSeparateObjective(Objective):
             scaled like L_URL) or ``"si_sdr"`` (negative SI-SDR of the waveforms, mean over
             the N targets).
         weight: Factor on the loss (5, as L_URL in the weak total, by default).
+        query: ``"text"`` (the captions) or ``"image"`` (the video frames of each mixture's
+            sources, the batch's ``images``: CLIPSep-Img / Sound of Pixels; the encoder must
+            embed images, e.g. ``clip_image:...``).
     """
 
     name = "mix_and_separate"
     LOSSES = ("mag_l1", "si_sdr")
+    QUERIES = ("text", "image")
 
-    def __init__(self, loss: str = "mag_l1", weight: float = 5.0):
+    def __init__(self, loss: str = "mag_l1", weight: float = 5.0, query: str = "text"):
         super().__init__()
         if loss not in self.LOSSES:
             raise ValueError(f"loss must be one of {self.LOSSES}, got {loss!r}")
+        if query not in self.QUERIES:
+            raise ValueError(f"query must be one of {self.QUERIES}, got {query!r}")
         self.loss_type = loss
         self.weight = float(weight)
+        self.query = query
         self.url = MixAndSeparateLoss()
 
     def _targets(self, batch: dict) -> torch.Tensor:
         return batch["mixtures"]
 
-    def forward(self, model, encoder, batch: dict) -> Terms:
-        _check_batch(batch, ("mix", "mixtures", "captions"), self.name)
+    def queries(self, batch: dict) -> list:
+        """Per item, the N mixtures' queries: captions, or frames with ``query="image"``."""
+        if self.query == "text":
+            _check_batch(batch, ("mix", "mixtures", "captions"), self.name)
+            return batch["captions"]
+        if "images" not in batch:
+            raise KeyError(
+                f"the {self.name} objective with query 'image' needs the frames of each "
+                "source (batch key 'images'): set data.frames in the config"
+            )
+        return batch["images"]
+
+    def separate(self, model, encoder, batch: dict):
+        """Masks :math:`(B, N, F, frames)` and mixture STFT of the N mixtures' queries."""
+        masks, spec, _ = self._masked_magnitudes(model, encoder, batch["mix"], self.queries(batch))
+        return masks, spec
+
+    def reconstruction(self, model, batch: dict, masks, spec) -> torch.Tensor:
+        """The separation term (before ``weight``) of masks against the targets."""
         mix, targets = batch["mix"], self._targets(batch)
-        masks, spec, _ = self._masked_magnitudes(model, encoder, mix, batch["captions"])
         if self.loss_type == "mag_l1":
             mix_mag = spec.abs()
-            term = self.url(masks * mix_mag.unsqueeze(1), model.stft(targets).abs(), mix_mag)
-        else:
-            est = model.istft(masks * spec.unsqueeze(1), mix.shape[-1])
-            term = multisrc_neg_sisdr(est, targets).mean()
+            return self.url(masks * mix_mag.unsqueeze(1), model.stft(targets).abs(), mix_mag)
+        est = model.istft(masks * spec.unsqueeze(1), mix.shape[-1])
+        return multisrc_neg_sisdr(est, targets).mean()
+
+    def forward(self, model, encoder, batch: dict) -> Terms:
+        masks, spec = self.separate(model, encoder, batch)
+        term = self.reconstruction(model, batch, masks, spec)
         return {"loss": self.weight * term, self.loss_type: term}
 
 
@@ -273,6 +299,7 @@ class SupervisedObjective(MixAndSeparateObjective):
     Args:
         loss: ``"mag_l1"`` or ``"si_sdr"`` (see :class:`MixAndSeparateObjective`).
         weight: Factor on the loss.
+        query: ``"text"`` or ``"image"`` (each source's own frames).
     """
 
     name = "supervised"

@@ -1,7 +1,5 @@
 """ClipTextEncoder on tiny random-initialised CLIP checkpoints saved to folders (no hub access)."""
 
-import json
-
 import pytest
 import torch
 from transformers import (
@@ -10,53 +8,19 @@ from transformers import (
     CLIPTextConfig,
     CLIPTextModel,
     CLIPTextModelWithProjection,
-    CLIPTokenizer,
 )
 
 from asteroid_wsas.encoders import ClipTextEncoder
 from asteroid_wsas.encoders.loading import load_encoder
+from asteroid_wsas.encoders.testing import clip_tokenizer
 
 from .text_only_contract import PHRASES, WORDS, TextOnlyContract
 
 TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
 
 
-def byte_symbols():
-    """The 256 printable characters byte-level BPE writes bytes as (GPT-2's table): printable
-    Latin-1 bytes stand for themselves, the others are shifted past 255."""
-    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
-    kept += range(ord("®"), ord("ÿ") + 1)
-    shifted = [b for b in range(256) if b not in kept]
-    return [chr(b) for b in kept] + [chr(256 + i) for i in range(len(shifted))]
-
-
-def write_bpe_files(folder):
-    """vocab.json and merges.txt of a minimal byte-level BPE in CLIP's format.
-
-    The vocabulary holds every byte symbol alone and word-final (``</w>``), so any phrase
-    tokenises, plus each word of WORDS, built by merging its symbols left to right; the two
-    special tokens come last, as in OpenAI's vocabulary (the end-of-text id is the largest).
-    """
-    symbols = byte_symbols()
-    vocab = symbols + [s + "</w>" for s in symbols]
-    merges = []
-    for word in WORDS.split():
-        pieces = list(word[:-1]) + [word[-1] + "</w>"]
-        merged = pieces[0]
-        for piece in pieces[1:]:
-            merges.append(f"{merged} {piece}")
-            merged += piece
-            if merged not in vocab:
-                vocab.append(merged)
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
-    vocab_file, merges_file = folder / "source_vocab.json", folder / "source_merges.txt"
-    vocab_file.write_text(json.dumps({t: i for i, t in enumerate(vocab)}), encoding="utf-8")
-    merges_file.write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-    return str(vocab_file), str(merges_file)
-
-
 def tiny_tokenizer(folder):
-    tokenizer = CLIPTokenizer(*write_bpe_files(folder))
+    tokenizer = clip_tokenizer(folder, WORDS)
     # the words really are single tokens (between start and end of text)
     assert len(tokenizer("a dog barks")["input_ids"]) == 5
     return tokenizer

@@ -88,7 +88,7 @@ class TextOnlyContract:
 
     def test_text_only(self, encoder):
         assert not encoder.has_audio and encoder.sample_rate == 0
-        message = f"{self.ENCODER.__name__} is text-only"
+        message = f"{self.ENCODER.__name__} embeds text only, no audio"
         with pytest.raises(NotImplementedError, match=message):
             encoder.embed_audio(torch.zeros(1, 1000), 16000)
         with pytest.raises(NotImplementedError, match=message):
