@@ -378,6 +378,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         device=args.device,
         force=args.force,
+        queries=args.queries,
     )
     print_scores(summary, args.output_dir)
 
@@ -692,6 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--model", help="best_model.pth")
     which.add_argument("--mixture", action="store_true", help="score the unprocessed mixture")
     p.add_argument("--encoder", help="default: the one in conf.yml beside --model")
+    p.add_argument(
+        "--queries",
+        choices=("text", "image"),
+        help="query each source with its text or its video's frames (default: as the model "
+        "was trained, from the conf.yml beside it)",
+    )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", help="default: cuda when available")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")

@@ -251,6 +251,10 @@ def _processor_stats(source: str) -> dict:
     """``image_mean`` / ``image_std`` of the checkpoint's image processor, if it has one."""
     from transformers import CLIPImageProcessor
 
+    if os.path.isdir(source) and not os.path.isfile(
+        os.path.join(source, "preprocessor_config.json")
+    ):
+        return {}  # a folder without an image processor: CLIP's defaults
     try:
         with _quiet_transformers():  # without torchvision it warns about its PIL fallback
             processor = CLIPImageProcessor.from_pretrained(source)

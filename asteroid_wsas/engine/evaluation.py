@@ -99,11 +99,14 @@ def separated_batches(
     selection: Optional[str] = None,
     frames=None,
     n_frames: int = 1,
+    queries: Optional[str] = None,
 ):
     """Yield (batch, estimates) over a fixed test set; ``separator=None``: the mixture.
     ``selection`` None: the separator's own (:func:`default_selection`); ``frames``: query
     each source with its video's frames (:class:`~asteroid_wsas.data.TestSetDataset`);
-    None: as the run beside the separator was trained (:func:`frames_beside`)."""
+    None: as the run beside the separator was trained (:func:`frames_beside`), unless
+    ``queries="text"`` asks for the texts (an image-trained model queried by text, as
+    CLIPSep does through CLIP's shared space)."""
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
@@ -114,8 +117,17 @@ def separated_batches(
         selection = selection or default_selection(model)
         model.to(device)
         encoder.to(device)
-    if model is not None and frames is None:
+    if queries not in (None, "text", "image"):
+        raise ValueError(f"queries must be None, 'text' or 'image', got {queries!r}")
+    if queries == "text":
+        frames = None
+    elif model is not None and frames is None:
         beside = frames_beside(separator)
+        if queries == "image" and not beside:
+            raise ValueError(
+                "queries='image' needs frames: pass frames, or a separator trained with "
+                "queries: image (its conf.yml names the frames)"
+            )
         frames, n_frames = beside.get("frames"), beside.get("n_frames", n_frames)
     data = TestSetDataset(manifest, frames=frames if model is not None else None, n_frames=n_frames)
     n = min(limit, len(data)) if limit else len(data)
@@ -159,6 +171,7 @@ def evaluate(
     selection: Optional[str] = None,
     frames=None,
     n_frames: int = 1,
+    queries: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Score a separator on a fixed test set; write all_metrics.csv, final_metrics.json, a PNG.
 
@@ -181,6 +194,8 @@ def evaluate(
             separators; :func:`~asteroid_wsas.engine.training.query_frames` of the
             training config gives it); the CSV names the texts.
         n_frames: Frames per query.
+        queries: None (as the separator was trained), ``"text"`` (the test set's texts,
+            also for an image-trained separator) or ``"image"``.
 
     Returns:
         dict: the summary (as in final_metrics.json).
@@ -203,6 +218,7 @@ def evaluate(
         selection=selection,
         frames=frames,
         n_frames=n_frames,
+        queries=queries,
     ):
         evaluator.add(
             batch["mixture"],

@@ -17,5 +17,6 @@ with user_errors():
         batch_size=args.batch_size,
         device=args.device,
         force=args.force,
+        queries=args.queries,
     )
 print_scores(summary, args.output_dir)
