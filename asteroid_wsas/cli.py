@@ -3,6 +3,7 @@
 Sub-commands:
     prompts         caption CSV -> single-source phrases JSON
     train-encoder   train the small bimodal encoder on (mixture, caption) pairs
+    train-clip      train a small CLIP on a dataset's video frames and class prompts
     testset         build a fixed N-source test set of a dataset (manifest JSON)
     download        fetch a dataset's lists and audio (yt-dlp + ffmpeg), or say what to fetch
     generate        write generated sounds in a dataset's public layout (offline data)
@@ -13,7 +14,7 @@ Sub-commands:
     compare         Table-1-shaped table and validation-SDR curves of evaluated runs
     paper-runs      the training runs of the paper's Tables 1 and 2 (recipes/paper_tables)
     paper-tables    both tables, in the seed's shape, from those runs' scores
-    separate        separate audio files with text queries
+    separate        separate audio files with text (or image) queries
 """
 
 import argparse
@@ -37,6 +38,8 @@ OBJECTIVE_NAMES = (
     "mixpit",
     "weak_classifier",
     "weak_sup",
+    "cosep",
+    "cosep_clean",
 )
 
 
@@ -241,6 +244,37 @@ def cmd_generate(args: argparse.Namespace) -> None:
         sizes = {"train": n, "val": max(n // 10, 4), "test": max(n // 5, 4)}
         synthetic.write_audiocaps_layout(args.root, sizes, **common)
     print(f"generated {args.dataset}-layout data -> {args.root}")
+
+
+def cmd_train_clip(args: argparse.Namespace) -> None:
+    from .encoders.clip_training import small_clip_pairs, train_small_clip
+
+    if os.path.exists(os.path.join(args.output, "config.json")) and not args.force:
+        raise FileExistsError(f"{args.output} holds a model; pass --force to overwrite it")
+    data = dict(recipe_conf(args)["data"])
+    frames = data.get("frames")
+    frames = dict(frames) if isinstance(frames, dict) else {}
+    frames["size"] = args.image_size  # read at the vision tower's side
+    data["frames"] = frames
+    train, val, store = small_clip_pairs(data)
+    print(f"training on frames of {len(train)} videos, {len(val)} held out for retrieval")
+    report = train_small_clip(
+        train,
+        store,
+        args.output,
+        val,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        image_size=args.image_size,
+        seed=args.seed,
+    )
+    if report["retrieval"] is not None:
+        print(
+            f"held-out frame -> class R@1 {report['retrieval']:.2f} (chance "
+            f"{report['chance']:.2f}, {report['classes']} classes)"
+        )
+    print(f"small CLIP -> {args.output} (use it as clip_image:{args.output})")
 
 
 def recipe_conf(args: argparse.Namespace) -> dict:
@@ -589,6 +623,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_train_encoder)
+
+    p = sub.add_parser(
+        "train-clip",
+        help="train a small CLIP on a dataset's video frames and class prompts (offline "
+        "stand-in of a pretrained CLIP for the image-queried rows)",
+    )
+    p.add_argument("--conf", required=True, help="a recipe config: its dataset's training videos")
+    p.add_argument("--root", help="dataset root (overrides data.root)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    p.add_argument("-o", "--output", required=True, help="folder for the model (transformers')")
+    p.add_argument("--steps", type=int, default=300, help="optimiser steps")
+    p.add_argument("--batch-size", type=int, default=32, help="most frames per step (1/class)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
+    p.add_argument("--image-size", type=int, default=32, help="side of the frames it sees")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and sampling")
+    p.add_argument("--force", action="store_true", help="overwrite the output")
+    p.set_defaults(func=cmd_train_clip)
 
     p = sub.add_parser("testset", help="build a fixed N-source test set (manifest JSON)")
     p.add_argument("dataset", choices=DATASET_NAMES)

@@ -14,7 +14,8 @@ def test_help_lists_every_subcommand():
     out = subprocess.run(
         [sys.executable, "-m", "asteroid_wsas.cli", "--help"], capture_output=True, text=True
     ).stdout
-    commands = ["prompts", "train-encoder", "testset", "download", "generate", "prepare"]
+    commands = ["prompts", "train-encoder", "train-clip", "testset", "download", "generate"]
+    commands.append("prepare")
     for command in commands + ["train", "evaluate", "examples", "compare"]:
         assert f"    {command} " in out or f"    {command}\n" in out, command
 

@@ -28,7 +28,8 @@ def load_conf(
     path: PathLike, overrides: Optional[Dict[str, Any]] = None, method: Optional[str] = None
 ) -> Dict[str, Any]:
     """A recipe config (YAML), the method of a table row applied, then nested overrides
-    (``{"training": {...}}``), which win over both.
+    (``{"training": {...}}``), which win over both. The method reads the overridden config
+    (e.g. ``encoder.clip_image`` or ``data.frames`` set on the command line).
 
     Args:
         path: The YAML file.
@@ -45,7 +46,7 @@ def load_conf(
         conf = yaml.safe_load(f) or {}
     method = method or conf.get("method")
     if method:
-        conf = apply_method(conf, method)
+        conf = apply_method(_merge(conf, overrides or {}), method)
     conf = _merge(conf, overrides or {})
     get_dataset_class((conf.get("data") or {}).get("dataset"))  # names the known ones
     if conf.get("objective", {}).get("name") not in OBJECTIVES:

@@ -147,3 +147,20 @@ def test_clipsep_img_star_trains_and_is_scored_with_frame_queries(root, clip_dir
     # CLIPSep's transfer: trained on frames, asked with the class phrases
     text = evaluate(best, encoder, manifest, tmp_path / "text", progress=False, queries="text")
     assert text["metrics"]["sdri"]["mean"] > 3.0  # 14.1 when written
+
+
+def test_cli_trains_a_small_clip_from_a_recipe_config(root, tmp_path, capsys):
+    from asteroid_wsas.cli import main
+
+    conf = _conf(root, "unused")
+    del conf["data"]["frames"]  # train-clip reads frames without the block, at its size
+    path = tmp_path / "conf.yml"
+    path.write_text(yaml.safe_dump(conf))
+    out = tmp_path / "clip"
+    main(["train-clip", "--conf", str(path), "-o", str(out), "--steps", "20", "--image-size", "16"])
+    printed = capsys.readouterr().out
+    assert "held-out frame -> class R@1" in printed and f"clip_image:{out}" in printed
+    encoder = load_encoder(f"clip_image:{out}")
+    assert encoder.image_size == 16 and encoder.has_image
+    with pytest.raises(SystemExit, match="holds a model; pass --force"):
+        main(["train-clip", "--conf", str(path), "-o", str(out), "--steps", "1"])
