@@ -528,7 +528,13 @@ def _paper_runs(args: argparse.Namespace):
 
     fractions = [] if args.no_table2 else args.fractions
     runs = paper_runs(
-        args.methods or None, args.counts, fractions, args.cross, args.fallback or (), args.captions
+        args.methods or None,
+        args.counts,
+        fractions,
+        args.cross,
+        args.fallback or (),
+        args.captions,
+        images=not args.no_images,
     )
     if args.only:
         runs = [r for r in runs if any(fnmatchcase(r.folder, p) for p in args.only)]
@@ -819,6 +825,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--fractions", nargs="+", type=int, default=[5, 10, 25, 75], help="clean %% (Table 2)"
         )
         p.add_argument("--no-table2", action="store_true", help="Table 1 only")
+        p.add_argument(
+            "--no-images",
+            action="store_true",
+            help="without Table 1's image-queried rows (no CLIP or no video frames)",
+        )
         p.add_argument(
             "--cross",
             metavar="DATASET",

@@ -42,11 +42,15 @@ __all__ = [
 
 PathLike = Union[str, os.PathLike]
 
-# Table 1's rows, in the seed's order (the image-conditional rows are another issue's)
+# Table 1's rows, in the seed's order
 TABLE1_METHODS = (
     "pit",
     "mixit",
     "mixpit",
+    "clipsep_img",
+    "clipsep_img_star",
+    "cosep_star",
+    "sop_star",
     "clipsep_text",
     "clipsep_text_star",
     "bertsep_star",
@@ -128,8 +132,8 @@ class Run:
 
     @property
     def encoder(self) -> str:
-        """The kind of text encoder the method queries with (``"bert"``, ``"clip"``), or
-        ``"-"``: the recipe's encoder."""
+        """The kind of encoder the method queries with (``"bert"``, ``"clip"``,
+        ``"clip_image"``), or ``"-"``: the recipe's encoder."""
         return get_method(self.method).encoder or "-"
 
 
@@ -149,6 +153,7 @@ def table1_runs(
     methods: Optional[Sequence[str]] = None,
     counts: Sequence[int] = (2, 3, 4),
     fallback: Sequence[str] = (),
+    images: bool = True,
 ) -> List[Run]:
     """The runs of Table 1: per method, its clean column and one run per mixture size.
 
@@ -159,12 +164,16 @@ def table1_runs(
             that their rows query with the recipe's encoder: rows that are then the same
             training run (CLIPSep-Text*, BertSep* and CLAPSep*) share one run per column,
             the one of the row with the recipe's encoder where there is one.
+        images: Include the image-queried rows (False: no encoder of images or no video
+            frames; they cannot fall back to a text encoder).
 
     Returns:
         list: :class:`Run` per cell, in table order (shared runs repeated; :func:`paper_runs`
         merges them).
     """
     names = [m for m in TABLE1_METHODS if m in METHODS] if methods is None else list(methods)
+    if not images:
+        names = [m for m in names if get_method(m).query != "image"]
     owner = _shared_runs(names, fallback)
     runs = []
     for name in names:
@@ -367,6 +376,7 @@ def paper_runs(
     cross: Optional[str] = None,
     fallback: Sequence[str] = (),
     captions: Optional[str] = None,
+    images: bool = True,
 ) -> List[Run]:
     """Every run of both tables, each folder once (its cells merged).
 
@@ -377,10 +387,11 @@ def paper_runs(
         cross: Table 2's second dataset (:func:`table2_runs`); None: no cross-dataset rows.
         fallback: Text encoder kinds that fall back to the recipe's (:func:`table1_runs`).
         captions: Table 2's captioned dataset (:func:`table2_runs`); None: no such part.
+        images: Table 1's image-queried rows (:func:`table1_runs`).
     """
     merged: Dict[str, Run] = {}
     table2 = table2_runs(fractions, counts, cross, captions) if fractions else []
-    for run in table1_runs(methods, counts, fallback) + table2:
+    for run in table1_runs(methods, counts, fallback, images) + table2:
         if run.folder in merged:
             merged[run.folder].cells += run.cells
             merged[run.folder].meta = merged[run.folder].meta or run.meta

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The seed's Table 1 (audio and text rows) and Table 2 (MUSIC-2Mix part) offline, in one
-# command.
+# The seed's Table 1 (unconditional, image, text and proposed rows) and Table 2 offline, in
+# one command.
 #
-# Renders the main job's instrument solos (recipes/synthetic) and, for Table 2's
+# Renders the main job's instrument solos (recipes/synthetic) with drawn video frames (the
+# image rows' queries; a small CLIP learns them in stage 2 unless --image names one) and, for Table 2's
 # cross-dataset rows, single-event clips in VGGSound's layout; trains the small bimodal
 # encoder on 2-, 3- and 4-source training mixtures of both (the teachers and the offline
 # stand-in for CLAP), trains every cell of both tables with the same model and budget,
@@ -30,6 +31,10 @@ captions_root=data/rendered_audiocaps  # its rendered clips (1 to 4 events, one 
 only=""               # the cells whose folder matches one of these patterns (wsas paper-runs)
 bert=""               # BertSep*, LASS-Net: BERT folder / hub id (empty: see the docs)
 clip=""               # CLIPSep-Text(*): CLIP folder / hub id (empty: see the docs)
+images=auto           # Table 1's image rows (CLIPSep-Img(*), CoSep*, SOP*); none: without
+image=""              # their CLIP, both towers: folder / hub id (empty: a small CLIP, stage 2)
+clip_steps=300        # stage 2 steps of the small CLIP
+frame_size=64         # side of the drawn frames (and of the frames the image rows read)
 per_class=20          # rendered recordings per instrument
 render_seed=1         # seed of the recordings
 gpus=default          # default: 0 with --quick (CPU), else auto (a GPU when present)
@@ -62,6 +67,7 @@ selection=(--counts $counts)
 if [ "$fractions" = none ]; then selection+=(--no-table2); else selection+=(--fractions $fractions); fi
 [ "$fractions" = none ] && cross=none
 [ "$cross" = none ] && captions=none
+[ "$images" = none ] && selection+=(--no-images)
 if [ -n "$only" ]; then
   read -r -a patterns <<<"$only"  # no globbing against the files here
   selection+=(--only "${patterns[@]}")
@@ -86,8 +92,10 @@ sys.exit(0 if isinstance(cached('$3', 'config.json'), str) else 1)" 2>/dev/null;
 }
 
 segment=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['segment'])")
+render_frames=()
+[ "$images" != none ] && render_frames=(--frames --fps 2 --frame-size "$frame_size")
 if in_stages 0; then
-  stage0_render
+  stage0_render music "$root" 8 "${render_frames[@]}"
   [ "$cross" != none ] && stage0_render "$cross" "$cross_root"
   # captioned clips one training segment long: a caption names what the crop holds
   [ "$captions" != none ] && stage0_render "$captions" "$captions_root" "$segment"
@@ -97,6 +105,11 @@ fi
 bert_spec=$(text_encoder bert "$bert" bert-base-uncased)
 clip_spec=$(text_encoder clip "$clip" openai/clip-vit-base-patch32)
 notes=()
+# the image rows' CLIP: --image, else OpenAI's from the hub cache, else a small one (stage 2)
+image_spec=$(text_encoder clip_image "$image" openai/clip-vit-base-patch32)
+image_spec=${image_spec#clip_image:}
+small_clip=$exp_root/encoder/small_clip
+[ -z "$image_spec" ] && image_spec=$PWD/$small_clip
 fallback=()
 [ -z "$bert_spec" ] && fallback+=(bert) && notes+=(--note "BertSep* and LASS-Net: no BERT here (--bert); their queries came from the small encoder's text tower.")
 [ -z "$clip_spec" ] && fallback+=(clip) && notes+=(--note "CLIPSep-Text and CLIPSep-Text*: no CLIP here (--clip); their queries came from the small encoder's text tower.")
@@ -108,6 +121,11 @@ fi
 
 # every run: folder, method, sources, text encoder kind, test set, teacher data, overrides
 runs=$(wsas paper-runs "${selection[@]}" "${root_args[@]}")
+train_clip=false
+if cut -f4 <<<"$runs" | grep -qx clip_image && [ "$image_spec" = "$PWD/$small_clip" ]; then
+  train_clip=true
+  notes+=(--note "CLIPSep-Img(*), CoSep* and SOP*: no pretrained CLIP here (--image); their queries came from a small CLIP trained on the rendered solos' drawn frames and class prompts.")
+fi
 
 if in_stages 1; then
   stage1_prepare
@@ -124,6 +142,17 @@ if in_stages 1; then
   done
 fi
 
+if in_stages 2 && [ "$train_clip" = true ]; then
+  if [ -f "$small_clip/config.json" ] && [ "$force" != true ]; then
+    say "stage 2: $small_clip exists (--force true retrains it)"
+  else
+    say "stage 2: a small CLIP on the training solos' frames and class prompts -> $small_clip"
+    mkdir -p "$(dirname "$small_clip")"
+    wsas train-clip --conf "$conf" --root "$root" -o "$small_clip" --steps "$clip_steps" \
+      --force >"$small_clip.log" 2>&1 || { tail -n 20 "$small_clip.log" >&2; exit 1; }
+    grep -h "^held-out" "$small_clip.log" || true
+  fi
+fi
 if in_stages 2; then
   # one teacher per training data and mixture size: each cell's teacher learns from the
   # mixtures and captions of what the cell trains on (never clean solos), with the steps
@@ -165,11 +194,18 @@ run_one() {
   [ "$teacher" != - ] && enc=$(teacher_of "$n" "_$teacher")
   [ "$test" != - ] && sets=$data_dir/$test
   [ -f "$enc" ] && enc=$PWD/$enc  # absolute: conf.yml serves eval from anywhere
+  local encoder_set
   case $kind in
     bert) spec=${bert_spec:-$enc} ;;
     clip) spec=${clip_spec:-$enc} ;;
     *) spec=$enc ;;
   esac
+  encoder_set=(--set "encoder.name=$spec")
+  if [ "$kind" = clip_image ]; then
+    # the method names the encoder (with its pooling) from encoder.clip_image; frames are
+    # read at the drawn size
+    encoder_set=(--set "encoder.clip_image=$image_spec" --set "data.frames.size=$frame_size")
+  fi
   for kv in "$@"; do
     extra+=(--set "$kv")
     [[ $kv == data.root=* ]] && data=()  # another dataset's mixtures (a cross-dataset row)
@@ -184,7 +220,7 @@ run_one() {
     [ "$force" = true ] && extra+=(--force --restart)
     # the teacher stays the n-source small encoder (weak rows); the query encoder is spec
     python train.py "$conf" "${data[@]}" --exp-dir "$exp_dir" --method "$method" \
-      --gpus "$gpus" --val-manifest "$sets/val_2mix.json" --set "encoder.name=$spec" \
+      --gpus "$gpus" --val-manifest "$sets/val_2mix.json" "${encoder_set[@]}" \
       --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
       "${extra[@]}" || return 1
   fi

@@ -14,20 +14,24 @@ teacher_of() {
   fi
 }
 
-# stage0_render [DATASET ROOT [SECONDS]]: rendered recordings of SECONDS (8) in DATASET's
-# layout (default: MUSIC's, at $root), kept when present unless --force true
+# stage0_render [DATASET ROOT [SECONDS [--frames ...]]]: rendered recordings of SECONDS (8)
+# in DATASET's layout (default: MUSIC's, at $root), kept when present unless --force true;
+# further options go to generate (--frames: drawn video frames too, which a layout rendered
+# without them gains by rendering again: the audio comes out the same)
 stage0_render() {
   local dataset=${1:-music} out=${2:-$root} seconds=${3:-8} listing rate
+  shift $(($# < 3 ? $# : 3))
   listing=$(python -c "from asteroid_wsas.data import get_dataset_class as D; \
 print(D('$dataset').listing.format(split='train'))")
-  if [ -f "$out/$listing" ] && [ "$force" != true ]; then
+  if [ -f "$out/$listing" ] && [ "$force" != true ] &&
+    { [[ " $* " != *" --frames "* ]] || [ -d "$out/frames" ]; }; then
     say "stage 0: $out exists"
     return
   fi
   say "stage 0: rendering $per_class $dataset-layout recordings per class -> $out"
   rate=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['sample_rate'])")
   wsas generate "$dataset" "$out" --sounds rendered --per-class "$per_class" --seconds "$seconds" \
-    --sample-rate "$rate" --seed "$render_seed" --force
+    --sample-rate "$rate" --seed "$render_seed" --force "$@"
 }
 
 # stage2_teachers "N..." [SUFFIX STEPS [--set KEY=VALUE...]]: one small encoder per

@@ -135,30 +135,42 @@ def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
 
 
 def test_paper_tables_tiny_fills_a_methods_columns_and_a_cross_dataset_row(tmp_path):
-    # three runs only (CI time): the tables' own logic, every Table 2 row included, is
+    # four runs only (CI time): the tables' own logic, every Table 2 row included, is
     # tested on generated scores in tests/engine/test_paper.py
     _render_tools_or_skip()
     recipe = _recipe(tmp_path, "paper_tables")
     args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
     args += ["--per_class", "5", "--counts", "2", "--fractions", "5", "--quick", "true"]
-    only = "table1/lassnet/* table2/semi_music_clean_* table2/audiocaps/semi_*"
-    proc = _run(recipe, *args, "--methods", "lassnet", "--only", only, "--stop_stage", "4")
+    args += ["--clip_steps", "3", "--frame_size", "32"]
+    only = "table1/lassnet/* table1/sop_star/2src table2/semi_music_clean_* table2/audiocaps/semi_*"
+    methods = ["--methods", "sop_star lassnet"]
+    proc = _run(recipe, *args, *methods, "--only", only, "--stop_stage", "4")
     exp = recipe / "exp"
     text = (exp / "results.md").read_text()
     assert text.strip() in proc.stdout  # printed as written
     rows = [ln for ln in text.splitlines() if ln.startswith("| ")]
     assert rows[0] == "| Method | group | seeds | Single-source (supervised) | 2-source |"
-    assert rows[1].startswith("| LASS-Net | Language conditional | 1 | ")
-    assert "| - |" not in rows[1]
+    # an image row (its 2-source cell only) before the text rows, as in the seed
+    assert rows[1].startswith("| SOP* | Image conditional | 1 | - | ")
+    assert rows[2].startswith("| LASS-Net | Language conditional | 1 | ")
+    assert "| - |" not in rows[2]
     # Table 2: a cross-dataset row (MUSIC solos clean, VGGSound-layout mixtures) and the
     # AudioCaps-layout clips with VGGSound-layout solos clean, each on its own test set
-    assert rows[3].startswith(
+    assert rows[4].startswith(
         "| Semi-supervised | MUSIC-2Mix | MUSIC 100 % | VGGSound 100 % | 2 | 1 | "
     )
-    assert rows[4].startswith(
+    assert rows[5].startswith(
         "| Semi-supervised | AudioCaps-2Mix | VGGSound 100 % | AudioCaps 100 % | 1-N | 1 | "
     )
-    assert len(rows) == 5
+    assert len(rows) == 6
+    # SOP*: trained and scored with frame queries through the small CLIP's patch features
+    sop = yaml.safe_load((exp / "table1/sop_star/2src/seed0/conf.yml").read_text())
+    assert sop["queries"] == "image" and sop["data"]["frames"] == {"size": 32}
+    assert sop["encoder"]["name"] == (
+        f"clip_image:{exp.resolve()}/encoder/small_clip?pooling=patch_max"
+    )
+    assert (exp / "encoder" / "small_clip" / "training.json").is_file()
+    assert "no pretrained CLIP here" in text
     caps = yaml.safe_load((exp / "table2/audiocaps/semi_vggsound_clean/seed0/conf.yml").read_text())
     assert caps["encoder"]["name"].endswith("tiny_2src_audiocaps+vggsound.pth")
     assert (
