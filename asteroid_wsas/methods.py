@@ -258,7 +258,8 @@ for _method in (
         notes="Pixel-level features: CLIP's patch tokens through its visual projection are "
         "the visual feature map; in training it is max-pooled over space (as SoP does) and "
         "mixed with the U-Net's output maps by an inner product (SoP's synthesizer, our "
-        "U-Net's late fusion). One patch's vector queries the sound of that place; CLIP's "
+        "U-Net's late fusion). Separator.sound_of_pixels lets each patch query the sound of "
+        "that place; CLIP's "
         "ViT replaces SoP's dilated ResNet-18.",
     ),
     Method(

@@ -26,6 +26,7 @@ from .utils import fast_bf16, refuse_overwrite
 __all__ = [
     "Separator",
     "Separation",
+    "PixelSeparation",
     "separate_batch",
     "pick_outputs",
     "assign_outputs",
@@ -40,6 +41,23 @@ AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
 QueryLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, Any]
 FORMAT_VERSION = 1
 DEFAULT_CHUNK = 10.0  # seconds: about the training clips' length, and flat memory
+
+
+@dataclass
+class PixelSeparation:
+    """What :meth:`Separator.sound_of_pixels` returns.
+
+    Attributes:
+        estimates: One estimate per patch, :math:`(h, w, C, T)` (:math:`(h, w, T)` for 1-D
+            input), at ``sample_rate``; numpy unless the input was a tensor.
+        sample_rate: The input's rate.
+        level_db: :math:`(h, w)`, each patch's estimate level relative to the input (dB):
+            where the picture's sounds are.
+    """
+
+    estimates: Any
+    sample_rate: int
+    level_db: Any
 
 
 @dataclass
@@ -629,6 +647,83 @@ class Separator(nn.Module):
             out = out.numpy()
             res = None if res is None else res.numpy()
         return Separation(names, out, rate, presence, level, res, extras)
+
+    @torch.inference_mode()
+    def sound_of_pixels(
+        self,
+        audio: AudioLike,
+        image: QueryLike,
+        *,
+        sample_rate: Optional[int] = None,
+        device: Union[None, str, torch.device] = None,
+        precision: str = "auto",
+    ) -> "PixelSeparation":
+        """Sound of Pixels at test time: every patch of a picture queries its own estimate.
+
+        Each patch's projected CLIP feature (``ClipEncoder.encode_pixels``) is a query; the
+        level of its estimate maps where in the picture the sound comes from. Meant for
+        separators trained on the pooled feature map (SOP*, ``pooling=patch_max``); any
+        separator with a CLIP encoder answers. One pass over the whole input (no chunks).
+
+        Args:
+            audio: As :meth:`separate`.
+            image: One picture (``"image:PATH"``, a Path, a PIL image, an array or tensor) or
+                frames :math:`(F, 3, H, W)`.
+            sample_rate: The rate of an array or tensor.
+            device: Where to run (default: the model's device).
+            precision: ``"auto"``, ``"bf16"`` or ``"fp32"``.
+
+        Returns:
+            PixelSeparation: estimates :math:`(h, w, C, T)` ((h, w, T) for 1-D input) and
+            the level map :math:`(h, w)` in dB relative to the input.
+
+        Raises:
+            TypeError: The encoder does not embed images.
+            ValueError: A text instead of a picture, a MixIT separator, or bad audio.
+        """
+        if not getattr(self.encoder, "has_image", False):
+            raise TypeError(
+                "sound_of_pixels needs CLIP as the encoder (clip_image:...), "
+                f"{type(self.encoder).__name__} embeds no images"
+            )
+        if self.learned_queries:
+            raise ValueError("sound_of_pixels needs a query-conditioned separator, not MixIT's")
+        _, resolved = resolve_queries([image], "image")
+        if isinstance(resolved[0], str):
+            raise ValueError(f"image must be a picture (e.g. 'image:PATH'), got text {image!r}")
+        wav, rate, kind, one_d = load_audio(audio, sample_rate)
+        device = torch.device(device) if device is not None else _device_of(self.model)
+        dtype = _autocast_dtype(device, precision)
+        self.encoder.to(device)
+        x = (
+            wav
+            if rate == self.sample_rate
+            else torchaudio.functional.resample(wav, rate, self.sample_rate)
+        )
+        embed, tokens, mask = self.encoder.encode_pixels(resolved[0])
+        grid = int(round(embed.shape[0] ** 0.5))
+        channels = x.shape[0]
+        autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+        with autocast:
+            masks, spec = self.model.forward_masks(
+                x.to(device),
+                embed.expand(channels, -1, -1),
+                tokens.expand(channels, -1, -1, -1) if self.model.wants_tokens else None,
+                mask.expand(channels, -1, -1) if self.model.wants_tokens else None,
+            )
+        out = self.model.istft(masks.float() * spec.unsqueeze(1), x.shape[-1])
+        out = out.transpose(0, 1).contiguous()  # (h w, C, T)
+        if rate != self.sample_rate:
+            out = torchaudio.functional.resample(out, self.sample_rate, rate)
+        out = _fit(out.cpu(), wav.shape[-1])  # (h w, C, T)
+        energy = wav.square().mean().clamp_min(1e-12)
+        level = 10 * torch.log10(out.square().mean((-1, -2)).clamp_min(1e-12) / energy)
+        out = out.unflatten(0, (grid, grid))
+        if one_d:
+            out = out[:, :, 0]
+        if kind != "torch":
+            out = out.numpy()
+        return PixelSeparation(out, rate, level.view(grid, grid).numpy())
 
     def _audio_embeddings(self, est: torch.Tensor, windows: int = 3) -> torch.Tensor:
         """Unit-norm encoder embedding :math:`(K, D)` of each estimate :math:`(K, C, T)`,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import torchaudio
 from PIL import Image
 
 from asteroid_wsas import Separator, TextCondUNet
@@ -177,3 +178,27 @@ def test_cli_takes_image_queries_beside_text(separator, tmp_path, pictures, caps
                 str(tmp_path / "model"),
             ]
         )
+
+
+def test_sound_of_pixels_answers_every_patch(separator, pictures):
+    cello_path, cello = pictures["cello"]
+    mix = _mix()
+    result = separator.sound_of_pixels(
+        mix, f"image:{cello_path}", sample_rate=16000, precision="fp32"
+    )
+    assert result.estimates.shape == (4, 4, *mix.shape)  # 32 / 8 patches a side
+    assert result.level_db.shape == (4, 4) and np.isfinite(result.level_db).all()
+    # a patch's estimate is what its feature vector asks for as a query
+    pixels = torch.from_numpy(cello).permute(2, 0, 1)
+    embed, tokens, mask = separator.encoder.encode_pixels(pixels)
+    x = torchaudio.functional.resample(torch.from_numpy(mix), 16000, 8000)
+    with torch.no_grad():
+        masks, spec = separator.model.forward_masks(
+            x, embed.expand(2, -1, -1), tokens.expand(2, -1, -1, -1), mask.expand(2, -1, -1)
+        )
+        direct = separator.model.istft(masks * spec.unsqueeze(1), x.shape[-1])[:, 5]
+    direct = torchaudio.functional.resample(direct, 8000, 16000)[..., : mix.shape[-1]]
+    assert np.allclose(result.estimates[1, 1], direct.numpy(), atol=1e-4)  # patch 5: (1, 1)
+    assert not np.allclose(result.estimates[0, 0], result.estimates[1, 1], atol=1e-5)
+    with pytest.raises(ValueError, match="must be a picture"):
+        separator.sound_of_pixels(mix, "a cello", sample_rate=16000)

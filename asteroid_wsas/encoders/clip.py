@@ -206,12 +206,41 @@ class ClipEncoder(NoAudioTower, BimodalEncoder):
             vector per patch (the visual feature map of Sound of Pixels), with
             ``pooling="patch_max"``.
         """
+        if self.pooling == "patch_max":
+            return self.patch_features(pixels)
         vision = self.model.vision_model(pixel_values=pixels)
-        if self.pooling == "cls":
-            return self.model.visual_projection(vision.pooler_output).float()
+        return self.model.visual_projection(vision.pooler_output).float()
+
+    def patch_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The visual feature map: each patch token through CLIP's post-layernorm and visual
+        projection (into the space of the text embeddings), before normalisation.
+
+        Args:
+            pixels: :math:`(N, 3, S, S)` from :meth:`preprocess`.
+
+        Returns:
+            torch.Tensor: :math:`(N, h, w, D)`, ``h = w = S / patch_size``.
+        """
+        vision = self.model.vision_model(pixel_values=pixels)
         patches = self.model.vision_model.post_layernorm(vision.last_hidden_state[:, 1:])
         side = int(round(patches.shape[1] ** 0.5))
         return self.model.visual_projection(patches).float().unflatten(1, (side, side))
+
+    @torch.no_grad()
+    def encode_pixels(self, image: torch.Tensor) -> TextBatch:
+        """One query per patch of an image (Sound of Pixels at test time: what sounds there).
+
+        Args:
+            image: :math:`(3, H, W)` or frames :math:`(F, 3, H, W)` (per patch, the normalised
+                mean over the frames), uint8 or float in [0, 1].
+
+        Returns:
+            tuple: ``embed`` :math:`(h w, D)` normalised, ``states`` :math:`(h w, 1, D)`,
+            ``mask`` :math:`(h w, 1)`, patches in row-major order.
+        """
+        frames = _check_image(image, 0)
+        features = F.normalize(self.patch_features(self.preprocess(frames)), dim=-1)
+        return _as_tokens(features.mean(0).flatten(0, 1))
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
         """CLIP's input of frames: resize, centre crop, normalise.
