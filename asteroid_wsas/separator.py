@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torchaudio
+from torchaudio.functional import resample
 from torch import nn
 
 from .encoders.base import Query, encode_queries
@@ -568,18 +569,9 @@ class Separator(nn.Module):
                 "negative needs a text-conditioned separator; this one was trained with MixIT "
                 "and answers a query by picking one of its fixed outputs"
             )
-        wav, rate, kind, one_d = load_audio(audio, sample_rate)
-        device = torch.device(device) if device is not None else _device_of(self.model)
-        dtype = _autocast_dtype(device, precision)
-        self.encoder.to(device)
-
-        # the model's rate; channels are the batch
-        x = (
-            wav
-            if rate == self.sample_rate
-            else torchaudio.functional.resample(wav, rate, self.sample_rate)
+        wav, rate, kind, one_d, x, device, dtype = self._prepare(
+            audio, sample_rate, device, precision
         )
-        x = x.to(device)
         chunk = x.shape[-1]
         if chunk_seconds is not None or x.shape[-1] > DEFAULT_CHUNK * self.sample_rate:
             seconds = DEFAULT_CHUNK if chunk_seconds is None else float(chunk_seconds)
@@ -691,14 +683,8 @@ class Separator(nn.Module):
         _, resolved = resolve_queries([image], "image")
         if isinstance(resolved[0], str):
             raise ValueError(f"image must be a picture (e.g. 'image:PATH'), got text {image!r}")
-        wav, rate, kind, one_d = load_audio(audio, sample_rate)
-        device = torch.device(device) if device is not None else _device_of(self.model)
-        dtype = _autocast_dtype(device, precision)
-        self.encoder.to(device)
-        x = (
-            wav
-            if rate == self.sample_rate
-            else torchaudio.functional.resample(wav, rate, self.sample_rate)
+        wav, rate, kind, one_d, x, device, dtype = self._prepare(
+            audio, sample_rate, device, precision
         )
         embed, tokens, mask = self.encoder.encode_pixels(resolved[0])
         grid = int(round(embed.shape[0] ** 0.5))
@@ -724,6 +710,16 @@ class Separator(nn.Module):
         if kind != "torch":
             out = out.numpy()
         return PixelSeparation(out, rate, level.view(grid, grid).numpy())
+
+    def _prepare(self, audio, sample_rate, device, precision):
+        """The input as read, and at the model's rate on ``device`` (channels are the batch),
+        with the device and the autocast dtype."""
+        wav, rate, kind, one_d = load_audio(audio, sample_rate)
+        device = torch.device(device) if device is not None else _device_of(self.model)
+        dtype = _autocast_dtype(device, precision)
+        self.encoder.to(device)
+        x = wav if rate == self.sample_rate else resample(wav, rate, self.sample_rate)
+        return wav, rate, kind, one_d, x.to(device), device, dtype
 
     def _audio_embeddings(self, est: torch.Tensor, windows: int = 3) -> torch.Tensor:
         """Unit-norm encoder embedding :math:`(K, D)` of each estimate :math:`(K, C, T)`,
