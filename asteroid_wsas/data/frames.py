@@ -126,6 +126,9 @@ class FrameStore:
        ``<root>/videos/<class>/<video_id>.<ext>`` with ``ext`` one of mp4, mkv, webm, avi,
        mov, decoded with PyAV (``pip install av``); times come from the container's own
        time stamps, counted from the video stream's start.
+    3. The same without class folders, as VGGSound's downloads come
+       (``<root>/frames/<video_id>/``, ``<root>/video/<video_id>.mp4``, e.g. a VGGSound id
+       ``<youtube_id>_<start>``).
 
     The folder listing of each video is made once and kept, so repeated reads list nothing.
 
@@ -170,6 +173,12 @@ class FrameStore:
         places += [(os.path.join(folder, f"{video_id}.{ext}"), True) for ext in VIDEO_EXTENSIONS]
         for videos in ("video", "videos"):
             base = os.path.join(self.root, videos, label, video_id)
+            places += [(f"{base}.{ext}", False) for ext in VIDEO_EXTENSIONS]
+        # without class folders, as VGGSound's downloads and frame dumps come: last, so that
+        # a class folder wins
+        places.append((os.path.join(self.root, "frames", video_id), True))
+        for videos in ("video", "videos"):
+            base = os.path.join(self.root, videos, video_id)
             places += [(f"{base}.{ext}", False) for ext in VIDEO_EXTENSIONS]
         return places
 

@@ -243,3 +243,19 @@ def test_load_image_errors_name_the_argument(tmp_path):
             load_image(image)
     with pytest.raises(ValueError, match="size"):
         load_image(picture(), size=0)
+
+
+def test_flat_layouts_without_class_folders_come_last(tmp_path):
+    # VGGSound's downloads: one folder of <youtube_id>_<start> videos / frame folders
+    write_folder(tmp_path / "frames" / "abc_000030", 3)
+    store = FrameStore(tmp_path, fps=1, size=4)
+    assert store.has("dog barking", "abc_000030")
+    assert levels(store.read("dog barking", "abc_000030", 2.0, 0.0)) == [20]
+    # a class folder of the same id wins
+    write_folder(
+        tmp_path / "frames" / "dog barking" / "abc_000030", 3, name=lambda k: f"{k + 5:06d}"
+    )
+    again = FrameStore(tmp_path, fps=1, size=4)
+    assert again.locate("dog barking", "abc_000030").endswith(
+        os.path.join("dog barking", "abc_000030")
+    )
