@@ -40,6 +40,7 @@ setup(
         "fast_bss_eval>=0.1.4",
         "matplotlib>=3.9",  # boxplot(tick_labels=...)
         "scipy",  # Student-t intervals of comparisons over seeds
+        "pillow>=9",  # image queries and extracted video frames
         # renders sampled instruments for the offline data (needs the system libfluidsynth
         # and a GM soundfont: apt-get install fluidsynth fluid-soundfont-gm espeak-ng)
         "pyfluidsynth>=1.3",

@@ -57,10 +57,12 @@ fi
 if [ "$quick" = true ] && [ "$gpus" = 0 ] &&
   ! python -c "import sys; from asteroid_wsas.utils import fast_bf16
 sys.exit(0 if fast_bf16('cpu') else 1)"; then
-  # measured: 26 min on 2 Intel cores with AMX; an AVX2-only AMD EPYC took 3 to 4 times as
-  # long for the same work (the cores, more than bf16: fp32 here is 1.2x bf16's time)
-  say "note: a CPU without AVX512-BF16 / AMX: --quick may take over 90 minutes on 2 cores" \
-    "here; --captions none and --cross none leave out runs (docs/recipes/paper_tables.md)"
+  # measured: 30 min on 2 Intel cores with AMX; held to AVX2 (fp32) the same cores took
+  # 48 min for 49 of the runs while shared; an AVX2-only AMD EPYC took 3 to 4 times as long
+  # as the AMX machine for the same work (the cores, more than bf16)
+  say "note: a CPU without AVX512-BF16 / AMX: --quick may take 90 to 120 minutes on 2 cores" \
+    "here; --images none, --captions none and --cross none leave out runs" \
+    "(docs/recipes/paper_tables.md)"
 fi
 selection=(--counts $counts)
 [ "$methods" != auto ] && selection+=(--methods $methods)
