@@ -11,8 +11,9 @@ the same form.
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -154,6 +155,9 @@ class FrameStore:
         if not (np.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"fps must be positive, got {self.fps}")
         self._sources: Dict[Tuple[str, str], Optional[_Source]] = {}
+        # videos that failed to decode: put aside for the rest of the run, as bad audio is
+        self.bad_videos: Set[Tuple[str, str]] = set()
+        self.load_failures = 0
 
     def _info_fps(self) -> float:
         path = os.path.join(self.root, "frames", "info.json")
@@ -260,10 +264,23 @@ class FrameStore:
                 f"frames/{label}/{video_id}/ (or {video_id}.mp4/, ...) and no video file "
                 f"video/{label}/{video_id}.mp4 (or videos/, .mkv, .webm, .avi, .mov)"
             )
-        if source.files is not None:
-            images = self._read_images(source, times)
-        else:
-            images = self._read_video(source.path, times)
+        key = (label, video_id)
+        if key in self.bad_videos:
+            raise UnreadableFrames(f"{source.path}: put aside after it failed to decode")
+        try:
+            if source.files is not None:
+                images = self._read_images(source, times)
+            else:
+                images = self._read_video(source.path, times)
+        except UnreadableFrames as err:
+            self.bad_videos.add(key)
+            self.load_failures += 1
+            if self.load_failures == 1:
+                warnings.warn(
+                    f"{err}; this video is skipped from now on (FrameStore.load_failures "
+                    "counts such videos)"
+                )
+            raise
         return square_resize(torch.stack(images), self.size)
 
     def _read_images(self, source: _Source, times: np.ndarray) -> List[torch.Tensor]:

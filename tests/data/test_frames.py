@@ -259,3 +259,19 @@ def test_flat_layouts_without_class_folders_come_last(tmp_path):
     assert again.locate("dog barking", "abc_000030").endswith(
         os.path.join("dog barking", "abc_000030")
     )
+
+
+def test_a_video_that_fails_is_put_aside_and_counted(tmp_path):
+    folder = tmp_path / "frames" / "harp" / "h1"
+    write_folder(folder, 2, ext="jpg")
+    good = (folder / "000001.jpg").read_bytes()
+    (folder / "000001.jpg").write_bytes(good[:20])
+    store = FrameStore(tmp_path, fps=1, size=8)
+    with pytest.warns(UserWarning, match="skipped from now on"):
+        with pytest.raises(UnreadableFrames, match="000001.jpg"):
+            store.read("harp", "h1", 1.0, 0.0)
+    (folder / "000001.jpg").write_bytes(good)  # not decoded again in this run
+    with pytest.raises(UnreadableFrames, match="put aside"):
+        store.read("harp", "h1", 0.0, 0.0)
+    assert store.load_failures == 1 and store.bad_videos == {("harp", "h1")}
+    assert levels(FrameStore(tmp_path, fps=1, size=8).read("harp", "h1", 1.0, 0.0)) == [10]
