@@ -1,7 +1,7 @@
 """Small shared rules: overwriting files, and where bf16 is fast."""
 
 import os
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 if TYPE_CHECKING:
     import torch
@@ -37,3 +37,15 @@ def fast_bf16(device: Union[str, "torch.device"]) -> bool:
     if kind == "cuda":
         return torch.cuda.is_bf16_supported()
     return kind == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def conf_beside(model_path: Union[str, os.PathLike]) -> Optional[Dict[str, Any]]:
+    """The recipe config a ``best_model.pth`` was trained with: the ``conf.yml`` beside it
+    (None without one)."""
+    import yaml
+
+    conf_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "conf.yml")
+    if not os.path.isfile(conf_path):
+        return None
+    with open(conf_path, encoding="utf-8") as f:
+        return yaml.safe_load(f) or {}

@@ -149,6 +149,14 @@ class RecipeData:
 
         return FrameStore(self.conf["root"], fps=block.get("fps"), size=block.get("size", 224))
 
+    def frame_args(self) -> Dict[str, Any]:
+        """``frames`` (:meth:`frame_store`) and ``n_frames`` of ``data.frames`` as the
+        datasets and test sets take them; ``{}`` without the block."""
+        frames = self.frame_store()
+        if frames is None:
+            return {}
+        return {"frames": frames, "n_frames": frames_block(self.conf).get("n_frames", 1)}
+
     def _common(self, split: str) -> Dict[str, Any]:
         return dict(
             sample_rate=self.conf["sample_rate"],
@@ -174,11 +182,9 @@ class LabelledSolos(RecipeData):
     def mixtures(self, split="train", n_sources=None, entries=None, return_sources=False):
         entries = self.solos(split) if entries is None else entries
         n_sources = n_sources or self.conf.get("n_sources", 2)
-        frames = self.frame_store()
-        extra = {}
-        if frames is not None:  # clips without video are left out and counted
-            entries = frames.check(entries)
-            extra = dict(frames=frames, n_frames=frames_block(self.conf).get("n_frames", 1))
+        extra = self.frame_args()
+        if extra:  # clips without video are left out and counted
+            entries = extra["frames"].check(entries)
         return LabeledSourceMixtures(
             entries,
             n_sources=n_sources,

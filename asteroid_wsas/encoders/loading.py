@@ -3,7 +3,7 @@
 import os
 from typing import Any, Dict, Optional, Union
 
-import yaml
+from ..utils import conf_beside
 
 __all__ = ["load_encoder", "encoder_beside"]
 
@@ -66,8 +66,5 @@ def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None)
 def encoder_beside(model_path: Union[str, os.PathLike]) -> Optional[str]:
     """The encoder a recipe trained a ``best_model.pth`` with: ``encoder.name`` of the
     ``conf.yml`` beside it (None without one)."""
-    conf_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "conf.yml")
-    if not os.path.isfile(conf_path):
-        return None
-    with open(conf_path, encoding="utf-8") as f:
-        return ((yaml.safe_load(f) or {}).get("encoder") or {}).get("name")
+    conf = conf_beside(model_path)
+    return None if conf is None else (conf.get("encoder") or {}).get("name")

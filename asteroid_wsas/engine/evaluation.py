@@ -67,14 +67,10 @@ def frames_beside(separator: PathLike) -> Dict[str, Any]:
     ``conf.yml`` beside it: ``{}`` (text, also without a conf.yml), or the ``frames`` and
     ``n_frames`` of an image-queried run (``queries: image``; see
     :func:`~asteroid_wsas.engine.training.query_frames`)."""
-    import yaml
-
+    from ..utils import conf_beside
     from .training import query_frames
 
-    conf_path = Path(separator).resolve().parent / "conf.yml"
-    if not conf_path.is_file():
-        return {}
-    conf = yaml.safe_load(conf_path.read_text(encoding="utf-8")) or {}
+    conf = conf_beside(separator) or {}
     return query_frames(conf) if conf.get("queries", "text") != "text" else {}
 
 

@@ -208,7 +208,7 @@ def query_frames(conf: Dict[str, Any]) -> Dict[str, Any]:
             "queries: image needs data.frames and a dataset of labelled videos (MUSIC, "
             f"VGGSound); data.dataset is {data.get('dataset')!r}"
         )
-    return {"frames": dataset.frame_store(), "n_frames": block.get("n_frames", 1)}
+    return dataset.frame_args()
 
 
 def pretrained_classifier(
