@@ -139,12 +139,12 @@ class ResBlock(nn.Module):
         if shared_conv is None:
             shared_conv = self.shared_conv(shared)
         h = F.conv2d(per_query, self.convs[0].weight[:, n_shared:], None, padding=1)
-        h.unflatten(0, (n_batch, n_queries)).add_(shared_conv.unsqueeze(1))
+        h = (h.unflatten(0, (n_batch, n_queries)) + shared_conv.unsqueeze(1)).flatten(0, 1)
         h = self._finish(h, embed)
-        # Residual, added per half so that the concatenated input is never materialised.
-        h[:, :n_shared].unflatten(0, (n_batch, n_queries)).add_(shared.unsqueeze(1))
-        h[:, n_shared:].add_(per_query)
-        return F.leaky_relu_(h, 0.2)
+        # The residual as one out-of-place add: in-place adds into channel slices make
+        # autograd copy the whole gradient twice (CopySlices) in the backward pass.
+        skip = shared.unsqueeze(1).expand(-1, n_queries, -1, -1, -1).flatten(0, 1)
+        return F.leaky_relu_(h + torch.cat([skip, per_query], 1), 0.2)
 
     def _finish(self, h: torch.Tensor, embed: Optional[torch.Tensor]) -> torch.Tensor:
         """Rest of the body after the first conv (all in-place-safe for autograd)."""

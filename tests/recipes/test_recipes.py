@@ -121,6 +121,7 @@ def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
         "weak - mix_and_separate > 0",
     ]
     assert report["mixtures"] == 17 and "Machine:" in table and "Wall time" in table
+    assert "(2 seed(s) per row, 2 steps)" in table  # the budget it ran is in the title
     assert (exp / "val_sdr.png").stat().st_size > 1000
     for run in ("2src/mix_and_separate/seed0", "2src/weak/seed1", "3src/weak/seed1"):
         assert (exp / run / "best_model.pth").is_file() and (
