@@ -22,6 +22,8 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["asteroid_wsas", "asteroid_wsas.*"]),
+    # the web app's example mixtures (scripts/make_webapp_examples.py)
+    package_data={"asteroid_wsas": ["webapp_examples/*.wav", "webapp_examples/*.txt"]},
     install_requires=[
         # torch and torchaudio must be an exactly matching pair: asteroid imports torchaudio
         # (through torch_stoi). torchaudio 2.11.1 declares a bare `torch` dependency but its
@@ -59,8 +61,14 @@ setup(
             "mkdocs>=1.5",
             "mir_eval>=0.7,<0.9",
             "av>=12",  # the video-frame tests write and decode mp4
+            "gradio>=6,<7",  # the web app (asteroid-wsas serve)
+            # drives the OS's chromium (apt-get install chromium chromium-driver) in the
+            # web app's browser test
+            "selenium>=4.20",
         ],
         "docs": ["mkdocs>=1.5"],
+        # the web app: asteroid-wsas serve (docs/web_app.md)
+        "app": ["gradio>=6,<7"],
         # PyAV: decoding video files for image-queried methods (extracted frames need none).
         "video": ["av>=12"],
         # LAION's own package, only for converting its .pt checkpoints (not needed to run).

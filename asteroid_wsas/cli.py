@@ -25,7 +25,7 @@ import sys
 from typing import Iterator, List, Optional
 
 from .methods import method_names
-from .utils import refuse_overwrite
+from .utils import query_slug, refuse_overwrite
 
 DATASET_NAMES = ("audiocaps", "music", "vggsound")
 OBJECTIVE_NAMES = (
@@ -434,18 +434,6 @@ def cmd_examples(args: argparse.Namespace) -> None:
     print(f"{len(written)} files (wavs and spectrogram PNGs) -> {args.output_dir}")
 
 
-def _slug(text: str) -> str:
-    """A file-name-safe form of a query: "A dog barks!" -> "a_dog_barks"; an image query
-    "image:shots/cello.jpg" -> "image_cello"."""
-    import re
-
-    if text.startswith("image:"):
-        stem = os.path.splitext(os.path.basename(text[len("image:") :]))[0]
-        return "image_" + _slug(stem)
-    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-    return slug[:60] or "query"
-
-
 def cmd_separate(args: argparse.Namespace) -> None:
     import soundfile as sf
     from tqdm.auto import tqdm
@@ -453,7 +441,7 @@ def cmd_separate(args: argparse.Namespace) -> None:
     from .separator import Separator
 
     queries = args.query
-    names = [_slug(q) for q in queries]
+    names = [query_slug(q) for q in queries]
     if len(set(names)) != len(names):
         raise ValueError(f"queries give the same file name: {names}")
     missing = [p for p in args.inputs if not os.path.isfile(p)]
@@ -493,6 +481,20 @@ def cmd_separate(args: argparse.Namespace) -> None:
             sf.write(f, wave.T, result.sample_rate, subtype="FLOAT")
         for q, f, score, level in zip(queries, files, result.presence, result.level_db):
             print(f"{f}: '{q}' presence {score:+.2f}, level {level:+.1f} dB")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from .webapp import serve
+
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise ValueError("the web page needs Gradio: pip install 'asteroid-wsas[app]'") from None
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be 1..65535, got {args.port}")
+    if args.max_size_mb <= 0 or args.max_queries < 1:
+        raise ValueError("--max-size-mb must be > 0 and --max-queries >= 1")
+    serve(args.model, args.host, args.port, args.max_size_mb, args.max_queries, args.device)
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -792,6 +794,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="e.g. cuda (default: cpu)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=cmd_separate)
+
+    p = sub.add_parser("serve", help="a local web page to separate audio with text queries")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="separator folder / file / URL / hub id, or 'random' (random weights, to try the page)",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 opens the page to the network (default: %(default)s)",
+    )
+    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument(
+        "--max-size-mb",
+        type=float,
+        default=50.0,
+        help="largest audio file accepted, in MB (default: %(default)g)",
+    )
+    p.add_argument(
+        "--max-queries", type=int, default=6, help="most queries per request (default: %(default)s)"
+    )
+    p.add_argument("--device", help="torch device, e.g. cuda (default: cpu)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "compare", help="Table-1-shaped table with intervals over seeds, paired claims, curves"

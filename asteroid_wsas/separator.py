@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -111,13 +111,16 @@ def load_audio(audio: AudioLike, sample_rate: Optional[int] = None):
         path = os.fspath(audio)
         if not os.path.isfile(path):
             raise ValueError(f"audio file {path} not found")
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"audio file {path} is empty")
         try:
             data, rate = sf.read(path, dtype="float32", always_2d=True)
+            data = data.T
         except Exception as err:  # soundfile raises its own error types
-            raise ValueError(f"audio file {path} is not readable audio ({err})") from None
-        if data.shape[0] == 0:
+            data, rate = _decode_with_av(path, err)
+        if data.shape[1] == 0:
             raise ValueError(f"audio file {path} is empty")
-        return torch.from_numpy(np.ascontiguousarray(data.T)), int(rate), "file", False
+        return torch.from_numpy(np.ascontiguousarray(data)), int(rate), "file", False
     if sample_rate is None:
         raise ValueError("sample_rate is required when audio is an array or a tensor")
     kind = "numpy" if isinstance(audio, np.ndarray) else "torch"
@@ -137,6 +140,36 @@ def load_audio(audio: AudioLike, sample_rate: Optional[int] = None):
     if not torch.isfinite(wav).all():
         raise ValueError("audio holds NaN or infinite values")
     return wav, int(sample_rate), kind, one_d
+
+
+def _decode_with_av(path: str, soundfile_error: Exception):
+    """Formats libsndfile does not read (AAC / M4A, Opus in WebM, video files' sound), decoded
+    with PyAV when it is installed (``pip install av``, the ``video`` extra): float32
+    ``(C, T)`` and the rate."""
+    try:
+        import av
+    except ImportError:
+        raise ValueError(
+            f"audio file {path} is not readable audio ({soundfile_error}); for formats "
+            "libsndfile does not read (m4a, webm, ...): pip install av"
+        ) from None
+    try:
+        with av.open(path) as container:
+            if not container.streams.audio:
+                raise ValueError("no audio stream")
+            stream = container.streams.audio[0]
+            # planar float at the stream's own rate and layout
+            resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
+            blocks = []
+            for frame in container.decode(stream):
+                blocks += [f.to_ndarray() for f in resampler.resample(frame)]
+            blocks += [f.to_ndarray() for f in resampler.resample(None)]
+            rate = stream.rate
+    except Exception as err:  # PyAV raises its own error types
+        raise ValueError(f"audio file {path} is not readable audio ({err})") from None
+    if not blocks:
+        return np.zeros((1, 0), dtype=np.float32), rate
+    return np.concatenate(blocks, axis=1).astype(np.float32), rate
 
 
 IMAGE_PREFIX = "image:"
@@ -416,8 +449,8 @@ class Separator(nn.Module):
     ) -> "Separator":
         """Load a separator package: a folder from :meth:`save_pretrained`, its
         ``separator.pth``, a URL or a Hugging Face hub id (Asteroid's hub utilities cache
-        downloads), or a recipe's ``best_model.pth`` (its encoder from the ``conf.yml``
-        beside it, or ``encoder``).
+        downloads), or a recipe's ``best_model.pth`` or its experiment folder (the encoder
+        from the ``conf.yml`` beside it, or ``encoder``).
 
         Args:
             pretrained: Where the package is.
@@ -430,7 +463,10 @@ class Separator(nn.Module):
         """
         source = os.fspath(pretrained)
         if os.path.isdir(source):
+            recipe_file = os.path.join(source, "best_model.pth")
             source = os.path.join(source, SEPARATOR_FILE)
+            if not os.path.exists(source) and os.path.exists(recipe_file):
+                source = recipe_file  # a recipe's experiment folder
         if not os.path.exists(source) and not _looks_remote(source):
             raise ValueError(f"model {pretrained} not found (a folder, file, URL or hub id)")
         if os.path.exists(source):
@@ -522,7 +558,7 @@ class Separator(nn.Module):
         overlap_seconds: float = 1.0,
         device: Union[None, str, torch.device] = None,
         precision: str = "auto",
-        progress: bool = False,
+        progress: Union[bool, Callable[[int, int], Any]] = False,
     ) -> Separation:
         """Separate what each query describes.
 
@@ -547,7 +583,9 @@ class Separator(nn.Module):
             device: Where to run (default: the model's device).
             precision: ``"auto"`` (bf16 where the hardware runs it fast), ``"bf16"`` or
                 ``"fp32"``.
-            progress: Show a progress bar over the chunks.
+            progress: Show a progress bar over the chunks; a callable is called as
+                ``progress(chunks_done, chunks_total)`` after each chunk instead (the web
+                page's bar).
 
         Returns:
             Separation: estimates in query order, presence scores, levels (and residual);
@@ -589,11 +627,11 @@ class Separator(nn.Module):
         per_channel = None if self.learned_queries else [queries] * x.shape[0]
         out = None
         iterator = windows
-        if progress and len(windows) > 1:
+        if progress is True and len(windows) > 1:
             from tqdm.auto import tqdm
 
             iterator = tqdm(windows, desc="separating", unit="chunk")
-        for start, stop, weight in iterator:
+        for done, (start, stop, weight) in enumerate(iterator, 1):
             est = separate_batch(
                 self.model,
                 self.encoder,
@@ -609,6 +647,8 @@ class Separator(nn.Module):
             if weight is not None:
                 est = est * weight.to(device)
             out[:, :, start:stop] += est
+            if callable(progress):
+                progress(done, len(windows))
 
         extras = {}
         if not getattr(self.encoder, "has_audio", True) and not self.learned_queries:

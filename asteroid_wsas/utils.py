@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["refuse_overwrite", "fast_bf16"]
+__all__ = ["refuse_overwrite", "fast_bf16", "query_slug"]
 
 
 def refuse_overwrite(*paths: Union[str, os.PathLike], force: bool = False) -> None:
@@ -49,3 +49,21 @@ def conf_beside(model_path: Union[str, os.PathLike]) -> Optional[Dict[str, Any]]
         return None
     with open(conf_path, encoding="utf-8") as f:
         return yaml.safe_load(f) or {}
+
+
+def query_slug(query: str) -> str:
+    """A file-name-safe form of a query.
+
+    Examples:
+        >>> query_slug("A dog barks!")
+        'a_dog_barks'
+        >>> query_slug("image:shots/cello.jpg")
+        'image_cello'
+    """
+    import re
+
+    if query.startswith("image:"):
+        stem = os.path.splitext(os.path.basename(query[len("image:") :]))[0]
+        return "image_" + query_slug(stem)
+    slug = re.sub(r"[^a-z0-9]+", "_", query.lower()).strip("_")
+    return slug[:60] or "query"

@@ -16,7 +16,7 @@ def test_help_lists_every_subcommand():
     ).stdout
     commands = ["prompts", "train-encoder", "train-clip", "testset", "download", "generate"]
     commands.append("prepare")
-    for command in commands + ["train", "evaluate", "examples", "compare"]:
+    for command in commands + ["train", "evaluate", "examples", "compare", "serve"]:
         assert f"    {command} " in out or f"    {command}\n" in out, command
 
 

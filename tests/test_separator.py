@@ -107,10 +107,19 @@ def test_chunks_overlap_add_to_the_input_with_an_all_pass_mask(separator, monkey
 
     monkeypatch.setattr(separator.model, "forward_masks", all_pass)
     audio = torch.randn(1, 8000 * 5)
+    calls = []
     out = separator.separate(
-        audio, "a dog barks", sample_rate=8000, chunk_seconds=1.3, overlap_seconds=0.3
+        audio,
+        "a dog barks",
+        sample_rate=8000,
+        chunk_seconds=1.3,
+        overlap_seconds=0.3,
+        progress=lambda done, total: calls.append((done, total)),
     ).estimates
     torch.testing.assert_close(out[0], audio, atol=1e-4, rtol=1e-4)
+    # a callable progress hears of every chunk, in order
+    total = calls[0][1]
+    assert total > 3 and calls == [(k, total) for k in range(1, total + 1)]
 
 
 def test_negative_query_removes_what_it_matches(separator, monkeypatch):
@@ -184,6 +193,10 @@ def test_recipe_best_model_loads_with_its_encoder(separator, tmp_path):
     (tmp_path / "conf.yml").write_text(yaml.safe_dump({"encoder": {"name": str(enc_path)}}))
     loaded = Separator.from_pretrained(tmp_path / "best_model.pth")
     assert isinstance(loaded.encoder, TinyBimodalEncoder)
+    from_folder = Separator.from_pretrained(tmp_path)  # the experiment folder
+    expected = loaded.model.state_dict()
+    for key, value in from_folder.model.state_dict().items():
+        assert torch.equal(value, expected[key]), key
     os.remove(tmp_path / "conf.yml")
     with pytest.raises(ValueError, match="no encoder"):
         Separator.from_pretrained(tmp_path / "best_model.pth")
@@ -351,3 +364,25 @@ def test_assignment_selection_is_one_to_one(separator):
         model, None, outs.sum(1), [["a", "b"]], references=refs, selection="assignment"
     )
     torch.testing.assert_close(assigned, outs[:, [0, 1]])  # one output per reference
+
+
+def test_formats_beyond_libsndfile_are_decoded_with_pyav(tmp_path):
+    av = pytest.importorskip("av")
+    rate, seconds = 22050, 1.0
+    t = np.arange(int(rate * seconds)) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    path = tmp_path / "tone.m4a"
+    with av.open(str(path), "w") as container:  # AAC in MP4: libsndfile cannot read it
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "stereo"
+        frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    wav, got_rate, _, _ = load_audio(str(path))
+    assert got_rate == rate and wav.shape[0] == 2
+    assert abs(wav.shape[1] - t.size) < 4096  # the encoder's priming and padding frames
+    peak = float(wav.abs().max())
+    assert 0.2 < peak < 0.45

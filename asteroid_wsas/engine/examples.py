@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence, Union
 
 import torch
 
+from ..plots import draw_spectrogram
 from .evaluation import separated_batches
 
 __all__ = ["examples", "write_example"]
@@ -78,26 +79,11 @@ def write_example(
     rows = 1 + len(queries)
     fig = Figure(figsize=(10, 2.2 * rows), layout="constrained")
     axes = fig.subplots(rows, 2, squeeze=False)
-    window = torch.hann_window(512)
-
-    def spectrogram(ax, wav, title):
-        spec = torch.stft(wav.float(), 512, 128, window=window, return_complex=True).abs()
-        db = 20 * torch.log10(spec + 1e-5)
-        ax.imshow(
-            db.numpy(),
-            origin="lower",
-            aspect="auto",
-            vmin=float(db.max()) - 80,
-            extent=(0, len(wav) / sample_rate, 0, sample_rate / 2000),
-        )
-        ax.set_title(title, fontsize=9)
-        ax.set_ylabel("kHz")
-
-    spectrogram(axes[0, 0], mixture, "mixture")
+    top = draw_spectrogram(axes[0, 0], mixture, sample_rate, "mixture")
     axes[0, 1].axis("off")
     for k, query in enumerate(queries):
-        spectrogram(axes[k + 1, 0], references[k], f"reference: {query}")
-        spectrogram(axes[k + 1, 1], estimates[k], f"estimate: {query}")
+        draw_spectrogram(axes[k + 1, 0], references[k], sample_rate, f"reference: {query}", top)
+        draw_spectrogram(axes[k + 1, 1], estimates[k], sample_rate, f"estimate: {query}", top)
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=100)
     written.append(str(path))

@@ -1,0 +1,508 @@
+"""A local web page for separation: ``asteroid-wsas serve`` (Gradio).
+
+Upload or record audio, type one or several queries (and optionally a negative query and
+the residual), and get for each query a player, a download, its spectrogram next to the
+input's, and its presence score; "download all" gives a zip. The page works with every
+model :class:`~asteroid_wsas.Separator` loads, and with ``random`` (random weights, to try
+the page without a trained model).
+
+The separation logic (:func:`separate_upload`) does not depend on Gradio, so it is tested
+on its own; :func:`build_app` only lays it out.
+
+Examples:
+    >>> from asteroid_wsas.webapp import parse_queries
+    >>> parse_queries("a violin\\n\\n a piano ", max_queries=4)
+    ['a violin', 'a piano']
+"""
+
+import atexit
+import os
+import shutil
+import tempfile
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, List, Optional, Union
+
+import numpy as np
+import torch
+
+from .utils import query_slug
+
+__all__ = [
+    "PageError",
+    "PageResult",
+    "Workspace",
+    "build_app",
+    "demo_separator",
+    "load_model",
+    "parse_queries",
+    "separate_upload",
+    "serve",
+]
+
+EXAMPLES_DIR = Path(__file__).parent / "webapp_examples"
+DEFAULT_MAX_MB = 50.0
+DEFAULT_MAX_QUERIES = 6
+SILENCE = 1e-5  # peak below which the input counts as silent
+
+
+class PageError(ValueError):
+    """A problem with what the user gave: shown on the page as one line."""
+
+
+@dataclass
+class PageResult:
+    """What one separation on the page produced (files in the request's own folder).
+
+    Attributes:
+        names: Per output: the query, or ``"residual"``.
+        audio: Per output: its WAV file (the input's rate, length and channels).
+        images: Per output: a PNG of the input's spectrogram next to the output's.
+        scores: Per output: one line with its presence score and level.
+        mixture_image: PNG of the input's spectrogram.
+        archive: A zip of every WAV and PNG.
+        sample_rate: The input's rate.
+        length: The input's length in samples.
+    """
+
+    names: List[str]
+    audio: List[str]
+    images: List[str]
+    scores: List[str]
+    mixture_image: str
+    archive: str
+    sample_rate: int
+    length: int
+    info: str = ""
+    extras: dict = field(default_factory=dict)
+
+
+class Workspace:
+    """Temporary files of the page: one fresh folder per request, so that two users never
+    share a file; folders older than ``keep_seconds`` are removed at each new request and
+    everything at exit.
+
+    Args:
+        root: Parent folder (default: a new folder in the system's temporary directory).
+        keep_seconds: How long a request's files stay available for download.
+    """
+
+    def __init__(self, root: Optional[str] = None, keep_seconds: float = 3600.0):
+        self.root = Path(root or tempfile.mkdtemp(prefix="asteroid-wsas-page-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.keep_seconds = float(keep_seconds)
+        atexit.register(self.close)
+
+    def new_request(self) -> Path:
+        """A new, empty folder for one request (older ones are cleaned first)."""
+        self.clean()
+        folder = self.root / uuid.uuid4().hex
+        folder.mkdir()
+        return folder
+
+    def clean(self, now: Optional[float] = None) -> int:
+        """Remove request folders older than ``keep_seconds``; returns how many."""
+        now = time.time() if now is None else now
+        removed = 0
+        for folder in self.root.iterdir():
+            if folder.is_dir() and now - folder.stat().st_mtime > self.keep_seconds:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed
+
+    def close(self) -> None:
+        """Remove every file of the page."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def parse_queries(text: Optional[str], max_queries: int = DEFAULT_MAX_QUERIES) -> List[str]:
+    """The queries typed on the page: one per line, blank lines ignored.
+
+    Raises:
+        PageError: No query, too many, or two that give the same file name.
+    """
+    queries = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not queries:
+        raise PageError("Type at least one query (one per line), e.g. 'a violin'.")
+    if len(queries) > max_queries:
+        raise PageError(f"{len(queries)} queries: this page answers at most {max_queries}.")
+    names = [query_slug(q) for q in queries]
+    twins = sorted({q for q, n in zip(queries, names) if names.count(n) > 1})
+    if twins:
+        raise PageError(f"These queries are the same once written as file names: {twins}.")
+    return queries
+
+
+def _check_upload(path: Optional[str], max_mb: float) -> None:
+    if not path:
+        raise PageError("Upload or record some audio first.")
+    if not os.path.isfile(path):
+        raise PageError("The uploaded file is gone; upload it again.")
+    size_mb = os.path.getsize(path) / 2**20
+    if size_mb > max_mb:
+        raise PageError(f"The file is {size_mb:.1f} MB; this page takes files up to {max_mb:g} MB.")
+
+
+def separate_upload(
+    separator,
+    audio_path: Optional[str],
+    queries_text: Optional[str],
+    negative_text: Optional[str],
+    residual: bool,
+    folder: Union[str, os.PathLike],
+    max_mb: float = DEFAULT_MAX_MB,
+    max_queries: int = DEFAULT_MAX_QUERIES,
+    progress: Optional[Callable[[float, str], Any]] = None,
+) -> PageResult:
+    """Everything the page's "Separate" button does, without the page.
+
+    Args:
+        separator: A :class:`~asteroid_wsas.Separator`.
+        audio_path: The uploaded or recorded file (any format soundfile reads; others
+            through PyAV when installed).
+        queries_text: Queries, one per line.
+        negative_text: Optional negative query (what to remove from every estimate).
+        residual: Also return the input minus the estimates.
+        folder: This request's own folder (written into).
+        max_mb: Largest accepted file.
+        max_queries: Most queries per request.
+        progress: ``progress(fraction, message)`` callback.
+
+    Returns:
+        PageResult: the files to show.
+
+    Raises:
+        PageError: A message for the page: no audio, unreadable / empty / silent audio,
+            file too large, no query or too many, bad negative query.
+    """
+    import soundfile as sf
+
+    from .separator import load_audio
+
+    step = progress or (lambda fraction, message: None)
+    queries = parse_queries(queries_text, max_queries)
+    _check_upload(audio_path, max_mb)
+    step(0.05, "reading the audio")
+    try:
+        wav, rate, _, _ = load_audio(audio_path)
+    except ValueError as err:
+        name = os.path.basename(audio_path)
+        raise PageError(str(err).replace(str(audio_path), name)) from None
+    if float(wav.abs().max()) < SILENCE:
+        raise PageError("The audio is silent: there is nothing to separate.")
+    negative = (negative_text or "").strip() or None
+    step(0.15, f"separating {len(queries)} queries")
+    try:
+        result = separator.separate(
+            wav.numpy(),
+            queries,
+            sample_rate=rate,
+            residual=residual,
+            negative=negative,
+            # long files run in chunks: the bar moves with them
+            progress=lambda done, total: step(0.15 + 0.65 * done / total, f"chunk {done}/{total}"),
+        )
+    except (ValueError, TypeError) as err:  # the Separator's own checks, e.g. an image query
+        raise PageError(str(err)) from None
+    step(0.8, "writing files and pictures")
+    folder = Path(folder)
+    names = list(queries) + (["residual"] if residual else [])
+    waves = list(result.estimates) + ([result.residual] if residual else [])
+    audio, images, scores = [], [], []
+    mixture_png = folder / "input.png"
+    top = _spectrogram_png(mixture_png, [(wav, "input")], rate)
+    for k, (name, wave) in enumerate(zip(names, waves)):
+        stem = "residual" if k == len(queries) else query_slug(name)
+        path = folder / f"{stem}.wav"
+        sf.write(path, np.asarray(wave).T, rate, subtype="FLOAT")
+        audio.append(str(path))
+        png = folder / f"{stem}.png"
+        _spectrogram_png(png, [(wav, "input"), (torch.as_tensor(wave), name)], rate, top)
+        images.append(str(png))
+        if k < len(queries):
+            presence = result.presence[k]
+            shown = "n/a (text-only encoder)" if np.isnan(presence) else f"{presence:+.2f}"
+            scores.append(f"presence {shown} · level {result.level_db[k]:+.1f} dB")
+        else:
+            scores.append("what the queries left")
+    archive = folder / "separated.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in audio + images + [str(mixture_png)]:
+            zf.write(path, os.path.basename(path))
+    step(1.0, "done")
+    seconds = wav.shape[-1] / rate
+    info = f"{seconds:.1f} s at {rate} Hz, {wav.shape[0]} channel(s)"
+    return PageResult(
+        names, audio, images, scores, str(mixture_png), str(archive), rate, wav.shape[-1], info
+    )
+
+
+def _spectrogram_png(path, panels, sample_rate: int, top_db: Optional[float] = None) -> float:
+    """Panels side by side (the input first), on one colour scale; returns its top."""
+    from matplotlib.figure import Figure
+
+    from .plots import draw_spectrogram
+
+    fig = Figure(figsize=(4.2 * len(panels), 2.6), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (wave, title) in zip(axes, panels):
+        top = draw_spectrogram(ax, wave, sample_rate, title, top_db)
+        top_db = top if top_db is None else top_db
+    fig.savefig(path, dpi=90)
+    return top_db
+
+
+def demo_separator(sample_rate: int = 16000, seed: int = 0):
+    """A random-initialised separator (small encoder and U-Net) to try the page and the docs
+    without a trained model: its estimates are meaningless."""
+    from .encoders.tiny import SPECIALS, TinyBimodalEncoder
+    from .models import TextCondUNet
+    from .separator import Separator
+
+    torch.manual_seed(seed)
+    words = "a the sound of violin piano dog barks man speaks drum bird sings engine".split()
+    encoder = TinyBimodalEncoder(list(SPECIALS) + words, sample_rate=sample_rate).freeze()
+    model = TextCondUNet(
+        sample_rate=sample_rate,
+        n_fft=510,
+        hop_length=128,
+        channels=[16, 32, 64],
+        attention_levels=[2],
+        n_heads=4,
+        out_channels=16,
+        text_embed_dim=encoder.embed_dim,
+        text_token_dim=encoder.token_dim,
+    )
+    return Separator(model.eval(), encoder)
+
+
+def load_model(spec: str, device: Optional[str] = None):
+    """The page's separator: ``"random"`` (:func:`demo_separator`) or anything
+    :meth:`Separator.from_pretrained` loads."""
+    from .separator import Separator
+
+    separator = demo_separator() if spec == "random" else Separator.from_pretrained(spec)
+    if device:
+        separator.to(device)
+    return separator.eval()
+
+
+def _examples() -> List[List[str]]:
+    """The shipped example mixtures and their queries (``webapp_examples/examples.txt``:
+    ``file | query; query``)."""
+    listing = EXAMPLES_DIR / "examples.txt"
+    if not listing.is_file():
+        return []
+    rows = []
+    for line in listing.read_text(encoding="utf-8").splitlines():
+        if "|" in line and not line.startswith("#"):
+            name, queries = (part.strip() for part in line.split("|", 1))
+            if (EXAMPLES_DIR / name).is_file():
+                rows.append(
+                    [str(EXAMPLES_DIR / name), "\n".join(q.strip() for q in queries.split(";"))]
+                )
+    return rows
+
+
+def build_app(
+    separator=None,
+    *,
+    model_name: str = "",
+    load_error: Optional[str] = None,
+    max_mb: float = DEFAULT_MAX_MB,
+    max_queries: int = DEFAULT_MAX_QUERIES,
+    workspace: Optional[Workspace] = None,
+):
+    """The page as a ``gradio.Blocks`` (call ``.launch()`` on it, or use :func:`serve`).
+
+    Args:
+        separator: The loaded :class:`~asteroid_wsas.Separator` (None with ``load_error``).
+        model_name: Shown at the top of the page.
+        load_error: Why the model did not load: shown on the page, and as the answer to
+            every request.
+        max_mb: Largest accepted upload.
+        max_queries: Output slots (queries per request).
+        workspace: Where request files go (default: a new :class:`Workspace`).
+
+    Raises:
+        ImportError: Gradio is not installed (``pip install asteroid-wsas[app]``).
+    """
+    try:
+        import gradio as gr
+    except ImportError:
+        raise ImportError(
+            "the web page needs Gradio: pip install 'asteroid-wsas[app]' (or gradio)"
+        ) from None
+
+    workspace = workspace or Workspace()
+    n_slots = max_queries + 1  # + the residual
+
+    def run(audio_path, queries_text, negative_text, residual, progress=gr.Progress()):
+        hidden = [gr.update(visible=False)] * 4
+        try:
+            if load_error:
+                raise PageError(f"The model could not be loaded: {load_error}")
+            result = separate_upload(
+                separator,
+                audio_path,
+                queries_text,
+                negative_text,
+                bool(residual),
+                workspace.new_request(),
+                max_mb,
+                max_queries,
+                lambda fraction, message: progress(fraction, desc=message),
+            )
+        except PageError as err:
+            return (
+                [f"**Error:** {err}", gr.update(visible=False)]
+                + hidden * n_slots
+                + [gr.update(visible=False)]
+            )
+        except Exception as err:  # anything else: one line on the page, not a traceback
+            message = f"**Error:** the separation failed ({type(err).__name__}: {err})"
+            return (
+                [message, gr.update(visible=False)] + hidden * n_slots + [gr.update(visible=False)]
+            )
+        updates = [
+            f"Separated {len(result.names)} output(s) from {result.info}.",
+            gr.update(value=result.mixture_image, visible=True),
+        ]
+        for k in range(n_slots):
+            if k < len(result.names):
+                updates += [
+                    gr.update(visible=True),
+                    gr.update(value=result.audio[k], label=result.names[k]),
+                    gr.update(value=result.images[k]),
+                    f"**{result.names[k]}**: {result.scores[k]}",
+                ]
+            else:
+                updates += hidden
+        return updates + [gr.update(value=result.archive, visible=True)]
+
+    with gr.Blocks(
+        title="asteroid-wsas: separate audio with text", delete_cache=(1800, 3600)
+    ) as app:
+        gr.Markdown(
+            "# Separate audio with text queries\n"
+            f"Model: `{model_name or 'given in Python'}` · one query per line; all are "
+            "answered in one pass. Presence: how much the estimate sounds like its query "
+            "to the model's encoder (compare queries with each other); level: the estimate's "
+            "level relative to the input."
+        )
+        if load_error:
+            gr.Markdown(
+                f"**The model could not be loaded:** {load_error}", elem_id="wsas-model-error"
+            )
+        with gr.Row():
+            with gr.Column(scale=1):
+                audio_in = gr.Audio(
+                    sources=["upload", "microphone"],
+                    type="filepath",
+                    label=f"Audio: upload or record (up to {max_mb:g} MB)",
+                    elem_id="wsas-input",
+                )
+                queries = gr.Textbox(
+                    label="Queries, one per line",
+                    lines=3,
+                    placeholder="a violin\na piano",
+                    elem_id="wsas-queries",
+                )
+                negative = gr.Textbox(
+                    label="Negative query (optional): removed from every estimate",
+                    elem_id="wsas-negative",
+                )
+                residual = gr.Checkbox(
+                    label="Also return the residual (the input minus the estimates)",
+                    elem_id="wsas-residual",
+                )
+                button = gr.Button("Separate", variant="primary", elem_id="wsas-run")
+                examples = _examples()
+                if examples:
+                    gr.Examples(
+                        examples,
+                        [audio_in, queries],
+                        label="Example mixtures",
+                        elem_id="wsas-examples",
+                    )
+            with gr.Column(scale=2):
+                status = gr.Markdown(elem_id="wsas-status")
+                mixture = gr.Image(
+                    label="Input",
+                    type="filepath",
+                    interactive=False,
+                    visible=False,
+                    elem_id="wsas-input-spectrogram",
+                )
+                outputs = []
+                for k in range(n_slots):
+                    with gr.Column(visible=False) as box:
+                        score = gr.Markdown(elem_id=f"wsas-score-{k}")
+                        player = gr.Audio(
+                            type="filepath",
+                            interactive=False,
+                            buttons=["download"],
+                            elem_id=f"wsas-output-{k}",
+                        )
+                        picture = gr.Image(
+                            type="filepath",
+                            interactive=False,
+                            show_label=False,
+                            elem_id=f"wsas-spectrogram-{k}",
+                        )
+                    outputs += [box, player, picture, score]
+                archive = gr.File(label="Download all (zip)", visible=False, elem_id="wsas-zip")
+        button.click(
+            run,
+            [audio_in, queries, negative, residual],
+            [status, mixture] + outputs + [archive],
+            concurrency_limit=1,
+        )
+    app.workspace = workspace
+    return app
+
+
+def serve(
+    model: str,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    max_mb: float = DEFAULT_MAX_MB,
+    max_queries: int = DEFAULT_MAX_QUERIES,
+    device: Optional[str] = None,
+    block: bool = True,
+):
+    """Load ``model`` and serve the page on ``host:port`` (loopback by default).
+
+    A model that fails to load does not stop the server: the page says why (and so does
+    the terminal).
+
+    Returns:
+        The launched ``gradio.Blocks`` (when ``block=False``).
+    """
+    load_error, separator = None, None
+    try:
+        separator = load_model(model, device)
+    except Exception as err:  # any loading failure is reported on the page
+        load_error = str(err) or type(err).__name__
+        print(f"error: the model could not be loaded: {load_error}")
+    app = build_app(
+        separator,
+        model_name=model,
+        load_error=load_error,
+        max_mb=max_mb,
+        max_queries=max_queries,
+    )
+    print(f"asteroid-wsas page for {model}: http://{host}:{port} (Ctrl+C stops it)")
+    print(f"temporary files: {app.workspace.root} (removed when the server stops)", flush=True)
+    app.queue().launch(
+        server_name=host,
+        server_port=port,
+        max_file_size=int(max_mb * 2**20),
+        prevent_thread_lock=not block,
+        quiet=True,
+        footer_links=[],
+    )
+    return app

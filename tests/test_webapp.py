@@ -1,0 +1,127 @@
+"""The web page's logic without a browser (tests/test_webapp_browser.py drives the page)."""
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asteroid_wsas.webapp import (
+    PageError,
+    Workspace,
+    demo_separator,
+    load_model,
+    parse_queries,
+    separate_upload,
+)
+
+
+@pytest.fixture(scope="module")
+def separator():
+    return demo_separator()
+
+
+@pytest.fixture
+def stereo(tmp_path):
+    rate = 44100
+    t = np.arange(int(1.5 * rate)) / rate
+    rng = np.random.default_rng(0)
+    wave = np.stack([0.4 * np.sin(2 * np.pi * 440 * t), 0.2 * rng.standard_normal(t.size)], 1)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, wave.astype(np.float32), rate, subtype="PCM_16")
+    return str(path), rate, t.size
+
+
+def test_parse_queries():
+    assert parse_queries(" a violin \n\n\ta piano\n") == ["a violin", "a piano"]
+    with pytest.raises(PageError, match="at least one query"):
+        parse_queries(" \n ")
+    with pytest.raises(PageError, match="at most 2"):
+        parse_queries("a\nb\nc", max_queries=2)
+    with pytest.raises(PageError, match="same once written as file names"):
+        parse_queries("A dog!\na dog")
+
+
+def test_separate_upload_keeps_rate_length_and_channels(separator, stereo, tmp_path):
+    path, rate, length = stereo
+    steps = []
+    folder = tmp_path / "request"
+    folder.mkdir()
+    result = separate_upload(
+        separator,
+        path,
+        "a violin\na dog barks",
+        "a man speaks",
+        True,
+        folder,
+        progress=lambda fraction, message: steps.append(fraction),
+    )
+    assert result.names == ["a violin", "a dog barks", "residual"]
+    input_wave, _ = sf.read(path, always_2d=True)
+    total = 0
+    for wav in result.audio:
+        data, got_rate = sf.read(wav, always_2d=True)
+        assert got_rate == rate and data.shape == (length, 2)
+        total = total + data
+    # the residual is the input minus the estimates: together they give the input back
+    assert np.abs(total - input_wave).max() < 1e-4
+    assert all(os.path.getsize(png) > 5000 for png in result.images + [result.mixture_image])
+    assert result.scores[0].startswith("presence ") and "dB" in result.scores[0]
+    with zipfile.ZipFile(result.archive) as zf:
+        names = set(zf.namelist())
+    assert {"a_violin.wav", "a_dog_barks.wav", "residual.wav", "input.png"} <= names
+    assert steps[0] < steps[-1] == 1.0
+    assert "44100 Hz, 2 channel(s)" in result.info
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("none", "Upload or record"),
+        ("garbage", "not readable audio"),
+        ("empty", "is empty"),
+        ("silent", "silent"),
+        ("large", "up to 0.01 MB"),
+        ("no query", "at least one query"),
+    ],
+)
+def test_bad_input_gives_one_line_for_the_page(separator, stereo, tmp_path, case, message):
+    path = stereo[0]
+    queries = "" if case == "no query" else "a violin"
+    if case == "none":
+        path = None
+    elif case == "garbage":
+        path = tmp_path / "garbage.wav"
+        path.write_bytes(b"this is not audio" * 50)
+    elif case == "empty":
+        path = tmp_path / "empty.wav"
+        path.write_bytes(b"")
+    elif case == "silent":
+        path = tmp_path / "silent.wav"
+        sf.write(path, np.zeros((8000, 2)), 8000)
+    limit = 0.01 if case == "large" else 50
+    with pytest.raises(PageError, match=message) as info:
+        separate_upload(separator, path and str(path), queries, "", False, tmp_path, limit)
+    assert "\n" not in str(info.value)
+    assert str(tmp_path) not in str(info.value)  # names the file, not the server's folders
+
+
+def test_workspace_gives_each_request_its_own_folder_and_cleans_up(tmp_path):
+    space = Workspace(tmp_path / "page", keep_seconds=60)
+    first, second = space.new_request(), space.new_request()
+    assert first != second and first.parent == second.parent == space.root
+    (first / "a.wav").write_bytes(b"x")
+    old = first.stat().st_mtime - 120
+    os.utime(first, (old, old))
+    assert space.clean() == 1 and not first.exists() and second.exists()
+    space.close()
+    assert not space.root.exists()
+
+
+def test_load_model_names_what_failed(tmp_path):
+    with pytest.raises(ValueError, match="not found"):
+        load_model(str(tmp_path / "missing"))
+    separator = demo_separator()
+    path = separator.save_pretrained(tmp_path / "package")
+    assert load_model(os.path.dirname(path)).sample_rate == separator.sample_rate

@@ -1,0 +1,260 @@
+"""The web page in a real browser: ``asteroid-wsas serve`` on a loopback port, driven by the
+system's headless Chromium through Selenium and the system's chromedriver.
+
+Skipped where Chromium, chromedriver, Gradio or Selenium are missing, unless
+``WSAS_REQUIRE_BROWSER=1`` (CI sets it: there a missing browser is a failure).
+Set ``WSAS_SCREENSHOT=PATH`` to keep a screenshot of an example's result page
+(docs/images/web_app.png) and ``WSAS_WEBAPP_MODEL`` to serve a trained model instead of the
+random-initialised one.
+"""
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def _missing() -> str:
+    try:
+        import gradio  # noqa: F401
+        import selenium  # noqa: F401
+    except ImportError as err:
+        return f"{err.name} is not installed"
+    if not CHROMIUM or not CHROMEDRIVER:
+        return "chromium and chromium-driver (apt) are not installed"
+    return ""
+
+
+if _missing():
+    if os.environ.get("WSAS_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"WSAS_REQUIRE_BROWSER=1 but {_missing()}")
+    pytest.skip(_missing(), allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+RATE, SECONDS = 44100, 2.5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``asteroid-wsas serve`` in a subprocess on a free loopback port."""
+
+    def __init__(self, model: str, *options: str):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        command = [sys.executable, "-m", "asteroid_wsas.cli", "serve", "--model", model]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), *options]
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(self.url, timeout=2)
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    self.stop()
+                    pytest.fail(f"the server did not start:\n{self.output}")
+                time.sleep(0.5)
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # as Ctrl+C: the page cleans its files
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.output = self.proc.stdout.read()
+        return self.output
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=1400,2200")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = Server(os.environ.get("WSAS_WEBAPP_MODEL", "random"), "--max-size-mb", "1")
+    yield running
+    running.stop()
+
+
+def _wave(tmp_path: Path, name: str, wave: np.ndarray, rate: int = RATE) -> str:
+    path = tmp_path / name
+    sf.write(path, wave.astype(np.float32), rate, subtype="PCM_16")
+    return str(path)
+
+
+def _stereo() -> np.ndarray:
+    t = np.arange(int(SECONDS * RATE)) / RATE
+    rng = np.random.default_rng(0)
+    left = 0.4 * np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * 2 * t) > 0)
+    right = 0.1 * rng.standard_normal(t.size) + 0.2 * np.sin(2 * np.pi * 660 * t)
+    return np.stack([left, right], 1)
+
+
+def _open(driver, url: str) -> None:
+    driver.get(url)
+    WebDriverWait(driver, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#wsas-input input[type=file]")
+    )
+
+
+def _submit(driver, audio, queries: str = "", negative: str = "", residual: bool = False):
+    if audio is not None:
+        driver.find_element(By.CSS_SELECTOR, "#wsas-input input[type=file]").send_keys(audio)
+        time.sleep(1.0)  # the upload finishes before the click is sent
+    if queries:
+        driver.find_element(By.CSS_SELECTOR, "#wsas-queries textarea").send_keys(queries)
+    if negative:
+        driver.find_element(By.CSS_SELECTOR, "#wsas-negative textarea").send_keys(negative)
+    if residual:
+        driver.find_element(By.CSS_SELECTOR, "#wsas-residual input").click()
+    driver.find_element(By.ID, "wsas-run").click()
+
+
+def _status(driver, timeout: float = 120) -> str:
+    """The status line once the request has answered."""
+
+    def answered(d):
+        text = d.find_element(By.ID, "wsas-status").text
+        return text if ("Separated" in text or "Error" in text) else False
+
+    return WebDriverWait(driver, timeout).until(answered)
+
+
+def _playable_seconds(driver, href: str) -> float:
+    """Duration the browser itself decodes from ``href`` (-1 if it cannot play it)."""
+    return driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        const audio = new Audio();
+        audio.preload = 'auto';
+        audio.onloadeddata = () => done(audio.duration);
+        audio.onerror = () => done(-1);
+        audio.src = arguments[0];""",
+        href,
+    )
+
+
+def test_page_separates_an_uploaded_stereo_file(server, browser, tmp_path):
+    wave = _stereo()
+    _open(browser, server.url)
+    _submit(browser, _wave(tmp_path, "stereo.wav", wave), "a violin\na dog barks")
+    status = _status(browser)
+    assert "Separated 2 output(s)" in status and "44100 Hz, 2 channel(s)" in status
+    for k, query in enumerate(["a violin", "a dog barks"]):
+        slot = browser.find_element(By.ID, f"wsas-output-{k}")
+        assert query in slot.text
+        href = slot.find_element(By.CSS_SELECTOR, "a[download]").get_attribute("href")
+        assert href.startswith(server.url)
+        data, rate = sf.read(io.BytesIO(urllib.request.urlopen(href).read()), always_2d=True)
+        assert rate == RATE and data.shape == wave.shape
+        assert abs(_playable_seconds(browser, href) - SECONDS) < 0.05
+        image = browser.find_element(By.CSS_SELECTOR, f"#wsas-spectrogram-{k} img")
+        assert browser.execute_script("return arguments[0].naturalWidth", image) > 300
+        score = browser.find_element(By.ID, f"wsas-score-{k}").text
+        assert "presence" in score and "dB" in score
+    shown = browser.find_element(By.CSS_SELECTOR, "#wsas-input-spectrogram img")
+    assert browser.execute_script("return arguments[0].naturalWidth", shown) > 300
+    assert not browser.find_elements(By.ID, "wsas-output-2")  # no third output
+    archive = browser.find_element(By.CSS_SELECTOR, "#wsas-zip a[download]")
+    assert archive.get_attribute("href").endswith(".zip")
+
+
+def test_page_runs_a_shipped_example(server, browser):
+    _open(browser, server.url)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#wsas-examples tr.tr-body")
+    assert len(rows) >= 2
+    rows[0].click()  # fills the audio and the queries
+    WebDriverWait(browser, 30).until(
+        lambda d: "violin"
+        in d.find_element(By.CSS_SELECTOR, "#wsas-queries textarea").get_attribute("value")
+    )
+    _submit(browser, None)
+    status = _status(browser)
+    assert "Separated 2 output(s)" in status and "16000 Hz, 1 channel(s)" in status
+    assert "The sound of violin" in browser.find_element(By.ID, "wsas-output-0").text
+    shot = os.environ.get("WSAS_SCREENSHOT")
+    if shot:
+        browser.execute_script("window.scrollTo(0, 0)")
+        browser.save_screenshot(shot)
+
+
+def test_page_answers_bad_input_with_a_message(server, browser, tmp_path):
+    good = _wave(tmp_path, "good.wav", _stereo())
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"this is not audio" * 100)
+    silent = _wave(tmp_path, "silent.wav", np.zeros((RATE, 2)))
+    cases = [
+        (None, "a violin", "Upload or record some audio first"),
+        (good, "", "Type at least one query"),
+        (str(garbage), "a violin", "garbage.wav is not readable audio"),
+        (silent, "a violin", "The audio is silent"),
+    ]
+    for audio, queries, message in cases:
+        _open(browser, server.url)
+        _submit(browser, audio, queries)
+        status = _status(browser)
+        assert message in status and "Traceback" not in browser.page_source
+    # over the size limit (1 MB here): Gradio refuses the upload, the page says why
+    big = _wave(tmp_path, "big.wav", np.tile(_stereo(), (3, 1)))
+    assert os.path.getsize(big) > 2**20
+    _open(browser, server.url)
+    _submit(browser, big, "a violin")
+    toast = WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=toast-text]")
+    )
+    assert "exceed the maximum allowed size" in toast[0].text and "big.wav" in toast[0].text
+    assert "Upload or record some audio first" in _status(browser)  # nothing was uploaded
+
+
+def test_page_says_when_the_model_did_not_load(browser, tmp_path):
+    failing = Server(str(tmp_path / "no-such-model"))
+    try:
+        _open(browser, failing.url)
+        banner = browser.find_element(By.ID, "wsas-model-error").text
+        assert "could not be loaded" in banner and "no-such-model" in banner
+        _submit(browser, _wave(tmp_path, "good.wav", _stereo()), "a violin")
+        assert "The model could not be loaded" in _status(browser)
+    finally:
+        output = failing.stop()
+    assert "error: the model could not be loaded" in output
+
+
+def test_stopping_the_server_removes_its_files(tmp_path):
+    running = Server("random")
+    output = running.stop()
+    folder = [line.split(": ", 1)[1] for line in output.splitlines() if "temporary files" in line]
+    assert folder, output
+    assert not os.path.exists(folder[0])
