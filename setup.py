@@ -25,11 +25,12 @@ setup(
     # the web app's example mixtures (scripts/make_webapp_examples.py)
     package_data={"asteroid_wsas": ["webapp_examples/*.wav", "webapp_examples/*.txt"]},
     install_requires=[
-        # torch and torchaudio must be an exactly matching pair: asteroid imports torchaudio
-        # (through torch_stoi). torchaudio 2.11.1 declares a bare `torch` dependency but its
-        # library needs a newer torch than the registry's 2.11.0: pin both to the exact pair.
-        "torch==2.11.0",
-        "torchaudio==2.11.0",
+        # torch and torchaudio must be a matching pair (asteroid imports torchaudio through
+        # torch_stoi). Tested: 2.6.0 (the oldest) and 2.11.0 (CI, constraints.txt); an
+        # environment that has a pair in this range keeps it. torchaudio 2.11.1 asks for
+        # torch>=2.11 but loads only with a newer torch than 2.11: excluded.
+        "torch>=2.6,<2.12",
+        "torchaudio>=2.6,<2.12,!=2.11.1",
         "asteroid==0.7.0",
         "pytorch-lightning>=2.0,<3",
         "soundfile>=0.12",
@@ -65,8 +66,12 @@ setup(
             # drives the OS's chromium (apt-get install chromium chromium-driver) in the
             # web app's browser test
             "selenium>=4.20",
+            "onnx>=1.23",
+            "onnxruntime>=1.32",  # the export tests and docs example
         ],
         "docs": ["mkdocs>=1.5"],
+        # asteroid-wsas export: ONNX graphs run by onnxruntime (docs/export.md)
+        "export": ["onnx>=1.23", "onnxruntime>=1.32"],
         # the web app: asteroid-wsas serve (docs/web_app.md)
         "app": ["gradio>=6,<7"],
         # PyAV: decoding video files for image-queried methods (extracted frames need none).

@@ -15,6 +15,9 @@ Sub-commands:
     paper-runs      the training runs of the paper's Tables 1 and 2 (recipes/paper_tables)
     paper-tables    both tables, in the seed's shape, from those runs' scores
     separate        separate audio files with text (or image) queries
+    serve           a local web page to separate audio with text queries
+    export          an ONNX graph of a separator with its queries baked in
+    publish         a hub-ready model folder (separator, model card, scores) of an experiment
 """
 
 import argparse
@@ -389,10 +392,13 @@ def separator_of(args: argparse.Namespace):
 
 def print_scores(summary: dict, output_dir: str) -> None:
     """One line of an evaluation's mean scores."""
+    from .metrics import LABELS
+
     metrics, counts = summary["metrics"], summary["counts"]
     scores = " ".join(
-        f"{m.upper()} " + ("-" if metrics[m]["mean"] is None else f"{metrics[m]['mean']:.2f}")
-        for m in ("sdr", "sir", "sar", "sdri")
+        f"{LABELS[m]} " + ("-" if metrics[m]["mean"] is None else f"{metrics[m]['mean']:.2f}")
+        for m in ("sdr", "sir", "sar", "sdri", "esdr", "esdri")
+        if m in metrics  # runs scored before the energy-ratio columns existed lack them
     )
     print(
         f"{scores} dB over {counts['sources_scored']} estimates of {counts['mixtures']} "
@@ -435,52 +441,157 @@ def cmd_examples(args: argparse.Namespace) -> None:
 
 
 def cmd_separate(args: argparse.Namespace) -> None:
+    import tempfile
+
+    import numpy as np
     import soundfile as sf
     from tqdm.auto import tqdm
 
-    from .separator import Separator
+    from .separator import OutputFiles, Separator, audio_files
 
     queries = args.query
-    names = [query_slug(q) for q in queries]
+    names = [query_slug(q) for q in queries] + (["residual"] if args.residual else [])
     if len(set(names)) != len(names):
         raise ValueError(f"queries give the same file name: {names}")
-    missing = [p for p in args.inputs if not os.path.isfile(p)]
-    if missing:
-        raise ValueError(f"input file(s) not found: {', '.join(missing)}")
     images = [q[len("image:") :] for q in queries + (args.negative or []) if q.startswith("image:")]
     missing = [p for p in images if not os.path.isfile(p)]
     if missing:
         raise ValueError(f"image query file(s) not found: {', '.join(missing)}")
-    outputs = {}  # every output path, checked before any work
-    for path in args.inputs:
-        stem = os.path.splitext(os.path.basename(path))[0]
-        folder = os.path.join(args.output_dir, stem) if len(args.inputs) > 1 else args.output_dir
+    overlap = args.overlap_seconds
+    if overlap is None:  # a short --chunk-seconds alone is no error
+        overlap = 1.0 if args.chunk_seconds is None else min(1.0, args.chunk_seconds / 2)
+    stdin = "-" in args.inputs
+    if stdin and len(args.inputs) > 1:
+        raise ValueError("'-' (a WAV stream on stdin) must be the only input")
+    missing = [p for p in args.inputs if p != "-" and not os.path.exists(p)]
+    if missing:
+        raise ValueError(f"input(s) not found: {', '.join(missing)}")
+
+    # every input's output folder, before any work: a folder keeps its tree below -o
+    jobs = []  # (input file, its output folder)
+    for arg in [] if stdin else args.inputs:
+        if os.path.isdir(arg):
+            for path in audio_files(arg, exclude=args.output_dir):
+                relative = os.path.splitext(os.path.relpath(path, arg))[0]
+                jobs.append((path, os.path.join(args.output_dir, relative)))
+        elif len(args.inputs) > 1:  # files named with others: <stem>/ each
+            stem = os.path.splitext(os.path.basename(arg))[0]
+            jobs.append((arg, os.path.join(args.output_dir, stem)))
+        else:
+            jobs.append((arg, args.output_dir))
+    if not stdin and not jobs:
+        raise ValueError(f"no audio files in {', '.join(args.inputs)}")
+    taken = {}
+    for path, folder in jobs:
+        key = os.path.normcase(os.path.abspath(folder))
+        if key in taken:
+            raise ValueError(
+                f"{taken[key]} and {path} would both be written to {folder}; rename one or "
+                "separate them apart"
+            )
+        taken[key] = path
+    try:  # a folder that cannot be written fails now, not after the first separation
+        os.makedirs(args.output_dir, exist_ok=True)
+        tempfile.TemporaryFile(dir=args.output_dir).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(f"output folder {args.output_dir} is not writable ({reason})") from None
+
+    if stdin:
+        files = [os.path.join(args.output_dir, f"{n}.wav") for n in names]
+        refuse_overwrite(*files, force=args.force)
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ValueError("'-' reads a WAV stream from stdin: pipe one in")
+        try:  # by descriptor: libsndfile reads a WAV header from a pipe, soundfile's IO cannot
+            reader = sf.SoundFile(sys.stdin.fileno(), closefd=False)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"stdin is not a WAV stream ({err})") from None
+        separator = Separator.from_pretrained(args.model)
+        if args.device:
+            separator.to(args.device)
+
+        def blocks():
+            size = max(1024, reader.samplerate // 10)
+            while True:  # read(frames): blocks() needs a seekable file
+                block = reader.read(size, dtype="float32", always_2d=True)
+                if not len(block):
+                    return
+                yield block.T
+
+        with reader, OutputFiles(files, reader.samplerate, reader.channels, args.subtype) as out:
+            for block in separator.stream(
+                blocks(),
+                queries,
+                sample_rate=reader.samplerate,
+                chunk_seconds=args.chunk_seconds,
+                overlap_seconds=overlap,
+                residual=args.residual,
+                negative=args.negative,
+            ):
+                out.write(block)
+        print(f"stdin ({reader.samplerate} Hz, {reader.channels} ch) -> {', '.join(files)}")
+        return
+
+    todo, skipped = [], 0
+    for path, folder in jobs:
         files = [os.path.join(folder, f"{n}.wav") for n in names]
-        if args.residual:
-            files.append(os.path.join(folder, "residual.wav"))
-        for f in files:
-            refuse_overwrite(f, force=args.force)
-        outputs[path] = files
+        if not args.force and all(os.path.exists(f) for f in files):
+            skipped += 1
+        else:
+            todo.append((path, files))
+    if skipped:
+        print(f"skipped {skipped} input(s) whose outputs exist (--force to redo them)")
+    if not todo:
+        return
     separator = Separator.from_pretrained(args.model)
     if args.device:
         separator.to(args.device)
-    bar = tqdm(args.inputs, desc="separating", unit="file", disable=len(args.inputs) < 2)
-    for path in bar:
-        result = separator.separate(
-            path,
-            queries,
-            residual=args.residual,
-            negative=args.negative,
-            chunk_seconds=args.chunk_seconds,
-            progress=True,
+    several = len(todo) > 1
+    failed = []
+    bar = tqdm(total=len(todo), desc="separating", unit="file", disable=not several)
+    for path, files in todo:
+        try:
+            result = separator.separate(
+                path,
+                queries,
+                residual=args.residual,
+                negative=args.negative,
+                chunk_seconds=args.chunk_seconds,
+                overlap_seconds=overlap,
+                progress=not several,  # one bar for a batch: the files'
+            )
+            waves = list(result.estimates) + ([result.residual] if args.residual else [])
+            # outputs already there (an earlier, interrupted run) stay as they are
+            new = [k for k, f in enumerate(files) if args.force or not os.path.exists(f)]
+            with OutputFiles(
+                [files[k] for k in new], result.sample_rate, waves[0].shape[0], args.subtype
+            ) as out:
+                out.write(np.stack([waves[k] for k in new]))
+        except (ValueError, RuntimeError, OSError) as err:
+            message = str(err) if path in str(err) else f"{path}: {err}"
+            if args.fail_fast or not several:
+                raise ValueError(message) from None
+            failed.append(path)
+            tqdm.write(f"failed: {message}", file=sys.stderr)
+        else:
+            scores = [
+                f"{q!r} presence {p:+.2f}, level {lv:+.1f} dB"
+                for q, p, lv in zip(queries, result.presence, result.level_db)
+            ]
+            if several:
+                tqdm.write(f"{path} -> {os.path.dirname(files[0])}: {'; '.join(scores)}")
+            else:
+                for f, score in zip(files, scores):
+                    print(f"{f}: {score}")
+        bar.update()
+    bar.close()
+    if several:
+        print(
+            f"{len(todo) - len(failed)} of {len(todo)} inputs separated -> {args.output_dir}"
+            + (f" ({skipped} skipped)" if skipped else "")
         )
-        files = outputs[path]
-        os.makedirs(os.path.dirname(files[0]) or ".", exist_ok=True)
-        waves = list(result.estimates) + ([result.residual] if args.residual else [])
-        for f, wave in zip(files, waves):
-            sf.write(f, wave.T, result.sample_rate, subtype="FLOAT")
-        for q, f, score, level in zip(queries, files, result.presence, result.level_db):
-            print(f"{f}: '{q}' presence {score:+.2f}, level {level:+.1f} dB")
+    if failed:
+        raise ValueError(f"{len(failed)} input(s) failed: {', '.join(failed)}")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -511,7 +622,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
     outputs = [args.output, os.path.splitext(args.output)[0] + ".json"] if args.output else []
     for path in outputs + ([args.curves] if args.curves else []):
         refuse_overwrite(path, force=args.force)
-    result = compare(rows, args.claim or (), n_resamples=args.resamples)
+    from .metrics import METRICS, TABLE_METRICS
+
+    metrics = args.metrics or TABLE_METRICS
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"--metrics: unknown {unknown}; known: {', '.join(METRICS)}")
+    result = compare(rows, args.claim or (), metrics=metrics, n_resamples=args.resamples)
     notes = report_notes(args.wall_time, args.note or ())
     print(format_report(result, args.title, notes=notes))
     if args.output:
@@ -773,8 +890,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_examples)
 
-    p = sub.add_parser("separate", help="separate audio files with text queries")
-    p.add_argument("inputs", nargs="+", metavar="IN", help="audio files (any rate, channels)")
+    p = sub.add_parser(
+        "separate", help="separate audio files, folders or a WAV stream with text queries"
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="IN",
+        help="audio files (any rate, channels), folders of them (their tree is kept below -o), "
+        "or - for a WAV stream on stdin (separated as it comes)",
+    )
     p.add_argument(
         "-q",
         "--query",
@@ -782,17 +907,43 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="text, or image:PATH with a CLIP-queried model (repeatable; texts and images mix)",
     )
-    p.add_argument("-o", "--output-dir", required=True, help="<query>.wav files go here")
+    p.add_argument(
+        "-o",
+        "--output-dir",
+        required=True,
+        help="<query>.wav files go here (one input), or in <input's path>/ below it",
+    )
     p.add_argument("--model", required=True, help="separator folder, file, URL or hub id")
     p.add_argument("--residual", action="store_true", help="also write what no query took")
     p.add_argument(
         "--negative", action="append", help="text or image:PATH of what to remove (repeatable)"
     )
     p.add_argument(
-        "--chunk-seconds", type=float, help="chunk length (default: 10 s for longer inputs)"
+        "--chunk-seconds",
+        type=float,
+        help="chunk length (default: 10 s for longer inputs; a stream's latency)",
+    )
+    p.add_argument(
+        "--overlap-seconds",
+        type=float,
+        help="crossfade between chunks (default: 1 s, or half the chunk if it is shorter than 2 s)",
+    )
+    p.add_argument(
+        "--subtype",
+        default="FLOAT",
+        choices=("FLOAT", "DOUBLE", "PCM_16", "PCM_24", "PCM_32", "PCM_U8", "ULAW", "ALAW"),
+        help="WAV sample format of the outputs (default: %(default)s; integer ones are "
+        "clipped to full scale)",
     )
     p.add_argument("--device", help="e.g. cuda (default: cpu)")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument(
+        "--force", action="store_true", help="redo inputs whose outputs exist, overwriting them"
+    )
+    p.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first input that fails (default: go on, list the failures at the end)",
+    )
     p.set_defaults(func=cmd_separate)
 
     p = sub.add_parser("serve", help="a local web page to separate audio with text queries")
@@ -836,6 +987,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEXT",
         help="[metric:] expression of row names [>= goal], e.g. 'weak - mix_and_separate' "
         "or 'sdri: weak / mix_and_separate >= 1.5'; paired bootstrap interval (repeatable)",
+    )
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        metavar="NAME",
+        help="table columns (default: sdr sir sar sdri, Table 1's BSS-Eval columns); also "
+        "si_sdr, si_sdri, and esdr / esdri: the energy-ratio SDR of DCASE 2024 Task 9 and "
+        "AudioSep",
     )
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap replicates")
     p.add_argument("--wall-time", type=float, help="seconds the comparison took (printed)")
@@ -899,12 +1058,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("exp_root", help="the folder the runs' folders are in (exp/)")
     p.add_argument("-o", "--output", required=True, help="results.md (.json and PNGs beside)")
     paper_options(p)
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        metavar="NAME",
+        help="table columns (default: sdr sir sar sdri, Table 1's BSS-Eval columns); also "
+        "si_sdr, si_sdri, and esdr / esdri: the energy-ratio SDR of DCASE 2024 Task 9 and "
+        "AudioSep",
+    )
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap replicates")
     p.add_argument("--wall-time", type=float, help="seconds the runs took (printed)")
     p.add_argument("--note", action="append", help="a line printed under the tables")
     p.add_argument("--title", default="")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_paper_tables)
+    # light modules (their heavy imports are inside the commands): --help stays fast
+    from .export import add_export_parser
+    from .publish import add_publish_parser
+
+    add_export_parser(sub)
+    add_publish_parser(sub)
     return parser
 
 

@@ -8,9 +8,10 @@ per chunk.
 
 import contextlib
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -34,6 +35,10 @@ __all__ = [
     "load_audio",
     "resolve_queries",
     "SEPARATOR_FILE",
+    "AUDIO_EXTENSIONS",
+    "WAV_SUBTYPES",
+    "audio_files",
+    "OutputFiles",
 ]
 
 SEPARATOR_FILE = "separator.pth"
@@ -172,6 +177,138 @@ def _decode_with_av(path: str, soundfile_error: Exception):
     return np.concatenate(blocks, axis=1).astype(np.float32), rate
 
 
+# what a folder walk picks up: libsndfile's formats (not RAW or MATLAB files, which are
+# rarely sound), their usual other extensions, and what PyAV decodes
+AUDIO_EXTENSIONS = frozenset(
+    "aif aifc aiff au avr caf flac htk ircam mp3 mpc2k nist oga ogg paf pvf rf64 sd2 sds snd "
+    "svx voc w64 wav wave wavex wve xi m4a aac mp4 webm opus mka wma".split()
+)
+# WAV sample formats soundfile writes (the CLI's --subtype), float first
+WAV_SUBTYPES = ("FLOAT", "DOUBLE", "PCM_16", "PCM_24", "PCM_32", "PCM_U8", "ULAW", "ALAW")
+
+
+def audio_files(
+    folder: Union[str, os.PathLike], exclude: Optional[Union[str, os.PathLike]] = None
+) -> List[str]:
+    """The audio files below ``folder``, recursively, sorted, by extension
+    (:data:`AUDIO_EXTENSIONS`, any case).
+
+    Hidden files and folders (``.name``: macOS' ``._song.wav`` are no audio) are left
+    out, and so is ``exclude`` and what is below it (an output folder inside the input).
+
+    Args:
+        folder: Where to look.
+        exclude: A folder to leave out.
+
+    Returns:
+        list: paths, starting with ``folder``.
+
+    Examples:
+        >>> audio_files("/no/such/folder")
+        []
+    """
+    skip = os.path.realpath(exclude) if exclude is not None else None
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) != skip
+        )
+        for name in sorted(files):
+            ext = os.path.splitext(name)[1][1:].lower()
+            if not name.startswith(".") and ext in AUDIO_EXTENSIONS:
+                found.append(os.path.join(root, name))
+    return found
+
+
+class OutputFiles:
+    """WAV files written under a temporary name beside each (``.<name>.*.part``) and renamed
+    into place (``os.replace``) once all are complete: an interrupted or failed job leaves no
+    half-written ``<query>.wav``. Blocks can be written one after another (a stream).
+
+    Args:
+        paths: The files, one per row of the blocks.
+        sample_rate: Their rate.
+        channels: Their channel count.
+        subtype: A WAV sample format (:data:`WAV_SUBTYPES`); integer formats are clipped to
+            full scale first (an estimate can go slightly past it).
+
+    Examples:
+        >>> with OutputFiles(["out/dog.wav", "out/bell.wav"], 8000, 2) as out:  # doctest: +SKIP
+        ...     out.write(block)  # (2, channels, time)
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Union[str, os.PathLike]],
+        sample_rate: int,
+        channels: int,
+        subtype: str = "FLOAT",
+    ):
+        if subtype not in WAV_SUBTYPES:
+            raise ValueError(f"subtype must be one of {', '.join(WAV_SUBTYPES)}, got {subtype}")
+        self.paths = [os.fspath(p) for p in paths]
+        self.sample_rate, self.channels, self.subtype = int(sample_rate), int(channels), subtype
+        self.parts: List[str] = []
+        self.files: List[Any] = []
+
+    def __enter__(self) -> "OutputFiles":
+        import uuid
+
+        import soundfile as sf
+
+        try:
+            for path in self.paths:
+                folder, name = os.path.split(os.path.abspath(path))
+                os.makedirs(folder, exist_ok=True)
+                # a unique name of our own (mkstemp would make the file private: mode 600)
+                part = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
+                self.parts.append(part)
+                self.files.append(
+                    sf.SoundFile(
+                        part,
+                        "w",
+                        self.sample_rate,
+                        self.channels,
+                        self.subtype,
+                        format="WAV",  # the .part name says nothing of the format
+                    )
+                )
+        except BaseException:
+            self._close(keep=False)
+            raise
+        return self
+
+    def write(self, block: Union[np.ndarray, torch.Tensor]) -> None:
+        """Append :math:`(N, C, t)` (or :math:`(N, t)` mono): row n to file n."""
+        data = block.cpu().numpy() if isinstance(block, torch.Tensor) else np.asarray(block)
+        if data.ndim == 2:
+            data = data[:, None]
+        if data.shape[:2] != (len(self.files), self.channels):
+            raise ValueError(
+                f"block of shape {data.shape} for {len(self.files)} files of "
+                f"{self.channels} channels"
+            )
+        if self.subtype not in ("FLOAT", "DOUBLE"):
+            data = np.clip(data, -1.0, 1.0)  # integer samples wrap around past full scale
+        for f, rows in zip(self.files, data):
+            f.write(np.ascontiguousarray(rows.T, dtype=np.float32))
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._close(keep=kind is None)
+
+    def _close(self, keep: bool) -> None:
+        for f in self.files:
+            f.close()
+        for part, path in zip(self.parts, self.paths):
+            if keep:
+                os.replace(part, path)
+            elif os.path.exists(part):
+                os.remove(part)
+        self.files, self.parts = [], []
+
+
 IMAGE_PREFIX = "image:"
 
 
@@ -245,23 +382,277 @@ def _is_pil(value: Any) -> bool:
     return type(value).__module__.startswith("PIL.")
 
 
-def _crossfade_windows(length: int, chunk: int, overlap: int) -> List[tuple]:
-    """(start, stop, weights) of chunks covering ``length`` whose weights sum to one."""
+def _fade_weights(size: int, overlap: int, first: bool, last: bool) -> Optional[torch.Tensor]:
+    """Weights of one window of ``size`` samples: a linear fade-in over its first ``overlap``
+    samples (unless ``first``) and a fade-out over its last (unless ``last``); None for a
+    window with no neighbour. A fade-out and the next window's fade-in sum to one."""
+    if first and last:
+        return None
+    weight = torch.ones(size)
+    if overlap and not first:
+        weight[:overlap] = torch.linspace(0, 1, overlap + 2)[1:-1]
+    if overlap and not last:
+        weight[size - overlap :] = torch.linspace(1, 0, overlap + 2)[1:-1]
+    return weight
+
+
+def _crossfade_windows(
+    length: int, chunk: int, overlap: int
+) -> List[Tuple[int, int, Optional[torch.Tensor]]]:
+    """(start, stop, weights) of the windows that cover ``length`` samples.
+
+    One window every ``chunk - overlap`` samples; the last one ends at ``length`` and is
+    shorter than a chunk unless the length falls on a window's end (it is separated
+    zero-padded to the chunk). Where a window starts depends only on the ones before it, so
+    a stream (:class:`_Stream`) is cut into the same windows as the whole input.
+    """
     if length <= chunk:
         return [(0, length, None)]
     hop = chunk - overlap
-    starts = list(range(0, length - chunk, hop)) + [length - chunk]
-    out = []
-    for i, start in enumerate(starts):
-        w = torch.ones(chunk)
-        if i > 0:  # fade in over the overlap with the previous chunk
-            fade = starts[i - 1] + chunk - start
-            w[:fade] = torch.linspace(0, 1, fade + 2)[1:-1]
-        if i < len(starts) - 1:
-            fade = start + chunk - starts[i + 1]
-            w[chunk - fade :] = torch.linspace(1, 0, fade + 2)[1:-1]
-        out.append((start, start + chunk, w))
-    return out
+    out, start = [], 0
+    while True:
+        stop = min(start + chunk, length)
+        last = stop == length
+        out.append((start, stop, _fade_weights(stop - start, overlap, start == 0, last)))
+        if last:
+            return out
+        start += hop
+
+
+class _Fifo:
+    """Samples :math:`(R, T)` appended at the end and dropped from the front. The buffer is
+    compacted in place before it grows, so its size follows the largest backlog, not the
+    number of samples that went through."""
+
+    def __init__(self, rows: int, device: torch.device):
+        self.data = torch.zeros(rows, 0, device=device)
+        self.start = self.stop = 0
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def append(self, x: torch.Tensor) -> None:
+        n = x.shape[-1]
+        if self.stop + n > self.data.shape[-1]:
+            held = self.data[:, self.start : self.stop].clone()
+            if len(self) + n > self.data.shape[-1]:  # doubling: amortised O(1) per sample
+                size = max(2 * self.data.shape[-1], len(self) + n)
+                self.data = torch.zeros(self.data.shape[0], size, device=self.data.device)
+            self.data[:, : held.shape[-1]] = held
+            self.start, self.stop = 0, held.shape[-1]
+        self.data[:, self.stop : self.stop + n] = x
+        self.stop += n
+
+    def view(self, n: Optional[int] = None) -> torch.Tensor:
+        return self.data[:, self.start : self.stop if n is None else self.start + n]
+
+    def drop(self, n: int) -> None:
+        self.start = min(self.start + n, self.stop)
+
+
+def _sinc_width(orig: int, new: int) -> int:
+    """Half-length (in ``orig`` samples) of torchaudio's default sinc resampling kernel
+    (``lowpass_filter_width=6``, ``rolloff=0.99``), for the latency without the kernel."""
+    g = math.gcd(orig, new)
+    base = min(orig // g, new // g) * 0.99
+    return math.ceil(6 * (orig // g) / base)
+
+
+class _StreamResampler:
+    """``torchaudio.functional.resample`` (same kernel, same zero padding at both ends) block
+    by block: the concatenated output equals resampling the whole signal, to rounding.
+
+    The signal goes in frames of ``orig / gcd`` samples, each giving ``new / gcd`` samples;
+    a frame needs ``width`` samples of look-ahead, so an output lags the input by at most
+    ``width + orig / gcd`` input samples.
+    """
+
+    def __init__(self, orig: int, new: int, device: torch.device):
+        transform = torchaudio.transforms.Resample(orig, new, dtype=torch.float32)
+        self.kernel = transform.kernel.to(device)  # (new / g, 1, 2 width + orig / g)
+        self.width = transform.width
+        g = math.gcd(orig, new)
+        self.orig, self.new = orig // g, new // g
+        self.device = device
+        self.fifo: Optional[_Fifo] = None  # padded input from the next frame's first sample
+        self.received = 0
+        self.frames = 0
+
+    def push(self, x: torch.Tensor) -> None:
+        """Take :math:`(R, t)`; :meth:`pull` gives what is complete."""
+        if self.fifo is None:
+            self.fifo = _Fifo(x.shape[0], self.device)
+            self.fifo.append(torch.zeros(x.shape[0], self.width, device=self.device))
+        self.fifo.append(x.to(self.device))
+        self.received += x.shape[-1]
+
+    def ready(self) -> int:
+        """How many output samples :meth:`pull` would give now."""
+        frames = max(0, (self.received - self.width - self.orig) // self.orig + 1)
+        return (frames - self.frames) * self.new
+
+    def pull(self) -> torch.Tensor:
+        """The :math:`(R, t')` output samples complete now (a convolution per call: call it
+        when enough is ready, not for every small block)."""
+        return self._frames(self.ready() // self.new)
+
+    def finish(self, rows: int) -> torch.Tensor:
+        """The rest, with torchaudio's zero padding, cut to its output length."""
+        if self.fifo is None:
+            return torch.zeros(rows, 0, device=self.device)
+        self.fifo.append(torch.zeros(rows, self.width + self.orig, device=self.device))
+        done = self.frames * self.new
+        rest = self._frames(self.received // self.orig + 1 - self.frames)
+        # torchaudio's own expression (a float32 ceil), so the lengths agree exactly
+        total = int(torch.ceil(torch.as_tensor(self.new * self.received / self.orig)))
+        return rest[:, : max(0, total - done)]
+
+    def _frames(self, count: int) -> torch.Tensor:
+        rows = self.fifo.data.shape[0]
+        if count <= 0:
+            return torch.zeros(rows, 0, device=self.device)
+        size = (count - 1) * self.orig + self.kernel.shape[-1]
+        out = torch.nn.functional.conv1d(
+            self.fifo.view(size)[:, None], self.kernel, stride=self.orig
+        )  # (R, new, count): frame by frame, as torchaudio interleaves them
+        self.fifo.drop(count * self.orig)
+        self.frames += count
+        return out.transpose(1, 2).reshape(rows, -1)
+
+
+class _Stream:
+    """State of one :meth:`Separator.stream`: resampler to the model's rate, the current
+    window, the previous window's end awaiting its fade-out, the resampler back, and what
+    is ready but not yet given out. Every buffer holds at most about a chunk (a piece of a
+    block is at most a hop; the input is resampled only when a window can run).
+
+    Args:
+        run: ``run(window (C, L), size) -> (K, C, L)`` at the model's rate.
+        outputs: K, the estimates per window.
+        channels: C.
+        chunk: Window length (model samples).
+        overlap: Crossfade (model samples).
+        rate: The stream's rate.
+        model_rate: The model's rate.
+        device: Where the model runs.
+        residual: Also give the input minus the sum of the estimates (a last row).
+    """
+
+    def __init__(self, run, outputs, channels, chunk, overlap, rate, model_rate, device, residual):
+        self.run = run
+        self.outputs, self.channels = outputs, channels
+        self.chunk, self.overlap, self.hop = chunk, overlap, chunk - overlap
+        self.device = device
+        cpu = torch.device("cpu")
+        # separate() resamples the input on the CPU and the estimates on the device: so here
+        self.to_model = None if rate == model_rate else _StreamResampler(rate, model_rate, cpu)
+        self.to_input = None if rate == model_rate else _StreamResampler(model_rate, rate, device)
+        self.window = _Fifo(channels, device)  # model-rate input from the next window's start
+        self.index = 0  # the next window's number
+        self.tail: Optional[torch.Tensor] = None  # (K, C, overlap) end of the last window
+        self.tail_weight: Optional[torch.Tensor] = None
+        self.pending = _Fifo(outputs * channels, cpu)  # ready, not given out (input rate)
+        self.inputs = _Fifo(channels, cpu) if residual else None  # for the residual
+        self.received = self.given = 0  # input samples
+
+    def held(self) -> Dict[str, int]:
+        """Samples each buffer holds now (memory stays flat: none grows with the stream)."""
+        held = {"window": len(self.window), "pending": len(self.pending)}
+        if self.tail is not None:
+            held["tail"] = self.tail.shape[-1]
+        if self.inputs is not None:
+            held["inputs"] = len(self.inputs)
+        for name, resampler in (("to_model", self.to_model), ("to_input", self.to_input)):
+            if resampler is not None and resampler.fifo is not None:
+                held[name] = len(resampler.fifo)
+        return held
+
+    def push(self, block: torch.Tensor) -> Optional[torch.Tensor]:
+        """A block :math:`(C, t)` at the stream's rate in; what is ready out (or None)."""
+        self.received += block.shape[-1]
+        if self.inputs is not None:
+            self.inputs.append(block)
+        if self.to_model is None:
+            x = block
+        else:  # resampled when a window can run: a few big convolutions, not one per block
+            self.to_model.push(block)
+            if self.to_model.ready() >= self.chunk - len(self.window):
+                x = self.to_model.pull()
+            else:
+                x = torch.zeros(self.channels, 0)
+        return self._give(self._separate(x.to(self.device), final=False), final=False)
+
+    def finish(self) -> Optional[torch.Tensor]:
+        """The end of the stream: the last windows, and everything still held."""
+        if self.to_model is None:
+            x = torch.zeros(self.channels, 0)
+        else:
+            x = self.to_model.finish(self.channels)  # all frames still to come
+        return self._give(self._separate(x.to(self.device), final=True), final=True)
+
+    def _separate(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        """Model-rate estimates :math:`(K, C, t)` that no later window changes."""
+        self.window.append(x)
+        done = []
+        while len(self.window) >= self.chunk:  # a full window: all but its end is final
+            est = self.run(self.window.view(self.chunk), self.chunk)
+            # whether this window is the last is unknown; its end waits for the next one
+            weight = _fade_weights(self.chunk, self.overlap, self.index == 0, False)
+            weight = weight.to(self.device)
+            head = est[..., : self.hop] * weight[: self.hop]
+            if self.index:  # the previous window's faded end first, as separate() adds it
+                head[..., : self.overlap] = self._faded_tail() + head[..., : self.overlap]
+            done.append(head)
+            self.tail, self.tail_weight = est[..., self.hop :], weight[self.hop :]
+            self.window.drop(self.hop)
+            self.index += 1
+        if final:
+            rest = len(self.window)
+            if self.index == 0 and rest:  # shorter than a chunk: one pass, no crossfade
+                done.append(self.run(self.window.view(rest), rest))
+            elif self.index and rest > self.overlap:  # a shorter trailing window
+                est = self.run(self.window.view(rest), self.chunk)
+                est = est * _fade_weights(rest, self.overlap, False, True).to(self.device)
+                est[..., : self.overlap] = self._faded_tail() + est[..., : self.overlap]
+                done.append(est)
+            elif self.index:  # the last full window ended the stream: no fade-out
+                done.append(self.tail)
+            self.window.drop(rest)
+            self.tail = None
+        if not done:
+            return torch.zeros(self.outputs, self.channels, 0, device=self.device)
+        return torch.cat(done, -1)
+
+    def _faded_tail(self) -> torch.Tensor:
+        return self.tail * self.tail_weight
+
+    def _give(self, y: torch.Tensor, final: bool) -> Optional[torch.Tensor]:
+        """Model-rate estimates to the input's rate; out what the input has reached."""
+        rows = self.outputs * self.channels
+        z = y.reshape(rows, -1)
+        if self.to_input is not None:
+            self.to_input.push(z)
+            z = self.to_input.pull()
+            if final:
+                z = torch.cat([z, self.to_input.finish(rows)], -1)
+        self.pending.append(z.cpu())
+        # the output is as long as the input (separate() cuts or pads the resampled end)
+        n = self.received - self.given
+        if not final:
+            n = min(n, len(self.pending))
+        if n <= 0:
+            return None
+        out = self.pending.view(n).clone()  # the buffer's memory is reused
+        if out.shape[-1] < n:
+            out = torch.nn.functional.pad(out, (0, n - out.shape[-1]))
+        out = out.reshape(self.outputs, self.channels, n)
+        self.pending.drop(n)
+        self.given += n
+        if self.inputs is not None:
+            res = self.inputs.view(n) - out.sum(0)
+            self.inputs.drop(n)
+            out = torch.cat([out, res[None]])
+        return out
 
 
 SELECTIONS = ("text", "oracle", "assignment")
@@ -578,7 +969,9 @@ class Separator(nn.Module):
             chunk_seconds: Separate in chunks of this length with ``overlap_seconds`` of
                 linear crossfade (long files at flat memory); None: 10 s chunks for inputs
                 longer than 10 s, one pass otherwise. Audio shorter than a chunk is
-                separated in one pass.
+                separated in one pass. A chunk starts every ``chunk_seconds -
+                overlap_seconds``; the last one, shorter, is separated zero-padded to a
+                chunk (the windows :meth:`stream` cuts a stream into).
             overlap_seconds: Crossfade between chunks.
             device: Where to run (default: the model's device).
             precision: ``"auto"`` (bf16 where the hardware runs it fast), ``"bf16"`` or
@@ -612,15 +1005,10 @@ class Separator(nn.Module):
         )
         chunk = x.shape[-1]
         if chunk_seconds is not None or x.shape[-1] > DEFAULT_CHUNK * self.sample_rate:
-            seconds = DEFAULT_CHUNK if chunk_seconds is None else float(chunk_seconds)
-            if seconds <= 0 or overlap_seconds < 0 or overlap_seconds * 2 > seconds:
-                raise ValueError(
-                    f"chunk_seconds must be > 2 * overlap_seconds > 0, got {chunk_seconds} "
-                    f"and {overlap_seconds}"
-                )
-            chunk = min(x.shape[-1], int(round(seconds * self.sample_rate)))
-        overlap = min(int(round(overlap_seconds * self.sample_rate)), chunk // 2)
-        windows = _crossfade_windows(x.shape[-1], chunk, overlap)
+            chunk, overlap = self._chunk_sizes(chunk_seconds, overlap_seconds)
+            windows = _crossfade_windows(x.shape[-1], chunk, overlap)
+        else:
+            windows = _crossfade_windows(chunk, chunk, 0)  # one pass
 
         # a learned-query model gives all M outputs per chunk; the queries pick outputs
         # once, on the whole file (the same output in every chunk)
@@ -632,16 +1020,9 @@ class Separator(nn.Module):
 
             iterator = tqdm(windows, desc="separating", unit="chunk")
         for done, (start, stop, weight) in enumerate(iterator, 1):
-            est = separate_batch(
-                self.model,
-                self.encoder,
-                x[:, start:stop],
-                per_channel,
-                negatives=negatives,
-                dtype=dtype,
-            ).transpose(
-                0, 1
-            )  # (K, C, L)
+            # a window after the first one pads to the chunk; the first is whole or a chunk
+            size = chunk if start else stop - start
+            est = self._separate_window(x[:, start:stop], size, per_channel, negatives, dtype)
             if out is None:
                 out = torch.zeros(est.shape[0], *x.shape, device=device)
             if weight is not None:
@@ -679,6 +1060,202 @@ class Separator(nn.Module):
             out = out.numpy()
             res = None if res is None else res.numpy()
         return Separation(names, out, rate, presence, level, res, extras)
+
+    def stream(
+        self,
+        chunks: Iterable[Union[np.ndarray, torch.Tensor]],
+        queries: Union[QueryLike, Sequence[QueryLike]],
+        *,
+        sample_rate: Optional[int] = None,
+        chunk_seconds: Optional[float] = DEFAULT_CHUNK,
+        overlap_seconds: float = 1.0,
+        residual: bool = False,
+        negative: Union[None, QueryLike, Sequence[QueryLike]] = None,
+        precision: str = "auto",
+        device: Union[None, str, torch.device] = None,
+    ) -> Iterator[Union[np.ndarray, torch.Tensor]]:
+        r"""Separate a stream block by block, at a fixed latency and flat memory.
+
+        The stream is cut into the windows :meth:`separate` uses (a chunk every
+        ``chunk_seconds - overlap_seconds``, linear crossfades, the last window shorter
+        and zero-padded to a chunk), so the concatenated output equals ``separate()`` of
+        the concatenated input with the same ``chunk_seconds``, ``overlap_seconds`` and
+        ``precision``: to rounding at the model's rate; at another rate the input and the
+        estimates are resampled as a stream with ``torchaudio.functional.resample``'s
+        kernel (a few milliseconds of look-ahead), equal to resampling the whole signal up
+        to float rounding. Each buffer (the window, the resamplers' queues, the input kept
+        for the residual) holds at most about a chunk, whatever the stream's length.
+
+        Latency: an output sample is given out at most ``stream_latency(sample_rate,
+        chunk_seconds)`` input samples after its input sample arrived: ``chunk_seconds``
+        at the model's rate, plus the two resamplers' look-ahead at another rate (see
+        :meth:`stream_latency`). Blocks come out whenever a window is done (about every
+        ``chunk_seconds - overlap_seconds``), not one per block in.
+
+        Presence scores and levels are not computed (they need the whole estimates):
+        use :meth:`separate` for them. A MixIT separator, which picks its outputs on the
+        whole input, does not stream.
+
+        Args:
+            chunks: Blocks of audio, numpy or torch, :math:`(T,)` or :math:`(C, T)` with a
+                fixed channel count, of any sizes (empty blocks are skipped).
+            queries: As :meth:`separate`.
+            sample_rate: The blocks' rate (None: the model's, ``separator.sample_rate``).
+            chunk_seconds: Window length (None: 10 s).
+            overlap_seconds: Crossfade between windows.
+            residual: Also give the input minus the sum of the estimates, as a last row.
+            negative: As :meth:`separate`.
+            precision: ``"auto"``, ``"bf16"`` or ``"fp32"``.
+            device: Where to run (default: the model's device).
+
+        Returns:
+            Iterator: blocks of estimates at the stream's rate, numpy for numpy blocks.
+
+        Shape:
+            - chunks: :math:`(C, t_i)` or :math:`(t_i,)`.
+            - output blocks: :math:`(K, C, t_j)`, or :math:`(K, t_j)` for 1-D blocks
+              (:math:`K + 1` rows with ``residual``); :math:`\sum_j t_j = \sum_i t_i`.
+
+        Raises:
+            ValueError: No query, bad chunk settings, a MixIT separator (at the call);
+                a bad block or an empty stream (while iterating).
+
+        Examples:
+            >>> import soundfile as sf  # doctest: +SKIP
+            >>> with sf.SoundFile("long.wav") as f, sf.SoundFile(  # doctest: +SKIP
+            ...         "dog.wav", "w", f.samplerate, f.channels) as out:
+            ...     blocks = (b.T for b in f.blocks(4096, always_2d=True, dtype="float32"))
+            ...     for est in separator.stream(blocks, "a dog barks",
+            ...                                 sample_rate=f.samplerate):
+            ...         out.write(est[0].T)
+        """
+        names, resolved = resolve_queries(queries, "queries")
+        _, negatives = resolve_queries(negative, "negative", allow_empty=True)
+        if self.learned_queries:
+            raise ValueError(
+                "stream needs a text-conditioned separator; a MixIT separator picks its "
+                "outputs on the whole input (use separate)"
+            )
+        chunk, overlap = self._chunk_sizes(chunk_seconds, overlap_seconds)
+        rate = self.sample_rate if sample_rate is None else int(sample_rate)
+        if rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        device = torch.device(device) if device is not None else _device_of(self.model)
+        dtype = _autocast_dtype(device, precision)
+        self.encoder.to(device)
+
+        def run(window: torch.Tensor, size: int) -> torch.Tensor:
+            queries_per_channel = [resolved] * window.shape[0]
+            return self._separate_window(window, size, queries_per_channel, negatives, dtype)
+
+        def start(channels: int) -> _Stream:
+            return _Stream(
+                run, len(names), channels, chunk, overlap, rate, self.sample_rate, device, residual
+            )
+
+        # pieces of at most a hop: a big block does not make any buffer bigger than that
+        piece = max(1, (chunk - overlap) * rate // self.sample_rate)
+        return self._stream_blocks(iter(chunks), start, piece)
+
+    @torch.inference_mode()
+    def _stream_blocks(
+        self, chunks: Iterator, start: Callable[[int], _Stream], piece: int
+    ) -> Iterator[Union[np.ndarray, torch.Tensor]]:
+        """The generator of :meth:`stream` (arguments checked there, at the call)."""
+        state, kind, one_d = None, None, False
+        for index, block in enumerate(chunks):
+            if not isinstance(block, (np.ndarray, torch.Tensor)):
+                raise ValueError(f"block {index} is a {type(block).__name__}, not an array")
+            wav = torch.as_tensor(block).detach().float().cpu()
+            if wav.dim() == 1:
+                wav = wav[None]
+            if wav.dim() != 2 or (wav.shape[0] > 16 and wav.shape[1] <= 16):
+                raise ValueError(
+                    f"block {index} has shape {tuple(block.shape)}; blocks are (time,) or "
+                    "(channels, time), channels first"
+                )
+            if wav.shape[-1] == 0:
+                continue
+            if not torch.isfinite(wav).all():
+                raise ValueError(f"block {index} holds NaN or infinite values")
+            if state is None:
+                kind = "numpy" if isinstance(block, np.ndarray) else "torch"
+                one_d = block.ndim == 1
+                state = start(wav.shape[0])
+            elif wav.shape[0] != state.channels:
+                raise ValueError(
+                    f"block {index} has {wav.shape[0]} channels, the stream {state.channels}"
+                )
+            for part in wav.split(piece, dim=-1):
+                out = state.push(part)
+                if out is not None:
+                    yield _as_output(out, kind, one_d)
+        if state is None:
+            raise ValueError("the stream held no audio")
+        out = state.finish()
+        if out is not None:
+            yield _as_output(out, kind, one_d)
+
+    def stream_latency(
+        self, sample_rate: Optional[int] = None, chunk_seconds: Optional[float] = DEFAULT_CHUNK
+    ) -> int:
+        r"""The most input samples :meth:`stream`'s output lags behind its input.
+
+        Once the stream has taken :math:`n` samples (and the blocks before have been
+        consumed), at least :math:`n - \text{latency}` output samples have come out. At the
+        model's rate the latency is the chunk, :math:`c` samples; at another rate
+        :math:`r` (model rate :math:`s`, :math:`g = \gcd(r, s)`) it adds the look-ahead
+        of the two sinc resamplers, :math:`w_{in} + r/g` input samples and
+        :math:`w_{out} + s/g` model samples (:math:`w`: the kernel's half-width):
+
+        .. math::
+
+            \text{latency} = \lceil w_{in} + r/g + (c + w_{out} + s/g) \, r / s \rceil
+
+        Args:
+            sample_rate: The stream's rate (None: the model's).
+            chunk_seconds: As :meth:`stream`.
+
+        Returns:
+            int: the latency in samples at ``sample_rate``.
+
+        Examples:
+            >>> separator.stream_latency(44100, 10.0)  # an 8 kHz model  # doctest: +SKIP
+            441955
+        """
+        chunk, _ = self._chunk_sizes(chunk_seconds, 0.0)
+        rate = self.sample_rate if sample_rate is None else int(sample_rate)
+        if rate == self.sample_rate:
+            return chunk
+        g = math.gcd(rate, self.sample_rate)
+        look_in = _sinc_width(rate, self.sample_rate) + rate // g
+        look_out = _sinc_width(self.sample_rate, rate) + self.sample_rate // g
+        return math.ceil(look_in + (chunk + look_out) * rate / self.sample_rate)
+
+    def _chunk_sizes(self, chunk_seconds: Optional[float], overlap_seconds: float):
+        """Chunk and crossfade in model samples (the crossfade at most half a chunk)."""
+        seconds = DEFAULT_CHUNK if chunk_seconds is None else float(chunk_seconds)
+        if seconds <= 0 or overlap_seconds < 0 or overlap_seconds * 2 > seconds:
+            raise ValueError(
+                f"chunk_seconds must be > 2 * overlap_seconds > 0, got {chunk_seconds} "
+                f"and {overlap_seconds}"
+            )
+        chunk = int(round(seconds * self.sample_rate))
+        if chunk < 1:
+            raise ValueError(f"chunk_seconds={chunk_seconds} is shorter than one sample")
+        return chunk, min(int(round(overlap_seconds * self.sample_rate)), chunk // 2)
+
+    def _separate_window(self, window, size, queries, negatives, dtype) -> torch.Tensor:
+        """Estimates :math:`(K, C, L)` of one window :math:`(C, L)` at the model's rate. A
+        window shorter than ``size`` (a trailing one) is separated zero-padded to it: the
+        model sees every window of a plan at one length, never a sliver."""
+        length = window.shape[-1]
+        if length < size:
+            window = torch.nn.functional.pad(window, (0, size - length))
+        est = separate_batch(
+            self.model, self.encoder, window, queries, negatives=negatives, dtype=dtype
+        )
+        return est.transpose(0, 1)[..., :length]
 
     @torch.inference_mode()
     def sound_of_pixels(
@@ -818,6 +1395,13 @@ def _autocast_dtype(device: torch.device, precision: str) -> Optional[torch.dtyp
     if precision == "bf16":
         return torch.bfloat16
     return torch.bfloat16 if fast_bf16(device) else None
+
+
+def _as_output(out: torch.Tensor, kind: str, one_d: bool) -> Union[np.ndarray, torch.Tensor]:
+    """A stream's block as its input came: 1-D blocks give :math:`(K, t)`, numpy gives numpy."""
+    if one_d:
+        out = out[:, 0]
+    return out.numpy() if kind == "numpy" else out
 
 
 def _fit(wav: torch.Tensor, length: int) -> torch.Tensor:

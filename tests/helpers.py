@@ -26,6 +26,28 @@ def tiny_unet(conditioning: str = "attention", **kwargs) -> TextCondUNet:
     return TextCondUNet(**config)
 
 
+def separator_unet(text_embed_dim: int = EMBED_DIM, text_token_dim: int = TOKEN_DIM):
+    """The separator tests' 3-level model (attention at level 2)."""
+    return tiny_unet(
+        channels=[8, 16, 16],
+        attention_levels=[2],
+        text_embed_dim=text_embed_dim,
+        text_token_dim=text_token_dim,
+    )
+
+
+def tiny_separator(texts):
+    """A random-initialised Separator (:func:`separator_unet`) whose small encoder knows
+    ``texts`` and "wind blows"; seeded, so every test module gets the same weights."""
+    from asteroid_wsas import Separator
+    from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+
+    torch.manual_seed(0)
+    vocab = build_vocab(list(texts) + ["wind blows"])
+    encoder = TinyBimodalEncoder(vocab, 8000, embed_dim=EMBED_DIM, token_dim=TOKEN_DIM)
+    return Separator(separator_unet(), encoder)
+
+
 def randomize_norm_stats(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Give every BatchNorm non-trivial running statistics so eval mode is not an identity."""
     gen = torch.Generator().manual_seed(seed)

@@ -16,7 +16,15 @@ def test_help_lists_every_subcommand():
     ).stdout
     commands = ["prompts", "train-encoder", "train-clip", "testset", "download", "generate"]
     commands.append("prepare")
-    for command in commands + ["train", "evaluate", "examples", "compare", "serve"]:
+    for command in commands + [
+        "train",
+        "evaluate",
+        "examples",
+        "compare",
+        "serve",
+        "export",
+        "publish",
+    ]:
         assert f"    {command} " in out or f"    {command}\n" in out, command
 
 
@@ -145,3 +153,201 @@ def test_the_cli_lists_the_registered_datasets_and_objectives():
 
     assert set(cli.DATASET_NAMES) == set(DATASETS)
     assert set(cli.OBJECTIVE_NAMES) == set(OBJECTIVES)
+
+
+# --------------------------------------------------------------------- separate: folders
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A random tiny separator saved as a package (what --model takes)."""
+    import torch
+
+    from asteroid_wsas import Separator, TextCondUNet
+    from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+
+    torch.manual_seed(0)
+    queries = ["a dog barks", "a man speaks"]
+    enc = TinyBimodalEncoder(build_vocab(queries), 8000, embed_dim=16, token_dim=12)
+    model = TextCondUNet(
+        8000, 126, 32, [8, 16, 16], [2], text_embed_dim=16, text_token_dim=12, n_heads=2
+    )
+    folder = tmp_path_factory.mktemp("model") / "my_separator"
+    Separator(model, enc).save_pretrained(folder)
+    return folder
+
+
+def _noise(path, seconds=0.5, rate=8000, channels=1, seed=0):
+    import numpy as np
+    import soundfile as sf
+
+    gen = np.random.default_rng(seed)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sf.write(path, 0.1 * gen.standard_normal((int(seconds * rate), channels)), rate)
+
+
+def _folders_example():
+    """The commands of docs/separate.md's Folders section, with the outputs its comments
+    list per input and the line it says the second run prints."""
+    import shlex
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "separate.md").read_text()
+    section = text[text.index("## Folders\n") :]
+    block = section.split("```bash\n")[1].split("```")[0].strip().splitlines()
+    commands = [shlex.split(line)[1:] for line in block if line.startswith("asteroid-wsas ")]
+    outputs = {}
+    for line in block:
+        if " -> " in line:
+            source, files = line.lstrip("# ").split(" -> ")
+            outputs[source] = files.split()
+    said = [line.lstrip("# ") for line in block if line.startswith("# skipped")]
+    return commands, outputs, said
+
+
+def _separate(args, model_dir):
+    main([a if a != "my_separator" else str(model_dir) for a in args])
+
+
+def test_separate_a_folder_as_the_docs_show(model_dir, tmp_path, monkeypatch, capsys):
+    import soundfile as sf
+
+    monkeypatch.chdir(tmp_path)
+    (first, again), outputs, said = _folders_example()
+    assert first == again and set(outputs) == {
+        "recordings/park/dog.wav",
+        "recordings/street.flac",
+    }
+    _noise("recordings/park/dog.wav", channels=2, rate=16000)
+    _noise("recordings/street.flac", seconds=0.7, seed=1)
+    os.makedirs("recordings/.cache")
+    _noise("recordings/.cache/old.wav")  # hidden: left out
+    _noise("recordings/._street.wav")
+    (tmp_path / "recordings" / "notes.txt").write_text("not audio")  # no audio extension
+    _separate(first, model_dir)
+    written = sorted(
+        os.path.relpath(os.path.join(root, f), "separated")
+        for root, _, files in os.walk("separated")
+        for f in files
+    )
+    expected = sorted(os.path.relpath(f, "separated") for f in sum(outputs.values(), []))
+    assert written == expected  # the tree is kept; nothing else (no .part file)
+    wav, rate = sf.read("separated/park/dog/a_dog_barks.wav")
+    assert rate == 16000 and wav.shape == (8000, 2)
+    assert sf.info("separated/park/dog/a_dog_barks.wav").subtype == "FLOAT"
+    assert "2 of 2 inputs separated" in capsys.readouterr().out
+    stamps = {f: os.stat(os.path.join("separated", f)).st_mtime_ns for f in written}
+
+    _separate(again, model_dir)  # nothing to do: said so, nothing rewritten
+    assert capsys.readouterr().out.strip() == said[0]
+    assert stamps == {f: os.stat(os.path.join("separated", f)).st_mtime_ns for f in written}
+
+    os.remove("separated/street/a_man_speaks.wav")  # one output gone: only it is written
+    _separate(again, model_dir)
+    assert "skipped 1 input(s)" in capsys.readouterr().out
+    assert os.path.exists("separated/street/a_man_speaks.wav")
+    assert (
+        os.stat("separated/street/a_dog_barks.wav").st_mtime_ns == stamps["street/a_dog_barks.wav"]
+    )
+    _separate(again + ["--force"], model_dir)
+    assert "2 of 2 inputs separated" in capsys.readouterr().out
+    assert (
+        os.stat("separated/park/dog/a_dog_barks.wav").st_mtime_ns
+        != stamps["park/dog/a_dog_barks.wav"]
+    )
+
+
+def test_unreadable_files_are_listed_at_the_end(model_dir, tmp_path, capsys):
+    root = tmp_path / "in"
+    _noise(str(root / "a_good.wav"))
+    (root / "b_broken.wav").write_bytes(b"junk")
+    _noise(str(root / "c_empty.wav"), seconds=0)
+    _noise(str(root / "d_good.flac"), seed=2)
+    out = tmp_path / "out"
+    args = ["separate", str(root), "-q", "a dog barks", "-o", str(out), "--model", str(model_dir)]
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    message = str(stop.value.code)
+    assert message.startswith("error: 2 input(s) failed: ") and "\n" not in message
+    assert "b_broken.wav" in message and "c_empty.wav" in message
+    captured = capsys.readouterr()
+    assert "2 of 4 inputs separated" in captured.out
+    assert "not readable audio" in captured.err and "is empty" in captured.err
+    assert sorted(os.listdir(out)) == ["a_good", "d_good"]  # the batch went on
+    # run again: the good ones are skipped, the bad ones fail again
+    with pytest.raises(SystemExit, match="2 input.s. failed"):
+        main(args)
+    assert "skipped 2 input(s)" in capsys.readouterr().out
+    # --fail-fast stops at the first failure, which it names
+    fresh = tmp_path / "fresh"
+    with pytest.raises(SystemExit, match="b_broken.wav is not readable audio"):
+        main(args[:5] + [str(fresh)] + args[6:] + ["--fail-fast"])
+    assert os.listdir(fresh) == ["a_good"]  # a_good done, d_good not reached
+
+
+def test_files_and_folders_mix_and_collisions_are_refused(model_dir, tmp_path, capsys):
+    import soundfile as sf
+
+    _noise(str(tmp_path / "one.wav"))
+    _noise(str(tmp_path / "dir" / "sub" / "two.wav"))
+    _noise(str(tmp_path / "three.wav"), seconds=1.2)
+    out = tmp_path / "out"
+    args = ["-q", "a dog barks", "-o", str(out), "--model", str(model_dir)]
+    # --chunk-seconds: each file has several chunks, yet one bar: the files'
+    main(
+        ["separate", str(tmp_path / "one.wav"), str(tmp_path / "dir"), str(tmp_path / "three.wav")]
+        + args
+        + ["--chunk-seconds", "0.4", "--subtype", "PCM_16"]
+    )
+    assert os.path.exists(out / "one" / "a_dog_barks.wav")  # a file: <stem>/
+    assert os.path.exists(out / "sub" / "two" / "a_dog_barks.wav")  # a folder: its tree
+    assert sf.info(str(out / "three" / "a_dog_barks.wav")).subtype == "PCM_16"
+    err = capsys.readouterr().err
+    assert "file" in err and "chunk" not in err
+    # two inputs landing in one folder: an error naming both, before any work
+    _noise(str(tmp_path / "dir" / "sub" / "two.flac"))
+    with pytest.raises(SystemExit, match=r"two\.flac and .*two\.wav would both be written"):
+        main(["separate", str(tmp_path / "dir")] + args[:3] + [str(tmp_path / "o2")] + args[4:])
+    assert not os.path.exists(tmp_path / "o2" / "sub")
+    with pytest.raises(SystemExit, match="input.s. not found: .*nowhere"):
+        main(["separate", str(tmp_path / "nowhere")] + args)
+    os.makedirs(tmp_path / "silent")
+    with pytest.raises(SystemExit, match="no audio files in"):
+        main(["separate", str(tmp_path / "silent")] + args)
+
+
+def test_an_unwritable_output_folder_fails_before_any_work(tmp_path):
+    _noise(str(tmp_path / "in.wav"))
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file, not a folder")
+    for out in (blocker, blocker / "out"):
+        # the model is not even loaded: the folder is checked first
+        with pytest.raises(SystemExit, match=f"output folder {out} is not writable"):
+            main(
+                ["separate", str(tmp_path / "in.wav"), "-q", "x", "-o", str(out)]
+                + ["--model", str(tmp_path / "no_model")]
+            )
+
+
+def test_an_output_folder_inside_the_input_is_not_read(model_dir, tmp_path, capsys):
+    _noise(str(tmp_path / "music" / "song.wav"))
+    args = ["separate", str(tmp_path / "music"), "-q", "a dog barks", "-o"]
+    args += [str(tmp_path / "music" / "separated"), "--model", str(model_dir)]
+    main(args)
+    main(args)  # the outputs of the first run are not inputs of the second
+    assert "skipped 1 input(s)" in capsys.readouterr().out
+    assert os.listdir(tmp_path / "music" / "separated") == ["song"]
+
+
+def test_subtypes_are_soundfiles():
+    import soundfile as sf
+
+    from asteroid_wsas.cli import build_parser
+    from asteroid_wsas.separator import WAV_SUBTYPES
+
+    parser = build_parser()
+    action = next(
+        a
+        for a in parser._subparsers._group_actions[0].choices["separate"]._actions
+        if a.dest == "subtype"
+    )
+    assert action.default == "FLOAT" and tuple(action.choices) == WAV_SUBTYPES
+    assert set(WAV_SUBTYPES) <= set(sf.available_subtypes("WAV"))

@@ -15,6 +15,7 @@ from asteroid_wsas.metrics import (
     METRICS,
     Evaluator,
     bss_eval,
+    energy_sdr,
     separation_metrics,
     si_sdr,
     silent_sources,
@@ -504,3 +505,35 @@ def test_cuda_matches_cpu():
     ev = Evaluator()
     ev.add(refs.sum(0).cuda(), refs.cuda(), ests.cuda())
     assert ev.rows[0]["sdr"] == pytest.approx(cpu["sdr"][0].item(), abs=1e-6)
+
+
+def test_energy_sdr_is_the_dcase_audiosep_formula():
+    g = torch.Generator().manual_seed(3)
+    ref = torch.randn(2, 3, 4000, generator=g, dtype=torch.float64)
+    est = 0.8 * ref + 0.3 * torch.randn(2, 3, 4000, generator=g, dtype=torch.float64)
+    # the formula as DCASE 2024 Task 9's and AudioSep's evaluation write it, in numpy
+    r, e = ref.numpy(), est.numpy()
+    expected = 10 * np.log10((r**2).sum(-1) / ((r - e) ** 2).sum(-1))
+    np.testing.assert_allclose(energy_sdr(ref, est).numpy(), expected, rtol=1e-10)
+    # no scale freedom, unlike BSS-Eval and SI-SDR: a gain error costs
+    assert energy_sdr(ref, 0.5 * ref).sub(10 * math.log10(4)).abs().max() < 1e-9
+    assert torch.isnan(energy_sdr(torch.zeros(1, 50), torch.ones(1, 50))).all()
+    torch.testing.assert_close(
+        energy_sdr(ref, ref), torch.full((2, 3), 100.0, dtype=torch.float64)
+    )  # clamped
+    with pytest.raises(ValueError, match="shape"):
+        energy_sdr(ref, est[..., :10])
+
+
+def test_separation_metrics_carry_the_energy_ratio_columns():
+    g = torch.Generator().manual_seed(4)
+    refs = torch.randn(3, 2, 8000, generator=g, dtype=torch.float64)
+    mix = refs.sum(1)
+    ests = refs + 0.2 * refs.flip(1)
+    m = separation_metrics(mix, refs, ests)
+    torch.testing.assert_close(m["esdr"], energy_sdr(refs, ests))
+    torch.testing.assert_close(
+        m["esdri"], m["esdr"] - energy_sdr(refs, mix[:, None].expand_as(refs))
+    )
+    # the gain-free score is never above the filtered BSS-Eval SDR of the same estimate
+    assert (m["esdr"] <= m["sdr"] + 1e-9).all()

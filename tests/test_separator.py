@@ -13,30 +13,17 @@ import yaml
 from asteroid_wsas import Separator, TextCondUNet
 from asteroid_wsas.cli import main
 from asteroid_wsas.encoders import encode_queries
-from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+from asteroid_wsas.encoders.tiny import TinyBimodalEncoder
 from asteroid_wsas.separator import _crossfade_windows, load_audio, separate_batch
+
+from tests.helpers import tiny_separator
 
 QUERIES = ["a dog barks", "a bell rings", "a man speaks"]
 
 
 @pytest.fixture(scope="module")
 def separator():
-    torch.manual_seed(0)
-    enc = TinyBimodalEncoder(
-        build_vocab(QUERIES + ["wind blows"]), 8000, embed_dim=16, token_dim=12
-    )
-    model = TextCondUNet(
-        8000,
-        126,
-        32,
-        [8, 16, 16],
-        [2],
-        text_embed_dim=16,
-        text_token_dim=12,
-        n_heads=2,
-        out_channels=4,
-    )
-    return Separator(model, enc)
+    return tiny_separator(QUERIES)
 
 
 def _stereo(seconds=1.0, rate=44100):
@@ -91,13 +78,36 @@ def test_shorter_than_a_chunk_is_one_pass(separator):
     np.testing.assert_array_equal(one, chunked)
 
 
-@pytest.mark.parametrize("length,chunk,overlap", [(100, 30, 10), (95, 40, 0), (64, 32, 16)])
+@pytest.mark.parametrize(
+    "length,chunk,overlap", [(100, 30, 10), (95, 40, 0), (64, 32, 16), (110, 30, 10), (31, 30, 15)]
+)
 def test_crossfade_weights_sum_to_one(length, chunk, overlap):
+    windows = _crossfade_windows(length, chunk, overlap)
     total = torch.zeros(length)
-    for start, stop, weight in _crossfade_windows(length, chunk, overlap):
-        assert stop - start == chunk
+    for k, (start, stop, weight) in enumerate(windows):
+        assert start == k * (chunk - overlap)  # known before the input's end: a stream's
+        assert stop - start == chunk or (k == len(windows) - 1 and stop == length)
         total[start:stop] += weight
+    assert windows[-1][1] == length
     torch.testing.assert_close(total, torch.ones(length))
+
+
+def test_a_shorter_trailing_window_is_separated_padded_to_a_chunk(separator, monkeypatch):
+    seen = []
+    batch = separate_batch
+
+    def recorded(model, encoder, mix, *args, **kwargs):
+        seen.append(mix.shape[-1])
+        return batch(model, encoder, mix, *args, **kwargs)
+
+    monkeypatch.setattr("asteroid_wsas.separator.separate_batch", recorded)
+    chunks = dict(sample_rate=8000, chunk_seconds=0.25, overlap_seconds=0.0625)
+    out = separator.separate(np.zeros(4100), "a dog barks", **chunks)
+    assert out.estimates.shape == (1, 4100)
+    assert seen == [2000, 2000, 2000]  # windows at 0, 1500 and 3000 (1100 long, padded)
+    seen.clear()  # a whole input shorter than a chunk: one pass at its own length
+    separator.separate(np.zeros(1500), "a dog barks", **chunks)
+    assert seen == [1500]
 
 
 def test_chunks_overlap_add_to_the_input_with_an_all_pass_mask(separator, monkeypatch):
@@ -232,9 +242,12 @@ def test_cli_separate_writes_named_files_and_refuses_overwrite(separator, tmp_pa
     wav, rate = sf.read(out / "a_dog_barks.wav")
     assert rate == 44100 and wav.shape == (22050, 2)
     assert "presence" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="exists; pass --force"):
-        main(args)
+    stamp = os.stat(out / "a_dog_barks.wav").st_mtime_ns
+    main(args)  # all outputs there: skipped, none overwritten
+    assert "skipped 1 input(s) whose outputs exist" in capsys.readouterr().out
+    assert os.stat(out / "a_dog_barks.wav").st_mtime_ns == stamp
     main(args + ["--force"])
+    assert os.stat(out / "a_dog_barks.wav").st_mtime_ns != stamp
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"junk")
     with pytest.raises(SystemExit, match="not readable audio"):

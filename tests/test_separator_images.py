@@ -15,6 +15,8 @@ from asteroid_wsas.encoders.loading import load_encoder
 from asteroid_wsas.encoders.testing import save_random_clip
 from asteroid_wsas.separator import resolve_queries
 
+from tests.helpers import separator_unet
+
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
@@ -25,17 +27,7 @@ def clip_dir(tmp_path_factory):
 def separator(clip_dir):
     torch.manual_seed(0)
     encoder = load_encoder(f"clip_image:{clip_dir}")
-    model = TextCondUNet(
-        8000,
-        126,
-        32,
-        [8, 16, 16],
-        [2],
-        text_embed_dim=encoder.embed_dim,
-        text_token_dim=encoder.token_dim,
-        n_heads=2,
-        out_channels=4,
-    )
+    model = separator_unet(encoder.embed_dim, encoder.token_dim)
     return Separator(model, encoder, encoder_name=f"clip_image:{clip_dir}")
 
 

@@ -161,16 +161,26 @@ def compare(
             }
         )
     n_mix = len(ids[first])
-    return {"rows": out_rows, "claims": out_claims, "mixtures": n_mix, "confidence": confidence}
+    return {
+        "rows": out_rows,
+        "claims": out_claims,
+        "mixtures": n_mix,
+        "confidence": confidence,
+        "metrics": list(metrics),
+    }
 
 
 def format_report(
     result: Mapping[str, Any],
     title: str = "",
-    metrics: Sequence[str] = TABLE_METRICS,
+    metrics: Optional[Sequence[str]] = None,
     notes: Sequence[str] = (),
 ) -> str:
-    """Markdown of :func:`compare`'s result: the table, the claims, notes and footnotes."""
+    """Markdown of :func:`compare`'s result: the table, the claims, notes and footnotes.
+
+    ``metrics`` are the columns (default: the ones :func:`compare` read)."""
+    if metrics is None:
+        metrics = result.get("metrics", TABLE_METRICS)
     pct = int(round(100 * result["confidence"]))
     lines = [f"**{title}**", ""] if title else []
     lines += [

@@ -15,6 +15,12 @@ per-query CSV and a JSON summary.
 
 Names follow Asteroid (``sdr``, ``sir``, ``sar``, ``si_sdr``); the improvements are ``sdri``
 and ``si_sdri`` (Asteroid's ``sdr_imp`` / ``si_sdr_imp``).
+
+``esdr`` / ``esdri`` are the second convention of the field: the energy-ratio SDR
+``10 log10(|s|^2 / |s - s_hat|^2)`` with no distortion filter and no scale freedom (the SNR of
+the estimate), which DCASE 2024 Task 9 (language-queried separation) and AudioSep report as
+"SDR" / "SDRi". It punishes any gain or filtering error that BSS-Eval forgives, so it is lower
+than ``sdr`` for the same estimate.
 """
 
 import math
@@ -30,11 +36,12 @@ __all__ = [
     "LABELS",
     "bss_eval",
     "si_sdr",
+    "energy_sdr",
     "separation_metrics",
     "silent_sources",
 ]
 
-METRICS = ("sdr", "sir", "sar", "si_sdr", "sdri", "si_sdri")
+METRICS = ("sdr", "sir", "sar", "si_sdr", "sdri", "si_sdri", "esdr", "esdri")
 # The columns of the paper's Table 1.
 TABLE_METRICS = ("sdr", "sir", "sar", "sdri")
 LABELS = {
@@ -44,6 +51,8 @@ LABELS = {
     "si_sdr": "SI-SDR",
     "sdri": "SDRi",
     "si_sdri": "SI-SDRi",
+    "esdr": "eSDR",
+    "esdri": "eSDRi",
 }
 
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float]]
@@ -265,6 +274,49 @@ def si_sdr(
     return _fill_zero_estimates(scores, est_const[..., 0], ref_const[..., 0], clamp_db)
 
 
+def energy_sdr(
+    references: ArrayLike, estimates: ArrayLike, clamp_db: Optional[float] = 100.0
+) -> torch.Tensor:
+    """Energy-ratio SDR: ``10 log10(|s|^2 / |s - s_hat|^2)`` of each estimate against its own
+    reference (DCASE 2024 Task 9 and AudioSep's "SDR"; no distortion filter, no rescaling).
+
+    Args:
+        references: the reference of each estimate.
+        estimates: the estimates, in the order of ``references``.
+        clamp_db: limit of every score (a perfect estimate gets +clamp_db); None: no limit.
+
+    Returns:
+        float64 tensor in dB; NaN where the reference is all zeros.
+
+    Shape:
+        references and estimates ``(..., T)`` -> ``(...)``.
+
+    Examples:
+        >>> import torch
+        >>> ref = torch.ones(1000)
+        >>> round(energy_sdr(ref, 0.9 * ref).item(), 2)  # a 10 % gain error: 20 dB
+        20.0
+    """
+    refs = _check_signals(references, "references")
+    ests = _check_signals(estimates, "estimates").to(refs.device)
+    if refs.shape != ests.shape:
+        raise ValueError(
+            f"references shape {tuple(refs.shape)} != estimates shape {tuple(ests.shape)}"
+        )
+    return _energy_sdr(refs, ests, clamp_db)
+
+
+def _energy_sdr(refs: torch.Tensor, ests: torch.Tensor, clamp_db: Optional[float]) -> torch.Tensor:
+    signal = refs.square().sum(-1)
+    noise = (refs - ests).square().sum(-1)
+    # as a squared cosine c = signal / (signal + noise), so _to_db clamps it like the others
+    total = signal + noise
+    scores = _to_db(
+        torch.where(total > 0, signal / torch.where(total > 0, total, 1.0), 0.0), clamp_db
+    )
+    return torch.where(signal == 0, torch.full_like(scores, math.nan), scores)
+
+
 def separation_metrics(
     mixture: ArrayLike,
     references: ArrayLike,
@@ -358,6 +410,8 @@ def _separation_metrics(
     si_est = _fill_zero_estimates(si_est, both_const[:, :n_src], ref_const, clamp_db)
     si_mix = _to_db(cos[:, :, n_src], clamp_db)
     si_mix = _fill_zero_estimates(si_mix, both_const[:, n_src:], ref_const, clamp_db)
+    e_est = _energy_sdr(refs, ests, clamp_db)
+    e_mix = _energy_sdr(refs, mix[:, None].expand_as(refs), clamp_db)
     return {
         "sdr": sdr,
         "sir": sir,
@@ -365,6 +419,8 @@ def _separation_metrics(
         "si_sdr": si_est,
         "sdri": sdr - sdr_mix,
         "si_sdri": si_est - si_mix,
+        "esdr": e_est,
+        "esdri": e_est - e_mix,
     }
 
 

@@ -137,6 +137,20 @@ def test_compare_cli_writes_markdown_and_json(comparison, tmp_path, capsys):
         main(["compare", f"x={tmp_path / 'missing'}"])
 
 
+def test_compare_cli_picks_the_table_columns(comparison, tmp_path, capsys):
+    rows = [f"{name}={folder}" for name, folder in comparison.items()]
+    out = tmp_path / "results.md"
+    main(["compare", *rows, "--metrics", "sdr", "sar", "--resamples", "200", "-o", str(out)])
+    header = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| Method"))
+    assert header == "| Method | seeds | SDR | SAR |"
+    assert "| SDR | SAR |" in out.read_text()  # the written report keeps the same columns
+    with pytest.raises(SystemExit, match="--metrics: unknown"):
+        main(["compare", *rows, "--metrics", "pesq"])
+    # runs scored before the energy-ratio columns existed: the column is named
+    with pytest.raises(SystemExit, match="no 'esdr' column"):
+        main(["compare", *rows, "--metrics", "esdr"])
+
+
 def test_format_table_is_shaped_like_table_1():
     s = {"metrics": {m: {"mean": 1.234, "std": 0.5} for m in R.METRICS}}
     table = R.format_table({"Mixture": s, "Ours": s})

@@ -1,0 +1,663 @@
+"""ONNX export of a separator whose queries are fixed at export time.
+
+:func:`export_onnx` writes one ONNX graph that maps a mono waveform at the model's rate to
+one estimate per query. The queries' text features are computed once, at export, and stored
+in the graph as constants: running it needs neither the text encoder nor PyTorch, only an
+ONNX runtime. Beside the graph, a small JSON file says what it expects and what it gives.
+
+The model's complex STFT does not export, so the graph computes it with real arithmetic: the
+STFT as a strided 1-D convolution with a windowed DFT basis (real and imaginary rows), the
+inverse as a transposed convolution with the windowed inverse-DFT basis, divided by the
+overlap-added squared window, as ``torch.istft`` does.
+"""
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import tempfile
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .encoders.base import encode_queries
+from .models import TextCondUNet
+from .utils import refuse_overwrite
+from .version import __version__
+
+__all__ = [
+    "export_onnx",
+    "run_onnx",
+    "add_export_parser",
+    "cmd_export",
+    "OnnxSeparator",
+    "DEFAULT_OPSET",
+]
+
+# 17: LayerNorm is one ONNX op from 17 on; the TorchScript exporter goes up to 20
+DEFAULT_OPSET = 17
+MIN_OPSET = 14  # scaled_dot_product_attention exports from 14 on
+MAX_OPSET = 20
+INPUT_NAME = "waveform"
+OUTPUT_NAME = "estimates"
+FORMAT = "asteroid-wsas-onnx"
+FORMAT_VERSION = 1
+# float32 rounding alone gives about 130 dB; far less means the graph computes otherwise
+VERIFY_MIN_SNR_DB = 60.0
+LIMITATIONS = [
+    "the queries are fixed: other queries need a new export",
+    "mono input only: separate each channel as its own batch item",
+    "fixed sample rate: resample to sample_rate before, and back after if needed",
+    "one pass over the whole input: memory grows with the length (the inner levels' "
+    "attention quadratically); cut long audio into overlapping chunks and crossfade",
+    "no residual output: compute it as the input minus the sum of the estimates",
+    "no presence scores (they need the encoder's audio tower)",
+    "float32 only: no bf16 / fp16 autocast inside the graph",
+    "inputs shorter than min_samples (one STFT frame) are not defined",
+]
+
+
+class OnnxSeparator(nn.Module):
+    """A TextCondUNet with fixed queries, written with ops every ONNX runtime has.
+
+    It computes what :func:`~asteroid_wsas.separator.separate_batch` computes for a
+    text-queried model in fp32, with the STFT and iSTFT done by (transposed) convolutions
+    with fixed DFT bases instead of complex tensors, and all queries in one group.
+
+    Args:
+        model: The separator's :class:`~asteroid_wsas.TextCondUNet` (its weights are
+            shared, not copied; put it in eval mode).
+        embed: Query embeddings :math:`(K, D)`, queries first, then negatives.
+        tokens: Token states :math:`(K, L, E)` (None for a model without attention).
+        token_mask: :math:`(K, L)` bool, True for real tokens (None: all real).
+        n_negatives: How many of the last queries are negative: the union of their masks
+            leaves every estimate, and they give no estimate of their own.
+
+    Shape:
+        - wav: :math:`(B, T)`, :math:`T \\geq` ``n_fft``.
+        - output: :math:`(B, K - n_{neg}, T)`.
+
+    Examples:
+        >>> model = TextCondUNet(8000, 126, 32, [8, 16], conditioning="late",
+        ...                      text_embed_dim=16, text_token_dim=12).eval()
+        >>> OnnxSeparator(model, torch.randn(2, 16))(torch.randn(3, 4000)).shape
+        torch.Size([3, 2, 4000])
+    """
+
+    def __init__(
+        self,
+        model: TextCondUNet,
+        embed: torch.Tensor,
+        tokens: Optional[torch.Tensor] = None,
+        token_mask: Optional[torch.Tensor] = None,
+        n_negatives: int = 0,
+    ):
+        super().__init__()
+        self.model = model
+        self.n_fft = model.n_fft
+        self.hop = model.hop_length
+        self.n_queries = embed.shape[0] - n_negatives
+        self.register_buffer("embed", embed.detach().float().unsqueeze(0))
+        if tokens is not None:
+            tokens = tokens.detach().float().unsqueeze(0)
+        if tokens is None or token_mask is None or bool(token_mask.all()):
+            token_mask = None  # all tokens real: no mask in the graph
+        else:
+            token_mask = token_mask.detach().bool().unsqueeze(0)
+        self.register_buffer("tokens", tokens)  # None registers nothing to save
+        self.register_buffer("token_mask", token_mask)
+        analysis, synthesis, envelope = _dft_bases(self.n_fft, model.window)
+        self.register_buffer("analysis", analysis)  # (2F, 1, n_fft)
+        self.register_buffer("synthesis", synthesis)  # (2F, 1, n_fft)
+        self.register_buffer("envelope_kernel", envelope)  # (1, 1, n_fft)
+
+    def stft(self, wav: torch.Tensor) -> torch.Tensor:
+        """The model's STFT, real parts then imaginary parts: :math:`(B, T) \\to (B, 2F, N)`."""
+        half = self.n_fft // 2
+        # center=True with reflection, as torch.stft pads
+        padded = F.pad(wav.unsqueeze(1), (half, half), mode="reflect")
+        return F.conv1d(padded, self.analysis, stride=self.hop)
+
+    def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """Inverse of :meth:`stft`: :math:`(M, 2F, N) \\to (M, T)` with ``T = length``."""
+        wav = F.conv_transpose1d(spec, self.synthesis, stride=self.hop)[:, 0]
+        # overlap-added squared window, the normalisation torch.istft divides by
+        ones = torch.ones_like(spec[:1, :1])
+        envelope = F.conv_transpose1d(ones, self.envelope_kernel, stride=self.hop)[0]
+        # a long enough tail of zeros: torch.istft zero-pads to ``length`` when the frames
+        # end early (possible when hop > n_fft / 2)
+        wav = F.pad(wav, (0, self.hop))
+        envelope = F.pad(envelope, (0, self.hop))
+        half = self.n_fft // 2
+        wav = wav[:, half : half + length]
+        envelope = envelope[:, half : half + length]
+        # where nothing was added the numerator is zero too: divide by one there
+        safe = torch.where(envelope > 1e-11, envelope, torch.ones_like(envelope))
+        return wav / safe
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """Estimates :math:`(B, K, T)` of the fixed queries from mixtures :math:`(B, T)`."""
+        model = self.model
+        n_batch, length = wav.shape[0], wav.shape[-1]
+        n_freq = self.n_fft // 2 + 1
+        spec = self.stft(wav)  # (B, 2F, N)
+        # sizes are read before any unflatten: the tracer keeps them symbolic only there
+        n_frames = spec.shape[-1]
+        real, imag = spec[:, :n_freq], spec[:, n_freq:]
+        magnitude = torch.sqrt(real.square() + imag.square())  # |X| without complex numbers
+
+        # the rest mirrors TextCondUNet._masks for one group of all queries
+        x = model.input_norm(torch.log1p(magnitude).unsqueeze(1))
+        stride = 2 ** len(model.channels)
+        x = F.pad(x, (0, (-n_frames) % stride, 0, (-n_freq) % stride))
+        size = (x.shape[-2], x.shape[-1])  # read before any reshape (see _query_path)
+        first = model.first_conditioned_level
+        shared_skips: List[torch.Tensor] = []
+        for level in range(first):
+            x = model.down[level](x)
+            shared_skips.append(x)
+        embed = self.embed.expand(n_batch, -1, -1)
+        if first == len(model.channels):  # "late": only the head sees the text
+            below = None
+            for level in reversed(range(first)):
+                below = model.up[level](shared_skips[level], below)
+            logits = model.head(below.unsqueeze(1), embed)
+        else:
+            tokens = None if self.tokens is None else self.tokens.expand(n_batch, -1, -1, -1)
+            mask = None
+            if self.token_mask is not None:
+                mask = self.token_mask.expand(n_batch, -1, -1)
+            logits = self._query_path(x, shared_skips, embed, tokens, mask, size)
+        masks = model.mask_nl(logits[..., :n_freq, :n_frames])  # (B, K, F, N)
+        keep = masks[:, : self.n_queries]
+        if self.n_queries < self.embed.shape[1]:  # the negatives' union leaves every estimate
+            keep = keep * torch.prod(1 - masks[:, self.n_queries :], dim=1, keepdim=True)
+        est = torch.cat([keep * real.unsqueeze(1), keep * imag.unsqueeze(1)], 2)
+        out = self.istft(est.flatten(0, 1), length)  # (B K, T)
+        return out.reshape(n_batch, self.n_queries, length)
+
+    def _query_path(self, x, shared_skips, embed, tokens, mask, size) -> torch.Tensor:
+        """TextCondUNet._query_path for all queries at once: mask logits :math:`(B, K, H, W)`.
+
+        Written again because the exporter fixes an axis size that Python reads after a
+        reshape to its traced value: the model's path reads the batch axis, and each
+        attention block the map's size, after earlier blocks' reshapes (a graph for one
+        length and batch size). Here the sizes come from the padded spectrogram (``size``,
+        its height and width), and the per-mixture work is repeated for the queries by
+        concatenation.
+        """
+        model = self.model
+        n_batch, n_queries = embed.shape[0], self.embed.shape[1]
+        flat_embed = embed.flatten(0, 1)  # (B K, D), query index fastest
+        flat_tokens = None if tokens is None else tokens.flatten(0, 1)
+        flat_mask = None if mask is None else mask.flatten(0, 1)
+        first = len(shared_skips)
+        x = _repeat_queries(x, n_queries)
+        skips: List[torch.Tensor] = []
+        for level in range(first, len(model.channels)):
+            x = model.down[level](x, flat_embed)
+            if str(level) in model.attention:
+                # each level halves both axes of the padded map (a multiple of 2^levels)
+                height, width = size[0] // 2 ** (level + 1), size[1] // 2 ** (level + 1)
+                block = model.attention[str(level)]
+                x = _attend(block, x, flat_tokens, flat_mask, height, width)
+            skips.append(x)
+        below = None
+        for level in reversed(range(first, len(model.channels))):
+            below = model.up[level](skips[level - first], below, flat_embed)
+        for level in reversed(range(first)):  # text-free skips, per-query input from below
+            below = _up_shared(model.up[level], shared_skips[level], below, n_queries)
+        return model.head(below.unflatten(0, (n_batch, n_queries)), embed)
+
+
+def _attend(block, x, tokens, mask, height: int, width: int) -> torch.Tensor:
+    """``TextAttention.forward`` with the map's size given instead of read from ``x``."""
+    seq = x.flatten(2).transpose(1, 2)
+    seq = block.cross_attn(block.self_attn(seq), tokens, mask)
+    return seq.transpose(1, 2).unflatten(2, (height, width))
+
+
+def _repeat_queries(x: torch.Tensor, n_queries: int) -> torch.Tensor:
+    """``x.repeat_interleave(n_queries, 0)`` as a concatenation, which exports for any
+    batch size."""
+    return torch.cat([x.unsqueeze(1)] * n_queries, 1).flatten(0, 1)
+
+
+def _up_shared(up, skip: torch.Tensor, below: torch.Tensor, n_queries: int) -> torch.Tensor:
+    """``UpBlock.forward(skip, below, shared=...)`` of a text-free level: the skip half of
+    the first convolution once per mixture (as ``ResBlock.forward_split``), per-query
+    sizes never read."""
+    skip_up, skip_conv = up.prepare_shared(skip)
+    below_up = F.interpolate(below, scale_factor=2.0, mode="bilinear", align_corners=True)
+    both = torch.cat([_repeat_queries(skip_up, n_queries), below_up], 1)
+    res = up.res
+    if skip_conv is None:  # a residual block without layers is the identity
+        h = both
+    else:
+        weight = res.convs[0].weight[:, skip_up.shape[1] :]
+        h = F.conv2d(below_up, weight, None, padding=1) + _repeat_queries(skip_conv, n_queries)
+        h = F.leaky_relu(res._finish(h, None) + both, 0.2)
+    h = up.conv(h)
+    return h if up.norm is None else F.relu(up.norm(h))
+
+
+def _dft_bases(n_fft: int, window: torch.Tensor):
+    """Windowed DFT rows for the STFT, windowed inverse-DFT rows for the iSTFT and the
+    squared window, built in float64 and stored in float32."""
+    n_freq = n_fft // 2 + 1
+    win = window.detach().double().cpu()
+    k = torch.arange(n_freq, dtype=torch.float64)[:, None]
+    n = torch.arange(n_fft, dtype=torch.float64)[None, :]
+    angle = 2 * math.pi * k * n / n_fft
+    # torch.stft: X[k] = sum_n w[n] x[n] exp(-i angle)
+    analysis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * win
+    # irfft of a one-sided spectrum: bins other than DC (and Nyquist for even n_fft)
+    # stand for their conjugate twin too, hence twice the weight
+    weight = torch.full((n_freq, 1), 2.0, dtype=torch.float64)
+    weight[0] = 1.0
+    if n_fft % 2 == 0:
+        weight[-1] = 1.0
+    synthesis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * weight.repeat(2, 1)
+    synthesis = synthesis / n_fft * win  # then the synthesis window, as torch.istft
+    return (
+        analysis.float().unsqueeze(1),
+        synthesis.float().unsqueeze(1),
+        win.square().float().view(1, 1, -1),
+    )
+
+
+def _check_queries(queries: Any, argument: str, allow_empty: bool = False) -> List[str]:
+    """Text queries as a list, or a ValueError naming the argument."""
+    if queries is None:
+        queries = []
+    elif isinstance(queries, str):
+        queries = [queries]
+    else:
+        queries = list(queries)
+    if not queries and not allow_empty:
+        raise ValueError(f"{argument} must hold at least one query")
+    for k, query in enumerate(queries):
+        if not isinstance(query, str):
+            raise ValueError(
+                f"{argument}[{k}] must be a text; image queries cannot be exported, got "
+                f"{type(query).__name__}"
+            )
+        if not query.strip():
+            raise ValueError(f"{argument}[{k}] is an empty text")
+        if query.startswith("image:"):
+            raise ValueError(f"{argument}[{k}] is an image query ({query!r}); export takes texts")
+    return queries
+
+
+def _sidecar(path: str) -> str:
+    return os.path.splitext(path)[0] + ".json"
+
+
+def export_onnx(
+    separator,
+    queries: Sequence[str],
+    path: Union[str, os.PathLike],
+    opset: int = DEFAULT_OPSET,
+    force: bool = False,
+    *,
+    negatives: Sequence[str] = (),
+    verify: bool = True,
+) -> Dict[str, Any]:
+    """Write an ONNX graph of ``separator`` with ``queries`` built in, and a JSON beside it.
+
+    The graph takes mono waveforms at the model's rate and gives one estimate per query, in
+    the order given; both the batch and the time axis are dynamic. The queries' text
+    features are constants of the graph: the text encoder is not needed to run it. The
+    JSON (``model.json`` beside ``model.onnx``) holds the query names, the rate, the input
+    and output names and shapes, the opset, the package version and what the graph cannot
+    do; the same facts are in the ONNX file's metadata.
+
+    Args:
+        separator: A :class:`~asteroid_wsas.Separator` with a text-queried
+            :class:`~asteroid_wsas.TextCondUNet`.
+        queries: The texts to answer, one estimate each.
+        path: The ``.onnx`` file to write (its folder is made if missing).
+        opset: ONNX opset, 14 to 20.
+        force: Overwrite the ``.onnx`` and ``.json`` files if they exist.
+        negatives: Texts whose masks' union is removed from every estimate, as
+            ``Separator.separate(negative=...)``; they give no estimate themselves.
+        verify: Run the written file with onnxruntime (when installed) on 1 s of noise and
+            compare with the PyTorch path; the SNR goes into the returned dict.
+
+    Returns:
+        dict: What was written to the JSON file, plus ``"onnx"`` and ``"json"`` (the two
+        paths) and, with ``verify``, ``"verified_snr_db"`` (None without onnxruntime).
+
+    Raises:
+        ValueError: No query, an empty or image query, a model trained with MixIT (learned
+            queries), a model other than TextCondUNet, an opset out of range, a ``.json``
+            path, or onnx not installed; each message names the argument.
+        FileExistsError: A file exists and ``force`` is False.
+
+    Shape:
+        - graph input ``waveform``: :math:`(B, T)` float32, :math:`T \\geq` ``n_fft``.
+        - graph output ``estimates``: :math:`(B, K, T)` float32.
+
+    Examples:
+        >>> info = export_onnx(separator, ["a dog barks", "a man speaks"],
+        ...                    "model.onnx")  # doctest: +SKIP
+        >>> info["queries"], info["sample_rate"]  # doctest: +SKIP
+        (['a dog barks', 'a man speaks'], 16000)
+    """
+    queries = _check_queries(queries, "queries")
+    negatives = _check_queries(negatives, "negatives", allow_empty=True)
+    path = os.fspath(path)
+    if path.lower().endswith(".json"):
+        raise ValueError(f"path must be the .onnx file (the .json goes beside it), got {path}")
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"opset must be an int from {MIN_OPSET} to {MAX_OPSET}, got {opset!r}")
+    model = getattr(separator, "model", None)
+    if not isinstance(model, TextCondUNet):
+        raise ValueError(
+            f"separator must hold a TextCondUNet, got {type(model).__name__}; other models "
+            "have no ONNX export"
+        )
+    if model.learned_queries is not None:
+        raise ValueError(
+            "separator was trained with MixIT (learned queries): a text query picks one of "
+            "its outputs with the encoder's audio tower, which the graph does not hold; "
+            "only text-conditioned separators export"
+        )
+    json_path = _sidecar(path)
+    refuse_overwrite(path, json_path, force=force)
+    try:
+        import onnx
+    except ImportError:
+        raise ValueError("ONNX export needs onnx: pip install onnx onnxruntime") from None
+
+    encoder = separator.encoder
+    # export and verify on the CPU in fp32: a GPU's TF32 convolutions would blur the check
+    devices = [_device_of(model), _device_of(encoder)]
+    was_training = model.training
+    model.eval().cpu()
+    encoder.cpu()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    # written to a temporary file first: a failed export leaves no file behind that would
+    # need --force next time
+    handle, traced = tempfile.mkstemp(suffix=".onnx", dir=os.path.dirname(os.path.abspath(path)))
+    os.close(handle)
+    try:
+        with torch.no_grad():
+            embed, tokens, mask = encode_queries(encoder, [queries + negatives], model.wants_tokens)
+            wrapper = OnnxSeparator(
+                model,
+                embed[0].float(),
+                None if tokens is None else tokens[0].float(),
+                None if mask is None else mask[0],
+                n_negatives=len(negatives),
+            ).eval()
+        gen = torch.Generator().manual_seed(0)  # the caller's random state stays as it was
+        example = torch.randn(1, max(model.n_fft, int(model.sample_rate) // 2), generator=gen)
+        # traced with autograd on: the blocks' in-place BatchNorm shortcut for inference
+        # (addcmul with out=) has no ONNX form, their plain BatchNorm has
+        with torch.enable_grad(), warnings.catch_warnings():
+            # the TorchScript exporter's deprecation notice and tracer notes about shapes:
+            # the tests run the graph at other lengths and batch sizes
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                (example,),
+                traced,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={
+                    INPUT_NAME: {0: "batch", 1: "time"},
+                    OUTPUT_NAME: {0: "batch", 2: "time"},
+                },
+                opset_version=opset,
+                dynamo=False,  # the dynamo exporter needs onnxscript, not a dependency here
+                do_constant_folding=True,
+            )
+        info = _describe(model, queries, negatives, opset, path, json_path)
+        # the ONNX file tells what the JSON tells: the graph alone is enough to run it
+        graph = onnx.load(traced)
+        for key in ("format", "queries", "negatives", "sample_rate", "min_samples"):
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, json.dumps(info[key])
+        graph.producer_name = "asteroid-wsas"
+        graph.producer_version = __version__
+        onnx.save(graph, path)
+        if verify:
+            snr = _verify(separator, queries, negatives, path)
+            info["verified_snr_db"] = snr
+            if snr is not None and snr < VERIFY_MIN_SNR_DB:  # a model the export mirrors wrongly
+                warnings.warn(
+                    f"{path} differs from the PyTorch separator: SNR {snr:.1f} dB < "
+                    f"{VERIFY_MIN_SNR_DB:g} dB on 1 s of noise; please report this model",
+                    RuntimeWarning,
+                )
+    finally:
+        if os.path.exists(traced):
+            os.remove(traced)
+        model.to(devices[0]).train(was_training)
+        encoder.to(devices[1])
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump({k: v for k, v in info.items() if k not in ("onnx", "json")}, f, indent=2)
+        f.write("\n")
+    return info
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    param = next(module.parameters(), None)
+    return torch.device("cpu") if param is None else param.device
+
+
+def _describe(model, queries, negatives, opset, path, json_path) -> Dict[str, Any]:
+    """The JSON sidecar's content."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "queries": list(queries),
+        "negatives": list(negatives),
+        "sample_rate": int(model.sample_rate),
+        "min_samples": int(model.n_fft),
+        "inputs": [{"name": INPUT_NAME, "shape": ["batch", "time"], "dtype": "float32"}],
+        "outputs": [
+            {"name": OUTPUT_NAME, "shape": ["batch", len(queries), "time"], "dtype": "float32"}
+        ],
+        "opset": opset,
+        "package_version": __version__,
+        "torch_version": torch.__version__.split("+")[0],
+        "model": {
+            "n_fft": model.n_fft,
+            "hop_length": model.hop_length,
+            "conditioning": model.conditioning,
+        },
+        "limitations": LIMITATIONS,
+        "onnx": os.path.abspath(path),
+        "json": os.path.abspath(json_path),
+    }
+
+
+def _verify(separator, queries, negatives, path) -> Optional[float]:
+    """SNR in dB of the ONNX estimates against the PyTorch path's on 1 s of noise (None
+    without onnxruntime)."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
+    from .separator import separate_batch
+
+    rate = int(separator.model.sample_rate)
+    wave = torch.randn(
+        1, max(rate, separator.model.n_fft) + 37, generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad():
+        ref = separate_batch(
+            separator.model, separator.encoder, wave, [queries], negatives=negatives
+        ).numpy()
+    got = run_onnx(path, wave.numpy())
+    return _snr_db(ref, got)
+
+
+def _snr_db(ref: np.ndarray, est: np.ndarray) -> float:
+    """The lowest per-estimate SNR of ``est`` against ``ref``, in dB."""
+    ref, est = np.asarray(ref, np.float64), np.asarray(est, np.float64)
+    signal = np.square(ref).reshape(-1, ref.shape[-1]).sum(-1)
+    noise = np.square(ref - est).reshape(-1, ref.shape[-1]).sum(-1)
+    return float(np.min(10 * np.log10(np.maximum(signal, 1e-30) / np.maximum(noise, 1e-30))))
+
+
+def run_onnx(path: Union[str, os.PathLike], wave: Any) -> np.ndarray:
+    """Run an exported separator with onnxruntime on the CPU.
+
+    Args:
+        path: The ``.onnx`` file written by :func:`export_onnx`.
+        wave: Mono audio at the graph's rate (its JSON's ``sample_rate``), :math:`(T,)` or
+            :math:`(B, T)`; a numpy array, a tensor or a list.
+
+    Returns:
+        np.ndarray: float32 estimates in query order, :math:`(K, T)` for a 1-D ``wave``,
+        :math:`(B, K, T)` otherwise.
+
+    Raises:
+        ValueError: onnxruntime not installed, or ``wave`` of a bad shape, too short, or
+            not finite.
+
+    Note:
+        Each call opens a new session; to run many inputs, keep one
+        ``onnxruntime.InferenceSession`` (see docs/export.md).
+
+    Examples:
+        >>> est = run_onnx("model.onnx", np.zeros(16000, np.float32))  # doctest: +SKIP
+        >>> est.shape  # doctest: +SKIP
+        (2, 16000)
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ValueError("running an ONNX export needs onnxruntime: pip install onnxruntime")
+    if isinstance(wave, torch.Tensor):
+        wave = wave.detach().cpu().numpy()
+    x = np.asarray(wave, dtype=np.float32)
+    one_d = x.ndim == 1
+    if one_d:
+        x = x[None]
+    if x.ndim != 2:
+        raise ValueError(f"wave must be (time,) or (batch, time), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("wave holds NaN or infinite values")
+    session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    shortest = int(meta.get("min_samples", 1))
+    if x.shape[-1] < shortest:
+        raise ValueError(
+            f"wave has {x.shape[-1]} samples, shorter than one STFT frame ({shortest})"
+        )
+    out = session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x)})[0]
+    return out[0] if one_d else out
+
+
+# ---------------------------------------------------------------------------------- CLI
+def add_export_parser(sub) -> argparse.ArgumentParser:
+    """Register ``asteroid-wsas export`` on an argparse sub-parsers object.
+
+    Args:
+        sub: What ``parser.add_subparsers()`` returned.
+
+    Returns:
+        argparse.ArgumentParser: The ``export`` sub-parser (its ``func`` is
+        :func:`cmd_export`).
+
+    Examples:
+        >>> parser = argparse.ArgumentParser(prog="asteroid-wsas")
+        >>> _ = add_export_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["export", "sep/", "--queries", "a dog", "-o", "m.onnx"])
+        >>> args.queries, args.output, args.opset, args.func.__name__
+        (['a dog'], 'm.onnx', 17, 'cmd_export')
+    """
+    p = sub.add_parser(
+        "export",
+        help="write an ONNX graph of a separator with its text queries built in",
+        description="Export a text-queried separator to ONNX for fixed queries: the graph "
+        "maps mono audio (batch, time) at the model's rate to (batch, queries, time) and "
+        "needs no text encoder; a JSON beside it lists the queries and the shapes.",
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="separator folder, separator.pth, recipe best_model.pth, URL or hub id "
+        "(anything Separator.from_pretrained loads; required)",
+    )
+    p.add_argument(
+        "--queries",
+        nargs="+",
+        required=True,
+        metavar="TEXT",
+        help="texts to answer, one output each in this order (required; images cannot be "
+        "exported)",
+    )
+    p.add_argument(
+        "--negative",
+        nargs="+",
+        default=[],
+        metavar="TEXT",
+        help="texts whose sounds are removed from every output (default: none)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the .onnx file to write; the .json goes beside it (required)",
+    )
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip running the file with onnxruntime against PyTorch (default: verify when "
+        "onnxruntime is installed)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite the .onnx and .json files (default: refuse if they exist)",
+    )
+    p.set_defaults(func=cmd_export)
+    return p
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """``asteroid-wsas export``: load ``args.model`` and write ``args.output`` and its JSON.
+
+    Raises:
+        ValueError: Bad queries or model (see :func:`export_onnx`).
+        FileExistsError: An output exists and ``--force`` was not given.
+    """
+    from .separator import Separator
+
+    # checked before the model is loaded: a refusal costs nothing
+    _check_queries(args.queries, "--queries")
+    _check_queries(args.negative, "--negative", allow_empty=True)
+    refuse_overwrite(args.output, _sidecar(args.output), force=args.force)
+    separator = Separator.from_pretrained(args.model)
+    info = export_onnx(
+        separator,
+        args.queries,
+        args.output,
+        opset=args.opset,
+        force=args.force,
+        negatives=args.negative,
+        verify=not args.no_verify,
+    )
+    print(f"{args.output}: {len(info['queries'])} queries at {info['sample_rate']} Hz")
+    for k, query in enumerate(info["queries"]):
+        print(f"  output {k}: {query!r}")
+    snr = info.get("verified_snr_db")
+    if snr is not None:
+        print(f"onnxruntime vs PyTorch on 1 s of noise: SNR {snr:.1f} dB")
+    elif not args.no_verify:
+        print("not verified: pip install onnxruntime to check the file against PyTorch")
+    print(f"{_sidecar(args.output)}: queries, rate, shapes, limitations")
