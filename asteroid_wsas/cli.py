@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 from typing import Iterator, List, Optional
 
 from .methods import method_names
@@ -407,20 +408,74 @@ def print_scores(summary: dict, output_dir: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .engine.evaluation import evaluate
+    from .engine.evaluation import evaluate, score_recordings
+    from .metrics.clap_score import ClapScorer
 
+    teacher_note = (
+        "note: --clap-score model scores with the separator's own encoder; for a "
+        "weakly-supervised model that is its training teacher, not independent evidence"
+    )
+    if args.audio is not None:  # real recordings: no references, CLAPScore only
+        from .encoders.loading import load_encoder
+        from .separator import Separator
+
+        for given, option in ((args.manifest, "a manifest"), (args.mixture, "--mixture")):
+            if given:
+                raise ValueError(f"--audio separates with --model; {option} is for test sets")
+        if args.queries:
+            raise ValueError("--audio takes its queries as --queries-text TEXT ...")
+        if not args.queries_text or not args.clap_score:
+            raise ValueError("--audio needs --queries-text TEXT ... and --clap-score ENCODER")
+        encoder = load_encoder(args.encoder) if args.encoder else None
+        separator = Separator.from_pretrained(args.model, encoder=encoder)
+        scorer = ClapScorer.from_spec(args.clap_score, separator.encoder)
+        if scorer.is_model_encoder:
+            print(teacher_note)
+        summary = score_recordings(
+            separator,
+            args.audio,
+            args.queries_text,
+            scorer,
+            args.output_dir,
+            device=args.device,
+            force=args.force,
+        )
+        m, n = summary["metrics"], summary["counts"]
+        scores = " ".join(
+            f"{label} {m[k]['mean']:.3f} [{m[k]['low']:.3f}, {m[k]['high']:.3f}]"
+            for k, label in (("clap", "CLAPScore"), ("clapi", "CLAPScore-i"))
+        )
+        print(
+            f"{scores} over {n['recordings']} recordings x {n['queries']} queries "
+            f"-> {args.output_dir}"
+        )
+        return
+    if args.manifest is None:
+        raise ValueError("give a test-set manifest, or --audio FILES for recordings")
+    if args.queries_text:
+        raise ValueError("--queries-text goes with --audio (a test set has its own queries)")
     model = separator_of(args)
+    encoder = None if args.mixture else encoder_of(args)
+    scorer = None
+    if args.clap_score:
+        scorer = ClapScorer.from_spec(args.clap_score, encoder)
+        if scorer.is_model_encoder:
+            print(teacher_note)
     summary = evaluate(
         model,
-        None if args.mixture else encoder_of(args),
+        encoder,
         args.manifest,
         args.output_dir,
         batch_size=args.batch_size,
         device=args.device,
         force=args.force,
         queries=args.queries,
+        clap_scorer=scorer,
     )
     print_scores(summary, args.output_dir)
+    if scorer is not None:
+        clap = [summary["metrics"][k]["mean"] for k in ("clap", "clapi")]
+        print("CLAPScore " + " CLAPScore-i ".join("-" if v is None else f"{v:.3f}" for v in clap))
 
 
 def cmd_examples(args: argparse.Namespace) -> None:
@@ -862,11 +917,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="retrain over a finished run")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="recipe stage 4: score a separator on a fixed test set")
-    p.add_argument("manifest", help="test-set manifest JSON")
+    p = sub.add_parser(
+        "evaluate",
+        help="recipe stage 4: score a separator on a fixed test set (or recordings by CLAPScore)",
+    )
+    p.add_argument("manifest", nargs="?", help="test-set manifest JSON (not with --audio)")
     p.add_argument("-o", "--output-dir", required=True, help="all_metrics.csv etc. go here")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model", help="best_model.pth")
+    which.add_argument(
+        "--model", help="best_model.pth (with --audio: also a Separator folder or file)"
+    )
     which.add_argument("--mixture", action="store_true", help="score the unprocessed mixture")
     p.add_argument("--encoder", help="default: the one in conf.yml beside --model")
     p.add_argument(
@@ -874,6 +934,24 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("text", "image"),
         help="query each source with its text or its video's frames (default: as the model "
         "was trained, from the conf.yml beside it)",
+    )
+    p.add_argument(
+        "--clap-score",
+        metavar="ENCODER",
+        help="also score each estimate by CLAPScore against its query (columns clap, clapi): "
+        "a CLAP folder or hub id, tiny:PATH (a small encoder file), or 'model' (the "
+        "separator's own encoder: its training teacher, not independent evidence)",
+    )
+    p.add_argument(
+        "--audio",
+        nargs="+",
+        metavar="IN",
+        help="reference-free mode: separate these recordings (files or folders) with --model "
+        "and --queries-text, score them by --clap-score; writes clap_scores.csv and "
+        "clap_summary.json (means, 95 %% bootstrap intervals over recordings)",
+    )
+    p.add_argument(
+        "--queries-text", nargs="+", metavar="TEXT", help="with --audio: the queries to ask"
     )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", help="default: cuda when available")
@@ -1090,11 +1168,26 @@ def user_errors() -> Iterator[None]:
         raise SystemExit(f"error: {err}") from None
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Query warnings as one ``warning: ...`` line; other warnings as Python shows them."""
+    if category.__name__ == "QueryWarning":
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Run the ``asteroid-wsas`` command line."""
     args = build_parser().parse_args(argv)
-    with user_errors():
-        args.func(args)
+    warnings.showwarning = _show_warning
+    try:
+        with user_errors():
+            args.func(args)
+    finally:
+        warnings.showwarning = _python_show_warning
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ __all__ = [
     "WAV_SUBTYPES",
     "audio_files",
     "OutputFiles",
+    "QueryWarning",
+    "query_warnings",
 ]
 
 SEPARATOR_FILE = "separator.pth"
@@ -310,6 +312,70 @@ class OutputFiles:
 
 
 IMAGE_PREFIX = "image:"
+
+
+class QueryWarning(UserWarning):
+    """A query the separator cannot tell apart from another, or whose words its encoder does
+    not know (the command line prints these as one ``warning:`` line each)."""
+
+
+def query_warnings(encoder, names: Sequence[str], queries: Sequence[Query]) -> List[str]:
+    """What is wrong with queries that the encoder cannot read or tell apart.
+
+    Two checks: words a small encoder's vocabulary lacks (they are all read as one
+    ``<unk>`` token), and queries whose text embeddings are the same vector (their
+    estimates are then identical). Encoders of free text (CLAP, BERT, CLIP) have no
+    unknown words; only the second check applies to them.
+
+    Args:
+        encoder: The separator's query encoder.
+        names: The queries' names (texts, or ``image:...``).
+        queries: The resolved queries (:func:`resolve_queries`).
+
+    Returns:
+        list[str]: One message per problem (empty when every query is fine).
+
+    Examples:
+        >>> from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+        >>> enc = TinyBimodalEncoder(build_vocab(["a dog barks"]), embed_dim=16, token_dim=12)
+        >>> print(query_warnings(enc, ["a cat meows"], ["a cat meows"])[0])
+        query 'a cat meows': words unknown to the encoder ('cat', 'meows'; its vocabulary has 3 words) are all read as one <unk> token
+    """
+    messages = []
+    index = getattr(encoder, "index", None)  # the small encoder's vocabulary
+    if index is not None:
+        from .encoders.tiny import SPECIALS, words
+
+        known = len(index) - len(SPECIALS)
+        for name, query in zip(names, queries):
+            if isinstance(query, str):
+                unknown = [w for w in words(query) if w not in index]
+                if unknown:
+                    listed = ", ".join(repr(w) for w in dict.fromkeys(unknown))
+                    messages.append(
+                        f"query {name!r}: words unknown to the encoder ({listed}; its "
+                        f"vocabulary has {known} words) are all read as one <unk> token"
+                    )
+    if len(queries) > 1:
+        with torch.inference_mode():
+            embed, _, _ = encode_queries(encoder, [list(queries)], with_tokens=False)
+        embed = torch.nn.functional.normalize(embed[0].float(), dim=-1)
+        same = (embed @ embed.T) > 1 - 1e-6
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                if same[i, j]:
+                    messages.append(
+                        f"queries {names[i]!r} and {names[j]!r} encode to the same vector: "
+                        "their estimates will be identical"
+                    )
+    return messages
+
+
+def _warn_queries(encoder, names: Sequence[str], queries: Sequence[Query]) -> None:
+    import warnings
+
+    for message in query_warnings(encoder, names, queries):
+        warnings.warn(message, QueryWarning, stacklevel=3)
 
 
 def resolve_queries(
@@ -995,6 +1061,8 @@ class Separator(nn.Module):
         """
         names, queries = resolve_queries(queries, "queries")
         _, negatives = resolve_queries(negative, "negative", allow_empty=True)
+        if not self.learned_queries:
+            _warn_queries(self.encoder, names, queries)
         if negatives and self.learned_queries:
             raise ValueError(
                 "negative needs a text-conditioned separator; this one was trained with MixIT "
@@ -1136,6 +1204,7 @@ class Separator(nn.Module):
                 "stream needs a text-conditioned separator; a MixIT separator picks its "
                 "outputs on the whole input (use separate)"
             )
+        _warn_queries(self.encoder, names, resolved)
         chunk, overlap = self._chunk_sizes(chunk_seconds, overlap_seconds)
         rate = self.sample_rate if sample_rate is None else int(sample_rate)
         if rate <= 0:

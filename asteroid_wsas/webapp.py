@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any, Callable, List, Optional, Union
 import numpy as np
 import torch
 
+from .separator import QueryWarning
 from .utils import query_slug
 
 __all__ = [
@@ -66,6 +68,9 @@ class PageResult:
         archive: A zip of every WAV and PNG.
         sample_rate: The input's rate.
         length: The input's length in samples.
+        info: The input's length, rate and channels, for the status line.
+        extras: What the separator returned besides (e.g. a MixIT model's outputs).
+        warnings: Queries the encoder cannot read or tell apart (shown on the page).
     """
 
     names: List[str]
@@ -78,6 +83,7 @@ class PageResult:
     length: int
     info: str = ""
     extras: dict = field(default_factory=dict)
+    warnings: List[str] = field(default_factory=list)
 
 
 class Workspace:
@@ -196,17 +202,23 @@ def separate_upload(
     negative = (negative_text or "").strip() or None
     step(0.15, f"separating {len(queries)} queries")
     try:
-        result = separator.separate(
-            wav.numpy(),
-            queries,
-            sample_rate=rate,
-            residual=residual,
-            negative=negative,
-            # long files run in chunks: the bar moves with them
-            progress=lambda done, total: step(0.15 + 0.65 * done / total, f"chunk {done}/{total}"),
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", QueryWarning)
+            result = separator.separate(
+                wav.numpy(),
+                queries,
+                sample_rate=rate,
+                residual=residual,
+                negative=negative,
+                # long files run in chunks: the bar moves with them
+                progress=lambda done, total: step(
+                    0.15 + 0.65 * done / total, f"chunk {done}/{total}"
+                ),
+            )
     except (ValueError, TypeError) as err:  # the Separator's own checks, e.g. an image query
         raise PageError(str(err)) from None
+    # queries the encoder cannot read or tell apart: said on the page, beside the results
+    notes = [str(w.message) for w in caught if issubclass(w.category, QueryWarning)]
     step(0.8, "writing files and pictures")
     folder = Path(folder)
     names = list(queries) + (["residual"] if residual else [])
@@ -236,7 +248,16 @@ def separate_upload(
     seconds = wav.shape[-1] / rate
     info = f"{seconds:.1f} s at {rate} Hz, {wav.shape[0]} channel(s)"
     return PageResult(
-        names, audio, images, scores, str(mixture_png), str(archive), rate, wav.shape[-1], info
+        names,
+        audio,
+        images,
+        scores,
+        str(mixture_png),
+        str(archive),
+        rate,
+        wav.shape[-1],
+        info,
+        warnings=notes,
     )
 
 
@@ -368,7 +389,8 @@ def build_app(
                 [message, gr.update(visible=False)] + hidden * n_slots + [gr.update(visible=False)]
             )
         updates = [
-            f"Separated {len(result.names)} output(s) from {result.info}.",
+            f"Separated {len(result.names)} output(s) from {result.info}."
+            + "".join(f"\n\n**Warning:** {note}" for note in result.warnings),
             gr.update(value=result.mixture_image, visible=True),
         ]
         for k in range(n_slots):

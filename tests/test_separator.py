@@ -3,6 +3,7 @@
 import copy
 import hashlib
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -14,7 +15,13 @@ from asteroid_wsas import Separator, TextCondUNet
 from asteroid_wsas.cli import main
 from asteroid_wsas.encoders import encode_queries
 from asteroid_wsas.encoders.tiny import TinyBimodalEncoder
-from asteroid_wsas.separator import _crossfade_windows, load_audio, separate_batch
+from asteroid_wsas.separator import (
+    QueryWarning,
+    _crossfade_windows,
+    load_audio,
+    query_warnings,
+    separate_batch,
+)
 
 from tests.helpers import tiny_separator
 
@@ -399,3 +406,40 @@ def test_formats_beyond_libsndfile_are_decoded_with_pyav(tmp_path):
     assert abs(wav.shape[1] - t.size) < 4096  # the encoder's priming and padding frames
     peak = float(wav.abs().max())
     assert 0.2 < peak < 0.45
+
+
+def test_queries_the_encoder_cannot_read_or_tell_apart_are_reported(separator):
+    audio = np.random.default_rng(0).standard_normal(4000).astype(np.float32)
+    with pytest.warns(QueryWarning) as caught:
+        separator.separate(audio, ["a dog barks", "a cat meows", "a cow moos"], sample_rate=8000)
+    messages = [str(w.message) for w in caught]
+    vocabulary = len(separator.encoder.vocab) - 3  # without <pad>, <unk>, <cls>
+    assert any(
+        "'a cat meows'" in m and "'cat', 'meows'" in m and f"{vocabulary} words" in m
+        for m in messages
+    )
+    # both read as "a <unk> <unk>": one vector, identical estimates
+    assert any("'a cat meows' and 'a cow moos' encode to the same vector" in m for m in messages)
+    assert not any("'a dog barks'" in m for m in messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QueryWarning)
+        separator.separate(audio, QUERIES, sample_rate=8000)  # known, distinct: silent
+    # the same words, written differently, are one query to the encoder
+    assert query_warnings(
+        separator.encoder, ["a dog barks", "A dog barks!"], ["a dog barks", "A dog barks!"]
+    ) == [
+        "queries 'a dog barks' and 'A dog barks!' encode to the same vector: their estimates "
+        "will be identical"
+    ]
+
+
+def test_cli_prints_query_warnings_as_one_line(separator, tmp_path, capsys):
+    separator.save_pretrained(tmp_path / "model")
+    sf.write(tmp_path / "in.wav", np.zeros(4000, np.float32) + 0.1, 8000)
+    main(
+        ["separate", str(tmp_path / "in.wav"), "-q", "a cat meows", "-o", str(tmp_path / "out")]
+        + ["--model", str(tmp_path / "model")]
+    )
+    err = capsys.readouterr().err
+    assert "warning: query 'a cat meows': words unknown to the encoder ('cat', 'meows'" in err
+    assert "QueryWarning" not in err and "warnings.warn" not in err

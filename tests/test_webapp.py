@@ -125,3 +125,13 @@ def test_load_model_names_what_failed(tmp_path):
     separator = demo_separator()
     path = separator.save_pretrained(tmp_path / "package")
     assert load_model(os.path.dirname(path)).sample_rate == separator.sample_rate
+
+
+def test_queries_the_encoder_cannot_read_are_reported_on_the_page(separator, stereo, tmp_path):
+    path, _, _ = stereo
+    result = separate_upload(separator, path, "a violin\na trumpet", "", False, tmp_path)
+    assert len(result.warnings) == 1
+    assert "'a trumpet': words unknown to the encoder ('trumpet'" in result.warnings[0]
+    (tmp_path / "b").mkdir()
+    quiet = separate_upload(separator, path, "a violin\na piano", "", False, tmp_path / "b")
+    assert quiet.warnings == []
