@@ -105,9 +105,19 @@ def model_from_package(package: Dict[str, Any]) -> SafeBaseModel:
     """The model of a ``serialize()`` dict, whatever registered class wrote it.
 
     Raises:
-        ValueError: The dict names no model, or an unregistered one.
+        ValueError: The dict names no model, or an unregistered one, or its weights or
+            arguments do not fit the named class (e.g. an unexpected key in the state dict).
     """
     name = package.get("model_name") if isinstance(package, dict) else None
     if not isinstance(name, str):
         raise ValueError("no model inside (no model_name)")
-    return get_model_class(name).from_pretrained(package)
+    cls = get_model_class(name)
+    try:
+        return cls.from_pretrained(package)
+    except (RuntimeError, KeyError, TypeError) as err:
+        # load_state_dict's message: a header line, then one line per kind of mismatch
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        detail = " ".join(lines[1:] if len(lines) > 1 else lines) or type(err).__name__
+        if len(detail) > 300:  # a whole foreign state dict would fill the screen
+            detail = detail[:300] + " ..."
+        raise ValueError(f"its weights do not fit a {name}: {detail}") from None

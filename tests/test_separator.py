@@ -443,3 +443,22 @@ def test_cli_prints_query_warnings_as_one_line(separator, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "warning: query 'a cat meows': words unknown to the encoder ('cat', 'meows'" in err
     assert "QueryWarning" not in err and "warnings.warn" not in err
+
+
+def test_a_state_dict_that_does_not_fit_is_a_one_line_error(separator, tmp_path, capsys):
+    package = separator.model.serialize()
+    package["state_dict"] = dict(package["state_dict"], **{"extra.weight": torch.zeros(3)})
+    torch.save(package, tmp_path / "best_model.pth")
+    enc_path = tmp_path / "tiny.pth"
+    torch.save(separator.encoder.serialize(), enc_path)
+    (tmp_path / "conf.yml").write_text(yaml.safe_dump({"encoder": {"name": str(enc_path)}}))
+    with pytest.raises(ValueError, match=r"weights do not fit a TextCondUNet: .*extra\.weight"):
+        Separator.from_pretrained(tmp_path / "best_model.pth")
+    sf.write(tmp_path / "in.wav", np.full(800, 0.1, np.float32), 8000)
+    with pytest.raises(SystemExit) as stop:
+        main(
+            ["separate", str(tmp_path / "in.wav"), "-q", "a dog barks", "-o", str(tmp_path / "o")]
+            + ["--model", str(tmp_path / "best_model.pth")]
+        )
+    message = str(stop.value)
+    assert message.startswith("error: ") and "extra.weight" in message and "\n" not in message

@@ -309,6 +309,16 @@ def retrieval_recall(
     }
 
 
+def _one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int):
+    """One-cycle schedule with 5 % warm-up; short runs warm up over 2 steps, because
+    OneCycleLR divides by zero when its warm-up ends at step 0 (e.g. 5 % of 20 steps), and
+    runs under 3 steps keep ``lr``."""
+    if steps < 3:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    pct = 0.05 if steps >= 40 else 2 / steps
+    return torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=pct)
+
+
 def train_tiny_encoder(
     train_data,
     val_data=None,
@@ -361,7 +371,7 @@ def train_tiny_encoder(
         )
     encoder.to(device).train()
     opt = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.05)
+    sched = _one_cycle(opt, lr, steps)
     loader = DataLoader(
         train_data,
         batch_size=batch_size,

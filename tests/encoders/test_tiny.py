@@ -225,3 +225,20 @@ def test_phrase_loss_needs_phrases():
         train_tiny_encoder(
             data, steps=1, batch_size=2, progress=False, encoder_kwargs=SMALL, phrase_weight=1.0
         )
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 19, 20, 21, 40])
+def test_every_step_count_has_a_schedule(steps):
+    # OneCycleLR divided by zero at 20 steps (its 5 % warm-up ended at step 0)
+    from asteroid_wsas.encoders.tiny import _one_cycle
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = _one_cycle(opt, 1e-3, steps)
+    rates = []
+    for _ in range(steps):
+        opt.step()
+        rates.append(opt.param_groups[0]["lr"])
+        sched.step()
+    assert all(0 < r <= 1e-3 + 1e-12 for r in rates)
+    if steps >= 3:  # warm up to the peak, then decay
+        assert max(rates) > rates[0] and rates[-1] < max(rates)
