@@ -15,14 +15,36 @@ SPLITS = ("train", "val", "test")
 
 
 def split_videos(
-    ids: Sequence[str], val_fraction: float, test_fraction: float, seed: int
+    ids: Sequence[str],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    name: Optional[str] = None,
 ) -> Dict[str, List[str]]:
     """Seeded video-level split of one class's videos into train / val / test.
+
+    A split with a positive fraction gets at least one video (a share of a small class
+    rounds to zero otherwise, and the class would vanish from the test set), and training
+    keeps at least one.
+
+    Args:
+        ids: The class's video ids.
+        val_fraction: Share for validation.
+        test_fraction: Share for testing.
+        seed: Seed of the split (same seed, same split).
+        name: The class, for the error message.
+
+    Raises:
+        ValueError: Bad fractions, or a class with too few videos for one in each split
+            asked for plus one for training.
 
     Examples:
         >>> parts = split_videos([f"v{i}" for i in range(20)], 0.0, 0.1, seed=0)
         >>> [len(parts[s]) for s in ("train", "val", "test")]
         [18, 0, 2]
+        >>> parts = split_videos([f"v{i}" for i in range(5)], 0.05, 0.1, seed=0)
+        >>> [len(parts[s]) for s in ("train", "val", "test")]
+        [3, 1, 1]
     """
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
         raise ValueError(
@@ -32,6 +54,15 @@ def split_videos(
     order = np.random.default_rng(seed).permutation(sorted(ids)).tolist()
     n_test = int(round(test_fraction * len(order)))
     n_val = int(round(val_fraction * len(order)))
+    n_test = max(n_test, 1) if test_fraction > 0 else 0
+    n_val = max(n_val, 1) if val_fraction > 0 else 0
+    if n_test + n_val >= len(order):
+        asked = [s for s, n in (("a test", n_test), ("a validation", n_val)) if n]
+        raise ValueError(
+            f"class {name or '?'!r} has {len(order)} file(s): too few for {' and '.join(asked)} "
+            "item and one for training; add files to it, leave it out (instruments / "
+            "classes), or set test_fraction / val_fraction to 0"
+        )
     return {
         "test": order[:n_test],
         "val": order[n_test : n_test + n_val],
@@ -78,7 +109,10 @@ def music_solos(
     skips = SkipCounter(f"MUSIC {split}")
     entries, total = [], 0
     for instrument in sorted(videos):
-        chosen = split_videos(videos[instrument], val_fraction, test_fraction, split_seed)[split]
+        parts = split_videos(
+            videos[instrument], val_fraction, test_fraction, split_seed, instrument
+        )
+        chosen = parts[split]
         folder = os.path.join(os.fspath(audio_dir), instrument)
         for video_id in chosen:
             total += 1

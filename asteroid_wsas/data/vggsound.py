@@ -52,7 +52,7 @@ def vggsound_clips(
         keep = set()
         for label in sorted({r[2] for r in rows}):
             ids = [f"{r[0]}_{int(r[1])}" for r in rows if r[2] == label]
-            keep.update(split_videos(ids, val_fraction, 0.0, split_seed)[split])
+            keep.update(split_videos(ids, val_fraction, 0.0, split_seed, label)[split])
         rows = [r for r in rows if f"{r[0]}_{int(r[1])}" in keep]
 
     skips = SkipCounter(f"VGGSound {split}")

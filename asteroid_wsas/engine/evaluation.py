@@ -1,9 +1,14 @@
-"""Scoring trained separators on fixed test sets (the paper's protocols)."""
+"""Scoring trained separators on fixed test sets (the paper's protocols), and on real
+recordings without references (CLAPScore, :func:`score_recordings`)."""
 
+import csv
+import json
+import math
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
+import numpy as np
 import torch
 
 from ..data import TestSetDataset, build_test_set, collate_test_items, write_manifest
@@ -11,7 +16,13 @@ from ..data.registry import get_dataset
 from ..separator import separate_batch
 from ..utils import refuse_overwrite
 
-__all__ = ["build_manifest", "load_separator", "separated_batches", "evaluate"]
+__all__ = [
+    "build_manifest",
+    "load_separator",
+    "separated_batches",
+    "evaluate",
+    "score_recordings",
+]
 
 PathLike = Union[str, os.PathLike]
 
@@ -168,6 +179,7 @@ def evaluate(
     frames=None,
     n_frames: int = 1,
     queries: Optional[str] = None,
+    clap_scorer=None,
 ) -> Dict[str, Any]:
     """Score a separator on a fixed test set; write all_metrics.csv, final_metrics.json, a PNG.
 
@@ -192,6 +204,11 @@ def evaluate(
         n_frames: Frames per query.
         queries: None (as the separator was trained), ``"text"`` (the test set's texts,
             also for an image-trained separator) or ``"image"``.
+        clap_scorer: A :class:`~asteroid_wsas.metrics.clap_score.ClapScorer`: also score
+            each estimate by CLAPScore against its query's text, and its gain over the
+            mixture (columns ``clap``, ``clapi``; empty where the reference was skipped,
+            so that they average over the same queries as the other columns). None: the
+            files are exactly those written without it.
 
     Returns:
         dict: the summary (as in final_metrics.json).
@@ -203,6 +220,10 @@ def evaluate(
     refuse_overwrite(*files, force=force)
     evaluator = Evaluator(device="cpu")
     desc = f"evaluating {out_dir.name}"
+    clap: Dict[str, List[float]] = {"clap": [], "clapi": []}
+    sizes: List[int] = []  # queries per mixture, in the order added (the CSV's row order)
+    if clap_scorer is not None:
+        clap_scorer.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     for batch, est in separated_batches(
         separator,
         encoder,
@@ -223,6 +244,190 @@ def evaluate(
             mixture_id=batch["ids"],
             queries=batch["query_names"],
         )
+        if clap_scorer is not None:  # the same estimates, scored against the query texts
+            scores = clap_scorer.score_separation(
+                est, batch["mixture"], batch["query_names"], batch["sample_rate"]
+            )
+            for name in clap:
+                clap[name] += scores[name].flatten().tolist()
+            sizes += [est.shape[1]] * est.shape[0]
     evaluator.save(files[0], files[1], force=True)
     evaluator.plot(files[2], force=True, title=f"{out_dir.name}: per-mixture scores")
-    return evaluator.summary()
+    summary = evaluator.summary()
+    if clap_scorer is not None:
+        summary = _add_clap_scores(files[0], files[1], summary, clap, sizes, clap_scorer)
+    return summary
+
+
+def _add_clap_scores(
+    csv_path: Path,
+    json_path: Path,
+    summary: Dict[str, Any],
+    clap: Dict[str, List[float]],
+    sizes: List[int],
+    scorer,
+) -> Dict[str, Any]:
+    """Append the CLAPScore columns to the Evaluator's CSV (its cells kept as written) and
+    their mean / std / median over per-mixture means to its summary; rewrite both."""
+    from ..metrics.clap_score import summarize
+
+    with open(csv_path, newline="") as f:
+        table = list(csv.reader(f))
+    header, rows = table[0], table[1:]
+    if len(rows) != len(clap["clap"]):
+        raise RuntimeError(f"{len(rows)} CSV rows but {len(clap['clap'])} CLAPScores")
+    skipped = [r[header.index("skipped")] in ("1", "True") for r in rows]
+    for name, values in clap.items():  # skipped references: no score, as in the others
+        clap[name] = [math.nan if s else v for s, v in zip(skipped, values)]
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header + list(clap))
+        for i, row in enumerate(rows):
+            writer.writerow(
+                row + ["" if math.isnan(v[i]) else f"{v[i]:.6f}" for v in clap.values()]
+            )
+    # as the Evaluator averages: over the scored queries of a mixture, then over mixtures
+    bounds = np.cumsum([0] + sizes)
+    for name, values in clap.items():
+        means = []
+        for first, last in zip(bounds[:-1], bounds[1:]):
+            scored = [v for v in values[first:last] if not math.isnan(v)]
+            means.append(float(np.mean(scored)) if scored else math.nan)
+        summary["metrics"][name] = summarize(means)
+    summary["settings"]["clap_score"] = scorer.settings()
+    json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def score_recordings(
+    separator,
+    inputs: Sequence[PathLike],
+    queries: Sequence[str],
+    scorer,
+    out_dir: PathLike,
+    *,
+    device: Optional[str] = None,
+    force: bool = False,
+    progress: bool = True,
+    n_resamples: int = 10000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Dict[str, Any]:
+    """Score a separator on real recordings, which have no references, by CLAPScore.
+
+    Each recording is separated with every query (:meth:`Separator.separate
+    <asteroid_wsas.separator.Separator.separate>`, chunked for long files); each estimate
+    is scored against its query's text, and against the same query the unprocessed
+    recording (the gain ``clapi``). Writes ``clap_scores.csv`` (``file, query, clap,
+    clapi``) and ``clap_summary.json``: per metric the mean over recordings of the
+    per-recording means over queries, with a percentile bootstrap interval over
+    recordings (:func:`~asteroid_wsas.stats.paired_bootstrap`), the same per query, the
+    counts and the settings.
+
+    Args:
+        separator: A :class:`~asteroid_wsas.separator.Separator`, or what
+            :meth:`Separator.from_pretrained <asteroid_wsas.separator.Separator.from_pretrained>`
+            loads (its folder, ``separator.pth`` or a recipe's ``best_model.pth``).
+        inputs: Audio files and folders (searched recursively, :func:`audio_files
+            <asteroid_wsas.separator.audio_files>`).
+        queries: The query texts, asked of every recording.
+        scorer: A :class:`~asteroid_wsas.metrics.clap_score.ClapScorer`. Not the
+            separator's training teacher alone: see docs/evaluation.md.
+        out_dir: Where the two files go.
+        device: Where to separate and score (default: CUDA when available).
+        force: Overwrite existing files.
+        progress: Show a progress bar over the recordings.
+        n_resamples: Bootstrap replicates.
+        confidence: Coverage of the intervals.
+        seed: Seed of the bootstrap.
+
+    Returns:
+        dict: the summary (as in clap_summary.json).
+
+    Raises:
+        ValueError: No query, an empty query, or no audio file among ``inputs``.
+        FileExistsError: An output exists and ``force`` is False.
+    """
+    from tqdm.auto import tqdm
+
+    from ..separator import Separator, audio_files, load_audio
+
+    queries = [str(q) for q in queries]
+    if not queries or any(not q.strip() for q in queries):
+        raise ValueError(f"queries must be non-empty texts, got {queries!r}")
+    out_dir = Path(out_dir)
+    csv_path, json_path = out_dir / "clap_scores.csv", out_dir / "clap_summary.json"
+    refuse_overwrite(csv_path, json_path, force=force)
+    files: List[str] = []
+    for item in inputs:
+        if os.path.isdir(item):
+            files += audio_files(item, exclude=out_dir)
+        elif os.path.isfile(item):
+            files.append(os.fspath(item))
+        else:
+            raise ValueError(f"{item}: no such file or folder")
+    if not files:
+        raise ValueError(f"no audio files in {[os.fspath(i) for i in inputs]}")
+    if not isinstance(separator, Separator):
+        separator = Separator.from_pretrained(separator)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    separator.to(device)
+    scorer.to(device)
+    rows: List[Dict[str, Any]] = []
+    for path in tqdm(files, desc="separating and scoring", disable=not progress):
+        wav, rate, _, _ = load_audio(path)
+        result = separator.separate(wav, queries, sample_rate=rate, device=device)
+        scores = scorer.score_separation(result.estimates[None], wav[None], [queries], rate)
+        for k, query in enumerate(queries):
+            rows.append(
+                {
+                    "file": path,
+                    "query": query,
+                    "clap": float(scores["clap"][0, k]),
+                    "clapi": float(scores["clapi"][0, k]),
+                }
+            )
+    summary = _recording_summary(rows, files, queries, n_resamples, confidence, seed)
+    summary["settings"] = {
+        **scorer.settings(),
+        "interval": f"{100 * confidence:g} % percentile bootstrap over recordings of the "
+        f"per-recording means over queries ({n_resamples} resamples, seed {seed})",
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "query", "clap", "clapi"])
+        for r in rows:
+            writer.writerow([r["file"], r["query"], f"{r['clap']:.6f}", f"{r['clapi']:.6f}"])
+    json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _recording_summary(rows, files, queries, n_resamples, confidence, seed) -> Dict[str, Any]:
+    """Means and bootstrap intervals over recordings, overall and per query."""
+    from ..stats import SeedScores, paired_bootstrap
+
+    def interval(values: Dict[str, List[float]]) -> Dict[str, Any]:
+        per_file = [float(np.mean(values[f])) for f in files]
+        scores = SeedScores([per_file], files, ["run"])
+        boot = paired_bootstrap(
+            {"run": scores},
+            lambda m: m["run"],
+            n_resamples,
+            confidence,
+            seed,
+            resample_seeds=False,
+        )
+        return {"mean": boot["value"], "low": boot["low"], "high": boot["high"], "n": len(files)}
+
+    out: Dict[str, Any] = {"metrics": {}, "per_query": {q: {} for q in queries}}
+    for name in ("clap", "clapi"):
+        values: Dict[str, List[float]] = {f: [] for f in files}
+        for r in rows:
+            values[r["file"]].append(r[name])
+        out["metrics"][name] = interval(values)
+        for q in queries:
+            mine = {f: [r[name] for r in rows if r["file"] == f and r["query"] == q] for f in files}
+            out["per_query"][q][name] = interval(mine)
+    out["counts"] = {"recordings": len(files), "queries": len(queries), "rows": len(rows)}
+    return out

@@ -28,7 +28,10 @@ from ..stats import (
     paired_bootstrap,
     seed_interval,
 )
-from ..metrics import LABELS, METRICS, TABLE_METRICS
+from ..metrics import CLAP_LABELS, CLAP_METRICS, LABELS, METRICS, TABLE_METRICS
+
+# every column a comparison can show: BSS-Eval, energy-ratio SDR, CLAPScore
+COLUMN_LABELS = {**LABELS, **CLAP_LABELS}
 from ..utils import refuse_overwrite
 from .claims import Claim, parse_claim
 from .curves import plot_curves, read_curve, seed_curves
@@ -184,7 +187,7 @@ def format_report(
     pct = int(round(100 * result["confidence"]))
     lines = [f"**{title}**", ""] if title else []
     lines += [
-        "| Method | seeds | " + " | ".join(LABELS.get(m, m) for m in metrics) + " |",
+        "| Method | seeds | " + " | ".join(COLUMN_LABELS.get(m, m) for m in metrics) + " |",
         "|---|---|" + "---|" * len(metrics),
     ]
     kinds = set()
@@ -196,7 +199,11 @@ def format_report(
         lines.append(f"| {name} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"Cells: mean [{pct} % interval] in dB over {result['mixtures']} test mixtures; "
+        f"Cells: mean [{pct} % interval] "
+        + ("in dB " if any(m not in CLAP_METRICS for m in metrics) else "")
+        + f"over {result['mixtures']} test mixtures"
+        + (" (CLAPScore columns: cosine, no unit)" if set(metrics) & set(CLAP_METRICS) else "")
+        + "; "
         + "; ".join(
             {
                 "t over seeds": "rows with several seeds: Student-t over the seeds' test means "
@@ -209,12 +216,13 @@ def format_report(
         + ".",
     ]
     multi = {n: r for n, r in result["rows"].items() if len(r["seeds"]) > 1}
+    first = metrics[0]  # the table's first column: SDR in Table 1's shape
     if multi:
         lines += [
             "",
-            "SDR of each seed: "
+            f"{COLUMN_LABELS.get(first, first)} of each seed: "
             + "; ".join(
-                f"{n} " + ", ".join(f"{v:.2f}" for v in r["sdr"]["per_seed"])
+                f"{n} " + ", ".join(f"{v:.2f}" for v in r[first]["per_seed"])
                 for n, r in multi.items()
             ),
         ]
@@ -226,7 +234,7 @@ def format_report(
         ]
         for c in result["claims"]:
             holds = {None: "-", True: "yes", False: "**no**"}[c["holds"]]
-            metric = LABELS.get(c["metric"], c["metric"])
+            metric = COLUMN_LABELS.get(c["metric"], c["metric"])
             lines.append(
                 f"| {metric}: {c['expression']} | {c['value']:.2f} | "
                 f"[{c['low']:.2f}, {c['high']:.2f}] | {c['goal'] or '-'} | {holds} |"

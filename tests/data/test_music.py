@@ -100,3 +100,16 @@ def test_vggsound_missing_clip_and_header_row(vggsound_root, tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n")
     with pytest.raises(ValueError, match="youtube_id,start_seconds,label,split"):
         vggsound_clips(tmp_path / "bad.csv", f"{vggsound_root}/audio")
+
+
+def test_small_classes_keep_a_test_and_a_validation_item():
+    from asteroid_wsas.data.music import split_videos
+
+    parts = split_videos([f"v{i}" for i in range(5)], 0.05, 0.1, seed=0, name="cello")
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [3, 1, 1]
+    assert sorted(sum(parts.values(), [])) == [f"v{i}" for i in range(5)]
+    # larger classes split as before: 10 % of 20 is 2
+    assert len(split_videos([f"v{i}" for i in range(20)], 0.05, 0.1, seed=0)["test"]) == 2
+    with pytest.raises(ValueError, match=r"class 'tuba' has 2 file\(s\).*test_fraction"):
+        split_videos(["a", "b"], 0.05, 0.1, seed=0, name="tuba")
+    assert split_videos(["a", "b"], 0.0, 0.1, seed=0, name="tuba")["train"] != []

@@ -152,8 +152,9 @@ def test_vggsound_layout_is_read_by_the_vggsound_data(tmp_path):
     assert {r[2] for r in rows} == {R.VGGSOUND_LABELS[c] for c in classes}
     assert [r[3] for r in rows].count("test") == 3  # 20 % of 5, per class
     data = get_dataset_class("vggsound")({"root": str(tmp_path), "sample_rate": 8000})
-    train, test = data.solos("train"), data.solos("test")
-    assert len(train) + len(test) == 15 and len(test) == 3
+    train, val, test = data.solos("train"), data.solos("val"), data.solos("test")
+    # each class keeps one of its 4 training clips for validation (5 % rounds to 0)
+    assert len(train) + len(val) + len(test) == 15 and len(test) == 3 and len(val) == 3
     waves = {}
     for row in rows:
         wave, rate = sf.read(tmp_path / "audio" / f"{row[0]}_{int(row[1]):06d}.wav")

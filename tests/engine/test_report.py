@@ -149,6 +149,8 @@ def test_compare_cli_picks_the_table_columns(comparison, tmp_path, capsys):
     # runs scored before the energy-ratio columns existed: the column is named
     with pytest.raises(SystemExit, match="no 'esdr' column"):
         main(["compare", *rows, "--metrics", "esdr"])
+    with pytest.raises(SystemExit, match="no 'clap' column"):  # runs without --clap-score
+        main(["compare", *rows, "--metrics", "clap"])
 
 
 def test_format_table_is_shaped_like_table_1():
