@@ -3,11 +3,11 @@
 Xiao et al. score a separated estimate without any reference by how well a contrastive
 audio-language model (CLAP) says it matches the text query that produced it:
 
-    CLAPScore(ŝ, q) = max(cos(E_a(ŝ), E_t(q)), 0)
+    CLAPScore(ŝ, q) = cos(E_a(ŝ), E_t(q))
 
 with ``E_a`` / ``E_t`` the audio / text towers and ``cos`` the cosine similarity of their
-embeddings, in [0, 1]; negative similarities (the estimate is further from the query than
-unrelated audio) are clipped to 0. Its gain over the unprocessed mixture for the same query,
+embeddings, in [-1, 1] (``clip=True`` clips negative values to 0, as CLIPScore does). Its
+gain over the unprocessed mixture for the same query,
 
     CLAPScore-i(ŝ, x, q) = CLAPScore(ŝ, q) - CLAPScore(x, q),
 
@@ -17,7 +17,7 @@ Reference: F. Xiao, J. Guan, Q. Zhu, X. Liu, W. Wang, S. Qi, K. Zhang, J. Sun an
 "A reference-free metric for language-queried audio source separation using contrastive
 language-audio pretraining", Proc. DCASE 2024 Workshop (arXiv:2407.04936); their code
 (github.com/LittleFlyingSheep/CLAPScore_for_LASS) takes the dot product of the unit-norm
-LAION-CLAP embeddings: ``clip=False`` here gives that unclipped value.
+LAION-CLAP embeddings, the default here.
 
 Any of the project's bimodal encoders with an audio tower scores (``has_audio``):
 :class:`~asteroid_wsas.encoders.clap.ClapEncoder` (CLAPScore proper) or a small
@@ -56,15 +56,15 @@ ArrayLike = Union[torch.Tensor, np.ndarray]
 
 
 def clap_similarity(
-    audio_embed: torch.Tensor, text_embed: torch.Tensor, clip: bool = True
+    audio_embed: torch.Tensor, text_embed: torch.Tensor, clip: bool = False
 ) -> torch.Tensor:
-    """CLAPScore of given embeddings: their cosine similarity, clipped at 0.
+    """CLAPScore of given embeddings: their cosine similarity.
 
     Args:
         audio_embed: Audio embeddings :math:`(..., D)` (any norm: they are normalised).
         text_embed: Text embeddings, broadcastable to ``audio_embed``.
-        clip: Clip negative similarities to 0 (the paper's definition); False gives the
-            raw cosine in [-1, 1], as the authors' code computes it.
+        clip: Clip negative similarities to 0 (CLIPScore's convention); the default is
+            the raw cosine in [-1, 1], as the authors' code computes it.
 
     Returns:
         torch.Tensor: :math:`(...)`, in [0, 1] (clipped) or [-1, 1].
@@ -72,9 +72,9 @@ def clap_similarity(
     Examples:
         >>> a = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]])
         >>> clap_similarity(a, torch.tensor([3.0, 0.0]))
-        tensor([1., 0., 0.])
-        >>> clap_similarity(a, torch.tensor([3.0, 0.0]), clip=False)
         tensor([ 1.,  0., -1.])
+        >>> clap_similarity(a, torch.tensor([3.0, 0.0]), clip=True)
+        tensor([1., 0., 0.])
     """
     cos = F.normalize(audio_embed.float(), dim=-1) * F.normalize(text_embed.float(), dim=-1)
     cos = cos.sum(-1)
@@ -123,7 +123,7 @@ class ClapScorer:
         self,
         encoder,
         *,
-        clip: bool = True,
+        clip: bool = False,
         windows: int = 3,
         batch_size: int = 16,
         name: Optional[str] = None,
@@ -319,7 +319,7 @@ def clap_score(
 ) -> torch.Tensor:
     """CLAPScore (Xiao et al., DCASE 2024) of each estimate against its text query.
 
-    ``max(cos(E_a(estimate), E_t(query)), 0)`` with a CLAP (or another bimodal encoder with
+    ``cos(E_a(estimate), E_t(query))`` with a CLAP (or another bimodal encoder with
     an audio tower); see :class:`ClapScorer` for resampling, channels and long audio.
 
     Args:

@@ -63,20 +63,20 @@ def tone(freq, seconds=0.5, rate=RATE, amp=0.5):
 def test_definition_on_known_embeddings():
     audio = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
     text = torch.tensor([1.0, 0.0, 0.0])
-    clipped = clap_similarity(audio, text)
-    # same direction (any norm): the maximum 1; orthogonal: 0; opposite: clipped to 0
-    assert torch.allclose(clipped, torch.tensor([1.0, 0.0, 0.0, 2**-0.5]))
-    raw = clap_similarity(audio, text, clip=False)
+    raw = clap_similarity(audio, text)
+    # same direction (any norm): the maximum 1; orthogonal: 0; opposite: -1
     assert torch.allclose(raw, torch.tensor([1.0, 0.0, -1.0, 2**-0.5]))
+    clipped = clap_similarity(audio, text, clip=True)  # CLIPScore's convention
+    assert torch.allclose(clipped, torch.tensor([1.0, 0.0, 0.0, 2**-0.5]))
 
 
 def test_scores_and_gain_through_the_encoder():
     enc = AxisEncoder()
     low, high = tone(200), tone(3600)
     score = clap_score(enc, torch.stack([low, high, low]), ["low", "low", "anti"], RATE)
-    assert score[0] > 0.99 and score[1] < 0.5 and score[2] == 0.0  # "anti": clipped
-    raw = clap_score(enc, low[None], ["anti"], RATE, clip=False)
-    assert raw[0] < -0.99
+    assert score[0] > 0.99 and score[1] < 0.5 and score[2] < -0.99  # "anti": opposite
+    clipped = clap_score(enc, low[None], ["anti"], RATE, clip=True)
+    assert clipped[0] == 0.0
     # gain: the mixture holds both; the estimate of "low" is the low tone
     mix = (low + high)[None]
     est = torch.stack([low, high])[None]  # (B=1, K=2, T)
@@ -162,7 +162,7 @@ def test_random_clap_architecture(tmp_path):
     first = scorer.score(wav, queries, RATE)
     again = ClapScorer(scorer.encoder, batch_size=1).score(wav, queries, RATE)
     assert torch.allclose(first, again, atol=1e-5)  # batching, and no random crop
-    assert ((first >= 0) & (first <= 1)).all()
+    assert ((first >= -1) & (first <= 1)).all()
 
 
 def test_scoring_encoder_specs(tmp_path):
@@ -310,11 +310,11 @@ def test_reference_free_evaluation_of_recordings(tmp_path, capsys):
         assert m["low"] <= m["mean"] <= m["high"] and m["n"] == 2
         assert set(summary["per_query"]) == set(texts)
     assert summary["settings"]["separator_encoder"] is True
-    # the separator's own presence score, clipped, is CLAPScore with its own encoder
+    # the separator's own presence score is CLAPScore with its own encoder
     loaded = Separator.from_pretrained(tmp_path / "sep")
     presence = loaded.separate(str(recordings / "a.wav"), texts).presence
     a_rows = [float(r[2]) for r in rows[1:] if r[0].endswith("a.wav")]
-    assert a_rows == pytest.approx([max(p, 0.0) for p in presence], abs=1e-5)
+    assert a_rows == pytest.approx(presence, abs=1e-5)
     with pytest.raises(SystemExit, match="--force"):
         main(args)
     capsys.readouterr()
