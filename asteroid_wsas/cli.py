@@ -677,12 +677,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
     outputs = [args.output, os.path.splitext(args.output)[0] + ".json"] if args.output else []
     for path in outputs + ([args.curves] if args.curves else []):
         refuse_overwrite(path, force=args.force)
-    from .metrics import METRICS, TABLE_METRICS
+    from .metrics import CLAP_METRICS, METRICS, TABLE_METRICS
 
     metrics = args.metrics or TABLE_METRICS
-    unknown = [m for m in metrics if m not in METRICS]
+    known = METRICS + CLAP_METRICS
+    unknown = [m for m in metrics if m not in known]
     if unknown:
-        raise ValueError(f"--metrics: unknown {unknown}; known: {', '.join(METRICS)}")
+        raise ValueError(f"--metrics: unknown {unknown}; known: {', '.join(known)}")
     result = compare(rows, args.claim or (), metrics=metrics, n_resamples=args.resamples)
     notes = report_notes(args.wall_time, args.note or ())
     print(format_report(result, args.title, notes=notes))
@@ -755,6 +756,18 @@ def cmd_paper_tables(args: argparse.Namespace) -> None:
     print(f"tables: {args.output} (.json beside), figures: {stem}_table1.png, {stem}_table2.png")
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help unless the help already says its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        # identity, not ==: a default of 0 is worth stating, False (a flag's) is not
+        quiet = any(action.default is q for q in (None, False, argparse.SUPPRESS))
+        if quiet or action.default == "" or "default" in text.lower() or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asteroid-wsas",
@@ -766,8 +779,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("captions", help="AudioCaps-style CSV (audiocap_id, ..., caption)")
     p.add_argument("-o", "--output", required=True, help="phrases JSON {caption_id: [...]}")
     p.add_argument("--overrides", help="JSON {caption_id: [phrases]} used instead of the rules")
-    p.add_argument("--id-column", default="audiocap_id")
-    p.add_argument("--caption-column", default="caption")
+    p.add_argument("--id-column", default="audiocap_id", help="column of the clip ids")
+    p.add_argument("--caption-column", default="caption", help="column of the captions")
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_prompts)
 
@@ -787,20 +800,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="with --conf: override")
     p.add_argument("-o", "--output", required=True, help="encoder file (.pth)")
     p.add_argument("--val-items", type=int, default=200, help="held-out mixtures for R@1")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--sample-rate", type=int, default=16000)
-    p.add_argument("--seconds", type=float, default=2.0)
-    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--steps", type=int, default=2000, help="optimiser steps")
+    p.add_argument("--batch-size", type=int, default=32, help="mixtures per step")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--sample-rate", type=int, default=16000, help="the encoder's rate in Hz")
+    p.add_argument("--seconds", type=float, default=2.0, help="length of a training crop")
+    p.add_argument("--log-every", type=int, default=100, help="steps between log lines")
     p.add_argument(
         "--phrase-weight",
         type=float,
         default=1.0,
         help="weight of the phrase loss (mixture vs the phrases of its sources; 0: captions only)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data")
+    p.add_argument("--device", default="cpu", help="torch device")
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_train_encoder)
 
@@ -822,15 +835,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_clip)
 
     p = sub.add_parser("testset", help="build a fixed N-source test set (manifest JSON)")
-    p.add_argument("dataset", choices=DATASET_NAMES)
+    p.add_argument("dataset", choices=DATASET_NAMES, help="the dataset's layout")
     p.add_argument("root", help="dataset root (its list file and audio/ folder)")
     p.add_argument("-o", "--output", required=True, help="manifest JSON")
     p.add_argument("--list", help="list file if not at its usual place below root")
-    p.add_argument("--n-sources", type=int, default=2)
+    p.add_argument("--n-sources", type=int, default=2, help="sources per test mixture")
     p.add_argument("--passes", type=int, help="default: MUSIC 10, VGGSound 2, AudioCaps 1")
-    p.add_argument("--seconds", type=float, default=131070 / 16000)
-    p.add_argument("--sample-rate", type=int, default=16000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seconds", type=float, default=131070 / 16000, help="mixture length (the paper's)"
+    )
+    p.add_argument("--sample-rate", type=int, default=16000, help="rate of the mixtures in Hz")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws (same seed, same set)")
     p.add_argument(
         "--snr-range",
         type=float,
@@ -849,19 +864,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_testset)
 
     p = sub.add_parser("download", help="recipe stage 0: fetch a dataset with yt-dlp and ffmpeg")
-    p.add_argument("dataset", choices=DATASET_NAMES)
+    p.add_argument("dataset", choices=DATASET_NAMES, help="the dataset to fetch")
     p.add_argument("root", help="dataset root (list file(s) and audio/ go there)")
-    p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--sample-rate", type=int, default=16000, help="rate of the audio written")
     p.add_argument("--limit", type=int, help="fetch at most this many clips (a trial)")
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("generate", help="write generated sounds in a dataset's public layout")
-    p.add_argument("dataset", choices=DATASET_NAMES)
+    p.add_argument("dataset", choices=DATASET_NAMES, help="the layout to write")
     p.add_argument("root", help="dataset root to write")
     p.add_argument("--per-class", type=int, default=20, help="recordings per sound class")
-    p.add_argument("--seconds", type=float, default=4.0)
-    p.add_argument("--sample-rate", type=int, default=16000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seconds", type=float, default=4.0, help="length of each recording")
+    p.add_argument("--sample-rate", type=int, default=16000, help="rate in Hz")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sounds")
     p.add_argument(
         "--sounds",
         choices=("synthetic", "rendered"),
@@ -902,14 +917,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="recipe stage 3: train a separator (resumes after a kill)")
     conf_options(p)
     p.add_argument("--exp-dir", required=True, help="experiment folder (exp/<tag>)")
-    p.add_argument("--objective", choices=OBJECTIVE_NAMES)
+    p.add_argument(
+        "--objective", choices=OBJECTIVE_NAMES, help="training objective (default: the config's)"
+    )
     p.add_argument(
         "--method",
         help="a row of the paper's tables: objective, model changes and query encoder "
         f"({', '.join(method_names())})",
     )
     p.add_argument("--encoder", help="CLAP folder or hub id, or a small-encoder .pth")
-    p.add_argument("--max-steps", type=int)
+    p.add_argument("--max-steps", type=int, help="training budget (default: the config's)")
     p.add_argument("--gpus", help="GPUs per node: auto (default), 0 = CPU, N")
     p.add_argument("--num-nodes", type=int, help="nodes for DDP (see docs/recipes)")
     p.add_argument("--val-manifest", help="validation set (val_sdr picks the best model)")
@@ -953,7 +970,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--queries-text", nargs="+", metavar="TEXT", help="with --audio: the queries to ask"
     )
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=4, help="mixtures per separator call")
     p.add_argument("--device", help="default: cuda when available")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_evaluate)
@@ -1071,13 +1088,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="NAME",
         help="table columns (default: sdr sir sar sdri, Table 1's BSS-Eval columns); also "
-        "si_sdr, si_sdri, and esdr / esdri: the energy-ratio SDR of DCASE 2024 Task 9 and "
-        "AudioSep",
+        "si_sdr, si_sdri, esdr / esdri (the energy-ratio SDR of DCASE 2024 Task 9 and "
+        "AudioSep) and clap / clapi (CLAPScore, runs evaluated with --clap-score)",
     )
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap replicates")
     p.add_argument("--wall-time", type=float, help="seconds the comparison took (printed)")
     p.add_argument("--note", action="append", help="a line printed under the table")
-    p.add_argument("--title", default="")
+    p.add_argument("--title", default="", help="bold line above the table")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_compare)
 
@@ -1141,13 +1158,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="NAME",
         help="table columns (default: sdr sir sar sdri, Table 1's BSS-Eval columns); also "
-        "si_sdr, si_sdri, and esdr / esdri: the energy-ratio SDR of DCASE 2024 Task 9 and "
-        "AudioSep",
+        "si_sdr, si_sdri, esdr / esdri (the energy-ratio SDR of DCASE 2024 Task 9 and "
+        "AudioSep) and clap / clapi (CLAPScore, runs evaluated with --clap-score)",
     )
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap replicates")
     p.add_argument("--wall-time", type=float, help="seconds the runs took (printed)")
     p.add_argument("--note", action="append", help="a line printed under the tables")
-    p.add_argument("--title", default="")
+    p.add_argument("--title", default="", help="bold line above the table")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_paper_tables)
     # light modules (their heavy imports are inside the commands): --help stays fast
@@ -1156,6 +1173,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_parser(sub)
     add_publish_parser(sub)
+    for command in sub.choices.values():
+        command.formatter_class = _DefaultsFormatter
     return parser
 
 

@@ -351,3 +351,23 @@ def test_subtypes_are_soundfiles():
     )
     assert action.default == "FLOAT" and tuple(action.choices) == WAV_SUBTYPES
     assert set(WAV_SUBTYPES) <= set(sf.available_subtypes("WAV"))
+
+
+def test_every_option_has_help_that_states_its_default():
+    import argparse
+
+    from asteroid_wsas.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        formatter = command._get_formatter()
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            where = f"{name} {action.option_strings or action.dest}"
+            assert action.help, f"{where}: no help"
+            silent = action.default is None or action.default is False or action.default == ""
+            if action.option_strings and not silent:  # a default of 0 is stated too
+                shown = formatter._expand_help(action)  # what --help prints for it
+                assert "default" in shown.lower(), f"{where}: default not stated: {shown}"
