@@ -366,7 +366,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     conf = recipe_conf(args)
     refuse_finished_run(args.exp_dir, args.force)
-    path = train(conf, args.exp_dir, args.val_manifest, resume=not args.restart)
+    path = train(
+        conf,
+        args.exp_dir,
+        args.val_manifest,
+        resume=not args.restart,
+        trust_checkpoint=args.trust_checkpoint,
+    )
     print(f"separator: {path}")
 
 
@@ -932,6 +938,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-manifest", help="validation set (val_sdr picks the best model)")
     p.add_argument("--restart", action="store_true", help="ignore checkpoints/last.ckpt")
     p.add_argument("--force", action="store_true", help="retrain over a finished run")
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="load checkpoints/*.ckpt with weights_only=False: a file that holds other "
+        "Python objects can then run code; only for a checkpoint you made or trust",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(

@@ -1,31 +1,69 @@
 """Validation curves of a comparison: mean over seeds with the min-max band (PNG)."""
 
 import csv
+import math
 import os
 from pathlib import Path
-from typing import List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
 from ..utils import refuse_overwrite
 
-__all__ = ["read_curve", "seed_curves", "plot_curves"]
+__all__ = ["read_metrics_file", "read_curve", "seed_curves", "plot_curves"]
 
 PathLike = Union[str, os.PathLike]
 
 
-def read_curve(exp_dir: PathLike, metric: str = "val_sdr") -> Tuple[List[int], List[float]]:
-    """(steps, values) of a validation metric from ``<exp_dir>/logs/metrics.csv``."""
-    path = Path(exp_dir) / "logs" / "metrics.csv"
-    steps, values = [], []
-    if not path.is_file():
-        return steps, values
+def read_metrics_file(path: PathLike) -> Tuple[List[str], List[Dict[str, str]]]:
+    """The header and rows of a Lightning ``metrics.csv`` (nothing when there is no file).
+
+    Args:
+        path: The CSV file.
+
+    Returns:
+        tuple: (column names, rows as dicts of strings; empty cells are ``""``).
+
+    Examples:
+        >>> read_metrics_file("/no/such/metrics.csv")
+        ([], [])
+    """
+    if not os.path.isfile(path):
+        return [], []
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get(metric):
-                steps.append(int(row["step"]))
-                values.append(float(row[metric]))
-    return steps, values
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+
+
+def read_curve(exp_dir: PathLike, metric: str = "val_sdr") -> Tuple[List[int], List[float]]:
+    """(steps, values) of a validation metric from ``<exp_dir>/logs/metrics.csv``, in step
+    order: the run's whole history, across kills and resumes (the training logger keeps the
+    rows of earlier segments there; see
+    :class:`~asteroid_wsas.engine.training.HistoryCSVLogger`).
+
+    A step logged twice counts once, with its later value; non-finite values are left out.
+
+    Args:
+        exp_dir: The experiment folder (a run of one seed).
+        metric: The column, e.g. ``val_sdr`` or ``val_sdri``.
+
+    Returns:
+        tuple: (steps, values), empty lists without a log.
+
+    Examples:
+        >>> read_curve("/no/such/run")
+        ([], [])
+    """
+    _, rows = read_metrics_file(Path(exp_dir) / "logs" / "metrics.csv")
+    by_step: Dict[int, float] = {}
+    for row in rows:
+        if row.get(metric) and row.get("step"):
+            value = float(row[metric])
+            if math.isfinite(value):
+                by_step[int(float(row["step"]))] = value
+    steps = sorted(by_step)
+    return steps, [by_step[s] for s in steps]
 
 
 def _run_dirs(folder: PathLike) -> List[Path]:
@@ -56,26 +94,43 @@ def plot_curves(
     force: bool = False,
 ) -> Optional[str]:
     """One PNG of ``metric`` over training steps: per row the mean over seeds and the
-    min-max band of the seeds. Rows without curves (the mixture) are left out.
+    min-max band of the seeds, from each run's whole logged history. Rows without curves
+    (the mixture) are left out.
+
+    Nothing is written when no row has a curve: an existing PNG is kept as it is (an empty
+    figure would hide that the logs are missing). The PNG is written through a temporary
+    file, so that a kill never leaves a cut one.
+
+    Args:
+        rows: Row name -> its folder (the seeds' runs in ``seed*/``, or one run).
+        path: The PNG.
+        metric: The logged column, e.g. ``val_sdr``.
+        force: Overwrite an existing PNG.
 
     Returns:
-        str: the path, or None when no row has a curve (nothing is written: an empty
-        figure would hide that the logs are missing).
+        str: the path, or None when no row has a curve (nothing written, the old file kept).
 
     Raises:
         FileExistsError: ``path`` exists and ``force`` is False.
+
+    Examples:
+        >>> plot_curves({"weak": "exp/2src/weak"}, "exp/val_sdr.png", force=True)  # doctest: +SKIP
+        'exp/val_sdr.png'
     """
     from matplotlib.figure import Figure
 
     path = Path(path)
     refuse_overwrite(path, force=force)
-    fig = Figure(figsize=(6.5, 4), layout="constrained")
-    ax = fig.subplots()
-    drawn = 0
+    curves = {}
     for name, folder in rows.items():
         steps, values = seed_curves(folder, metric)
-        if values is None or not len(steps):
-            continue
+        if values is not None and len(steps):
+            curves[name] = (steps, values)
+    if not curves:
+        return None
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, (steps, values) in curves.items():
         n = values.shape[0]
         line = ax.plot(
             steps,
@@ -86,9 +141,9 @@ def plot_curves(
         )[0]
         if n > 1:
             ax.fill_between(steps, values.min(0), values.max(0), color=line.get_color(), alpha=0.2)
-        drawn += 1
-    if not drawn:
-        return None
+    every = np.concatenate([s for s, _ in curves.values()])
+    if every.min() == every.max():  # one validation: a range around it (no singular xlim)
+        ax.set_xlim(every.min() - 1, every.max() + 1)
     ax.set_xlabel("training step")
     name = metric[4:] if metric.startswith("val_") else metric
     label = name.upper().replace("_", "-")
@@ -97,8 +152,13 @@ def plot_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # the umask's permissions
+    try:
+        with open(tmp, "wb") as f:
+            fig.savefig(f, format="png", dpi=110)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return str(path)
-
-
-# ------------------------------------------------------------------------------- the report

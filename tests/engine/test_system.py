@@ -217,8 +217,32 @@ def test_checkpoints_keep_the_best_val_sdr_and_the_last_state_without_encoder(tm
     assert not any("encoder" in k for k in ckpt["state_dict"])
 
 
-@pytest.mark.parametrize("stop_at", [2, 3])  # end of epoch 1, middle of epoch 2
-def test_resume_continues_at_the_same_step_and_matches_an_uninterrupted_run(tmp_path, stop_at):
+@pytest.mark.parametrize("every", [None, 3])
+def test_last_checkpoint_at_every_epoch_end_validation_and_n_steps(tmp_path, every):
+    """Validations every 3 steps (not once per epoch) once kept Lightning from writing
+    last.ckpt at epoch ends: a kill before the first validation lost every step."""
+    system = make_system("weak")  # 2 batches per epoch
+    best, last = checkpoint_callbacks(tmp_path, every_n_train_steps=every)
+    saved = []
+    write = last._save_checkpoint
+    last._save_checkpoint = lambda run, path: (saved.append(run.global_step), write(run, path))
+    run = trainer(
+        max_steps=7, val_check_interval=3, check_val_every_n_epoch=None, callbacks=[best, last]
+    )
+    run.fit(system)
+    # after the last batches of epochs (2, 4, 6) and of the budget (7), after validations
+    # (3, 6: again, since a resume from the file before a validation would skip it), and
+    # every 3 steps (3, 6)
+    assert saved == ([2, 3, 4, 6, 6, 7] if every is None else [2, 3, 3, 4, 6, 6, 7])
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["global_step"] == 7
+
+
+# stop at the end of epoch 1 or in the middle of epoch 2; last.ckpt written every step, or
+# only at epoch ends and where the budget ended
+@pytest.mark.parametrize("stop_at, every", [(2, 1), (3, 1), (2, None), (3, None)])
+def test_resume_continues_at_the_same_step_and_matches_an_uninterrupted_run(
+    tmp_path, stop_at, every
+):
     seen = {}
 
     def record(system, name):
@@ -236,14 +260,14 @@ def test_resume_continues_at_the_same_step_and_matches_an_uninterrupted_run(tmp_
 
     first = make_system("weak", shuffle=True)
     record(first, "resumed")
-    callbacks = checkpoint_callbacks(tmp_path, every_n_train_steps=1)
+    callbacks = checkpoint_callbacks(tmp_path, every_n_train_steps=every)
     trainer(
         max_steps=stop_at, limit_val_batches=0, enable_checkpointing=True, callbacks=callbacks
     ).fit(first)
     resumed = make_system("weak", shuffle=True)
     record(resumed, "resumed")
     run = trainer(max_steps=5, limit_val_batches=0, callbacks=checkpoint_callbacks(tmp_path))
-    run.fit(resumed, ckpt_path=tmp_path / "last.ckpt")
+    run.fit(resumed, ckpt_path=tmp_path / "last.ckpt", weights_only=True)  # plain values only
     assert run.global_step == 5
     assert seen["resumed"] == seen["straight"]  # the same batches, none repeated or skipped
     # The same weights up to rounding: a fresh text cache encodes phrases in other batch
