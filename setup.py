@@ -22,6 +22,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["asteroid_wsas", "asteroid_wsas.*"]),
+    py_modules=["asteroid_wsas_cli"],  # the command's light launcher
     # the web app's example mixtures (scripts/make_webapp_examples.py)
     package_data={"asteroid_wsas": ["webapp_examples/*.wav", "webapp_examples/*.txt"]},
     install_requires=[
@@ -79,7 +80,7 @@ setup(
         # LAION's own package, only for converting its .pt checkpoints (not needed to run).
         "laion": ["laion-clap"],
     },
-    entry_points={"console_scripts": ["asteroid-wsas=asteroid_wsas.cli:main"]},
+    entry_points={"console_scripts": ["asteroid-wsas=asteroid_wsas_cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: MIT License",

@@ -1,21 +1,47 @@
 """asteroid-wsas: text-queried audio separation trained without clean audio.
 
 Importing the package registers its models with ``asteroid.models`` so that
-``asteroid.models.BaseModel.from_pretrained(path)`` can rebuild them.
+``asteroid.models.BaseModel.from_pretrained(path)`` can rebuild them. The public names
+(``TextCondUNet``, ``Separator``, ...) are imported on first use, so that the
+``asteroid-wsas`` command starts without torch when it only prints help; started that way
+(``asteroid_wsas_cli``), the registration happens when a command imports the models.
 """
 
-from .models import SafeBaseModel, TextCondUNet
-from .registry import register_models
-from .separator import Separation, Separator
+import importlib
+import sys
+from typing import Any, List
+
 from .version import __version__
 
-register_models()
+# public name -> the submodule that defines it
+_LAZY = {
+    "TextCondUNet": ".models",
+    "SafeBaseModel": ".models",
+    "Separator": ".separator",
+    "Separation": ".separator",
+    "register_models": ".registry",
+}
 
-__all__ = [
-    "TextCondUNet",
-    "Separator",
-    "Separation",
-    "SafeBaseModel",
-    "register_models",
-    "__version__",
-]
+__all__ = ["TextCondUNet", "Separator", "Separation", "SafeBaseModel", "register_models"]
+__all__ += ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # the next access is a plain attribute
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def _started_by_the_launcher() -> bool:
+    launcher = sys.modules.get("asteroid_wsas_cli")
+    return bool(getattr(launcher, "LAUNCHING", False))
+
+
+if not _started_by_the_launcher():
+    importlib.import_module(".registry", __name__).register_models()

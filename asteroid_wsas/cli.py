@@ -1180,7 +1180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_paper_tables)
     # light modules (their heavy imports are inside the commands): --help stays fast
-    from .export import add_export_parser
+    from .export_cli import add_export_parser
     from .publish import add_publish_parser
 
     add_export_parser(sub)

@@ -121,3 +121,8 @@ def model_from_package(package: Dict[str, Any]) -> SafeBaseModel:
         if len(detail) > 300:  # a whole foreign state dict would fill the screen
             detail = detail[:300] + " ..."
         raise ValueError(f"its weights do not fit a {name}: {detail}") from None
+
+
+# On import: whoever loads the models (the package, or a command started by the light
+# launcher) finds them registered.
+register_models()

@@ -371,3 +371,42 @@ def test_every_option_has_help_that_states_its_default():
             if action.option_strings and not silent:  # a default of 0 is stated too
                 shown = formatter._expand_help(action)  # what --help prints for it
                 assert "default" in shown.lower(), f"{where}: default not stated: {shown}"
+
+
+def _launch(argv, cwd):
+    """``asteroid-wsas ARGV`` through the console script's launcher, in a fresh interpreter;
+    returns its exit code, output and the heavy modules it had imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, asteroid_wsas_cli\n"
+        f"sys.argv = ['asteroid-wsas'] + {list(argv)!r}\n"
+        "try:\n    asteroid_wsas_cli.main()\nexcept SystemExit as e:\n    rc = e.code\n"
+        "else:\n    rc = 0\n"
+        "heavy = [m for m in ('torch', 'asteroid', 'numpy') if m in sys.modules]\n"
+        "print('RC', rc, 'HEAVY', ','.join(heavy) or '-')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    *lines, last = done.stdout.strip().splitlines()
+    _, rc, _, heavy = last.split()
+    return rc, "\n".join(lines) + done.stderr, heavy
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["separate", "--help"], ["train", "-h"], []])
+def test_help_and_usage_errors_start_without_torch(argv, tmp_path):
+    """Issue 19.7: help starts in well under 1 s because nothing heavy is imported."""
+    rc, out, heavy = _launch(argv, tmp_path)
+    assert heavy == "-"
+    assert rc in ("0", "2") and "usage: asteroid-wsas" in out
+
+
+def test_the_launcher_registers_the_models_when_a_command_loads_one(model_dir, tmp_path):
+    _noise(str(tmp_path / "in.wav"))
+    argv = ["separate", "in.wav", "--model", str(model_dir), "-q", "a dog barks", "-o", "out"]
+    rc, out, heavy = _launch(argv, tmp_path)
+    assert rc == "0", out
+    assert "torch" in heavy.split(",") and (tmp_path / "out" / "a_dog_barks.wav").is_file()

@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence, Union
 
 import torch
 
+from ..metrics import separation_metrics
 from ..plots import draw_spectrogram
 from .evaluation import separated_batches
 
@@ -58,7 +59,30 @@ def write_example(
     queries: Sequence[str],
     sample_rate: int,
 ) -> List[str]:
-    """Wavs of a mixture, its references and estimates, and one spectrogram PNG of them all."""
+    """Wavs of a mixture, its references and estimates, and one spectrogram PNG of them all.
+
+    Each estimate's panel is titled with its SDR and SI-SDR against its reference and the
+    SDR improvement over the mixture (BSS-Eval, as the evaluator scores it), so that a
+    picture says how good the separation it shows is; the mixture's panel names its own
+    SDR against each reference (what the improvements are measured from).
+
+    Args:
+        folder: Where the files go.
+        name: The mixture's id: ``<name>_mixture.wav``, ``<name>_q<k>_reference.wav``,
+            ``<name>_q<k>_estimate.wav`` and ``<name>.png``.
+        mixture: The mixture.
+        references: One reference per query.
+        estimates: One estimate per query, in the order of ``references``.
+        queries: The query texts (panel titles).
+        sample_rate: Rate of all signals.
+
+    Returns:
+        list: the files written (wavs, then the PNG).
+
+    Shape:
+        - mixture: :math:`(T,)`
+        - references, estimates: :math:`(K, T)`
+    """
     import soundfile as sf
     from matplotlib.figure import Figure
 
@@ -79,11 +103,20 @@ def write_example(
     rows = 1 + len(queries)
     fig = Figure(figsize=(10, 2.2 * rows), layout="constrained")
     axes = fig.subplots(rows, 2, squeeze=False)
-    top = draw_spectrogram(axes[0, 0], mixture, sample_rate, "mixture")
+    scores = {
+        key: v.tolist() for key, v in separation_metrics(mixture, references, estimates).items()
+    }
+    mix_sdr = ", ".join(f"{sdr - gain:.1f}" for sdr, gain in zip(scores["sdr"], scores["sdri"]))
+    title = f"mixture (its SDR against each reference: {mix_sdr} dB)"
+    top = draw_spectrogram(axes[0, 0], mixture, sample_rate, title)
     axes[0, 1].axis("off")
     for k, query in enumerate(queries):
         draw_spectrogram(axes[k + 1, 0], references[k], sample_rate, f"reference: {query}", top)
-        draw_spectrogram(axes[k + 1, 1], estimates[k], sample_rate, f"estimate: {query}", top)
+        title = (
+            f"estimate: {query}\nSDR {scores['sdr'][k]:.1f} dB, SI-SDR {scores['si_sdr'][k]:.1f} "
+            f"dB (SDRi {scores['sdri'][k]:+.1f} dB)"
+        )
+        draw_spectrogram(axes[k + 1, 1], estimates[k], sample_rate, title, top)
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=100)
     written.append(str(path))

@@ -73,3 +73,10 @@ def test_inference_script_reports_its_figures():
     rows = re.findall(r"(\d+) s of audio: real-time factor ([\d.]+), peak RSS (\d+) MB", out)
     assert [r[0] for r in rows] == ["1", "3"]
     assert re.search(r"speedup vs plain: [\d.]+", out)
+
+
+def test_cli_startup_script_reports_each_case():
+    out = run_script("cli_startup.py", "--repeats", "1")
+    for case in ("asteroid-wsas --help", "asteroid-wsas separate --help", "import asteroid_wsas"):
+        assert re.search(rf"{re.escape(case)}.* [\d.]+ s", out)
+    assert re.search(r"ratio import / --help: [\d.]+x", out)

@@ -1,0 +1,152 @@
+"""The ``asteroid-wsas export`` command's parser and checks, without torch.
+
+The export itself is :func:`asteroid_wsas.export.export_onnx`; this half is kept light so
+that ``asteroid-wsas --help`` starts without importing torch.
+"""
+
+import argparse
+import os
+from typing import Any, List
+
+from .utils import refuse_overwrite
+
+__all__ = ["add_export_parser", "cmd_export", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
+
+# 17: LayerNorm is one ONNX op from 17 on; the TorchScript exporter goes up to 20
+DEFAULT_OPSET = 17
+MIN_OPSET = 14  # scaled_dot_product_attention exports from 14 on
+MAX_OPSET = 20
+
+
+def _check_queries(queries: Any, argument: str, allow_empty: bool = False) -> List[str]:
+    """Text queries as a list, or a ValueError naming the argument."""
+    if queries is None:
+        queries = []
+    elif isinstance(queries, str):
+        queries = [queries]
+    else:
+        queries = list(queries)
+    if not queries and not allow_empty:
+        raise ValueError(f"{argument} must hold at least one query")
+    for k, query in enumerate(queries):
+        if not isinstance(query, str):
+            raise ValueError(
+                f"{argument}[{k}] must be a text; image queries cannot be exported, got "
+                f"{type(query).__name__}"
+            )
+        if not query.strip():
+            raise ValueError(f"{argument}[{k}] is an empty text")
+        if query.startswith("image:"):
+            raise ValueError(f"{argument}[{k}] is an image query ({query!r}); export takes texts")
+    return queries
+
+
+def _sidecar(path: str) -> str:
+    return os.path.splitext(path)[0] + ".json"
+
+
+def add_export_parser(sub) -> argparse.ArgumentParser:
+    """Register ``asteroid-wsas export`` on an argparse sub-parsers object.
+
+    Args:
+        sub: What ``parser.add_subparsers()`` returned.
+
+    Returns:
+        argparse.ArgumentParser: The ``export`` sub-parser (its ``func`` is
+        :func:`cmd_export`).
+
+    Examples:
+        >>> parser = argparse.ArgumentParser(prog="asteroid-wsas")
+        >>> _ = add_export_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["export", "sep/", "--queries", "a dog", "-o", "m.onnx"])
+        >>> args.queries, args.output, args.opset, args.func.__name__
+        (['a dog'], 'm.onnx', 17, 'cmd_export')
+    """
+    p = sub.add_parser(
+        "export",
+        help="write an ONNX graph of a separator with its text queries built in",
+        description="Export a text-queried separator to ONNX for fixed queries: the graph "
+        "maps mono audio (batch, time) at the model's rate to (batch, queries, time) and "
+        "needs no text encoder; a JSON beside it lists the queries and the shapes.",
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="separator folder, separator.pth, recipe best_model.pth, URL or hub id "
+        "(anything Separator.from_pretrained loads; required)",
+    )
+    p.add_argument(
+        "--queries",
+        nargs="+",
+        required=True,
+        metavar="TEXT",
+        help="texts to answer, one output each in this order (required; images cannot be "
+        "exported)",
+    )
+    p.add_argument(
+        "--negative",
+        nargs="+",
+        default=[],
+        metavar="TEXT",
+        help="texts whose sounds are removed from every output (default: none)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the .onnx file to write; the .json goes beside it (required)",
+    )
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip running the file with onnxruntime against PyTorch (default: verify when "
+        "onnxruntime is installed)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite the .onnx and .json files (default: refuse if they exist)",
+    )
+    p.set_defaults(func=cmd_export)
+    return p
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """``asteroid-wsas export``: load ``args.model`` and write ``args.output`` and its JSON.
+
+    Raises:
+        ValueError: Bad queries or model (see :func:`export_onnx`).
+        FileExistsError: An output exists and ``--force`` was not given.
+    """
+    from .export import export_onnx
+    from .separator import Separator
+
+    # checked before the model is loaded: a refusal costs nothing
+    _check_queries(args.queries, "--queries")
+    _check_queries(args.negative, "--negative", allow_empty=True)
+    refuse_overwrite(args.output, _sidecar(args.output), force=args.force)
+    separator = Separator.from_pretrained(args.model)
+    info = export_onnx(
+        separator,
+        args.queries,
+        args.output,
+        opset=args.opset,
+        force=args.force,
+        negatives=args.negative,
+        verify=not args.no_verify,
+    )
+    print(f"{args.output}: {len(info['queries'])} queries at {info['sample_rate']} Hz")
+    for k, query in enumerate(info["queries"]):
+        print(f"  output {k}: {query!r}")
+    snr = info.get("verified_snr_db")
+    if snr is not None:
+        print(f"onnxruntime vs PyTorch on 1 s of noise: SNR {snr:.1f} dB")
+    elif not args.no_verify:
+        print("not verified: pip install onnxruntime to check the file against PyTorch")
+    print(f"{_sidecar(args.output)}: queries, rate, shapes, limitations")
