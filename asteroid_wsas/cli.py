@@ -501,6 +501,18 @@ def cmd_examples(args: argparse.Namespace) -> None:
     print(f"{len(written)} files (wavs and spectrogram PNGs) -> {args.output_dir}")
 
 
+def separator_for_separate(args: argparse.Namespace):
+    """``--model`` as a :class:`~asteroid_wsas.Separator`, with ``--encoder`` when given."""
+    from .encoders.loading import load_encoder
+    from .separator import Separator
+
+    encoder = load_encoder(args.encoder) if args.encoder else None
+    separator = Separator.from_pretrained(args.model, encoder=encoder)
+    if args.device:
+        separator.to(args.device)
+    return separator
+
+
 def cmd_separate(args: argparse.Namespace) -> None:
     import tempfile
 
@@ -508,9 +520,13 @@ def cmd_separate(args: argparse.Namespace) -> None:
     import soundfile as sf
     from tqdm.auto import tqdm
 
-    from .separator import OutputFiles, Separator, audio_files
+    from .separator import OutputFiles, audio_files, output_subtype
 
     queries = args.query
+    for option, given in (("-q/--query", queries), ("--negative", args.negative or [])):
+        for k, query in enumerate(given, 1):
+            if not query.strip():  # checked before any file is read or model loaded
+                raise ValueError(f"{option} number {k} is empty: give a text or image:PATH")
     names = [query_slug(q) for q in queries] + (["residual"] if args.residual else [])
     if len(set(names)) != len(names):
         raise ValueError(f"queries give the same file name: {names}")
@@ -567,9 +583,7 @@ def cmd_separate(args: argparse.Namespace) -> None:
             reader = sf.SoundFile(sys.stdin.fileno(), closefd=False)
         except (RuntimeError, TypeError) as err:
             raise ValueError(f"stdin is not a WAV stream ({err})") from None
-        separator = Separator.from_pretrained(args.model)
-        if args.device:
-            separator.to(args.device)
+        separator = separator_for_separate(args)
 
         def blocks():
             size = max(1024, reader.samplerate // 10)
@@ -579,7 +593,8 @@ def cmd_separate(args: argparse.Namespace) -> None:
                     return
                 yield block.T
 
-        with reader, OutputFiles(files, reader.samplerate, reader.channels, args.subtype) as out:
+        subtype = output_subtype(args.subtype, reader)
+        with reader, OutputFiles(files, reader.samplerate, reader.channels, subtype) as out:
             for block in separator.stream(
                 blocks(),
                 queries,
@@ -604,9 +619,7 @@ def cmd_separate(args: argparse.Namespace) -> None:
         print(f"skipped {skipped} input(s) whose outputs exist (--force to redo them)")
     if not todo:
         return
-    separator = Separator.from_pretrained(args.model)
-    if args.device:
-        separator.to(args.device)
+    separator = separator_for_separate(args)
     several = len(todo) > 1
     failed = []
     bar = tqdm(total=len(todo), desc="separating", unit="file", disable=not several)
@@ -624,8 +637,9 @@ def cmd_separate(args: argparse.Namespace) -> None:
             waves = list(result.estimates) + ([result.residual] if args.residual else [])
             # outputs already there (an earlier, interrupted run) stay as they are
             new = [k for k, f in enumerate(files) if args.force or not os.path.exists(f)]
+            subtype = output_subtype(args.subtype, path)
             with OutputFiles(
-                [files[k] for k in new], result.sample_rate, waves[0].shape[0], args.subtype
+                [files[k] for k in new], result.sample_rate, waves[0].shape[0], subtype
             ) as out:
                 out.write(np.stack([waves[k] for k in new]))
         except (ValueError, RuntimeError, OSError) as err:
@@ -1021,6 +1035,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="<query>.wav files go here (one input), or in <input's path>/ below it",
     )
     p.add_argument("--model", required=True, help="separator folder, file, URL or hub id")
+    p.add_argument(
+        "--encoder",
+        help="CLAP folder or hub id, or a small-encoder .pth (default: the one bundled with "
+        "--model, or named by the conf.yml beside it)",
+    )
     p.add_argument("--residual", action="store_true", help="also write what no query took")
     p.add_argument(
         "--negative", action="append", help="text or image:PATH of what to remove (repeatable)"
@@ -1037,10 +1056,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--subtype",
-        default="FLOAT",
-        choices=("FLOAT", "DOUBLE", "PCM_16", "PCM_24", "PCM_32", "PCM_U8", "ULAW", "ALAW"),
-        help="WAV sample format of the outputs (default: %(default)s; integer ones are "
-        "clipped to full scale)",
+        default="input",
+        choices=(
+            "input",
+            "FLOAT",
+            "DOUBLE",
+            "PCM_16",
+            "PCM_24",
+            "PCM_32",
+            "PCM_U8",
+            "ULAW",
+            "ALAW",
+        ),
+        help="WAV sample format of the outputs: input keeps the input's (16-bit in, 16-bit "
+        "out), FLOAT where WAV cannot hold it (MP3, Ogg, ...) (default: %(default)s; integer "
+        "formats are clipped to full scale, with a warning)",
     )
     p.add_argument("--device", help="e.g. cuda (default: cpu)")
     p.add_argument(
@@ -1191,17 +1221,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Bad input ends the command with ``error: ...`` and status 1, not a traceback."""
+def user_errors(encoder_option: bool = False) -> Iterator[None]:
+    """Bad input ends the command with ``error: ...`` and status 1, not a traceback.
+
+    Args:
+        encoder_option: The command has ``--encoder``: a separator without its encoder is
+            answered with that option, not with Python's ``encoder=``.
+    """
     try:
         yield
     except (ValueError, FileExistsError, FileNotFoundError) as err:
+        if type(err).__name__ == "MissingEncoderError":  # without importing torch here
+            advice = "; or pass --encoder" if encoder_option else ""
+            err = f"{err.path} {err.what}: put its training run's conf.yml beside it{advice}"
         raise SystemExit(f"error: {err}") from None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    """Query warnings as one ``warning: ...`` line; other warnings as Python shows them."""
-    if category.__name__ == "QueryWarning":
+    """Query and clipping warnings as one ``warning: ...`` line; other warnings as Python
+    shows them."""
+    if category.__name__ in ("QueryWarning", "ClippingWarning"):
         print(f"warning: {message}", file=file or sys.stderr)
     else:
         _python_show_warning(message, category, filename, lineno, file, line)
@@ -1215,7 +1254,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
     try:
-        with user_errors():
+        with user_errors(encoder_option=hasattr(args, "encoder")):
             args.func(args)
     finally:
         warnings.showwarning = _python_show_warning

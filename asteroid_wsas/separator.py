@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -189,6 +190,41 @@ AUDIO_EXTENSIONS = frozenset(
 WAV_SUBTYPES = ("FLOAT", "DOUBLE", "PCM_16", "PCM_24", "PCM_32", "PCM_U8", "ULAW", "ALAW")
 
 
+def output_subtype(requested: str, source: Any = None) -> str:
+    """The WAV sample format of the outputs of ``source``.
+
+    Args:
+        requested: A :data:`WAV_SUBTYPES` entry, or ``"input"``: the input file's own
+            format when WAV can hold it (a 16-bit FLAC gives 16-bit WAVs), else ``FLOAT``
+            (MP3, Ogg, AAC, a stream or an array: their samples are no integers).
+        source: The input: a path, an open ``soundfile.SoundFile``, or anything else.
+
+    Returns:
+        str: a :data:`WAV_SUBTYPES` entry.
+
+    Examples:
+        >>> output_subtype("PCM_24", "any.flac")
+        'PCM_24'
+        >>> output_subtype("input", None)
+        'FLOAT'
+    """
+    import soundfile as sf
+
+    if requested != "input":
+        if requested not in WAV_SUBTYPES:
+            raise ValueError(f"subtype must be input or one of {', '.join(WAV_SUBTYPES)}")
+        return requested
+    subtype = getattr(source, "subtype", None)
+    if subtype is None and isinstance(source, (str, os.PathLike)):
+        try:
+            subtype = sf.info(os.fspath(source)).subtype
+        except (RuntimeError, TypeError, OSError):  # a format soundfile does not read
+            subtype = None
+    if subtype == "PCM_S8":  # WAV keeps 8 bits unsigned
+        subtype = "PCM_U8"
+    return subtype if subtype in WAV_SUBTYPES else "FLOAT"
+
+
 def audio_files(
     folder: Union[str, os.PathLike], exclude: Optional[Union[str, os.PathLike]] = None
 ) -> List[str]:
@@ -234,7 +270,8 @@ class OutputFiles:
         sample_rate: Their rate.
         channels: Their channel count.
         subtype: A WAV sample format (:data:`WAV_SUBTYPES`); integer formats are clipped to
-            full scale first (an estimate can go slightly past it).
+            full scale first (an estimate can go slightly past it), with one
+            :class:`UserWarning` per set of files that says by how much.
 
     Examples:
         >>> with OutputFiles(["out/dog.wav", "out/bell.wav"], 8000, 2) as out:  # doctest: +SKIP
@@ -254,6 +291,7 @@ class OutputFiles:
         self.sample_rate, self.channels, self.subtype = int(sample_rate), int(channels), subtype
         self.parts: List[str] = []
         self.files: List[Any] = []
+        self.peak = 0.0  # the largest magnitude written (clipped above 1 in integer formats)
 
     def __enter__(self) -> "OutputFiles":
         import uuid
@@ -292,6 +330,8 @@ class OutputFiles:
                 f"block of shape {data.shape} for {len(self.files)} files of "
                 f"{self.channels} channels"
             )
+        if data.size:
+            self.peak = max(self.peak, float(np.abs(data).max()))
         if self.subtype not in ("FLOAT", "DOUBLE"):
             data = np.clip(data, -1.0, 1.0)  # integer samples wrap around past full scale
         for f, rows in zip(self.files, data):
@@ -299,6 +339,14 @@ class OutputFiles:
 
     def __exit__(self, kind, value, traceback) -> None:
         self._close(keep=kind is None)
+        if kind is None and self.peak > 1.0 and self.subtype not in ("FLOAT", "DOUBLE"):
+            where = os.path.dirname(self.paths[0]) or "."
+            warnings.warn(
+                f"{where}: samples up to {20 * math.log10(self.peak):+.1f} dB over full scale "
+                f"were clipped to fit {self.subtype} (--subtype FLOAT keeps them)",
+                ClippingWarning,
+                stacklevel=2,
+            )
 
     def _close(self, keep: bool) -> None:
         for f in self.files:
@@ -312,6 +360,27 @@ class OutputFiles:
 
 
 IMAGE_PREFIX = "image:"
+
+
+class MissingEncoderError(ValueError):
+    """A separator file without its query encoder: a bare ``best_model.pth`` whose run's
+    ``conf.yml`` is not beside it.
+
+    Args:
+        path: The file.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(
+            f"{path} {self.what}: put its training run's conf.yml beside it, or pass encoder="
+        )
+
+    what = "holds no encoder and no conf.yml beside it names one"
+
+
+class ClippingWarning(UserWarning):
+    """Samples past full scale were clipped to fit an integer WAV format."""
 
 
 class QueryWarning(UserWarning):
@@ -940,8 +1009,17 @@ class Separator(nn.Module):
         try:
             package = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
-            raise ValueError(f"{path} is not a separator file ({err})") from None
+            raise ValueError(f"{path} is not a separator file ({_reason(err)})") from None
+        if not isinstance(package, dict):
+            raise ValueError(
+                f"{path} is not a separator file (it holds a {type(package).__name__}, not the "
+                "dict that save_pretrained or a recipe writes)"
+            )
         if "separator" in package:  # save_pretrained's package
+            missing = [key for key in ("model", "encoder") if key not in package]
+            if missing or not isinstance(package["model"], dict):
+                what = f"no {' or '.join(missing)} entry" if missing else "its model is no dict"
+                raise ValueError(f"{path} is not a separator file ({what})")
             model_package = dict(package["model"])
             if "unconditioned_queries" in package:  # written before the model carried them
                 model_package["unconditioned_queries"] = package["unconditioned_queries"]
@@ -955,9 +1033,7 @@ class Separator(nn.Module):
             raise ValueError(f"{path} is not a separator file ({err})") from None
         if encoder is None:
             if spec is None:
-                raise ValueError(
-                    f"{path} holds no encoder and no conf.yml names one; pass encoder="
-                )
+                raise MissingEncoderError(path)
             encoder = load_encoder(spec, os.path.dirname(os.path.abspath(path)))
         name = spec.get("name") if isinstance(spec, dict) else None
         return cls(model, encoder, encoder_name=name)
@@ -1405,6 +1481,14 @@ class Separator(nn.Module):
         dtype = _autocast_dtype(device, precision)
         self.encoder.to(device)
         x = wav if rate == self.sample_rate else resample(wav, rate, self.sample_rate)
+        n_fft = getattr(self.model, "n_fft", 0)
+        if x.shape[-1] < n_fft:  # counted at the input's rate, which is what the user has
+            # resample's output has ceil(n * model rate / rate) samples: the fewest n giving n_fft
+            need = (n_fft - 1) * rate // self.sample_rate + 1
+            raise ValueError(
+                f"audio has {wav.shape[-1]} samples at {rate} Hz, fewer than the {need} of one "
+                f"STFT frame of the model ({n_fft} samples at {self.sample_rate} Hz)"
+            )
         return wav, rate, kind, one_d, x.to(device), device, dtype
 
     def _audio_embeddings(self, est: torch.Tensor, windows: int = 3) -> torch.Tensor:
@@ -1421,6 +1505,14 @@ class Separator(nn.Module):
         audio = self.encoder.embed_audio(picked.flatten(0, 1), self.sample_rate).float()
         audio = audio.reshape(n_q, -1, audio.shape[-1]).mean(1)
         return torch.nn.functional.normalize(audio, dim=-1)
+
+
+def _reason(err: BaseException) -> str:
+    """An exception as a short reason: its first line, with its type when that says more."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if len(text) < 20 or text.isdigit():  # e.g. KeyError's "101", an empty message
+        return f"{type(err).__name__}: {text}" if text else type(err).__name__
+    return text
 
 
 def _fetch(source: str) -> str:

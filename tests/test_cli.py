@@ -232,7 +232,8 @@ def test_separate_a_folder_as_the_docs_show(model_dir, tmp_path, monkeypatch, ca
     assert written == expected  # the tree is kept; nothing else (no .part file)
     wav, rate = sf.read("separated/park/dog/a_dog_barks.wav")
     assert rate == 16000 and wav.shape == (8000, 2)
-    assert sf.info("separated/park/dog/a_dog_barks.wav").subtype == "FLOAT"
+    # 16-bit in (sf.write's WAV default), 16-bit out: the input's format is kept
+    assert sf.info("separated/park/dog/a_dog_barks.wav").subtype == "PCM_16"
     assert "2 of 2 inputs separated" in capsys.readouterr().out
     stamps = {f: os.stat(os.path.join("separated", f)).st_mtime_ns for f in written}
 
@@ -349,7 +350,7 @@ def test_subtypes_are_soundfiles():
         for a in parser._subparsers._group_actions[0].choices["separate"]._actions
         if a.dest == "subtype"
     )
-    assert action.default == "FLOAT" and tuple(action.choices) == WAV_SUBTYPES
+    assert action.default == "input" and tuple(action.choices) == ("input",) + WAV_SUBTYPES
     assert set(WAV_SUBTYPES) <= set(sf.available_subtypes("WAV"))
 
 
