@@ -634,9 +634,8 @@ def _model_card(
         "## How to use",
         "",
         (
-            "Install `asteroid-wsas`, then load this folder. From the hub, download the whole "
-            "repository first (the encoder is in `encoder/`, beside `separator.pth`): "
-            f"`hf download <user>/<repo> --local-dir {folder}`."
+            "Install `asteroid-wsas`, then load this folder, or its hub id once uploaded "
+            "(`<user>/<repo>`: the encoder in `encoder/` comes with `separator.pth`):"
             if bundled
             else "Install `asteroid-wsas`, then load this folder, or its hub id once uploaded "
             "(`<user>/<repo>`):"

@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 SEPARATOR_FILE = "separator.pth"
+# the folder beside SEPARATOR_FILE that holds an encoder saved with the package
+BUNDLED_ENCODER = "encoder"
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
 # a text, or an image: "image:PATH", a Path, a PIL image, an array or a tensor
 QueryLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, Any]
@@ -1059,8 +1061,8 @@ class Separator(nn.Module):
         if isinstance(self.encoder, (ClapEncoder, TextOnlyEncoder, ClipEncoder)):
             name = self.encoder_name
             if name is None:
-                self.encoder.save_pretrained(os.path.join(directory, "encoder"))
-                name = "encoder"  # relative to the package folder
+                self.encoder.save_pretrained(os.path.join(directory, BUNDLED_ENCODER))
+                name = BUNDLED_ENCODER  # relative to the package folder
             # a text-only / CLIP encoder's kind is the prefix load_encoder knows it by
             kind = "clap" if isinstance(self.encoder, ClapEncoder) else self.encoder.kind
             pooling = getattr(self.encoder, "pooling", "cls")
@@ -1525,9 +1527,20 @@ def _fetch(source: str) -> str:
 
     repo, _, revision = source.partition("@")
     try:  # a repo written by save_pretrained
-        return huggingface_hub.hf_hub_download(repo, SEPARATOR_FILE, revision=revision or None)
+        path = huggingface_hub.hf_hub_download(repo, SEPARATOR_FILE, revision=revision or None)
     except huggingface_hub.utils.EntryNotFoundError:  # Asteroid's naming (pytorch_model.bin)
         return cached_download(source)
+    # an encoder saved beside the file (save_pretrained / publish: encoder/): into the same
+    # snapshot folder, where from_pretrained looks for it
+    package = torch.load(path, map_location="cpu", weights_only=True)
+    spec = package.get("encoder") if isinstance(package, dict) else None
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if isinstance(name, str) and name.split("?")[0] == BUNDLED_ENCODER:
+        folder = huggingface_hub.snapshot_download(
+            repo, revision=revision or None, allow_patterns=[f"{BUNDLED_ENCODER}/*"]
+        )
+        path = os.path.join(folder, SEPARATOR_FILE)
+    return path
 
 
 def _looks_remote(source: str) -> bool:

@@ -324,7 +324,7 @@ def test_encoder_in_a_local_folder_is_copied_into_the_package(experiment, tmp_pa
     assert torch.load(out / "separator.pth", weights_only=True)["encoder"]["name"] == "encoder"
     text = open(card, encoding="utf-8").read()
     assert "copied to `encoder/` in this folder" in text and "Queries are free text" in text
-    assert "hf download <user>/<repo> --local-dir pub" in text  # from the hub: all files
+    assert "the encoder in `encoder/` comes with `separator.pth`" in text
     shutil.rmtree(clap_dir)  # gone from this machine: the folder has its own copy
     after = Separator.from_pretrained(out).separate(
         audio, queries, sample_rate=RATE, precision="fp32"

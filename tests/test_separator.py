@@ -292,6 +292,34 @@ def test_hub_ids_fetch_the_package_file(separator, tmp_path, monkeypatch):
     assert isinstance(loaded.model, TextCondUNet)
 
 
+def test_hub_ids_fetch_a_bundled_encoder_folder_with_the_package(separator, tmp_path, monkeypatch):
+    """A package whose encoder was saved beside it (encoder/) brings that folder along; the
+    file's folder is the snapshot where from_pretrained then looks for it."""
+    import huggingface_hub
+
+    from asteroid_wsas.separator import _fetch
+
+    snapshot = tmp_path / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    package = torch.load(separator.save_pretrained(tmp_path / "pkg"), weights_only=True)
+    package["encoder"] = {"kind": "clap", "name": "encoder?pooling=cls"}
+    torch.save(package, snapshot / "separator.pth")
+    asked = []
+
+    def fake_snapshot(repo_id, revision=None, allow_patterns=None):
+        asked.append((repo_id, revision, allow_patterns))
+        (snapshot / "encoder").mkdir()
+        return str(snapshot)
+
+    monkeypatch.setattr(
+        huggingface_hub, "hf_hub_download", lambda r, f, revision=None: str(snapshot / f)
+    )
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    path = _fetch("someone/text-separator@v2")
+    assert asked == [("someone/text-separator", "v2", ["encoder/*"])]
+    assert path == str(snapshot / "separator.pth") and (snapshot / "encoder").is_dir()
+
+
 def test_failed_downloads_name_the_model(monkeypatch):
     import huggingface_hub
 
