@@ -468,7 +468,7 @@ class HistoryCSVLogger(CSVLogger):
 
     Examples:
         >>> logger = HistoryCSVLogger("exp/weak")
-        >>> logger.log_dir
+        >>> os.path.normpath(logger.log_dir)
         'exp/weak/logs'
     """
 
