@@ -289,6 +289,8 @@ def recipe_conf(args: argparse.Namespace) -> dict:
     from .engine.config import load_conf
 
     over: dict = {"data": {}, "training": {}}
+    if getattr(args, "protocol", None):
+        over["protocol"] = args.protocol
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -921,6 +923,12 @@ def build_parser() -> argparse.ArgumentParser:
     def conf_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("conf", help="recipe config (local/conf.yml)")
         p.add_argument("--root", help="dataset root (overrides data.root)")
+        p.add_argument(
+            "--protocol",
+            choices=("ours", "authors"),
+            help="ours, or the authors' code's choices for every departure (docs/objective.md; "
+            "--set still changes one of them) (default: the config's protocol, else ours)",
+        )
         p.add_argument(
             "--set",
             action="append",

@@ -113,6 +113,82 @@ def rms_db(wav: torch.Tensor) -> float:
     return float(10 * torch.log10(wav.double().square().mean() + 1e-20))
 
 
+# data.crop values of a dataset: ours, then the authors' three (read_authors_crop)
+CROPS = ("non_silent", "music", "vggsound", "centre")
+
+
+def read_authors_crop(
+    info: AudioInfo,
+    sample_rate: int,
+    seconds: float,
+    kind: str,
+    rng: Optional[np.random.Generator] = None,
+) -> Tuple[torch.Tensor, float]:
+    """A crop of ``seconds`` cut the way the authors' datasets cut it, and its start time.
+
+    A crop of L samples is centred on sample c of the file: the samples from
+    ``max(0, c - L // 2)`` to ``min(len, c + L // 2)`` land at the same offsets around
+    the middle of a zero crop, so a crop that runs past either end of the file is
+    zero-padded there. Files shorter than a crop are tiled first (MUSIC, VGGSound). The
+    centre c, by ``kind``:
+
+    - ``"music"`` (their MUSIC dataset): in training a whole second t is drawn uniformly
+      from 1 to the file's duration in whole seconds, and c uniformly from sample 1 to
+      (t - 0.5) s; so crops sit early in the file and often start with zeros. Without
+      ``rng`` (test): t = duration // 2 + 1, c = (t - 0.5) s.
+    - ``"vggsound"``: c = 4.5 s (the middle of a file's length when the file is shorter).
+    - ``"centre"`` (AudioCaps): the middle of the file.
+
+    Args:
+        info: The file.
+        sample_rate: Output rate.
+        seconds: Crop length.
+        kind: ``"music"``, ``"vggsound"`` or ``"centre"``.
+        rng: The item's generator in training; None for a test crop.
+
+    Returns:
+        tuple: ``(wav, start)``: the crop :math:`(L,)` and where it starts in the file (s,
+        negative when it starts before the file).
+
+    Raises:
+        ValueError: Unknown ``kind``.
+        UnreadableAudio: The file does not decode.
+    """
+    if kind not in CROPS[1:]:
+        raise ValueError(f"kind must be one of {CROPS[1:]}, got {kind!r}")
+    length = int(round(seconds * sample_rate))
+    n_raw = int(info.frames * sample_rate // info.sample_rate)
+    tiled = None
+    if kind != "centre" and n_raw < length:  # short files repeat to fill the crop
+        tiled = read_segment(info, sample_rate)
+        tiled = tiled.repeat(length // max(tiled.shape[0], 1) + 1)
+        n_raw = tiled.shape[0]
+    if kind == "music":
+        duration = max(int(info.seconds), 1)
+        if rng is None:
+            centre = int((duration // 2 + 1 - 0.5) * sample_rate)
+        else:
+            second = int(rng.integers(1, duration + 1))
+            centre = int(rng.integers(1, max(int((second - 0.5) * sample_rate), 1) + 1))
+    elif kind == "vggsound":
+        centre = int(4.5 * sample_rate)
+        centre = n_raw // 2 if centre > n_raw else centre
+    else:
+        centre = n_raw // 2
+    first, last = max(0, centre - length // 2), min(n_raw, centre + length // 2)
+    out = torch.zeros(length)
+    if last > first:
+        if tiled is not None:
+            piece = tiled[first:last]
+        else:
+            piece = read_segment(
+                info, sample_rate, first / sample_rate, (last - first) / sample_rate
+            )
+        offset = length // 2 - (centre - first)
+        out[offset : offset + piece.shape[0]] = piece[: length - offset]
+    return out, (centre - length // 2) / sample_rate
+
+
 def read_non_silent(
     info: AudioInfo,
     sample_rate: int,

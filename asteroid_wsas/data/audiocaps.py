@@ -76,8 +76,9 @@ class AudioCapsDataset(SeededAudioDataset):
         split: Optional[str] = None,
         seed: int = 0,
         min_db: float = -50.0,
+        crop: str = "non_silent",
     ):
-        super().__init__(sample_rate, segment, train, seed, min_db)
+        super().__init__(sample_rate, segment, train, seed, min_db, crop)
         if n_phrases < 1:
             raise ValueError(f"n_phrases must be >= 1, got {n_phrases}")
         if not os.path.isdir(audio_dir):
@@ -192,6 +193,7 @@ class AudioCapsData(RecipeData):
 
     name = "audiocaps"
     title = "AudioCaps"
+    authors_crop = "centre"
     listing = "{split}.csv"
     test_passes = 1
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .audio import AudioInfo, UnreadableAudio, read_non_silent
+from .audio import CROPS, AudioInfo, UnreadableAudio, read_authors_crop, read_non_silent
 
 
 def dataset_infos(name: str, task: str, title: str, link: str, author: str, license: str):
@@ -47,6 +47,12 @@ class SeededAudioDataset(Dataset):
         train: Random crops and gains (True) or deterministic items (False).
         seed: Base seed.
         min_db: Crops quieter than this RMS level (dB full scale) are re-drawn in training.
+        crop: How a ``segment`` is cut from a file: ``"non_silent"`` (ours: random and
+            non-silent in training, centred otherwise), or one of the authors' crops
+            (:func:`~asteroid_wsas.data.audio.read_authors_crop`): ``"music"`` (training:
+            centred on a random time biased early; test: near the middle), ``"vggsound"``
+            (centred at 4.5 s) or ``"centre"`` (AudioCaps: the file's centre); theirs
+            zero-pad where a crop runs past the file and tile files shorter than a crop.
     """
 
     dataset_name = "dataset"
@@ -58,6 +64,7 @@ class SeededAudioDataset(Dataset):
         train: bool,
         seed: int,
         min_db: float = -50.0,
+        crop: str = "non_silent",
     ):
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -70,6 +77,9 @@ class SeededAudioDataset(Dataset):
         self.train = bool(train)
         self.seed = int(seed)
         self.min_db = float(min_db)
+        if crop not in CROPS:
+            raise ValueError(f"crop (data.crop) must be one of {CROPS}, got {crop!r}")
+        self.crop = crop
         self.epoch = 0
         self.bad_files: Set[str] = set()
         self.load_failures = 0
@@ -86,7 +96,8 @@ class SeededAudioDataset(Dataset):
     def read(
         self, info: AudioInfo, rng: np.random.Generator, with_start: bool = False
     ) -> Union[torch.Tensor, Tuple[torch.Tensor, float]]:
-        """A crop of ``segment`` seconds: random and non-silent in training, centred otherwise.
+        """A crop of ``segment`` seconds: random and non-silent in training, centred otherwise
+        (or the authors' crop: ``crop``).
 
         Args:
             info: The file.
@@ -106,6 +117,10 @@ class SeededAudioDataset(Dataset):
                 from .audio import read_segment
 
                 wav, start = read_segment(info, self.sample_rate), 0.0
+            elif self.crop != "non_silent":
+                wav, start = read_authors_crop(
+                    info, self.sample_rate, self.segment, self.crop, rng if self.train else None
+                )
             else:
                 wav, start = read_non_silent(
                     info, self.sample_rate, self.segment, rng if self.train else None, self.min_db

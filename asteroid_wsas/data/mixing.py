@@ -2,14 +2,14 @@
 
 import random
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import AbstractSet, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from ..text import fix_phrases, mixture_prompt, source_prompt
-from .audio import AudioInfo
+from .audio import AudioInfo, UnreadableAudio
 from .base import SeededAudioDataset
 
 CLEAN_FRACTIONS = (0.05, 0.10, 0.25, 0.75, 1.0)
@@ -69,8 +69,9 @@ class LabeledSourceMixtures(SeededAudioDataset):
         min_db: float = -50.0,
         frames=None,
         n_frames: int = 1,
+        crop: str = "non_silent",
     ):
-        super().__init__(sample_rate, segment, train, seed, min_db)
+        super().__init__(sample_rate, segment, train, seed, min_db, crop)
         if n_frames < 1:
             raise ValueError(f"n_frames must be >= 1, got {n_frames}")
         if frames is not None and segment is None:
@@ -98,15 +99,59 @@ class LabeledSourceMixtures(SeededAudioDataset):
     def __getitem__(self, index: int) -> dict:
         return self.first_good(index, self._item)
 
-    def partners(self, first: int, rng: np.random.Generator) -> List[int]:
-        """``first`` and ``n_sources - 1`` random solos of other, distinct classes."""
-        others = [label for label in self.labels if label != self.entries[first].label]
+    def partners(
+        self, first: int, rng: np.random.Generator, avoid: AbstractSet[str] = frozenset()
+    ) -> List[int]:
+        """``first`` and ``n_sources - 1`` random solos of other, distinct classes, none of
+        them in ``avoid``.
+
+        Raises:
+            ValueError: Fewer classes are left than the mixture needs.
+        """
+        others = [
+            label
+            for label in self.labels
+            if label != self.entries[first].label and label not in avoid
+        ]
+        if len(others) < self.n_sources - 1:
+            raise ValueError(
+                f"a mixture of {self.n_sources} sources of distinct classes, none of them "
+                f"among the {len(avoid)} class(es) its partners in a mixture of mixtures "
+                f"already use, needs {self.n_sources + len(avoid)} classes; this split has "
+                f"{len(self.labels)}: lower data.n_sources or use more classes"
+            )
         chosen = rng.choice(len(others), size=self.n_sources - 1, replace=False)
         return [first] + [int(rng.choice(self.by_label[others[c]])) for c in chosen]
 
+    def item_avoiding(self, avoid: AbstractSet[str], rng: np.random.Generator) -> dict:
+        """A random item none of whose sources is of a class in ``avoid`` (a partner in a
+        mixture of mixtures: :class:`MixtureGroups`). Its first solo is drawn uniformly among
+        the solos of the other classes (the authors' draw: a random solo, redrawn while its
+        class is taken).
+
+        Raises:
+            ValueError: Too few classes are left.
+        """
+        allowed = [i for i, e in enumerate(self.entries) if e.label not in avoid]
+        if not allowed:
+            raise ValueError(
+                f"no solo of a class outside {sorted(avoid)} is left for a partner mixture; "
+                f"this split has {len(self.labels)} classes"
+            )
+        for _ in range(len(allowed)):
+            first = int(allowed[int(rng.integers(len(allowed)))])
+            try:
+                return self._make(self.partners(first, rng, avoid), rng)
+            except UnreadableAudio:
+                continue
+        raise RuntimeError(f"{self.dataset_name}: no readable partner item left")
+
     def _item(self, index: int) -> dict:
         rng = self.rng(index)
-        picks = self.partners(index % len(self.entries), rng)
+        return self._make(self.partners(index % len(self.entries), rng), rng)
+
+    def _make(self, picks: Sequence[int], rng: np.random.Generator) -> dict:
+        """The item of the solos ``picks`` (crops and gains drawn from ``rng``)."""
         crops = [self.read(self.entries[p].info, rng, with_start=True) for p in picks]
         sources = torch.stack([(wav * self.gain(rng)).clamp(-1, 1) for wav, _ in crops])
         sources = sources / self.n_sources
@@ -197,12 +242,47 @@ def clean_fraction_split(
     return clean, rest
 
 
-def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2) -> dict:
+def source_keys(item: dict) -> Set[Hashable]:
+    """What a mixture asks for: its classes (``labels``) and its phrases (case and spacing
+    ignored). Two mixtures of one mixture of mixtures must share none.
+
+    Examples:
+        >>> sorted(source_keys({"phrases": ["A dog barks", "rain"], "labels": ["dog"]}))
+        [('label', 'dog'), ('phrase', 'a dog barks'), ('phrase', 'rain')]
+    """
+    keys: Set[Hashable] = {("label", label) for label in item.get("labels") or ()}
+    keys.update(("phrase", " ".join(p.lower().split())) for p in item.get("phrases") or ())
+    return keys
+
+
+def shared_sources(group: Sequence[dict]) -> Set[Hashable]:
+    """The :func:`source_keys` that two or more mixtures of ``group`` share (empty: none).
+
+    Examples:
+        >>> a, b = {"phrases": ["rain", "a dog barks"]}, {"phrases": ["Rain", "wind"]}
+        >>> shared_sources([a, b])
+        {('phrase', 'rain')}
+    """
+    seen: Set[Hashable] = set()
+    shared: Set[Hashable] = set()
+    for item in group:
+        keys = source_keys(item)
+        shared |= seen & keys
+        seen |= keys
+    return shared
+
+
+def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2, distinct: bool = True) -> dict:
     """Collate captioned mixtures into mixtures of ``n_mix`` mixtures (the weak step's input).
 
     Consecutive items are grouped; each mixture is divided by ``n_mix`` so that the mixture
     of mixtures is their sum (the authors' mixing). Use as a ``DataLoader``'s
-    ``collate_fn`` with a batch size that is a multiple of ``n_mix``.
+    ``collate_fn`` with a batch size that is a multiple of ``n_mix``, on items grouped by
+    :class:`MixtureGroups` (:func:`collate_groups`), which draws partners that share no
+    source.
+
+    A group whose mixtures ask the same phrase or class raises (``distinct``): one
+    estimate would be asked to rebuild two different targets.
 
     Args:
         items: Dataset items with ``mixture``, ``caption``, ``phrases`` and
@@ -222,6 +302,13 @@ def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2) -> dict:
     if len(n_phrases) != 1:
         raise ValueError(f"items have different numbers of phrases {sorted(n_phrases)}")
     groups = [items[i : i + n_mix] for i in range(0, len(items), n_mix)]
+    for g, group in enumerate(groups if distinct else ()):
+        shared = shared_sources(group)
+        if shared:
+            raise ValueError(
+                f"mixture of mixtures {g} asks {sorted(k[1] for k in shared)} of two of its "
+                "mixtures: group items with MixtureGroups (partners that share no source)"
+            )
     mixtures = torch.stack([torch.stack([it["mixture"] for it in g]) for g in groups]) / n_mix
     batch = {
         "mix": mixtures.sum(1),
@@ -239,6 +326,15 @@ def mixture_of_mixtures(items: Sequence[dict], n_mix: int = 2) -> dict:
     if all("frames" in it for it in items):
         batch["images"] = [[it["frames"].flatten(0, 1) for it in g] for g in groups]
     return batch
+
+
+def collate_groups(groups: Sequence[Sequence[dict]]) -> dict:
+    """``collate_fn`` of a ``DataLoader`` over :class:`MixtureGroups`: each group of N
+    mixtures becomes one mixture of mixtures (:func:`mixture_of_mixtures`)."""
+    n_mix = {len(g) for g in groups}
+    if len(n_mix) != 1:
+        raise ValueError(f"groups of different sizes {sorted(n_mix)}")
+    return mixture_of_mixtures([item for g in groups for item in g], n_mix.pop())
 
 
 def split_sources(items: Sequence[dict]) -> List[dict]:
@@ -389,6 +485,110 @@ class SingleSources(_Wrapper):
         if "labels" in item:
             out["labels"] = [item["labels"][k]]
         return out
+
+
+class Repeated(_Wrapper):
+    """The wrapped dataset ``repeat`` times over: one epoch of it is ``repeat`` passes
+    (``data.epoch_repeat``; the authors' MUSIC epoch is the training list 50 times).
+
+    Examples:
+        >>> len(Repeated(list(range(3)), 4)), Repeated(list(range(3)), 4)[7]
+        (12, 1)
+    """
+
+    def __init__(self, dataset, repeat: int = 1, seed: int = 0):
+        super().__init__(dataset, seed)
+        if repeat < 1:
+            raise ValueError(f"repeat (data.epoch_repeat) must be >= 1, got {repeat}")
+        if len(dataset) == 0:
+            raise ValueError(f"{type(self).__name__}: the dataset is empty")
+        self.repeat = int(repeat)
+
+    def __len__(self) -> int:
+        return len(self.dataset) * self.repeat
+
+    def __getitem__(self, index: int):
+        return self.inner(index)
+
+    def inner(self, index: int):
+        """Item ``index % len(dataset)`` of the wrapped dataset; each pass of an epoch
+        draws anew (a dataset with epochs is set to epoch ``epoch * repeat + pass``)."""
+        n = len(self.dataset)
+        if self.repeat > 1 and hasattr(self.dataset, "set_epoch"):
+            epoch = self.epoch * self.repeat + index // n
+            if getattr(self.dataset, "epoch", None) != epoch:
+                self.dataset.set_epoch(epoch)
+        return self.dataset[index % n]
+
+
+class MixtureGroups(Repeated):
+    """Groups of ``n_mix`` mixtures that share no source: the mixtures of mixtures of the
+    weak step (collate with :func:`collate_groups`).
+
+    Item ``i`` starts from item ``i`` of the wrapped dataset (so an epoch visits every
+    mixture once as the first of its group); each partner is then drawn, per (seed, epoch,
+    index), among the mixtures that ask none of the phrases or classes the group already
+    asks (:func:`source_keys`). In the authors' MUSIC and VGGSound batches all N * P solos
+    of a mixture of mixtures are of distinct classes; consecutive items of a shuffled
+    dataset share one in about a quarter of the groups, and a shared phrase asks one
+    estimate to rebuild two different targets.
+
+    A dataset with ``item_avoiding(avoid, rng)`` (labelled solos:
+    :meth:`LabeledSourceMixtures.item_avoiding`) draws its partner itself; for others (captioned
+    clips) random items are drawn until one shares nothing with the group. When none can be
+    found the group is not made: the constraint is never dropped silently.
+
+    Args:
+        dataset: Items with ``phrases`` (and ``labels`` for labelled solos).
+        n_mix: Mixtures per mixture of mixtures, N.
+        seed: Seed of the partners.
+        repeat: Passes over the dataset per epoch (the authors' MUSIC epoch is the training
+            list 50 times: ``data.epoch_repeat``).
+        max_draws: Random items tried per partner of a dataset without ``item_avoiding``.
+
+    Raises:
+        ValueError: (when an item is read) no partner shares nothing with the group.
+
+    Examples:
+        >>> from asteroid_wsas.data import SyntheticCaptionedMixtures
+        >>> groups = MixtureGroups(SyntheticCaptionedMixtures(8, seconds=0.5), n_mix=2)
+        >>> group = groups[0]
+        >>> len(group), shared_sources(group)
+        (2, set())
+    """
+
+    def __init__(
+        self, dataset, n_mix: int = 2, seed: int = 0, repeat: int = 1, max_draws: int = 1000
+    ):
+        super().__init__(dataset, repeat, seed)
+        if n_mix < 1:
+            raise ValueError(f"n_mix must be >= 1, got {n_mix}")
+        self.n_mix, self.max_draws = int(n_mix), int(max_draws)
+
+    def __getitem__(self, index: int) -> List[dict]:
+        rng = self.rng(index)
+        group = [self.inner(index)]
+        used = source_keys(group[0])
+        for _ in range(1, self.n_mix):
+            partner = self._partner(used, rng)
+            group.append(partner)
+            used |= source_keys(partner)
+        return group
+
+    def _partner(self, used: Set[Hashable], rng: np.random.Generator) -> dict:
+        draw = getattr(self.dataset, "item_avoiding", None)
+        if draw is not None:
+            return draw({k[1] for k in used if k[0] == "label"}, rng)
+        for _ in range(self.max_draws):
+            item = self.dataset[int(rng.integers(len(self.dataset)))]
+            if not used & source_keys(item):
+                return item
+        raise ValueError(
+            f"no partner mixture that shares none of {sorted(k[1] for k in used)} was found "
+            f"in {self.max_draws} random draws from {len(self.dataset)} mixtures: the "
+            "mixtures of this dataset ask too few distinct phrases for mixtures of "
+            f"{self.n_mix} mixtures"
+        )
 
 
 class JoinedMixtures(torch.utils.data.ConcatDataset):

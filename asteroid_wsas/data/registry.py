@@ -51,6 +51,8 @@ class RecipeData:
         splits: The splits the layout has.
         test_passes: Passes over the test clips of the paper's fixed test set.
         clean_sources: Whether single clean sources exist (supervised and semi objectives).
+        authors_crop: How the authors' code crops this data's files (``data.crop:
+            authors``; :func:`~asteroid_wsas.data.audio.read_authors_crop`).
 
     Args:
         data: The config's ``data`` block (``root``, ``sample_rate``, ``segment``, ...).
@@ -63,6 +65,7 @@ class RecipeData:
     splits: Tuple[str, ...] = ("train", "val", "test")
     test_passes: int = 1
     clean_sources: bool = False
+    authors_crop: str = "music"
 
     def __init__(self, data: Dict[str, Any]):
         self.conf = dict(data)
@@ -158,11 +161,15 @@ class RecipeData:
         return {"frames": frames, "n_frames": frames_block(self.conf).get("n_frames", 1)}
 
     def _common(self, split: str) -> Dict[str, Any]:
+        crop = self.conf.get("crop") or "non_silent"
+        if crop not in ("non_silent", "authors"):
+            raise ValueError(f"data.crop must be 'non_silent' or 'authors', got {crop!r}")
         return dict(
             sample_rate=self.conf["sample_rate"],
             segment=self.conf.get("segment"),
             train=split == "train",
             seed=self.conf.get("seed", 0),
+            crop=self.authors_crop if crop == "authors" else crop,
         )
 
 

@@ -127,6 +127,7 @@ class VGGSoundData(LabelledSolos):
     title = "VGGSound"
     listing = "vggsound.csv"
     test_passes = 2
+    authors_crop = "vggsound"
 
     def solos(self, split: str) -> List[SoloEntry]:
         listing, audio = self.paths()

@@ -8,6 +8,7 @@ import yaml
 
 from ..data.registry import get_dataset_class
 from ..losses.objectives import OBJECTIVES
+from ..protocol import apply_protocol
 
 __all__ = ["load_conf", "save_conf", "objective_args"]
 
@@ -27,9 +28,11 @@ def _merge(base: Dict[str, Any], update: Dict[str, Any]) -> Dict[str, Any]:
 def load_conf(
     path: PathLike, overrides: Optional[Dict[str, Any]] = None, method: Optional[str] = None
 ) -> Dict[str, Any]:
-    """A recipe config (YAML), the method of a table row applied, then nested overrides
-    (``{"training": {...}}``), which win over both. The method reads the overridden config
-    (e.g. ``encoder.clip_image`` or ``data.frames`` set on the command line).
+    """A recipe config (YAML), the method of a table row applied, the protocol's choices
+    (:func:`~asteroid_wsas.protocol.apply_protocol`: ``protocol: authors`` in the file or
+    in ``overrides``), then nested overrides (``{"training": {...}}``), which win over all.
+    The method reads the overridden config (e.g. ``encoder.clip_image`` or ``data.frames``
+    set on the command line).
 
     Args:
         path: The YAML file.
@@ -47,7 +50,8 @@ def load_conf(
     method = method or conf.get("method")
     if method:
         conf = apply_method(_merge(conf, overrides or {}), method)
-    conf = _merge(conf, overrides or {})
+    protocol = (overrides or {}).get("protocol") or conf.get("protocol")
+    conf = _merge(apply_protocol(conf, protocol), overrides or {})
     get_dataset_class((conf.get("data") or {}).get("dataset"))  # names the known ones
     if conf.get("objective", {}).get("name") not in OBJECTIVES:
         raise ValueError(

@@ -12,6 +12,7 @@
 """
 
 import csv
+import functools
 import os
 import pickle
 import warnings
@@ -25,12 +26,15 @@ from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
 from ..data import (
+    MixtureGroups,
     ResumableLoader,
     TestSetDataset,
     clean_mixtures,
+    collate_groups,
     collate_test_items,
     mixture_of_mixtures,
 )
+from ..data.mixing import Repeated
 from ..data.registry import LabelledSolos, clean_data, frames_block, get_dataset
 from ..encoders.loading import load_encoder
 from ..losses.objectives import OBJECTIVES, make_objective
@@ -44,6 +48,7 @@ __all__ = [
     "build_model",
     "train_datasets",
     "build_system",
+    "train_loaders",
     "pretrained_classifier",
     "query_frames",
     "read_checkpoint",
@@ -147,6 +152,47 @@ def _loader(dataset, conf: Dict[str, Any], shuffle: bool, collate_fn, batch_size
     )
 
 
+# mixtures per mixture of mixtures (the paper's N)
+N_MIX = 2
+
+
+def train_loaders(conf: Dict[str, Any], sets: Dict[str, Any]) -> Dict[str, ResumableLoader]:
+    """The training loaders of :func:`train_datasets`' sets, by batch kind.
+
+    The same number of mixtures per step: ``training.batch_size`` B items make B / 2
+    mixtures of mixtures (weak: :class:`~asteroid_wsas.data.MixtureGroups`, whose two
+    mixtures never ask the same phrase or class) or B / 2 clean mixtures of their sources
+    (supervised). ``data.epoch_repeat`` passes over the training data make one epoch.
+
+    ``data.groups: consecutive`` brings back the grouping of earlier versions (consecutive
+    items of the shuffled data, whether or not they share a source: about a quarter of the
+    groups did), only to measure that defect; it warns.
+    """
+    batch = conf["training"]["batch_size"]
+    repeat = int(conf["data"].get("epoch_repeat", 1) or 1)
+    seed = conf["training"].get("seed", 0)
+    grouping = conf["data"].get("groups", "distinct")
+    if grouping not in ("distinct", "consecutive"):
+        raise ValueError(f"data.groups must be 'distinct' or 'consecutive', got {grouping!r}")
+    loaders = {}
+    for kind, dataset in sets.items():
+        if kind == "clean":
+            data = Repeated(dataset, repeat) if repeat > 1 else dataset
+            loaders[kind] = _loader(data, conf, True, clean_mixtures, max(batch // N_MIX, 1))
+        elif grouping == "consecutive":
+            warnings.warn(
+                "data.groups: consecutive: mixtures of mixtures may ask the same phrase of both "
+                "their mixtures (the defect this setting exists to measure)"
+            )
+            data = Repeated(dataset, repeat) if repeat > 1 else dataset
+            collate = functools.partial(mixture_of_mixtures, n_mix=N_MIX, distinct=False)
+            loaders[kind] = _loader(data, conf, True, collate, max(batch // N_MIX, 1) * N_MIX)
+        else:
+            groups = MixtureGroups(dataset, n_mix=N_MIX, seed=seed, repeat=repeat)
+            loaders[kind] = _loader(groups, conf, True, collate_groups, max(batch // N_MIX, 1))
+    return loaders
+
+
 def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional[PathLike]):
     """Encoder, separator, loaders and :class:`~asteroid_wsas.engine.WeakSupSystem`.
 
@@ -163,19 +209,9 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
     encoder = recipe_encoder(conf["encoder"]["name"], exp_dir)
     torch.manual_seed(conf["training"].get("seed", 0))
     model = build_model(conf, encoder)
+    model.bn_stats = conf["training"].get("bn_stats", "pooled")
     sets = train_datasets(conf)
-    # the same number of mixtures per step: B items make B/2 mixtures of mixtures (weak),
-    # B/2 clean mixtures of their sources (supervised)
-    batch = conf["training"]["batch_size"]
-    loaders = {
-        k: _loader(
-            v,
-            conf,
-            True,
-            *((clean_mixtures, max(batch // 2, 1)) if k == "clean" else (mixture_of_mixtures,)),
-        )
-        for k, v in sets.items()
-    }
+    loaders = train_loaders(conf, sets)
     train_loader = (
         CombinedLoader(loaders, "max_size_cycle")
         if len(loaders) > 1

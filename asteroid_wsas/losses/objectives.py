@@ -107,7 +107,23 @@ class WeakObjective(Objective):
     authors' ``0.5 * cnt + 5 * (crl + url)``). One model call answers, for each mixture of
     mixtures X, the N mixture-level captions (L_URL) and the N * P phrases (L_CRL, and
     L_CNT through the frozen encoder's audio tower). Every term is summed over the N
-    mixtures; L_CNT rows are weighted by the phrase weights, normalised per mixture.
+    mixtures.
+
+    L_CNT has two forms (``cnt_negatives``), and two refinements that either can take:
+
+    - ``"batch"`` (ours): one cross-entropy over all B * N * P phrases of the batch (every
+      other phrase is a negative), times N;
+    - ``"slot"`` (the authors' ``main.py``): one cross-entropy per mixture slot n over that
+      slot's B * P phrases (those of the n-th mixture of every mixture of mixtures), summed
+      over n;
+    - ``cnt_text_mask``: other copies of a row's own phrase (a phrase repeated to pad P,
+      or the same phrase in two items) are left out of its softmax, instead of being
+      negatives;
+    - ``cnt_row_weights``: rows weighted by their phrase weights (1 / copies), normalised
+      per mixture, instead of all rows equally.
+
+    ``protocol: authors`` (:mod:`asteroid_wsas.protocol`) sets ``"slot"`` without the two
+    refinements.
 
     Args:
         cnt_weight: Weight of L_CNT.
@@ -115,9 +131,16 @@ class WeakObjective(Objective):
         url_weight: Weight of L_URL.
         symmetric: Symmetric (audio <-> text) contrastive loss.
         gather: Negatives from every DDP rank.
+        cnt_negatives: ``"batch"`` or ``"slot"``.
+        cnt_text_mask: Leave copies of a row's own phrase out of its softmax.
+        cnt_row_weights: Weight rows by their phrase weights.
+        targets_over_p: Divide the mixture targets of L_URL and L_CRL by P: the authors'
+            MUSIC / VGGSound code divides each mixture twice (``_mix_n``), so its targets
+            sum to mix / P, likely unintended; reproduced only on request.
     """
 
     name = "weak"
+    CNT_NEGATIVES = ("batch", "slot")
 
     def __init__(
         self,
@@ -126,9 +149,20 @@ class WeakObjective(Objective):
         url_weight: float = 5.0,
         symmetric: bool = False,
         gather: bool = False,
+        cnt_negatives: str = "batch",
+        cnt_text_mask: bool = True,
+        cnt_row_weights: bool = True,
+        targets_over_p: bool = False,
     ):
         super().__init__()
+        if cnt_negatives not in self.CNT_NEGATIVES:
+            raise ValueError(
+                f"cnt_negatives must be one of {self.CNT_NEGATIVES}, got {cnt_negatives!r}"
+            )
         self.cnt_weight, self.crl_weight, self.url_weight = cnt_weight, crl_weight, url_weight
+        self.cnt_negatives = cnt_negatives
+        self.cnt_text_mask, self.cnt_row_weights = bool(cnt_text_mask), bool(cnt_row_weights)
+        self.targets_over_p = bool(targets_over_p)
         self.url = MixAndSeparateLoss()
         self.crl = ConsistencyLoss()
         self.cnt = BimodalContrastiveLoss(symmetric=symmetric, gather=gather)
@@ -168,13 +202,21 @@ class WeakObjective(Objective):
         n_batch, n_mix, n_phrases = weights.shape
         mix_mag = spec.abs()
         est = masks * mix_mag.unsqueeze(1)  # (B, N + N*P, F, frames)
+        if self.targets_over_p:  # the authors' double division (MUSIC / VGGSound)
+            mixtures = mixtures / n_phrases
         targets = model.stft(mixtures).abs()  # (B, N, F, frames)
         url = self.url(est[:, :n_mix], targets, mix_mag)
         crl = self.crl(est[:, n_mix:].unflatten(1, (n_mix, n_phrases)), weights, targets)
 
         # Phrase estimates as waveforms (mixture phase). A phrase repeated to pad P gives the
-        # same estimate of the same mixture: make (and judge) it once.
-        keys = [(b, p) for b, item in enumerate(texts) for p in item[n_mix:]]
+        # same estimate of the same mixture, with pooled BatchNorm statistics: make (and
+        # judge) it once. Per-query statistics differ by slot, so every slot is its own.
+        per_query = getattr(model, "bn_stats", "pooled") == "per_query" and model.training
+        keys = [
+            (b, j if per_query else p)
+            for b, item in enumerate(texts)
+            for j, p in enumerate(item[n_mix:])
+        ]
         first, rows = first_rows(keys)
         phrase_specs = (masks[:, n_mix:] * spec.unsqueeze(1)).flatten(0, 1)[first]
         wavs = model.istft(phrase_specs, mix.shape[-1])
@@ -214,12 +256,53 @@ class WeakObjective(Objective):
         Returns:
             tuple: the weighted term(s) to add to the loss, and the named terms to log.
         """
-        n_mix = batch["phrase_weights"].shape[1]
         audio = encoder.embed_audio(wavs, int(model.sample_rate))[rows]
-        ids = text_ids(phrases, device=wavs.device)
-        # weighted mean over all rows, times N: the sum over mixtures of per-mixture means
-        cnt = n_mix * self.cnt(audio, text, encoder.logit_scale, row_weights, ids)
+        cnt = self.contrastive(
+            audio, text, encoder.logit_scale, phrases, row_weights, batch["phrase_weights"].shape
+        )
         return self.cnt_weight * cnt, {"cnt": cnt}
+
+    def contrastive(
+        self,
+        audio: torch.Tensor,
+        text: torch.Tensor,
+        logit_scale,
+        phrases: Sequence[str],
+        row_weights: torch.Tensor,
+        shape: Tuple[int, int, int],
+    ) -> torch.Tensor:
+        """L_CNT of the phrase estimates' embeddings, in the configured form.
+
+        Args:
+            audio: :math:`(B N P, D)` audio embeddings of the estimates, item-major then
+                mixture-major.
+            text: :math:`(B N P, D)` text embeddings of their phrases.
+            logit_scale: The encoder's logit scale (detached).
+            phrases: The B * N * P phrases.
+            row_weights: :math:`(B N P,)` phrase weights normalised per mixture.
+            shape: ``(B, N, P)``.
+
+        Returns:
+            torch.Tensor: the scalar L_CNT (summed over the N mixture slots).
+        """
+        n_batch, n_mix, n_phrases = shape
+        ids = text_ids(phrases, device=audio.device) if self.cnt_text_mask else None
+        weights = row_weights if self.cnt_row_weights else None
+        if self.cnt_negatives == "batch":
+            # weighted mean over all rows, times N: the sum over mixtures of per-mixture means
+            return n_mix * self.cnt(audio, text, logit_scale, weights, ids)
+        slot = torch.arange(n_batch * n_mix * n_phrases, device=audio.device)
+        slot = slot.view(n_batch, n_mix, n_phrases).transpose(0, 1).reshape(n_mix, -1)
+        return sum(
+            self.cnt(
+                audio[rows],
+                text[rows],
+                logit_scale,
+                None if weights is None else weights[rows],
+                None if ids is None else ids[rows],
+            )
+            for rows in slot
+        )
 
 
 class MixAndSeparateObjective(Objective):

@@ -20,6 +20,77 @@ def _compiling() -> bool:
     return torch.compiler.is_compiling() or torch.jit.is_tracing()
 
 
+BN_STATS = ("pooled", "per_query")
+
+
+class QueryBatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` that can take its training statistics per query.
+
+    The separator answers the K queries of B mixtures in one call, on ``(B K, C, H, W)``
+    maps (query index fastest). Plain BatchNorm pools its statistics over all B K rows.
+    The authors' code calls the network once per query, so each query's rows are
+    normalised with their own statistics over the B mixtures, and the running averages
+    take K updates per step, one per call. :attr:`query_stats` (set by
+    :class:`~asteroid_wsas.TextCondUNet` for one call when its ``bn_stats`` is
+    ``"per_query"``) reproduces that in the one batched call:
+
+    - ``("groups", k)``: the rows are k queries of B mixtures; each query's slice is
+      normalised by its own mean and variance over (B, H, W), and the running averages take
+      k momentum updates in query order;
+    - ``("repeat", k)``: the rows are B mixtures shared by k queries (the text-free levels,
+      which one call per query would compute k times on the same input): pooled statistics,
+      and k momentum updates of the running averages with them.
+
+    Outside training, or with :attr:`query_stats` None, it is ``nn.BatchNorm2d``; its
+    state dict is the same, so files saved with either load into the other.
+    """
+
+    query_stats: Optional[Tuple[str, int]] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stats = self.query_stats
+        if stats is None or not self.training or not self.track_running_stats:
+            return super().forward(x)
+        if self.momentum is None:
+            raise ValueError("per-query BatchNorm needs a momentum (not a cumulative average)")
+        kind, k = stats
+        if kind == "repeat":
+            out = F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+            with torch.no_grad():
+                var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), correction=0)
+                self._update_running(mean[None], var[None], x.numel() // x.shape[1], k)
+            return out
+        if kind != "groups" or x.shape[0] % k:
+            raise ValueError(f"query_stats {stats!r} do not fit a batch of {x.shape[0]} rows")
+        per_query = x.unflatten(0, (-1, k))  # (B, k, C, H, W): a view in any layout
+        xf = per_query if x.dtype == torch.float32 else per_query.float()
+        var, mean = torch.var_mean(xf, dim=(0, 3, 4), correction=0)  # (k, C)
+        scale = torch.rsqrt(var + self.eps)
+        shift = -mean * scale
+        if self.affine:
+            scale, shift = scale * self.weight, shift * self.weight + self.bias
+        out = torch.addcmul(shift[:, :, None, None], xf, scale[:, :, None, None])
+        with torch.no_grad():
+            self._update_running(mean, var, per_query[:, 0, 0].numel(), 1)
+        return out.flatten(0, 1).to(x.dtype)
+
+    @torch.no_grad()
+    def _update_running(self, mean: torch.Tensor, var: torch.Tensor, n: int, repeat: int):
+        """The running averages after ``repeat`` momentum updates with each row of
+        ``mean`` / ``var`` (biased, over ``n`` values) in turn, as sequential calls do."""
+        m = float(self.momentum)
+        steps = mean.shape[0] * repeat
+        # update j of the sequence (0 first) is kept with weight m (1 - m)^(steps - 1 - j)
+        order = torch.arange(steps, dtype=torch.float64, device=mean.device)
+        weights = (m * (1 - m) ** (steps - 1 - order)).view(mean.shape[0], repeat).sum(1)
+        weights = weights.to(mean.dtype)[:, None]
+        unbiased = var * (n / max(n - 1, 1))
+        decay = (1 - m) ** steps
+        self.running_mean.mul_(decay).add_((weights * mean).sum(0).to(self.running_mean.dtype))
+        self.running_var.mul_(decay).add_((weights * unbiased).sum(0).to(self.running_var.dtype))
+        self.num_batches_tracked.add_(steps)
+
+
 def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """``norm(x)``, done in place on ``x`` when nothing needs gradients.
 
@@ -273,7 +344,7 @@ class ResBlock(InferenceCopies, nn.Module):
         self.convs = nn.ModuleList(
             [Conv2d(channels, channels, 3, padding=1) for _ in range(n_layers)]
         )
-        self.norms = nn.ModuleList([nn.BatchNorm2d(channels) for _ in range(n_layers)])
+        self.norms = nn.ModuleList([QueryBatchNorm2d(channels) for _ in range(n_layers)])
         self.film = FiLM(film_dim, channels) if (film_dim and n_layers) else None
 
     @property
@@ -553,7 +624,7 @@ class DownBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, n_res_layers: int, film_dim: Optional[int]):
         super().__init__()
         self.conv = Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(out_ch)
+        self.norm = QueryBatchNorm2d(out_ch)
         self.res = ResBlock(out_ch, n_res_layers, film_dim)
 
     def forward(self, x: torch.Tensor, embed: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -580,7 +651,7 @@ class UpBlock(nn.Module):
         super().__init__()
         self.res = ResBlock(in_ch, n_res_layers, film_dim)
         self.conv = Conv2d(in_ch, out_ch, 3, padding=1, bias=is_output)
-        self.norm = None if is_output else nn.BatchNorm2d(out_ch)
+        self.norm = None if is_output else QueryBatchNorm2d(out_ch)
 
     def forward(
         self,

@@ -1,5 +1,6 @@
 """TextCondUNet: the text-queried spectrogram U-Net of Mahmud et al. (ICLR 2024)."""
 
+import contextlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -8,7 +9,7 @@ from asteroid.masknn import activations
 from torch import nn
 
 from .base import SafeBaseModel
-from .blocks import DownBlock, InnerProductHead, TextAttention, UpBlock
+from .blocks import BN_STATS, DownBlock, InnerProductHead, QueryBatchNorm2d, TextAttention, UpBlock
 from .inputs import check_inputs, restore_dims
 from .queries import LearnedQueries
 
@@ -148,7 +149,7 @@ class TextCondUNet(SafeBaseModel):
         self.first_conditioned_level = min(conditioned, default=n_levels)
 
         film_dim = self.text_embed_dim if conditioning == "film" else None
-        self.input_norm = nn.BatchNorm2d(1)
+        self.input_norm = QueryBatchNorm2d(1)
         ins = [1] + channels[:-1]
         self.down = nn.ModuleList(
             DownBlock(i, o, n_res_layers, film_dim) for i, o in zip(ins, channels)
@@ -180,6 +181,10 @@ class TextCondUNet(SafeBaseModel):
         # the whole batch) and on GPU; groups of 4 for CPU inference, where smaller
         # activations are faster. The text-free upper levels are computed once either way.
         self.query_chunk_size: Optional[int] = None
+        # Runtime setting, not a model argument (training.bn_stats): BatchNorm statistics in
+        # training pooled over all (mixture, query) rows of a call, or per query over the
+        # mixtures, as the authors' one call per query has them (QueryBatchNorm2d).
+        self.bn_stats = "pooled"
         # Opt-in (compile_inference): the U-Net compiled with torch.compile, used without
         # autograd only; not saved, pickled or copied.
         self._compiled_unet = None
@@ -316,6 +321,36 @@ class TextCondUNet(SafeBaseModel):
         )
 
     @property
+    def bn_stats(self) -> str:
+        """``"pooled"`` or ``"per_query"``: BatchNorm statistics in training (see
+        :class:`~asteroid_wsas.models.blocks.QueryBatchNorm2d`); no effect in eval mode."""
+        return self.__dict__.get("_bn_stats", "pooled")
+
+    @bn_stats.setter
+    def bn_stats(self, value: str) -> None:
+        if value not in BN_STATS:
+            raise ValueError(
+                f"bn_stats (training.bn_stats) must be one of {BN_STATS}, got {value!r}"
+            )
+        self.__dict__["_bn_stats"] = value
+
+    @contextlib.contextmanager
+    def _query_stats(self, kind: str, n_queries: int):
+        """Per-query BatchNorm statistics for the calls inside (training with
+        ``bn_stats="per_query"`` only)."""
+        if not (self.training and self.bn_stats == "per_query"):
+            yield
+            return
+        norms = [m for m in self.modules() if isinstance(m, QueryBatchNorm2d)]
+        for norm in norms:
+            norm.query_stats = (kind, n_queries)
+        try:
+            yield
+        finally:
+            for norm in norms:
+                norm.query_stats = None
+
+    @property
     def wants_tokens(self) -> bool:
         """Whether queries must come with token states (attention conditioning)."""
         return self.conditioning == "attention"
@@ -403,24 +438,26 @@ class TextCondUNet(SafeBaseModel):
         real tensors only, the part :meth:`compile_inference` compiles."""
         n_freq, n_frames = magnitude.shape[-2:]
         n_queries = embed.shape[1]
-        # Once per mixture: log-magnitude, input BatchNorm, padding to a multiple of 2^levels.
-        x = self.input_norm(torch.log1p(magnitude).unsqueeze(1).to(embed.dtype))
-        stride = 2 ** len(self.channels)
-        pad_f, pad_t = (-n_freq) % stride, (-n_frames) % stride
-        x = F.pad(x, (0, pad_t, 0, pad_f))
+        # Once per mixture, shared by its queries (per-query BatchNorm: as K calls would).
+        with self._query_stats("repeat", n_queries):
+            # log-magnitude, input BatchNorm, padding to a multiple of 2^levels
+            x = self.input_norm(torch.log1p(magnitude).unsqueeze(1).to(embed.dtype))
+            stride = 2 ** len(self.channels)
+            pad_f, pad_t = (-n_freq) % stride, (-n_frames) % stride
+            x = F.pad(x, (0, pad_t, 0, pad_f))
 
-        # Levels above the first conditioned one see no text: once per mixture.
-        first = self.first_conditioned_level
-        shared_skips: List[torch.Tensor] = []
-        for level in range(first):
-            x = self.down[level](x)
-            shared_skips.append(x)
+            # Levels above the first conditioned one see no text: once per mixture.
+            first = self.first_conditioned_level
+            shared_skips: List[torch.Tensor] = []
+            for level in range(first):
+                x = self.down[level](x)
+                shared_skips.append(x)
 
-        if first == len(self.channels):  # "late": only the head sees the text
-            below = None
-            for level in reversed(range(first)):
-                below = self.up[level](shared_skips[level], below)
-            return self.head(below.unsqueeze(1), embed)
+            if first == len(self.channels):  # "late": only the head sees the text
+                below = None
+                for level in reversed(range(first)):
+                    below = self.up[level](shared_skips[level], below)
+                return self.head(below.unsqueeze(1), embed)
         step = self._query_group_size(n_queries, x.device)
         # Skip halves of the text-free up convolutions: once, for all groups of queries.
         shared = [up.prepare_shared(s) for up, s in zip(self.up, shared_skips)]
@@ -458,16 +495,17 @@ class TextCondUNet(SafeBaseModel):
 
         x = x.repeat_interleave(n_queries, 0)
         skips: List[torch.Tensor] = []
-        for level in range(first, len(self.channels)):
-            x = self.down[level](x, flat_embed)
-            if str(level) in self.attention:
-                x = self.attention[str(level)](x, flat_tokens, flat_mask)
-            skips.append(x)
-        below = None
-        for level in reversed(range(first, len(self.channels))):
-            below = self.up[level](skips[level - first], below, flat_embed)
-        for level in reversed(range(first)):  # shared skips, per-query input from below
-            below = self.up[level](shared_skips[level], below, shared=shared[level])
+        with self._query_stats("groups", n_queries):
+            for level in range(first, len(self.channels)):
+                x = self.down[level](x, flat_embed)
+                if str(level) in self.attention:
+                    x = self.attention[str(level)](x, flat_tokens, flat_mask)
+                skips.append(x)
+            below = None
+            for level in reversed(range(first, len(self.channels))):
+                below = self.up[level](skips[level - first], below, flat_embed)
+            for level in reversed(range(first)):  # shared skips, per-query input from below
+                below = self.up[level](shared_skips[level], below, shared=shared[level])
         return self.head(below.unflatten(0, (n_batch, n_queries)), embed)
 
     def _check_inputs(self, wav, text_embed, text_tokens, text_mask):

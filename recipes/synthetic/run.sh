@@ -27,10 +27,24 @@ render_seed=1         # seed of the recordings (the settings were tuned on seed 
 gpus=0                # 0: CPU (the job is sized for it); auto uses a GPU when present
 n_examples=3          # example separations per row in stage 5
 jobs=auto             # runs trained at once, each on cores / jobs threads (auto: 2 on a CPU with 2+ cores, else 1)
+protocol=ours         # ours | authors: the authors' code's choice for every departure (docs/objective.md)
+soundfont=""          # a GM .sf2 to render with (default FluidR3_GM); another one gets its own data/<name>/ and exp/<name>/
+variant=""            # a name for the runs of these settings: exp[/<name of soundfont>]/<variant>/, sharing that set's encoders
+train_args=""         # more train.py options for every row, e.g. "--set training.bn_stats=per_query"
 . ../utils/parse_options.sh
 . ../utils/stages.sh
 . ../utils/rendered.sh  # stage0_render, stage2_teachers, teacher_of
 root=data/rendered
+render_args=()
+if [ -n "$soundfont" ]; then  # a second rendered set: its own recordings, test sets, runs
+  set_name=$(basename "${soundfont%.*}" | tr '[:upper:]' '[:lower:]')
+  root=data/rendered_$set_name
+  data_dir=data/$set_name
+  exp_root=exp/$set_name
+  render_args=(--soundfont "$soundfont")
+fi
+encoder_root=$exp_root  # the set's small encoders serve every variant
+[ -n "$variant" ] && exp_root=$exp_root/$variant
 start=$SECONDS
 if [ "$max_steps" = auto ] || [ "$encoder_steps" = auto ]; then
   # 2 CPU cores train fp32 at about half the bf16 speed: a smaller budget keeps the main job
@@ -72,7 +86,7 @@ row_args() {
 }
 rows_of() { if [ "$1" = 2 ]; then echo "$methods"; else echo "$methods_3src"; fi; }
 
-in_stages 0 && stage0_render
+in_stages 0 && stage0_render music "$root" 8 "${render_args[@]}"
 in_stages 1 && stage1_prepare
 . ../utils/jobs.sh  # run_jobs, check_jobs
 
@@ -86,6 +100,8 @@ run_one() {
     [ -n "$max_steps" ] && extra+=(--max-steps "$max_steps")
     [ "$force" = true ] && extra+=(--force --restart)
     # shellcheck disable=SC2086  # overrides are words
+    # shellcheck disable=SC2206  # --train_args is words
+    extra+=(--protocol "$protocol" $train_args)
     python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$objective" \
       --encoder "$(teacher_of "$n")" --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" \
       --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \

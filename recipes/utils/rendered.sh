@@ -8,7 +8,7 @@
 # not tiny
 teacher_of() {
   if [ "$encoder" = tiny ]; then
-    echo "$exp_root/encoder/tiny_${1}src${2:-}.pth"
+    echo "${encoder_root:-$exp_root}/encoder/tiny_${1}src${2:-}.pth"
   else
     echo "$encoder"
   fi

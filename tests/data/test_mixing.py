@@ -6,8 +6,10 @@ import torch
 from asteroid_wsas.data import (
     CLEAN_FRACTIONS,
     AudioCapsDataset,
+    MixtureGroups,
     SoloEntry,
     clean_fraction_split,
+    collate_groups,
     mixture_of_mixtures,
     music_solos,
 )
@@ -36,7 +38,7 @@ def test_clean_sources_are_scaled_like_their_mixture(music_root):
     data = MUSICDataset(
         f"{music_root}/MUSIC_solo_videos.json", f"{music_root}/audio", segment=1.0, n_sources=2
     )
-    batch = mixture_of_mixtures([data[0], data[1]])
+    batch = collate_groups([MixtureGroups(data)[0]])
     assert torch.allclose(torch.stack(batch["sources"][0]).sum((0, 1)), batch["mix"][0], atol=1e-6)
 
 
@@ -142,3 +144,62 @@ def test_clean_mixtures_rebuild_distinct_class_mixtures():
     assert SupervisedObjective()._targets(batch) is batch["mixtures"]  # accepted as clean
     with pytest.raises(ValueError, match="different numbers of sources"):
         clean_mixtures([items[0], {**items[1], "sources": items[1]["sources"][:1]}])
+
+
+def test_mixture_groups_draw_partners_of_other_classes(music_root):
+    from asteroid_wsas.data import MUSICDataset, shared_sources
+
+    data = MUSICDataset(
+        f"{music_root}/MUSIC_solo_videos.json", f"{music_root}/audio", segment=0.5, n_sources=2
+    )
+    groups = MixtureGroups(data, n_mix=2, seed=1)
+    firsts = []
+    for i in range(len(groups)):
+        group = groups[i]
+        labels = [label for item in group for label in item["labels"]]
+        assert len(set(labels)) == 4, labels  # all N * P solos of distinct classes
+        assert not shared_sources(group)
+        firsts.append(group[0]["ids"][0])
+    assert firsts == [data[i]["ids"][0] for i in range(len(data))]  # item i starts group i
+    assert groups[3][1]["ids"] == MixtureGroups(data, n_mix=2, seed=1)[3][1]["ids"]  # seeded
+    # consecutive items of the same data do share classes: what the groups avoid
+    assert any(shared_sources([data[i], data[i + 1]]) for i in range(len(data) - 1))
+    with pytest.raises(ValueError, match="asks .* of two of its mixtures"):
+        mixture_of_mixtures([data[0], data[0]])
+
+
+def test_mixture_groups_refuse_what_cannot_be_grouped(music_root):
+    from asteroid_wsas.data import MUSICDataset
+
+    data = MUSICDataset(
+        f"{music_root}/MUSIC_solo_videos.json", f"{music_root}/audio", segment=0.5, n_sources=2
+    )
+    n_classes = len(data.labels)  # 10: 5 mixtures of 2 use them all, a 6th finds none
+    MixtureGroups(data, n_mix=n_classes // 2)[0]
+    with pytest.raises(ValueError, match="no solo of a class outside"):
+        MixtureGroups(data, n_mix=n_classes // 2 + 1)[0]
+    three = MUSICDataset(
+        f"{music_root}/MUSIC_solo_videos.json", f"{music_root}/audio", segment=0.5, n_sources=3
+    )
+    with pytest.raises(ValueError, match="needs 12 classes; this split has 10"):
+        MixtureGroups(three, n_mix=4)[0]  # the 4th mixture finds 1 class where it needs 3
+    # captioned clips without item_avoiding: random draws until nothing is shared
+    same = [{"mixture": torch.zeros(4), "caption": "c", "phrases": ["rain"]}] * 3
+    with pytest.raises(ValueError, match="no partner mixture"):
+        MixtureGroups(same, max_draws=20)[0]
+
+
+def test_repeated_passes_draw_anew(music_root):
+    from asteroid_wsas.data import MUSICDataset
+    from asteroid_wsas.data.mixing import Repeated
+
+    data = MUSICDataset(
+        f"{music_root}/MUSIC_solo_videos.json", f"{music_root}/audio", segment=0.5, n_sources=2
+    )
+    twice = Repeated(data, 2)
+    assert len(twice) == 2 * len(data)
+    first, again = twice[0], twice[len(data)]
+    assert first["ids"][0] == again["ids"][0]  # the same first solo in both passes
+    assert not torch.equal(first["mixture"], again["mixture"])  # other crop, gain, partner
+    twice.set_epoch(1)
+    assert not torch.equal(twice[0]["mixture"], first["mixture"])

@@ -16,8 +16,10 @@ from torch.utils.data import DataLoader
 
 from asteroid_wsas import TextCondUNet
 from asteroid_wsas.data import (
+    MixtureGroups,
     ResumableLoader,
     SingleSources,
+    collate_groups,
     collate_test_items,
     mixture_of_mixtures,
 )
@@ -46,11 +48,13 @@ def all_texts(items):
 def loaders(objective, n_items=8, shuffle=False):
     weak = weak_items(n_items)
     val = DataLoader(test_items(4), batch_size=2, collate_fn=collate_test_items)
+    # mixtures of mixtures whose mixtures share no phrase (MixtureGroups): 8 groups, 2
+    # batches per epoch
     weak_loader = ResumableLoader(
-        weak, batch_size=4, collate_fn=mixture_of_mixtures, shuffle=shuffle
+        MixtureGroups(weak), batch_size=4, collate_fn=collate_groups, shuffle=shuffle
     )
     clean_loader = DataLoader(
-        SingleSources(weak.dataset), batch_size=4, collate_fn=mixture_of_mixtures
+        MixtureGroups(SingleSources(weak.dataset)), batch_size=4, collate_fn=collate_groups
     )
     train = {
         "weak": weak_loader,
@@ -297,7 +301,7 @@ DDP_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import pytorch_lightning as pl, torch
     from torch.utils.data import DataLoader
-    from asteroid_wsas.data import collate_test_items, mixture_of_mixtures
+    from asteroid_wsas.data import MixtureGroups, collate_groups, collate_test_items
     from asteroid_wsas.engine import WeakSupSystem
     from tests.helpers import test_items, tiny_encoder, tiny_unet, weak_items
 
@@ -307,7 +311,7 @@ DDP_SCRIPT = textwrap.dedent("""
     torch.manual_seed(0)
     system = WeakSupSystem(
         tiny_unet(), tiny_encoder(texts), "weak",
-        DataLoader(weak, batch_size=4, collate_fn=mixture_of_mixtures),
+        DataLoader(MixtureGroups(weak), batch_size=2, collate_fn=collate_groups),
         DataLoader(test_items(4), batch_size=2, collate_fn=collate_test_items),
         config={{"objective_args": {{"gather": True, "symmetric": True}}}},
     )

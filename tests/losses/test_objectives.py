@@ -345,3 +345,97 @@ def test_pit_learns_a_toy_case_and_beats_the_mixture(name):
         )
     scores = separation_metrics(batch["mix"], sources, est)
     assert float(scores["sdri"].mean()) > 3  # above the unprocessed mixture
+
+
+def _slot_reference(audio, text, scale, n_batch, n_mix, n_phrases):
+    """The authors' L_CNT from its equation, in float64 loops: for each mixture slot n, the
+    B * P phrases of slot n (n-th mixture of every item) are rows; row i's logits are
+    scale * <a_i, t_j> over the slot's rows j, target its own phrase; cross-entropy averaged
+    over the slot's rows (every row weighted equally, copies of a phrase are negatives);
+    summed over n."""
+    a, t = audio.double(), text.double()
+    total = 0.0
+    for n in range(n_mix):
+        rows = [
+            b * n_mix * n_phrases + n * n_phrases + k
+            for b in range(n_batch)
+            for k in range(n_phrases)
+        ]
+        slot = 0.0
+        for i in rows:
+            logits = [scale * float(a[i] @ t[j]) for j in rows]
+            top = max(logits)
+            log_sum = top + torch.tensor([v - top for v in logits]).exp().sum().log().item()
+            slot += log_sum - scale * float(a[i] @ t[i])
+        total += slot / len(rows)
+    return total
+
+
+def test_authors_contrastive_loss_is_one_cross_entropy_per_mixture_slot():
+    gen = torch.Generator().manual_seed(3)
+    n_batch, n_mix, n_phrases = 3, 2, 2
+    rows = n_batch * n_mix * n_phrases
+    audio = F.normalize(torch.randn(rows, 8, generator=gen), dim=-1)
+    text = F.normalize(torch.randn(rows, 8, generator=gen), dim=-1)
+    # a padded phrase (row 1 repeats row 0) and a phrase shared by two items (rows 2, 6)
+    phrases = [f"p{i}" for i in range(rows)]
+    phrases[1], phrases[6] = phrases[0], phrases[2]
+    text[1], text[6] = text[0], text[2]
+    weights = torch.tensor([0.5, 0.5] + [1.0] * (rows - 2)) / 2
+    theirs = WeakObjective(cnt_negatives="slot", cnt_text_mask=False, cnt_row_weights=False)
+    got = theirs.contrastive(audio, text, 7.0, phrases, weights, (n_batch, n_mix, n_phrases))
+    expected = _slot_reference(audio, text, 7.0, n_batch, n_mix, n_phrases)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    # ours differs: pooled negatives, copies masked, rows weighted
+    ours = WeakObjective().contrastive(audio, text, 7.0, phrases, weights, (3, 2, 2))
+    assert abs(ours.item() - expected) > 0.1
+    # each refinement alone changes the value (they are separate options)
+    for option in ("cnt_text_mask", "cnt_row_weights"):
+        one = WeakObjective(cnt_negatives="slot", cnt_text_mask=False, cnt_row_weights=False)
+        setattr(one, option, True)
+        value = one.contrastive(audio, text, 7.0, phrases, weights, (3, 2, 2)).item()
+        assert abs(value - expected) > 1e-3, option
+    with pytest.raises(ValueError, match="cnt_negatives must be one of"):
+        WeakObjective(cnt_negatives="all")
+
+
+def test_targets_over_p_divides_the_mixture_targets_as_the_authors_code():
+    batch, masks, sources = oracle_batch()
+    model = OracleSeparator(masks)
+    encoder = TableEncoder(sources).freeze()
+    plain = WeakObjective()(model, encoder, batch)
+    halved = WeakObjective(targets_over_p=True)(model, encoder, batch)
+    # the same terms as plain training on a batch whose mixture targets are divided by P
+    n_phrases = batch["phrase_weights"].shape[-1]
+    scaled = dict(batch, mixtures=batch["mixtures"] / n_phrases)
+    again = WeakObjective()(model, encoder, scaled)
+    for term in ("url", "crl"):
+        assert halved[term].item() == pytest.approx(again[term].item(), rel=1e-6)
+        assert abs(halved[term].item() - plain[term].item()) > 1e-4
+    assert halved["cnt"].item() == pytest.approx(plain["cnt"].item(), rel=1e-6)
+
+
+def test_per_query_batchnorm_gives_each_padded_slot_its_own_estimate():
+    # with per-query statistics the same phrase in two slots of one item has two estimates
+    items = weak_items(4, n_phrases=3)
+    from asteroid_wsas.data import MixtureGroups, collate_groups
+
+    batch = collate_groups([MixtureGroups(items)[i] for i in range(2)])
+    texts = [t for it in WeakObjective.query_texts(batch) for t in it]
+    encoder = tiny_encoder(texts).freeze()
+    calls = []
+    real = encoder.embed_audio
+    encoder.embed_audio = lambda wav, sr: calls.append(wav.shape[0]) or real(wav, sr)
+    model = tiny_unet().train()
+    objective = WeakObjective(cnt_negatives="slot", cnt_text_mask=False, cnt_row_weights=False)
+    objective(model, encoder, batch)
+    model.bn_stats = "per_query"
+    terms = objective(model, encoder, batch)
+    assert torch.isfinite(terms["loss"])
+    n_rows = 2 * 2 * 3
+    assert calls[-1] == n_rows  # every (item, slot) row has its own estimate
+    distinct = len(
+        {(b, p) for b, it in enumerate(WeakObjective.query_texts(batch)) for p in it[2:]}
+    )
+    assert distinct < n_rows  # the items have padded phrases
+    assert calls[0] == distinct  # pooled statistics: copies of a phrase made once

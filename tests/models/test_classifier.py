@@ -97,7 +97,7 @@ def test_files_load_weights_only_and_give_the_same_classifier(tmp_path, wav):
 
 def test_mixture_examples_of_both_batch_kinds():
     items = [ToneMixtures(4, THREE, 2, 2, seed=1)[i] for i in range(4)]
-    batch = mixture_of_mixtures(items)  # B = 2, N = 2
+    batch = mixture_of_mixtures(items, distinct=False)  # B = 2, N = 2 (3 tones: they share)
     wavs, groups = mixture_examples(batch)
     assert wavs.shape == (4, 4000) and groups == [list(it["phrases"]) for it in items]
     batch["phrase_weights"][0, 1, 0] = 0  # a phrase of weight 0 is no label
@@ -110,7 +110,9 @@ def test_mixture_examples_of_both_batch_kinds():
 
 def test_train_classifier_from_a_loader_of_batches():
     data = ToneMixtures(8, seed=2)
-    batches = [mixture_of_mixtures([data[i] for i in range(j, j + 4)]) for j in (0, 4)]
+    batches = [
+        mixture_of_mixtures([data[i] for i in range(j, j + 4)], distinct=False) for j in (0, 4)
+    ]
     classes = dataset_classes(data)
     clf = train_classifier(batches, classes, 8000, steps=3, classifier_kwargs=SMALL)
     assert clf.classes == classes
