@@ -87,7 +87,7 @@ def test_load_conf_protocol_then_command_line(recipe_file):
     assert conf["training"]["gradient_clip_val"] is None  # the authors' over the file's 5
     assert conf["scheduler"]["name"] == "step" and conf["optim"]["lr"] == 1e-4
     args = objective_args(conf)
-    assert args["cnt_negatives"] == "slot" and args["cnt_weight"] == 0.1  # file key kept
+    assert args["cnt_negatives"] == "slot" and args["cnt_weight"] == 0.5  # over the file's 0.1
     assert not args["cnt_text_mask"] and not args["cnt_row_weights"]
     # a protocol named in the file
     data = yaml.safe_load(recipe_file.read_text())
@@ -97,6 +97,7 @@ def test_load_conf_protocol_then_command_line(recipe_file):
     ours = load_conf(recipe_file, {"protocol": "ours", "training": {"bn_stats": "per_query"}})
     assert ours["training"]["bn_stats"] == "per_query" and ours["training"]["precision"] == "auto"
     assert "cnt_negatives" not in objective_args(ours)  # the code's default: ours
+    assert objective_args(ours)["cnt_weight"] == 0.1  # the file's
 
 
 def test_cli_protocol_option_reaches_the_config(recipe_file):
