@@ -326,15 +326,29 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
     conf = recipe_conf(args)
     data = conf["data"]
+    # eval.composition: set by --protocol authors (apply_protocol) or --set
+    composition = (conf.get("eval") or {}).get("composition") or "ours"
     os.makedirs(args.output_dir, exist_ok=True)
     n = data.get("n_sources", 2)
     test = os.path.join(args.output_dir, f"test_{n}mix.json")
     val = os.path.join(args.output_dir, f"val_{n}mix.json")
     for path in (test, val):
         refuse_overwrite(path, force=args.force)
-    build_manifest(data, test, "test", n, data.get("test_passes"), force=args.force)
-    build_manifest(data, val, "val", n, 1, data.get("val_mixtures", 100), force=args.force)
-    print(f"fixed {n}-source sets: {test}, {val}")
+    build_manifest(
+        data, test, "test", n, data.get("test_passes"), force=args.force, composition=composition
+    )
+    build_manifest(
+        data,
+        val,
+        "val",
+        n,
+        1,
+        data.get("val_mixtures", 100),
+        force=args.force,
+        composition=composition,
+    )
+    theirs = " (the authors' composition: eval.composition=authors)"
+    print(f"fixed {n}-source sets: {test}, {val}" + (theirs if composition == "authors" else ""))
     if os.path.isfile(os.path.join(data["root"], "test_events.csv")):
         # clean events beside the clips: phrase-level queries on natural mixtures too
         from .data import event_test_set, write_manifest
@@ -415,6 +429,38 @@ def print_scores(summary: dict, output_dir: str) -> None:
     )
 
 
+def scoring_of(args: argparse.Namespace) -> str:
+    """``--scoring``, else the one of ``--protocol`` (``authors`` scores the authors' way),
+    else ``ours``: the ``eval.scoring`` the evaluate command (and recipes' eval.py) uses.
+
+    Examples:
+        >>> scoring_of(argparse.Namespace(scoring=None, protocol="authors"))
+        'authors'
+        >>> scoring_of(argparse.Namespace(scoring="ours", protocol="authors"))
+        'ours'
+    """
+    if getattr(args, "scoring", None):
+        return args.scoring
+    return "authors" if getattr(args, "protocol", None) == "authors" else "ours"
+
+
+def _composition_note(args: argparse.Namespace) -> None:
+    """Say so when --protocol asks for one composition and the manifest has the other
+    (the composition is fixed when the manifest is built: asteroid-wsas prepare)."""
+    from .data import read_manifest
+
+    if not getattr(args, "protocol", None):
+        return
+    whose = {"ours": "our", "authors": "the authors'"}
+    built = read_manifest(args.manifest).composition or "ours"
+    if built != args.protocol:
+        print(
+            f"note: {args.manifest} holds {whose[built]} test composition, not "
+            f"{whose[args.protocol]} (asteroid-wsas prepare --protocol {args.protocol} builds "
+            f"it); scoring: {scoring_of(args)}"
+        )
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .engine.evaluation import evaluate, score_recordings
     from .metrics.clap_score import ClapScorer
@@ -427,7 +473,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         from .encoders.loading import load_encoder
         from .separator import Separator
 
-        for given, option in ((args.manifest, "a manifest"), (args.mixture, "--mixture")):
+        for given, option in (
+            (args.manifest, "a manifest"),
+            (args.mixture, "--mixture"),
+            (args.scoring, "--scoring"),
+            (args.protocol, "--protocol"),
+        ):
             if given:
                 raise ValueError(f"--audio separates with --model; {option} is for test sets")
         if args.queries:
@@ -463,6 +514,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.queries_text:
         raise ValueError("--queries-text goes with --audio (a test set has its own queries)")
     model = separator_of(args)
+    _composition_note(args)
     encoder = None if args.mixture else encoder_of(args)
     scorer = None
     if args.clap_score:
@@ -479,6 +531,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         force=args.force,
         queries=args.queries,
         clap_scorer=scorer,
+        scoring=scoring_of(args),
     )
     print_scores(summary, args.output_dir)
     if scorer is not None:
@@ -1004,7 +1057,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--queries-text", nargs="+", metavar="TEXT", help="with --audio: the queries to ask"
     )
-    p.add_argument("--batch-size", type=int, default=4, help="mixtures per separator call")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="mixtures per separator call; with --scoring authors also the batch whose mean "
+        "is averaged",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("ours", "authors"),
+        help="ours, or the authors' code's evaluation: sets --scoring's default, and says "
+        "when the manifest was built with the other test composition (prepare --protocol "
+        "builds it) (default: ours)",
+    )
+    p.add_argument(
+        "--scoring",
+        choices=("ours", "authors"),
+        help="eval.scoring: ours (near-silent references skipped one by one, mean over "
+        "mixtures) or authors (a mixture with a silent reference or estimate is dropped; "
+        "mean of per-batch means) (default: ours, or authors with --protocol authors)",
+    )
     p.add_argument("--device", help="default: cuda when available")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
     p.set_defaults(func=cmd_evaluate)

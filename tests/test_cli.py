@@ -411,3 +411,130 @@ def test_the_launcher_registers_the_models_when_a_command_loads_one(model_dir, t
     rc, out, heavy = _launch(argv, tmp_path)
     assert rc == "0", out
     assert "torch" in heavy.split(",") and (tmp_path / "out" / "a_dog_barks.wav").is_file()
+
+
+# ------------------------------------------------ protocols: eval.composition and eval.scoring
+@pytest.fixture(scope="module")
+def small_music(tmp_path_factory):
+    """A MUSIC layout of 3 classes x 4 solos of 5.3 s, and a recipe config of it."""
+    from asteroid_wsas.data.synthetic import write_music_layout
+
+    root = tmp_path_factory.mktemp("small_music")
+    write_music_layout(
+        str(root / "data"), videos_per_class=4, classes=["beep", "hum", "hiss"], seconds=5.3
+    )
+    conf = root / "conf.yml"
+    conf.write_text(
+        "data:\n  dataset: music\n  sample_rate: 8000\n  segment: 1.0\n  test_fraction: 0.5\n"
+        "  val_fraction: 0.25\n  test_passes: 1\n  val_mixtures: 2\n"
+        "objective:\n  name: weak\n"
+    )
+    return root
+
+
+def test_prepare_protocol_authors_builds_the_authors_composition(small_music, tmp_path, capsys):
+    from asteroid_wsas.data import read_manifest
+
+    argv = ["prepare", str(small_music / "conf.yml"), "--root", str(small_music / "data")]
+    main(argv + ["-o", str(tmp_path / "ours")])
+    assert "composition" not in capsys.readouterr().out
+    main(argv + ["-o", str(tmp_path / "theirs"), "--protocol", "authors"])
+    assert "the authors' composition" in capsys.readouterr().out
+    main(argv + ["-o", str(tmp_path / "set"), "--set", "eval.composition=authors"])
+    ours = read_manifest(tmp_path / "ours" / "test_2mix.json")
+    theirs = read_manifest(tmp_path / "theirs" / "test_2mix.json")
+    assert ours.composition is None and theirs.composition == "authors"
+    assert read_manifest(tmp_path / "theirs" / "val_2mix.json").composition == "authors"
+    assert len(read_manifest(tmp_path / "theirs" / "val_2mix.json").mixtures) == 2
+    # 5.3 s solos: the MUSIC test crop is centred at (5 // 2 + 1 - 0.5) s = 2.5 s
+    assert {(s.crop, s.offset) for m in theirs.mixtures for s in m.sources} == {("music", 2.0)}
+    assert len(theirs.mixtures) == len(ours.mixtures) == 6  # 2 test solos x 3 classes, 1 pass
+    assert (tmp_path / "set" / "test_2mix.json").read_bytes() == (
+        tmp_path / "theirs" / "test_2mix.json"
+    ).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def manifest_with_silence(tmp_path_factory):
+    """5 mixtures of 2 noise solos; the solo of class 'quiet' is all zeros (a silent
+    reference), so the mixtures it is in are dropped by the authors' scoring."""
+    import numpy as np
+    import soundfile as sf
+
+    from asteroid_wsas.data import build_test_set, write_manifest
+    from asteroid_wsas.data.audio import probe
+    from asteroid_wsas.data.testsets import Candidate
+
+    root = tmp_path_factory.mktemp("silence")
+    rng = np.random.default_rng(0)
+    candidates = []
+    for name, scale in (("a", 0.3), ("b", 0.2), ("c", 0.1), ("d", 0.25), ("quiet", 0.0)):
+        sf.write(root / f"{name}.wav", scale * rng.standard_normal(8000), 8000, subtype="FLOAT")
+        candidates.append(Candidate(name, probe(str(root / f"{name}.wav")), name, f"the {name}"))
+    test_set = build_test_set("S", candidates, root, seconds=0.5, sample_rate=8000, seed=1)
+    write_manifest(test_set, root / "m.json")
+    return root / "m.json"
+
+
+def test_evaluate_scoring_follows_protocol_and_batches(manifest_with_silence, tmp_path, capsys):
+    import csv
+
+    from asteroid_wsas.data import read_manifest
+
+    quiet = sum(
+        any(s.id == "quiet" for s in m.sources)
+        for m in read_manifest(manifest_with_silence).mixtures
+    )
+    assert 0 < quiet < 5
+    base = ["evaluate", str(manifest_with_silence), "--mixture", "--batch-size", "2"]
+    runs = {
+        "plain": [],
+        "ours": ["--protocol", "authors", "--scoring", "ours"],
+        "authors": ["--protocol", "authors"],
+        "scoring": ["--scoring", "authors"],
+    }
+    summaries, files = {}, {}
+    for name, extra in runs.items():
+        main(base + ["-o", str(tmp_path / name)] + extra)
+        summaries[name] = json.loads((tmp_path / name / "final_metrics.json").read_text())
+        files[name] = (tmp_path / name / "all_metrics.csv").read_bytes()
+    out = capsys.readouterr().out
+    # --protocol names the composition the manifest was not built with
+    assert "holds our test composition, not the authors'" in out
+    assert summaries["plain"] == summaries["ours"] and files["plain"] == files["ours"]
+    assert summaries["authors"] == summaries["scoring"]
+    theirs = summaries["authors"]
+    assert theirs["settings"]["scoring"] == "authors"
+    assert theirs["counts"]["mixtures_dropped"] == quiet
+    assert theirs["counts"]["batches"] == 3 and theirs["settings"]["batch_mixtures"] == 2
+    # the reported SDR is the mean over batches of 2 consecutive mixtures of their means
+    with open(tmp_path / "authors" / "all_metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    per_mixture = {}
+    for r in rows:
+        if r["skipped"] == "0":
+            per_mixture.setdefault(r["mixture_id"], []).append(float(r["sdr"]))
+    ids = [m.id for m in read_manifest(manifest_with_silence).mixtures]
+    batch_means = []
+    for first in range(0, len(ids), 2):
+        kept = [sum(per_mixture[i]) / 2 for i in ids[first : first + 2] if i in per_mixture]
+        batch_means.append(sum(kept) / len(kept) if kept else 0.0)
+    assert theirs["metrics"]["sdr"]["mean"] == pytest.approx(sum(batch_means) / len(batch_means))
+    assert theirs["metrics"]["sdr"]["mean"] != pytest.approx(
+        summaries["plain"]["metrics"]["sdr"]["mean"]
+    )
+
+
+def test_evaluate_refuses_scoring_flags_for_recordings(tmp_path):
+    argv = ["evaluate", "-o", str(tmp_path), "--model", "m", "--audio", "x.wav"]
+    for extra in (["--scoring", "authors"], ["--protocol", "authors"]):
+        with pytest.raises(SystemExit, match=extra[0]):
+            main(argv + extra)
+    with pytest.raises(SystemExit):
+        main(["evaluate", "m.json", "-o", str(tmp_path), "--mixture", "--scoring", "theirs"])
+
+
+def test_prepare_names_a_bad_composition(small_music, tmp_path):
+    argv = ["prepare", str(small_music / "conf.yml"), "--root", str(small_music / "data")]
+    with pytest.raises(SystemExit, match="eval.composition"):
+        main(argv + ["-o", str(tmp_path), "--set", "eval.composition=theirs"])

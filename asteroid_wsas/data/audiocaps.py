@@ -12,7 +12,7 @@ from ..text import fix_phrases, load_phrase_overrides, phrases_for
 from .audio import AudioInfo, SkipCounter, find_audio, probe
 from .base import SeededAudioDataset, dataset_infos
 from .registry import RecipeData, register_dataset
-from .testsets import caption_candidates
+from .testsets import Candidate, caption_candidates, caption_row_candidates
 
 COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
 # <split>_events.csv beside an AudioCaps CSV: the clean events of each clip (generated data,
@@ -211,6 +211,24 @@ class AudioCapsData(RecipeData):
 
     def candidates(self, split: str = "test"):
         return caption_candidates(self._clips(split, train=False).clips)
+
+    def authors_candidates(self, split: str = "test") -> Tuple[List[Candidate], List[Candidate]]:
+        """The authors' AudioCaps-2Mix (``eval.composition: authors``): every caption row of
+        ``split`` (five per clip), each queried with its full caption, and the partners they
+        are mixed with: the validation list's rows (for ``split="val"`` the same rows; a clip
+        is never its own partner).
+
+        Returns:
+            tuple: ``(candidates, partners)``, each in its list's order
+            (:func:`~asteroid_wsas.data.testsets.caption_row_candidates`).
+
+        Raises:
+            FileNotFoundError: ``val.csv`` (or the split's list) is missing.
+        """
+        rows = caption_row_candidates(self._clips(split, train=False).clips)
+        if split == "val":
+            return rows, rows
+        return rows, caption_row_candidates(self._clips("val", train=False).clips)
 
     def mixtures(self, split="train", n_sources=None, entries=None, return_sources=False):
         if return_sources:

@@ -5,6 +5,11 @@ Builders follow the paper's protocols:
 - MUSIC-2Mix: every test solo paired with a random solo of another class, 10 passes;
 - VGGSound-2Mix: the same with 2 passes;
 - AudioCaps-2Mix: every test clip plus a random other clip, queried with full captions;
+- the authors' compositions (``composition="authors"``, the ``eval.composition`` departure
+  of :mod:`asteroid_wsas.protocol`): the mixtures their released code's test lists hold,
+  cut with their centred crops (:func:`~asteroid_wsas.data.audio.read_authors_crop`);
+  for AudioCaps every caption row of the test list, each with a random validation clip
+  (:func:`caption_row_candidates`);
 - 3- and 4-source versions (``n_sources``), and a DCASE-2024-Task-9-style variant whose
   target-to-interference ratio is drawn in [-15, 15] dB;
 - phrase-level sets of natural mixtures (:func:`event_test_set`): each clip with two or more
@@ -12,7 +17,9 @@ Builders follow the paper's protocols:
 
 A manifest (JSON) holds, per mixture, each source's file (relative to the dataset root),
 offset, duration, gain and query, so that the same mixtures are rebuilt anywhere without
-randomness. :func:`assert_disjoint` checks that no test file is used in training.
+randomness. A source cut by the authors' crop also names its kind (``crop``): it is read
+back through the same function, which needs nothing else; manifests of our composition
+hold no such key, so they are written exactly as before and older ones read as ever. :func:`assert_disjoint` checks that no test file is used in training.
 """
 
 import json
@@ -27,10 +34,12 @@ from tqdm.auto import tqdm
 
 from ..text import source_prompt
 from .audio import (
+    CROPS,
     AudioInfo,
     SkipCounter,
     check_readable,
     probe,
+    read_authors_crop,
     read_non_silent,
     read_segment,
     rms_db,
@@ -39,6 +48,8 @@ from .mixing import SoloEntry
 from ..utils import refuse_overwrite
 
 FORMAT = "asteroid-wsas test set v1"
+# eval.composition values (asteroid_wsas.protocol): ours, or the authors' released test lists
+COMPOSITIONS = ("ours", "authors")
 
 
 @dataclass
@@ -48,11 +59,13 @@ class TestSource:
     __test__ = False  # not a pytest test class despite its name
 
     path: str  # relative to the manifest's root
-    offset: float  # seconds
+    offset: float  # seconds (where the crop starts; negative when it starts before the file)
     gain: float
     query: str
     label: str
     id: str
+    # the authors' crop kind (read_authors_crop), or None: read_segment from offset
+    crop: Optional[str] = None
 
 
 @dataclass
@@ -78,6 +91,7 @@ class TestSet:
     seconds: float
     seed: int
     mixtures: List[TestMixture] = field(default_factory=list)
+    composition: Optional[str] = None  # "authors" for their composition; None: ours
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,28 @@ def caption_candidates(clips) -> List[Candidate]:
     return out
 
 
+def caption_row_candidates(clips) -> List[Candidate]:
+    """Every caption row of an AudioCaps list as a candidate (the authors' AudioCaps-2Mix).
+
+    The official validation and test lists hold five captions per clip; each row is a
+    candidate of its own, queried with its full caption, so a clip enters five mixtures.
+    The clip (YouTube id) is the row's "class": a mixture never pairs a clip with itself.
+
+    Args:
+        clips: :class:`~asteroid_wsas.data.audiocaps.CaptionedClip` rows, in list order.
+
+    Returns:
+        list: one :class:`Candidate` per row, in the list's order.
+
+    Examples:
+        >>> from types import SimpleNamespace as Row
+        >>> rows = [Row(youtube_id="a", info=None, caption=c) for c in ("dog", "a dog")]
+        >>> [(c.id, c.query) for c in caption_row_candidates(rows)]
+        [('a', 'dog'), ('a', 'a dog')]
+    """
+    return [Candidate(c.youtube_id, c.info, c.youtube_id, c.caption) for c in clips]
+
+
 def build_test_set(
     name: str,
     candidates: Sequence[Candidate],
@@ -120,20 +156,33 @@ def build_test_set(
     snr_range: Optional[Tuple[float, float]] = None,
     min_db: float = -50.0,
     progress: bool = False,
+    composition: str = "ours",
+    crop: Optional[str] = None,
+    partners: Optional[Sequence[Candidate]] = None,
 ) -> TestSet:
     """Seeded N-source test mixtures: every candidate once per pass, plus random partners.
 
-    Candidates whose audio does not decode to finite samples are left out (one warning).
+    Candidates (and partners) whose audio does not decode to finite samples are left out
+    (one warning).
 
-    Partners have other labels than the first source and than each other. Each source's
-    offset is a random non-silent window of ``seconds`` (tried up to 10 times; the whole
-    clip is used when shorter). Gains are ``1 / n_sources`` (the authors' mixing). With
-    ``snr_range``, the first source is the target and the others are scaled together so
-    that the target-to-interference ratio is drawn uniformly from the range (dB).
+    Partners have other labels than the first source and than each other. Gains are
+    ``1 / n_sources`` (the authors' mixing). With ``snr_range``, the first source is the
+    target and the others are scaled together so that the target-to-interference ratio is
+    drawn uniformly from the range (dB).
+
+    ``composition="ours"``: candidates in order of their ids; each partner's class is
+    drawn uniformly among the other classes, then a clip of it; each source's offset is a
+    random non-silent window of ``seconds`` (tried up to 10 times; the whole clip is used
+    when shorter). ``composition="authors"`` (their released test lists): candidates in the
+    given order (the list's); each partner drawn uniformly among the partner clips of a
+    class not yet in the mixture (their draw, which favours classes with more clips); every
+    source cut by the authors' test crop ``crop``
+    (:func:`~asteroid_wsas.data.audio.read_authors_crop`), which the manifest records.
 
     Args:
         name: Test-set name, e.g. ``"MUSIC-2Mix"``.
-        candidates: Test clips (:func:`solo_candidates`, :func:`caption_candidates`).
+        candidates: Test clips (:func:`solo_candidates`, :func:`caption_candidates`,
+            :func:`caption_row_candidates`).
         root: The dataset root that the stored paths are made relative to.
         n_sources: Sources per mixture.
         passes: Passes over the candidates (MUSIC: 10, VGGSound: 2, AudioCaps: 1).
@@ -141,43 +190,90 @@ def build_test_set(
         sample_rate: Rate the mixtures are rendered at.
         seed: Seed of partners, offsets and SNRs.
         snr_range: ``(low, high)`` dB for the DCASE-style variant.
-        min_db: Quietest window accepted when drawing offsets.
+        min_db: Quietest window accepted when drawing offsets (ours).
         progress: Show progress while the candidates' audio is checked.
+        composition: ``"ours"`` or ``"authors"`` (``eval.composition``).
+        crop: The authors' crop kind, ``"music"``, ``"vggsound"`` or ``"centre"``
+            (the dataset's ``authors_crop``); required with ``composition="authors"``.
+        partners: Clips the partners are drawn from (the authors' AudioCaps-2Mix: the
+            validation rows); default: the candidates.
 
     Returns:
         TestSet
+
+    Raises:
+        ValueError: An unknown ``composition``, a ``crop`` missing, unknown or given with
+            ``composition="ours"``, or fewer classes than ``n_sources``.
+
+    Examples:
+        >>> build_test_set("x", [], ".", composition="theirs")
+        Traceback (most recent call last):
+        ...
+        ValueError: composition must be one of ('ours', 'authors'), got 'theirs'
     """
+    if composition not in COMPOSITIONS:
+        raise ValueError(f"composition must be one of {COMPOSITIONS}, got {composition!r}")
+    authors = composition == "authors"
+    if authors and crop not in CROPS[1:]:
+        raise ValueError(
+            f"crop must be one of {CROPS[1:]} with composition='authors' (the dataset's "
+            f"authors_crop), got {crop!r}"
+        )
+    if not authors and crop is not None:
+        raise ValueError(f"crop is for composition='authors' (ours draws offsets), got {crop!r}")
     # Test sets are built once: decode every candidate, and leave out the ones that fail.
-    skips = SkipCounter(name)
-    good = []
-    for c in tqdm(candidates, desc=f"checking {name} audio", disable=not progress):
-        if check_readable(c.info):
-            good.append(c)
-        else:
-            skips.skip(c.id, "undecodable or non-finite audio")
-    skips.report(len(candidates))
-    candidates = good
-    labels = sorted({c.label for c in candidates})
+    readable = {}  # path -> decodes (AudioCaps lists name each clip five times)
+
+    def good(clips: Sequence[Candidate], what: str) -> List[Candidate]:
+        skips, out = SkipCounter(what), []
+        for c in tqdm(clips, desc=f"checking {what} audio", disable=not progress):
+            if c.info.path not in readable:
+                readable[c.info.path] = check_readable(c.info)
+            if readable[c.info.path]:
+                out.append(c)
+            else:
+                skips.skip(c.id, "undecodable or non-finite audio")
+        skips.report(len(clips))
+        return out
+
+    candidates = good(candidates, name)
+    pool = candidates if partners is None else good(partners, f"{name} partners")
+    labels = sorted({c.label for c in pool})
     if n_sources > len(labels):
         raise ValueError(f"n_sources={n_sources} needs {n_sources} classes, found {len(labels)}")
     root = os.path.abspath(os.fspath(root))
     rng = np.random.default_rng(seed)
     by_label = {}
-    for i, c in enumerate(candidates):
+    for i, c in enumerate(pool):
         by_label.setdefault(c.label, []).append(i)
-    order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
+    if authors:
+        order = list(range(len(candidates)))
+    else:
+        order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
     test_set = TestSet(name, root, int(sample_rate), float(seconds), int(seed))
+    if authors:
+        test_set.composition = composition
     for p in range(passes):
         for i in order:
             first = candidates[i]
-            others = [label for label in labels if label != first.label]
-            chosen = rng.choice(len(others), size=n_sources - 1, replace=False)
-            picks = [first] + [candidates[int(rng.choice(by_label[others[c]]))] for c in chosen]
+            if authors:
+                picks = [first] + _authors_partners(first, pool, n_sources, rng)
+            else:
+                others = [label for label in labels if label != first.label]
+                chosen = rng.choice(len(others), size=n_sources - 1, replace=False)
+                picks = [first] + [pool[int(rng.choice(by_label[others[c]]))] for c in chosen]
             sources = []
             for c in picks:
-                _, offset = read_non_silent(
-                    c.info, sample_rate, seconds, rng if c.info.seconds > seconds else None, min_db
-                )
+                if authors:
+                    _, offset = read_authors_crop(c.info, sample_rate, seconds, crop)
+                else:
+                    _, offset = read_non_silent(
+                        c.info,
+                        sample_rate,
+                        seconds,
+                        rng if c.info.seconds > seconds else None,
+                        min_db,
+                    )
                 sources.append(
                     TestSource(
                         os.path.relpath(c.info.path, root),
@@ -186,6 +282,7 @@ def build_test_set(
                         c.query,
                         c.label,
                         c.id,
+                        crop,
                     )
                 )
             mixture = TestMixture(f"{name}-{p:02d}-{len(test_set.mixtures):06d}", sources)
@@ -193,6 +290,24 @@ def build_test_set(
                 _set_snr(mixture, root, sample_rate, seconds, float(rng.uniform(*snr_range)))
             test_set.mixtures.append(mixture)
     return test_set
+
+
+def _authors_partners(
+    first: Candidate, pool: Sequence[Candidate], n_sources: int, rng: np.random.Generator
+) -> List[Candidate]:
+    """The authors' draw: a uniform pick of the pool, redrawn while its class is taken."""
+    taken, picks = {first.label}, []
+    if len({c.label for c in pool} - taken) < n_sources - 1:
+        raise ValueError(
+            f"{first.id}: n_sources={n_sources} needs {n_sources - 1} partner classes other "
+            f"than {first.label!r}"
+        )
+    while len(picks) < n_sources - 1:
+        pick = pool[int(rng.integers(len(pool)))]
+        if pick.label not in taken:
+            taken.add(pick.label)
+            picks.append(pick)
+    return picks
 
 
 def event_test_set(
@@ -272,14 +387,28 @@ def _render_sources(mixture: TestMixture, root: str, sample_rate: int, seconds: 
         info = probe(os.path.join(root, s.path))
         if info is None:
             raise FileNotFoundError(f"{mixture.id}: cannot read {os.path.join(root, s.path)}")
-        wavs.append(s.gain * read_segment(info, sample_rate, s.offset, seconds))
+        if s.crop is None:
+            wav = read_segment(info, sample_rate, s.offset, seconds)
+        else:  # the same function as when the set was built: the same samples
+            wav = read_authors_crop(info, sample_rate, seconds, s.crop)[0]
+        wavs.append(s.gain * wav)
     return torch.stack(wavs)
 
 
 def write_manifest(test_set: TestSet, path: Union[str, os.PathLike], force: bool = False):
-    """Write a test set as JSON; refuses to overwrite unless ``force``."""
+    """Write a test set as JSON; refuses to overwrite unless ``force``.
+
+    Keys that only the authors' composition sets (``composition``, a source's ``crop``)
+    are left out when unset: manifests of our composition are written as they always were.
+    """
     refuse_overwrite(path, force=force)
     data = {"format": FORMAT, **asdict(test_set)}
+    if data["composition"] is None:
+        del data["composition"]
+    for mixture in data["mixtures"]:
+        for source in mixture["sources"]:
+            if source["crop"] is None:
+                del source["crop"]
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1)
 

@@ -35,14 +35,44 @@ def build_manifest(
     passes: Optional[int] = None,
     max_mixtures: Optional[int] = None,
     force: bool = False,
+    composition: str = "ours",
 ) -> str:
     """Build and write a fixed ``n_sources``-mix set of ``split`` (the paper's protocol).
 
+    Args:
+        data: The config's ``data`` block.
+        path: The manifest to write.
+        split: ``"test"`` or ``"val"``.
+        n_sources: Sources per mixture.
+        passes: Passes over the split's clips (default: the dataset's ``test_passes``).
+        max_mixtures: Keep the first this many mixtures (validation sets).
+        force: Overwrite an existing manifest.
+        composition: ``eval.composition``: ``"ours"`` (random non-silent windows, one
+            caption per AudioCaps clip) or ``"authors"`` (their released code's test lists:
+            the dataset's ``authors_crop`` test crops, and for AudioCaps every caption row
+            with a random validation clip; see :func:`~asteroid_wsas.data.build_test_set`).
+
     Returns:
         str: the manifest path.
+
+    Raises:
+        ValueError: An unknown ``composition``.
     """
+    from ..data.testsets import COMPOSITIONS
+
+    if composition not in COMPOSITIONS:
+        raise ValueError(
+            f"composition (eval.composition) must be one of {COMPOSITIONS}, got {composition!r}"
+        )
     dataset = get_dataset(data)
-    candidates = dataset.candidates(split)
+    extra: Dict[str, Any] = {}
+    if composition == "authors":
+        # datasets whose authors' list differs from their candidates say so (AudioCaps)
+        own = getattr(dataset, "authors_candidates", None)
+        candidates, partners = own(split) if own else (dataset.candidates(split), None)
+        extra = dict(composition="authors", crop=dataset.authors_crop, partners=partners)
+    else:
+        candidates = dataset.candidates(split)
     passes = passes or dataset.test_passes
     test_set = build_test_set(
         f"{data['dataset']}-{n_sources}mix-{split}",
@@ -54,6 +84,7 @@ def build_manifest(
         sample_rate=data["sample_rate"],
         seed=data.get("test_seed", 0),
         progress=True,
+        **extra,
     )
     if max_mixtures:
         test_set.mixtures = test_set.mixtures[:max_mixtures]
@@ -180,6 +211,7 @@ def evaluate(
     n_frames: int = 1,
     queries: Optional[str] = None,
     clap_scorer=None,
+    scoring: str = "ours",
 ) -> Dict[str, Any]:
     """Score a separator on a fixed test set; write all_metrics.csv, final_metrics.json, a PNG.
 
@@ -189,7 +221,9 @@ def evaluate(
         encoder: The frozen encoder (its text embeds the queries).
         manifest: The test-set manifest.
         out_dir: Where the files go.
-        batch_size: Mixtures per separator call.
+        batch_size: Mixtures per separator call; with ``scoring="authors"`` also the
+            evaluation batch whose mean the authors average (their scripts: 16 mixtures
+            over 8 GPUs, 2 per GPU).
         device: Where to separate (default: CUDA when available).
         force: Overwrite existing result files.
         progress: Show a progress bar.
@@ -207,18 +241,27 @@ def evaluate(
         clap_scorer: A :class:`~asteroid_wsas.metrics.clap_score.ClapScorer`: also score
             each estimate by CLAPScore against its query's text, and its gain over the
             mixture (columns ``clap``, ``clapi``; empty where the reference was skipped,
-            so that they average over the same queries as the other columns). None: the
-            files are exactly those written without it.
+            so that they average over the same queries as the other columns; their means
+            are over mixtures under either scoring). None: the files are exactly those
+            written without it.
+        scoring: ``eval.scoring``: ``"ours"`` (near-silent references skipped one by one,
+            mean over mixtures) or ``"authors"`` (a mixture with a silent reference or
+            estimate is dropped, the figure is the mean of per-batch means; the summary
+            counts dropped mixtures and batches without a kept one;
+            :meth:`~asteroid_wsas.metrics.Evaluator.for_scoring`).
 
     Returns:
         dict: the summary (as in final_metrics.json).
+
+    Raises:
+        ValueError: An unknown ``scoring``.
     """
     from ..metrics import Evaluator
 
+    evaluator = Evaluator.for_scoring(scoring, device="cpu")  # checks scoring before any work
     out_dir = Path(out_dir)
     files = [out_dir / n for n in ("all_metrics.csv", "final_metrics.json", "scores.png")]
     refuse_overwrite(*files, force=force)
-    evaluator = Evaluator(device="cpu")
     desc = f"evaluating {out_dir.name}"
     clap: Dict[str, List[float]] = {"clap": [], "clapi": []}
     sizes: List[int] = []  # queries per mixture, in the order added (the CSV's row order)

@@ -1,6 +1,14 @@
 """Evaluator: scores test mixtures query by query, aggregates them as the paper does, and
 writes a per-query CSV, a JSON summary (mean and std over mixtures of the per-mixture means
-over sources) and a PNG."""
+over sources) and a PNG.
+
+Two scorings (the ``eval.scoring`` departure of :mod:`asteroid_wsas.protocol`;
+:meth:`Evaluator.for_scoring`): ``ours`` skips near-silent references one by one and
+averages over mixtures; ``authors`` is their released code's (``calc_metrics`` and
+``evaluate`` of its main.py): a mixture is dropped when any of its references or estimates
+is silent (``sum |x| <= 1e-5``), and the figure is the mean over evaluation batches of the
+per-batch means over the kept mixtures.
+"""
 
 import csv
 import json
@@ -22,9 +30,18 @@ from .bss_eval import (
     _silent,
 )
 
-__all__ = ["Evaluator", "CSV_COLUMNS", "CPU_BATCH", "GPU_BATCH"]
+__all__ = ["Evaluator", "CSV_COLUMNS", "CPU_BATCH", "GPU_BATCH", "SCORINGS", "AUTHORS_SCORING"]
 
 SKIP_POLICIES = ("source", "mixture")
+AGGREGATIONS = ("mixtures", "batches")
+# eval.scoring values (asteroid_wsas.protocol), and the settings the authors' one fixes
+SCORINGS = ("ours", "authors")
+AUTHORS_SCORING = {
+    "skip_policy": "mixture",  # their calc_metrics drops the whole mixture
+    "silence_rel_db": None,  # ... on sum |x| <= 1e-5 alone, of a reference or an estimate
+    "silence_abs": 1e-5,
+    "aggregation": "batches",  # AverageMeter updated once per batch with the batch's mean
+}
 # Mixtures per scoring call: small batches stay in cache on CPU (bench/eval_speed.py).
 CPU_BATCH = 2
 GPU_BATCH = 32
@@ -55,8 +72,15 @@ class Evaluator:
             estimates is silent.
         clamp_db: scores are limited to ``[-clamp_db, clamp_db]``.
         batch_size: mixtures per scoring call; default 2 on CPU (larger batches run slower
-            there: their intermediates leave the cache) and 32 on GPU.
+            there: their intermediates leave the cache) and 32 on GPU. It does not change
+            any score.
         device: where to compute (default: where the inputs are).
+        aggregation: ``"mixtures"``: the summary's mean is over mixtures of the per-mixture
+            means. ``"batches"`` (the authors'): each :meth:`add` call is one evaluation
+            batch (a single mixture is a batch of one); the mean is over batches of the
+            per-batch means over the batch's scored mixtures, and a batch without a scored
+            mixture counts as 0 dB, as their ``AverageMeter`` does (``counts`` reports such
+            batches). Std and median stay over mixtures.
 
     Examples:
         >>> import torch
@@ -83,9 +107,12 @@ class Evaluator:
         clamp_db: Optional[float] = 100.0,
         batch_size: Optional[int] = None,
         device: Optional[Union[str, torch.device]] = None,
+        aggregation: str = "mixtures",
     ):
         if skip_policy not in SKIP_POLICIES:
             raise ValueError(f"skip_policy must be one of {SKIP_POLICIES}, got {skip_policy!r}")
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
         if filter_length < 1:
             raise ValueError(f"filter_length must be >= 1, got {filter_length}")
         if batch_size is not None and batch_size < 1:
@@ -97,10 +124,47 @@ class Evaluator:
         self.clamp_db = clamp_db
         self.batch_size = batch_size
         self.device = None if device is None else torch.device(device)
+        self.aggregation = aggregation
+        self.scoring: Optional[str] = None  # set by for_scoring
+        self._batch_of: List[int] = []  # evaluation batch (add call) of each added mixture
+        self._n_batches = 0
         self._pending: List[Tuple[torch.Tensor, torch.Tensor, torch.Tensor, str, List[str]]] = []
         self._rows: List[Dict[str, Any]] = []
         self._mixtures: List[Tuple[str, int, int]] = []  # id, first and end row
         self._n_added = 0
+
+    @classmethod
+    def for_scoring(cls, scoring: str = "ours", **kwargs: Any) -> "Evaluator":
+        """An Evaluator that scores as ``eval.scoring`` says.
+
+        Args:
+            scoring: ``"ours"`` (the constructor's defaults: near-silent references skipped
+                one by one, mean over mixtures) or ``"authors"`` (:data:`AUTHORS_SCORING`:
+                a mixture with a silent reference or estimate, ``sum |x| <= 1e-5``, is
+                dropped; mean of the per-batch means, one batch per :meth:`add` call).
+            **kwargs: Other constructor arguments (``device``, ``batch_size``, ...).
+
+        Returns:
+            Evaluator: its summary's settings name the scoring (``authors`` only: the
+            files of ``ours`` are those of a plain Evaluator).
+
+        Raises:
+            ValueError: An unknown ``scoring``, or an argument the authors' scoring fixes.
+
+        Examples:
+            >>> ev = Evaluator.for_scoring("authors")
+            >>> ev.skip_policy, ev.silence_rel_db, ev.silence_abs, ev.aggregation
+            ('mixture', None, 1e-05, 'batches')
+        """
+        if scoring not in SCORINGS:
+            raise ValueError(f"scoring (eval.scoring) must be one of {SCORINGS}, got {scoring!r}")
+        preset = AUTHORS_SCORING if scoring == "authors" else {}
+        clash = sorted(set(preset) & set(kwargs))
+        if clash:
+            raise ValueError(f"scoring='authors' sets {clash} itself; leave them out")
+        evaluator = cls(**preset, **kwargs)
+        evaluator.scoring = scoring
+        return evaluator
 
     def __len__(self) -> int:
         """Number of mixtures added so far."""
@@ -116,6 +180,8 @@ class Evaluator:
         queries: Optional[Union[Sequence[str], Sequence[Sequence[str]]]] = None,
     ) -> None:
         """Add one mixture, or a batch of mixtures of equal shape.
+
+        With ``aggregation="batches"`` each call is one evaluation batch.
 
         Args:
             mixture: the mixture(s).
@@ -172,6 +238,9 @@ class Evaluator:
             item = (mix[b].to(device), refs[b].to(device), ests[b].to(device))
             self._pending.append(item + (ids[b], names[b]))
         self._n_added += n_mix
+        if n_mix:  # one call, one evaluation batch (aggregation="batches")
+            self._batch_of += [self._n_batches] * n_mix
+            self._n_batches += 1
         if len(self._pending) >= (self.batch_size or GPU_BATCH):
             self.flush()
 
@@ -268,12 +337,17 @@ class Evaluator:
     def summary(self) -> Dict[str, Any]:
         """Mean and std over mixtures of the per-mixture means, counts and settings.
 
+        With ``aggregation="batches"`` the mean is the authors' mean of per-batch means
+        (:meth:`batch_means`), counts add ``batches``, ``batches_without_valid`` and
+        ``mixtures_dropped``, and the settings say so.
+
         Returns:
             ``{"metrics": {name: {"mean", "std", "median"}}, "counts": {...},
             "settings": {...}}``; a mean with nothing to average is None.
         """
         mixtures = self.per_mixture()
         scored = [m for m in mixtures if m["scored"] > 0]
+        by_batch = self.batch_means() if self.aggregation == "batches" else None
         metrics: Dict[str, Dict[str, Optional[float]]] = {}
         for m in METRICS:
             values = np.array([x[m] for x in scored], dtype=np.float64)
@@ -285,6 +359,8 @@ class Evaluator:
                 }
             else:
                 metrics[m] = {"mean": None, "std": None, "median": None}
+            if by_batch:  # batches without a kept mixture count as 0, so a mean exists
+                metrics[m]["mean"] = float(np.mean([b[m] for b in by_batch]))
         rows = self._rows
         counts = {
             "mixtures": len(mixtures),
@@ -306,22 +382,64 @@ class Evaluator:
             "skip_policy": self.skip_policy,
             "clamp_db": self.clamp_db,
         }
+        if self.aggregation == "batches":
+            counts["mixtures_dropped"] = len(mixtures) - len(scored)
+            counts["batches"] = self._n_batches
+            counts["batches_without_valid"] = sum(b["scored"] == 0 for b in by_batch or [])
+            settings["averaging"] = (
+                "mean over the scored queries of a mixture, then over the scored mixtures of "
+                "an evaluation batch, then over batches (a batch without a scored mixture "
+                "counts as 0, as the authors' AverageMeter does); median over mixtures"
+            )
+            settings["batch_mixtures"] = max((b["mixtures"] for b in by_batch or []), default=0)
+        if self.scoring not in (None, "ours"):
+            settings["scoring"] = self.scoring
         return {"metrics": metrics, "counts": counts, "settings": settings}
 
+    def batch_means(self) -> List[Dict[str, Any]]:
+        """Per evaluation batch (:meth:`add` call): its mixtures, how many were scored, and
+        the mean of their per-mixture means; 0 for every metric when none was (the
+        authors' ``calc_metrics`` then returns its meters' initial 0).
+
+        Returns:
+            One dict per batch, in the order added: ``batch``, ``mixtures``, ``scored`` and
+            one entry per metric.
+        """
+        members: List[List[Dict[str, Any]]] = [[] for _ in range(self._n_batches)]
+        for mixture, b in zip(self.per_mixture(), self._batch_of):
+            members[b].append(mixture)
+        out: List[Dict[str, Any]] = []
+        for b in range(self._n_batches):
+            kept = [m for m in members[b] if m["scored"] > 0]
+            entry: Dict[str, Any] = {"batch": b, "mixtures": len(members[b]), "scored": len(kept)}
+            for name in METRICS:
+                entry[name] = float(np.mean([m[name] for m in kept])) if kept else 0.0
+            out.append(entry)
+        return out
+
     def write_csv(self, path: Union[str, os.PathLike], *, force: bool = False) -> Path:
-        """Write one row per (mixture, query): :data:`CSV_COLUMNS`; skipped scores are empty.
+        """Write one row per (mixture, query): :data:`CSV_COLUMNS` (and ``batch``, the
+        evaluation batch, with ``aggregation="batches"``); skipped scores are empty.
 
         Raises:
             FileExistsError: ``path`` exists and ``force`` is False.
         """
         path = _writable(path, force)
+        rows = self.rows
+        batches = self.aggregation == "batches"
+        batch_of_row: List[int] = []
+        if batches:  # the authors' figure is recomputable from the file
+            for (_, first, last), b in zip(self._mixtures, self._batch_of):
+                batch_of_row += [b] * (last - first)
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(CSV_COLUMNS)
-            for r in self.rows:
+            writer.writerow(CSV_COLUMNS + (("batch",) if batches else ()))
+            for i, r in enumerate(rows):
                 cells = [r["mixture_id"], r["query"], r["source"]]
                 cells += ["" if math.isnan(r[m]) else f"{r[m]:.6f}" for m in METRICS]
                 cells += [int(r["skipped"]), int(r["silent_estimate"])]
+                if batches:
+                    cells.append(batch_of_row[i])
                 writer.writerow(cells)
         return path
 

@@ -37,8 +37,8 @@ clip_steps=300        # stage 2 steps of the small CLIP
 frame_size=64         # side of the drawn frames (and of the frames the image rows read)
 per_class=20          # rendered recordings per instrument
 render_seed=1         # seed of the recordings
-gpus=default          # default: 0 with --quick (CPU), else auto (a GPU when present)
-jobs=auto             # runs trained at once (auto: 2 on a CPU with 2+ cores, else 1)
+gpus=default          # default: 0 with --quick (CPU), else auto (every GPU present, runs packed several per GPU)
+jobs=auto             # runs trained at once (auto: 2 on a CPU with 2+ cores, else 1; on GPUs up to 8 per GPU: docs/performance.md)
 . ../utils/parse_options.sh
 . ../utils/stages.sh
 . ../utils/rendered.sh  # stage0_render, stage2_teachers, teacher_of
@@ -222,7 +222,7 @@ run_one() {
     [ "$force" = true ] && extra+=(--force --restart)
     # the teacher stays the n-source small encoder (weak rows); the query encoder is spec
     python train.py "$conf" "${data[@]}" --exp-dir "$exp_dir" --method "$method" \
-      --gpus "$gpus" --val-manifest "$sets/val_2mix.json" "${encoder_set[@]}" \
+      --gpus "$run_gpus" --val-manifest "$sets/val_2mix.json" "${encoder_set[@]}" \
       --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
       "${extra[@]}" || return 1
   fi

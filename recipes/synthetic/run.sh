@@ -24,13 +24,15 @@ max_steps=auto        # separator steps (auto: the config's 1000, or 600 on a CP
                       # bf16 kernels, where fp32 steps cost twice as much: see the docs)
 per_class=20          # rendered recordings per instrument
 render_seed=1         # seed of the recordings (the settings were tuned on seed 0's: see the docs)
-gpus=0                # 0: CPU (the job is sized for it); auto uses a GPU when present
+gpus=0                # 0: CPU (the job is sized for it); auto: every GPU present, N: the first N (runs packed several per GPU, one GPU each)
 n_examples=3          # example separations per row in stage 5
-jobs=auto             # runs trained at once, each on cores / jobs threads (auto: 2 on a CPU with 2+ cores, else 1)
+jobs=auto             # runs trained at once, each on cores / jobs threads (auto: 2 on a CPU with 2+ cores, else 1; on GPUs up to 8 per GPU: docs/performance.md)
 protocol=ours         # ours | authors: the authors' code's choice for every departure (docs/objective.md)
 soundfont=""          # a GM .sf2 to render with (default FluidR3_GM); another one gets its own data/<name>/ and exp/<name>/
 variant=""            # a name for the runs of these settings: exp[/<name of soundfont>]/<variant>/, sharing that set's encoders
 train_args=""         # more train.py options for every row, e.g. "--set training.bn_stats=per_query"
+train_protocol=""     # the protocol of training alone (default: --protocol), scoring as --protocol
+ablation=false        # true: the fidelity ablation of the weak row instead (docs/recipes/synthetic.md): 5 variants x seeds (auto: 0 1 2)
 . ../utils/parse_options.sh
 . ../utils/stages.sh
 . ../utils/rendered.sh  # stage0_render, stage2_teachers, teacher_of
@@ -43,9 +45,62 @@ if [ -n "$soundfont" ]; then  # a second rendered set: its own recordings, test 
   exp_root=exp/$set_name
   render_args=(--soundfont "$soundfont")
 fi
+# the authors' test composition and scoring (stage 1, 4) have their own manifests
+[ "$protocol" = authors ] && data_dir=$data_dir/authors
 encoder_root=$exp_root  # the set's small encoders serve every variant
 [ -n "$variant" ] && exp_root=$exp_root/$variant
 start=$SECONDS
+if [ "$ablation" = true ]; then
+  # The weak row five ways, each a variant of its own (exp[/<set>]/abl_<name>/), all scored on
+  # the same test set (ours): the grouping of earlier versions, distinct sources (today's
+  # weak), the authors' L_CNT, per-query BatchNorm on top, and the authors' whole training
+  # protocol at this budget and batch.
+  [ "$seeds" = auto ] && seeds="0 1 2"
+  common=(--conf "$conf" --seeds "$seeds" --max_steps "$max_steps" --force "$force")
+  common+=(--encoder_steps "$encoder_steps" --per_class "$per_class" --gpus "$gpus")
+  common+=(--render_seed "$render_seed" --jobs "$jobs" --protocol "$protocol")
+  [ -n "$soundfont" ] && common+=(--soundfont "$soundfont")
+  if [ "$stage" -le 2 ]; then
+    bash run.sh "${common[@]}" --stage "$stage" --stop_stage "$((stop_stage < 2 ? stop_stage : 2))" ||
+      exit 1
+  fi
+  in_stages 3 || in_stages 4 || exit 0
+  cnt="--set objective.weak.cnt_negatives=slot --set objective.weak.cnt_text_mask=false"
+  cnt="$cnt --set objective.weak.cnt_row_weights=false"
+  rows=() claims=()
+  for v in consecutive distinct cnt bn authors; do
+    case $v in
+      consecutive) name=consecutive args=(--train_args "--set data.groups=consecutive") ;;
+      distinct) name=distinct args=() ;;
+      cnt) name=authors_cnt args=(--train_args "$cnt") ;;
+      bn) name=per_query_bn args=(--train_args "$cnt --set training.bn_stats=per_query") ;;
+      authors) name=authors args=(--train_protocol authors --train_args "--set training.batch_size=8") ;;
+    esac
+    bash run.sh "${common[@]}" --stage 3 --stop_stage 4 --methods weak --variant "abl_$v" \
+      "${args[@]}" || exit 1
+    rows+=("$name=$exp_root/abl_$v/2src/weak")
+  done
+  claims+=(--claim "distinct - consecutive" --claim "authors_cnt - distinct")
+  claims+=(--claim "per_query_bn - authors_cnt" --claim "authors - distinct")
+  wsas compare "Mixture=$exp_root/abl_distinct/mixture" "${rows[@]}" "${claims[@]}" \
+    -o "$exp_root/ablation.md" --curves "$exp_root/ablation_val_sdr.png" --force \
+    --title "Fidelity ablation of the weak row, 2-source test set ($(wc -w <<<"$seeds") seeds, $max_steps steps)"
+  python - "${rows[@]}" <<'EOF'
+import sys
+from pathlib import Path
+from statistics import mean, stdev
+
+from asteroid_wsas.engine.curves import read_curve
+
+print("Validation SDR (dB) of each run's chosen checkpoint, mean +- std over seeds (the choice):")
+for row in sys.argv[1:]:
+    name, folder = row.split("=", 1)
+    best = [max(read_curve(run)[1]) for run in sorted(Path(folder).glob("seed*")) if run.is_dir()]
+    spread = f" +- {stdev(best):.2f}" if len(best) > 1 else ""
+    print(f"  {name:14s} {mean(best):6.2f}{spread}  ({', '.join(f'{b:.2f}' for b in best)})")
+EOF
+  exit 0
+fi
 if [ "$max_steps" = auto ] || [ "$encoder_steps" = auto ]; then
   # 2 CPU cores train fp32 at about half the bf16 speed: a smaller budget keeps the main job
   # within 15 minutes there (the table says which budget it ran)
@@ -101,14 +156,15 @@ run_one() {
     [ "$force" = true ] && extra+=(--force --restart)
     # shellcheck disable=SC2086  # overrides are words
     # shellcheck disable=SC2206  # --train_args is words
-    extra+=(--protocol "$protocol" $train_args)
+    extra+=(--protocol "${train_protocol:-$protocol}" $train_args)
     python train.py "$conf" --root "$root" --exp-dir "$exp_dir" --objective "$objective" \
-      --encoder "$(teacher_of "$n")" --gpus "$gpus" --val-manifest "$data_dir/val_2mix.json" \
+      --encoder "$(teacher_of "$n")" --gpus "$run_gpus" --val-manifest "$data_dir/val_2mix.json" \
       --set "data.n_sources=$n" --set "training.seed=$seed" --set "data.seed=$seed" \
       $overrides "${extra[@]}" || return 1
   fi
   if in_stages 4; then
     python eval.py "$data_dir/test_2mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
+      --protocol "$protocol" \
       --force || return 1
   fi
 }
@@ -132,7 +188,8 @@ if in_stages 3 || in_stages 4; then
 fi
 if in_stages 4; then
   say "stage 4: the unprocessed mixture (the table's first row), the table and the claims"
-  python eval.py "$data_dir/test_2mix.json" -o "$exp_root/mixture" --mixture --force
+  python eval.py "$data_dir/test_2mix.json" -o "$exp_root/mixture" --mixture --force \
+    --protocol "$protocol"
   rows=("Mixture=$exp_root/mixture")
   for method in $methods; do rows+=("$method=$exp_root/2src/$method"); done
   for method in $methods_3src; do rows+=("${method}_3src=$exp_root/3src/$method"); done

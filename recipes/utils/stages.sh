@@ -55,7 +55,7 @@ stage1_prepare() {
     return
   fi
   say "stage 1: fixed test and validation mixtures -> $data_dir/"
-  wsas prepare "$conf" --root "$root" -o "$data_dir" --force
+  wsas prepare "$conf" --root "$root" -o "$data_dir" --force ${protocol:+--protocol "$protocol"}
 }
 
 stage2_encoder() {

@@ -3,7 +3,14 @@ calls this with the options of ``asteroid-wsas evaluate`` (--help lists them).""
 
 import sys
 
-from asteroid_wsas.cli import build_parser, encoder_of, print_scores, separator_of, user_errors
+from asteroid_wsas.cli import (
+    build_parser,
+    encoder_of,
+    print_scores,
+    scoring_of,
+    separator_of,
+    user_errors,
+)
 from asteroid_wsas.engine.evaluation import evaluate
 
 args = build_parser().parse_args(["evaluate", *sys.argv[1:]])
@@ -18,5 +25,6 @@ with user_errors():
         device=args.device,
         force=args.force,
         queries=args.queries,
+        scoring=scoring_of(args),  # --scoring, or --protocol authors: the authors' way
     )
 print_scores(summary, args.output_dir)

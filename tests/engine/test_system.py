@@ -275,9 +275,10 @@ def test_resume_continues_at_the_same_step_and_matches_an_uninterrupted_run(
     assert run.global_step == 5
     assert seen["resumed"] == seen["straight"]  # the same batches, none repeated or skipped
     # The same weights up to rounding: a fresh text cache encodes phrases in other batch
-    # compositions (float noise ~1e-7), while each step of lr 1e-3 moves weights by ~1e-3.
+    # compositions (float noise ~1e-7, grown by Adam's normalised steps to ~1e-4 over 5
+    # steps of 4 mixtures of mixtures), while each step of lr 1e-3 moves weights by ~1e-3.
     for key, value in straight.model.state_dict().items():
-        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=1e-3, atol=3e-4)
 
 
 def test_datasets_get_a_new_epoch_each_epoch():

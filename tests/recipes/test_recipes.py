@@ -135,6 +135,63 @@ def test_main_job_tiny_with_seeds_and_3_source_rows(tmp_path):
     assert abs(mixture["metrics"]["sdri"]["mean"]) < 1e-6  # the mixture improves on nothing
 
 
+TIMGM = "/usr/share/sounds/sf2/TimGM6mb.sf2"
+
+
+def test_main_job_under_the_authors_protocol_on_a_second_soundfont(tmp_path):
+    """--protocol authors trains and scores the authors' way (their test composition in its
+    own folder); --soundfont renders a second set with its own data/ and exp/; --variant
+    keeps runs apart while the set's encoder serves them all."""
+    _render_tools_or_skip()
+    if not os.path.isfile(TIMGM):
+        if os.environ.get("WSAS_REQUIRE_RENDER") == "1":
+            raise AssertionError(f"{TIMGM} missing: apt-get install timgm6mb-soundfont")
+        pytest.skip(f"{TIMGM} missing (apt-get install timgm6mb-soundfont)")
+    recipe = _recipe(tmp_path, "synthetic")
+    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
+    args += ["--per_class", "5", "--methods", "weak", "--soundfont", TIMGM]
+    _run(recipe, *args, "--protocol", "authors", "--variant", "theirs", "--stop_stage", "4")
+    data, exp = recipe / "data", recipe / "exp" / "timgm6mb"
+    assert (data / "rendered_timgm6mb" / "generator.json").is_file()
+    assert "TimGM6mb" in (data / "rendered_timgm6mb" / "generator.json").read_text()
+    manifest = json.loads((data / "timgm6mb" / "authors" / "test_2mix.json").read_text())
+    assert manifest["composition"] == "authors"
+    run = exp / "theirs" / "2src" / "weak" / "seed0"
+    conf = yaml.safe_load((run / "conf.yml").read_text())
+    assert conf["protocol"] == "authors" and conf["training"]["bn_stats"] == "per_query"
+    assert conf["objective"]["weak"]["cnt_negatives"] == "slot"
+    assert conf["training"]["max_steps"] == 2  # the command line over the protocol's budget
+    scores = json.loads((run / "final_metrics.json").read_text())
+    assert scores["settings"]["scoring"] == "authors"
+    assert (exp / "encoder" / "tiny_2src.pth").is_file()  # shared by every variant
+    assert not (exp / "theirs" / "encoder").exists()
+
+
+def test_main_job_ablation_trains_the_five_variants_and_compares_them(tmp_path):
+    _render_tools_or_skip()
+    recipe = _recipe(tmp_path, "synthetic")
+    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
+    proc = _run(recipe, *args, "--per_class", "5", "--seeds", "0", "--ablation", "true")
+    exp = recipe / "exp"
+    table = (exp / "ablation.md").read_text()
+    for name in ("consecutive", "distinct", "authors_cnt", "per_query_bn", "authors"):
+        assert f"| {name} | 1 |" in table, name
+    assert "SDR: distinct - consecutive" in table and "SDR: authors - distinct" in table
+    assert "Validation SDR (dB) of each run's chosen checkpoint" in proc.stdout
+    conf = yaml.safe_load((exp / "abl_authors/2src/weak/seed0/conf.yml").read_text())
+    assert conf["protocol"] == "authors" and conf["training"]["batch_size"] == 8
+    scores = json.loads((exp / "abl_authors/2src/weak/seed0/final_metrics.json").read_text())
+    assert scores["settings"].get("scoring", "ours") == "ours"  # one test set and scoring
+    bn = yaml.safe_load((exp / "abl_bn/2src/weak/seed0/conf.yml").read_text())
+    assert bn["training"]["bn_stats"] == "per_query" and bn["protocol"] == "ours"
+    assert (
+        yaml.safe_load((exp / "abl_consecutive/2src/weak/seed0/conf.yml").read_text())["data"][
+            "groups"
+        ]
+        == "consecutive"
+    )
+
+
 def test_paper_tables_tiny_fills_a_methods_columns_and_a_cross_dataset_row(tmp_path):
     # four runs only (CI time): the tables' own logic, every Table 2 row included, is
     # tested on generated scores in tests/engine/test_paper.py

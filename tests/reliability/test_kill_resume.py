@@ -49,7 +49,10 @@ TRAINING = {
 def recipe(tmp_path_factory):
     """Data, small encoder, validation set and config of a tiny run (seconds per step)."""
     root = tmp_path_factory.mktemp("recipe")
-    write_music_layout(str(root / "m"), 10, ["beep", "hum", "bell"], seconds=0.5, sample_rate=8000)
+    # 4 classes: a mixture of mixtures of 2 mixtures of 2 asks 4 distinct ones
+    write_music_layout(
+        str(root / "m"), 10, ["beep", "hum", "bell", "siren"], seconds=0.5, sample_rate=8000
+    )
     encoder = tiny_encoder(["the sound of a", "beep", "hum", "bell"]).freeze()
     torch.save(encoder.serialize(), root / "tiny.pth")
     conf = {
