@@ -62,17 +62,11 @@ class QueryBatchNorm2d(nn.BatchNorm2d):
             return out
         if kind != "groups" or x.shape[0] % k:
             raise ValueError(f"query_stats {stats!r} do not fit a batch of {x.shape[0]} rows")
-        per_query = x.unflatten(0, (-1, k))  # (B, k, C, H, W): a view in any layout
-        xf = per_query if x.dtype == torch.float32 else per_query.float()
-        var, mean = torch.var_mean(xf, dim=(0, 3, 4), correction=0)  # (k, C)
-        scale = torch.rsqrt(var + self.eps)
-        shift = -mean * scale
-        if self.affine:
-            scale, shift = scale * self.weight, shift * self.weight + self.bias
-        out = torch.addcmul(shift[:, :, None, None], xf, scale[:, :, None, None])
-        with torch.no_grad():
-            self._update_running(mean, var, per_query[:, 0, 0].numel(), 1)
-        return out.flatten(0, 1).to(x.dtype)
+        weight = self.weight if self.affine else torch.ones_like(self.running_mean)
+        bias = self.bias if self.affine else torch.zeros_like(self.running_mean)
+        out, mean, var = _GroupedBatchNorm.apply(x, weight, bias, k, self.eps)
+        self._update_running(mean, var, x.numel() // (k * x.shape[1]), 1)
+        return out
 
     @torch.no_grad()
     def _update_running(self, mean: torch.Tensor, var: torch.Tensor, n: int, repeat: int):
@@ -89,6 +83,82 @@ class QueryBatchNorm2d(nn.BatchNorm2d):
         self.running_mean.mul_(decay).add_((weights * mean).sum(0).to(self.running_mean.dtype))
         self.running_var.mul_(decay).add_((weights * unbiased).sum(0).to(self.running_var.dtype))
         self.num_batches_tracked.add_(steps)
+
+
+def _grouped(x: torch.Tensor, k: int, layout: Optional[torch.memory_format] = None):
+    """A view of ``(B k, C, H, W)`` rows as 4-D groups in memory order: ``(B, k, H W, C)``
+    for a channels-last map, ``(B, k, C, H W)`` otherwise (a copy when ``x`` is in neither
+    layout, or not in ``layout`` when given).
+
+    Returns:
+        tuple: the view, the dims to reduce, the shape that (k, C) statistics take to
+        broadcast over it, and its layout.
+    """
+    n_rows, channels, height, width = x.shape
+    if layout is None:
+        nhwc = channels > 1 and x.is_contiguous(memory_format=torch.channels_last)
+        layout = torch.channels_last if nhwc else torch.contiguous_format
+    x = x.contiguous(memory_format=layout)
+    if layout == torch.channels_last:
+        view = x.permute(0, 2, 3, 1).reshape(n_rows // k, k, height * width, channels)
+        return view, (0, 2), (1, k, 1, channels), layout
+    view = x.reshape(n_rows // k, k, channels, height * width)
+    return view, (0, 3), (1, k, channels, 1), layout
+
+
+class _GroupedBatchNorm(torch.autograd.Function):
+    """Training BatchNorm with statistics per group of rows (query ``q`` = rows ``q::k``),
+    on the map's memory as it is (no copies of a channels-last map), sums accumulated in
+    fp32 whatever the map's dtype; the backward is BatchNorm's, per group. Returns the
+    output and the groups' (mean, biased variance), :math:`(k, C)` fp32."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, k, eps):
+        view, dims, shape, layout = _grouped(x, k)
+        count = view.numel() // (k * x.shape[1])
+        mean = view.mean(dims, dtype=torch.float32)
+        square = torch.linalg.vector_norm(view, 2, dims, dtype=torch.float32).square()
+        var = (square / count - mean.square()).clamp_min(0)
+        invstd = torch.rsqrt(var + eps)
+        scale = (invstd * weight.float()).reshape(shape)
+        shift = (bias.float() - mean * invstd * weight.float()).reshape(shape)
+        # written into a map of the view's layout: a view as output would break in-place use
+        out = torch.empty_like(x, memory_format=layout)
+        torch.addcmul(shift.to(x.dtype), view, scale.to(x.dtype), out=_grouped(out, k, layout)[0])
+        ctx.save_for_backward(x, weight, mean, invstd)
+        ctx.k, ctx.layout = k, layout
+        ctx.mark_non_differentiable(mean, var)
+        return out, mean, var
+
+    @staticmethod
+    def backward(ctx, grad, _mean_grad, _var_grad):
+        x, weight, mean, invstd = ctx.saved_tensors
+        k = ctx.k
+        view, dims, shape, layout = _grouped(x, k, ctx.layout)
+        gview = _grouped(grad.to(x.dtype), k, layout)[0]
+        count = view.numel() // (k * x.shape[1])
+        sum_g = gview.sum(dims, dtype=torch.float32)
+        sum_gx = (gview * view).sum(dims, dtype=torch.float32)
+        sum_gxhat = (sum_gx - mean * sum_g) * invstd  # sum of g * (x - mean) / std
+        w = weight.float()
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            # dx = w / std * (g - mean(g) - xhat * mean(g * xhat)) = g a + x b + c
+            a = w * invstd
+            b = -w * invstd.square() * sum_gxhat / count
+            c = -a * sum_g / count - b * mean
+            grad_x = torch.empty_like(x, memory_format=layout)
+            torch.addcmul(
+                c.reshape(shape).to(x.dtype),
+                view,
+                b.reshape(shape).to(x.dtype),
+                out=_grouped(grad_x, k, layout)[0],
+            )
+            grouped = _grouped(grad_x, k, layout)[0]
+            grouped.addcmul_(gview, a.reshape(shape).to(x.dtype))
+        grad_w = sum_gxhat.sum(0).to(weight.dtype) if ctx.needs_input_grad[1] else None
+        grad_b = sum_g.sum(0).to(weight.dtype) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b, None, None
 
 
 def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:

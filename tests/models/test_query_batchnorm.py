@@ -52,6 +52,27 @@ def test_groups_equal_one_plain_batchnorm_call_per_query_in_order(layout):
     assert int(ours.num_batches_tracked) == int(plain.num_batches_tracked) == k
 
 
+@pytest.mark.parametrize("size", [(5, 6), (1, 1)])
+def test_bf16_and_tiny_maps_follow_the_fp32_reference(size):
+    n_batch, k = 4, 3
+    x = torch.randn(n_batch * k, 8, *size) * 3 + 2
+    x = x.contiguous(memory_format=torch.channels_last)
+    ours, plain = _norm(8), nn.BatchNorm2d(8)
+    plain.load_state_dict(ours.state_dict())
+    ours.query_stats = ("groups", k)
+    low = x.to(torch.bfloat16).requires_grad_()
+    out = ours(low)
+    assert out.dtype == torch.bfloat16
+    assert out.is_contiguous(memory_format=torch.channels_last)  # the input's layout kept
+    ref_in = low.detach().float().requires_grad_()
+    ref = torch.stack([plain(ref_in[q::k]) for q in range(k)], 1).flatten(0, 1)
+    assert torch.allclose(out.float(), ref, atol=3e-2, rtol=3e-2)
+    gen = torch.randn_like(ref)
+    (out.float() * gen).sum().backward()
+    (ref * gen).sum().backward()
+    assert torch.allclose(low.grad.float(), ref_in.grad, atol=5e-2, rtol=5e-2)
+
+
 def test_repeat_updates_the_running_statistics_as_k_calls_on_the_same_input():
     x = torch.randn(4, 3, 5, 6)
     ours, plain = _norm(seed=1), nn.BatchNorm2d(3)
