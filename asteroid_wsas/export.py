@@ -25,15 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoders.base import encode_queries
-from .export_cli import (  # the command's light half (no torch), re-exported here
-    DEFAULT_OPSET,
-    MAX_OPSET,
-    MIN_OPSET,
-    _check_queries,
-    _sidecar,
-    add_export_parser,
-    cmd_export,
-)
+from .export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_text_queries, sidecar_path
 from .models import TextCondUNet
 from .utils import refuse_overwrite
 from .version import __version__
@@ -41,8 +33,6 @@ from .version import __version__
 __all__ = [
     "export_onnx",
     "run_onnx",
-    "add_export_parser",
-    "cmd_export",
     "OnnxSeparator",
     "DEFAULT_OPSET",
 ]
@@ -326,8 +316,8 @@ def export_onnx(
         >>> info["queries"], info["sample_rate"]  # doctest: +SKIP
         (['a dog barks', 'a man speaks'], 16000)
     """
-    queries = _check_queries(queries, "queries")
-    negatives = _check_queries(negatives, "negatives", allow_empty=True)
+    queries = check_text_queries(queries, "queries")
+    negatives = check_text_queries(negatives, "negatives", allow_empty=True)
     path = os.fspath(path)
     if path.lower().endswith(".json"):
         raise ValueError(f"path must be the .onnx file (the .json goes beside it), got {path}")
@@ -345,7 +335,7 @@ def export_onnx(
             "its outputs with the encoder's audio tower, which the graph does not hold; "
             "only text-conditioned separators export"
         )
-    json_path = _sidecar(path)
+    json_path = sidecar_path(path)
     refuse_overwrite(path, json_path, force=force)
     try:
         import onnx

@@ -5,44 +5,11 @@ that ``asteroid-wsas --help`` starts without importing torch.
 """
 
 import argparse
-import os
-from typing import Any, List
 
+from .export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_text_queries, sidecar_path
 from .utils import refuse_overwrite
 
-__all__ = ["add_export_parser", "cmd_export", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
-
-# 17: LayerNorm is one ONNX op from 17 on; the TorchScript exporter goes up to 20
-DEFAULT_OPSET = 17
-MIN_OPSET = 14  # scaled_dot_product_attention exports from 14 on
-MAX_OPSET = 20
-
-
-def _check_queries(queries: Any, argument: str, allow_empty: bool = False) -> List[str]:
-    """Text queries as a list, or a ValueError naming the argument."""
-    if queries is None:
-        queries = []
-    elif isinstance(queries, str):
-        queries = [queries]
-    else:
-        queries = list(queries)
-    if not queries and not allow_empty:
-        raise ValueError(f"{argument} must hold at least one query")
-    for k, query in enumerate(queries):
-        if not isinstance(query, str):
-            raise ValueError(
-                f"{argument}[{k}] must be a text; image queries cannot be exported, got "
-                f"{type(query).__name__}"
-            )
-        if not query.strip():
-            raise ValueError(f"{argument}[{k}] is an empty text")
-        if query.startswith("image:"):
-            raise ValueError(f"{argument}[{k}] is an image query ({query!r}); export takes texts")
-    return queries
-
-
-def _sidecar(path: str) -> str:
-    return os.path.splitext(path)[0] + ".json"
+__all__ = ["add_export_parser", "cmd_export"]
 
 
 def add_export_parser(sub) -> argparse.ArgumentParser:
@@ -128,9 +95,9 @@ def cmd_export(args: argparse.Namespace) -> None:
     from .separator import Separator
 
     # checked before the model is loaded: a refusal costs nothing
-    _check_queries(args.queries, "--queries")
-    _check_queries(args.negative, "--negative", allow_empty=True)
-    refuse_overwrite(args.output, _sidecar(args.output), force=args.force)
+    check_text_queries(args.queries, "--queries")
+    check_text_queries(args.negative, "--negative", allow_empty=True)
+    refuse_overwrite(args.output, sidecar_path(args.output), force=args.force)
     separator = Separator.from_pretrained(args.model)
     info = export_onnx(
         separator,
@@ -149,4 +116,4 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"onnxruntime vs PyTorch on 1 s of noise: SNR {snr:.1f} dB")
     elif not args.no_verify:
         print("not verified: pip install onnxruntime to check the file against PyTorch")
-    print(f"{_sidecar(args.output)}: queries, rate, shapes, limitations")
+    print(f"{sidecar_path(args.output)}: queries, rate, shapes, limitations")

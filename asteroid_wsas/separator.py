@@ -23,7 +23,7 @@ from torch import nn
 from .encoders.base import Query, encode_queries
 from .encoders.loading import encoder_beside, load_encoder
 from .models import TextCondUNet
-from .registry import model_from_package
+from .models.registry import model_from_package
 from .utils import fast_bf16, refuse_overwrite
 
 __all__ = [

@@ -1,12 +1,12 @@
 """Small shared rules: overwriting files, and where bf16 is fast."""
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, MutableMapping, Optional, Union
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["refuse_overwrite", "fast_bf16", "query_slug"]
+__all__ = ["refuse_overwrite", "fast_bf16", "query_slug", "register_named"]
 
 
 def refuse_overwrite(*paths: Union[str, os.PathLike], force: bool = False) -> None:
@@ -67,3 +67,22 @@ def query_slug(query: str) -> str:
         return "image_" + query_slug(stem)
     slug = re.sub(r"[^a-z0-9]+", "_", query.lower()).strip("_")
     return slug[:60] or "query"
+
+
+def register_named(table: MutableMapping[str, type], cls: type, base: type, kind: str) -> type:
+    """Add ``cls`` to ``table`` under ``cls.name`` (the datasets' and objectives' registries).
+
+    Re-registering a class of the same qualified name (a reloaded module) replaces it.
+
+    Raises:
+        TypeError: ``cls`` does not subclass ``base`` or has no name of its own.
+        ValueError: Another class already has the name.
+    """
+    name = getattr(cls, "name", None)
+    if not (isinstance(cls, type) and issubclass(cls, base)) or name in (None, "", base.name):
+        raise TypeError(f"a {kind} must subclass {base.__name__} and set name, got {cls!r}")
+    existing = table.get(name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"{kind} {name!r} is already registered ({existing.__qualname__})")
+    table[name] = cls
+    return cls

@@ -19,11 +19,10 @@ from asteroid_wsas.export import (  # noqa: E402
     INPUT_NAME,
     OUTPUT_NAME,
     OnnxSeparator,
-    add_export_parser,
-    cmd_export,
     export_onnx,
     run_onnx,
 )
+from asteroid_wsas.export_cli import add_export_parser, cmd_export  # noqa: E402
 from asteroid_wsas.separator import separate_batch  # noqa: E402
 from asteroid_wsas.version import __version__  # noqa: E402
 

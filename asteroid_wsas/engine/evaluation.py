@@ -95,7 +95,7 @@ def build_manifest(
 def load_separator(path: PathLike):
     """The model of a ``best_model.pth`` (any registered class; MixIT's carries its
     learned queries, also in files written before the model held them)."""
-    from ..registry import model_from_package
+    from ..models.registry import model_from_package
 
     package = torch.load(path, map_location="cpu", weights_only=True)
     model = model_from_package(package).eval()

@@ -127,7 +127,7 @@ def recipe_encoder(spec: str, exp_dir: Optional[PathLike] = None):
 def build_model(conf: Dict[str, Any], encoder):
     """The separator of ``conf["model"]``: ``name`` (a registered class, default
     ``TextCondUNet``) and its arguments, with the encoder's text sizes and the data rate."""
-    from ..registry import get_model_class
+    from ..models.registry import get_model_class
 
     args = dict(conf.get("model") or {})
     cls = get_model_class(args.pop("name", "TextCondUNet"))
