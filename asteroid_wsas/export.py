@@ -27,7 +27,7 @@ from torch import nn
 from .encoders.base import encode_queries
 from .export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_text_queries, sidecar_path
 from .models import TextCondUNet
-from .utils import refuse_overwrite
+from .utils import atomic_path, atomic_write, device_of, refuse_overwrite
 from .version import __version__
 
 __all__ = [
@@ -344,7 +344,7 @@ def export_onnx(
 
     encoder = separator.encoder
     # export and verify on the CPU in fp32: a GPU's TF32 convolutions would blur the check
-    devices = [_device_of(model), _device_of(encoder)]
+    devices = [device_of(model), device_of(encoder)]
     was_training = model.training
     model.eval().cpu()
     encoder.cpu()
@@ -393,7 +393,8 @@ def export_onnx(
             entry.key, entry.value = key, json.dumps(info[key])
         graph.producer_name = "asteroid-wsas"
         graph.producer_version = __version__
-        onnx.save(graph, path)
+        with atomic_path(path, suffix=".onnx.part") as part:  # whole, or the old file kept
+            onnx.save(graph, part)
         if verify:
             snr = _verify(separator, queries, negatives, path)
             info["verified_snr_db"] = snr
@@ -408,15 +409,10 @@ def export_onnx(
             os.remove(traced)
         model.to(devices[0]).train(was_training)
         encoder.to(devices[1])
-    with open(json_path, "w", encoding="utf-8") as f:
+    with atomic_write(json_path, "w", encoding="utf-8") as f:
         json.dump({k: v for k, v in info.items() if k not in ("onnx", "json")}, f, indent=2)
         f.write("\n")
     return info
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    param = next(module.parameters(), None)
-    return torch.device("cpu") if param is None else param.device
 
 
 def _describe(model, queries, negatives, opset, path, json_path) -> Dict[str, Any]:

@@ -24,7 +24,7 @@ from .encoders.base import Query, encode_queries
 from .encoders.loading import encoder_beside, load_encoder
 from .models import TextCondUNet
 from .models.registry import model_from_package
-from .utils import fast_bf16, refuse_overwrite
+from .utils import atomic_path, device_of, fast_bf16, refuse_overwrite
 
 __all__ = [
     "Separator",
@@ -291,22 +291,18 @@ class OutputFiles:
             raise ValueError(f"subtype must be one of {', '.join(WAV_SUBTYPES)}, got {subtype}")
         self.paths = [os.fspath(p) for p in paths]
         self.sample_rate, self.channels, self.subtype = int(sample_rate), int(channels), subtype
-        self.parts: List[str] = []
+        self.commits = contextlib.ExitStack()  # one atomic_path per file, renamed together
         self.files: List[Any] = []
         self.peak = 0.0  # the largest magnitude written (clipped above 1 in integer formats)
 
     def __enter__(self) -> "OutputFiles":
-        import uuid
-
         import soundfile as sf
 
         try:
             for path in self.paths:
-                folder, name = os.path.split(os.path.abspath(path))
-                os.makedirs(folder, exist_ok=True)
-                # a unique name of our own (mkstemp would make the file private: mode 600)
-                part = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
-                self.parts.append(part)
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                # a unique name beside it (mkstemp would make the file private: mode 600)
+                part = self.commits.enter_context(atomic_path(path))
                 self.files.append(
                     sf.SoundFile(
                         part,
@@ -353,12 +349,12 @@ class OutputFiles:
     def _close(self, keep: bool) -> None:
         for f in self.files:
             f.close()
-        for part, path in zip(self.parts, self.paths):
-            if keep:
-                os.replace(part, path)
-            elif os.path.exists(part):
-                os.remove(part)
-        self.files, self.parts = [], []
+        self.files = []
+        if keep:  # every file renamed into place
+            self.commits.close()
+        else:  # every temporary file removed
+            self.commits.__exit__(RuntimeError, RuntimeError("not kept"), None)
+        self.commits = contextlib.ExitStack()
 
 
 IMAGE_PREFIX = "image:"
@@ -1287,7 +1283,7 @@ class Separator(nn.Module):
         rate = self.sample_rate if sample_rate is None else int(sample_rate)
         if rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-        device = torch.device(device) if device is not None else _device_of(self.model)
+        device = torch.device(device) if device is not None else device_of(self.model)
         dtype = _autocast_dtype(device, precision)
         self.encoder.to(device)
 
@@ -1479,7 +1475,7 @@ class Separator(nn.Module):
         """The input as read, and at the model's rate on ``device`` (channels are the batch),
         with the device and the autocast dtype."""
         wav, rate, kind, one_d = load_audio(audio, sample_rate)
-        device = torch.device(device) if device is not None else _device_of(self.model)
+        device = torch.device(device) if device is not None else device_of(self.model)
         dtype = _autocast_dtype(device, precision)
         self.encoder.to(device)
         x = wav if rate == self.sample_rate else resample(wav, rate, self.sample_rate)
@@ -1555,10 +1551,6 @@ def _sha256(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
 
 
 def _autocast_dtype(device: torch.device, precision: str) -> Optional[torch.dtype]:

@@ -8,7 +8,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from ..utils import refuse_overwrite
+from ..utils import atomic_write, refuse_overwrite
 
 __all__ = ["read_metrics_file", "read_curve", "seed_curves", "plot_curves"]
 
@@ -152,13 +152,6 @@ def plot_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # the umask's permissions
-    try:
-        with open(tmp, "wb") as f:
-            fig.savefig(f, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "wb") as f:  # the umask's permissions
+        fig.savefig(f, format="png", dpi=110)
     return str(path)

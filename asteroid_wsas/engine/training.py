@@ -41,7 +41,7 @@ from ..losses.objectives import OBJECTIVES, make_objective
 from ..models.classifier import dataset_classes
 from .config import objective_args, save_conf
 from .curves import read_metrics_file
-from ..utils import fast_bf16
+from ..utils import atomic_write, fast_bf16
 
 __all__ = [
     "recipe_encoder",
@@ -412,17 +412,10 @@ def _step(row: Dict[str, Any]) -> Optional[int]:
 def _write_rows_atomic(path: str, fieldnames: List[str], rows: List[Dict[str, Any]]) -> None:
     """Write a CSV through a temporary file in the same folder: a kill mid-write leaves the
     old file whole."""
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fieldnames)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 class HistoryWriter(ExperimentWriter):

@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
+from ..utils import device_of
+
 __all__ = [
     "CLAP_METRICS",
     "CLAP_LABELS",
@@ -206,7 +208,7 @@ class ClapScorer:
         view = SimpleNamespace(encoder=self.encoder, sample_rate=self.sample_rate)
         out = []
         with self._scoring():
-            device = _device_of(self.encoder)
+            device = device_of(self.encoder)
             for chunk in wav.split(self.batch_size):
                 chunk = chunk.to(device)
                 if int(sample_rate) != self.sample_rate:
@@ -415,11 +417,6 @@ def _signals(x: ArrayLike, name: str) -> torch.Tensor:
     if not torch.isfinite(wav).all():
         raise ValueError(f"{name} holds NaN or infinite samples")
     return wav
-
-
-def _device_of(module) -> torch.device:
-    param = next(module.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 def summarize(values: Sequence[float]) -> Dict[str, Optional[float]]:
