@@ -540,7 +540,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_examples(args: argparse.Namespace) -> None:
-    from .engine.examples import examples
+    from .reporting.examples import examples
 
     if not os.path.isfile(args.model):
         raise ValueError(f"--model {args.model} not found")
@@ -739,7 +739,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from .engine.report import compare, format_report, plot_curves, report_notes, write_report
+    from .reporting.report import compare, format_report, plot_curves, report_notes, write_report
 
     rows = {}
     for item in args.experiments:
@@ -772,7 +772,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def _paper_runs(args: argparse.Namespace):
-    from .engine.paper import paper_runs
+    from .reporting.paper import paper_runs
 
     from fnmatch import fnmatchcase
 
@@ -812,8 +812,8 @@ def cmd_paper_runs(args: argparse.Namespace) -> None:
 
 
 def cmd_paper_tables(args: argparse.Namespace) -> None:
-    from .engine.paper import paper_tables
-    from .engine.report import report_notes
+    from .reporting.paper import paper_tables
+    from .reporting.report import report_notes
 
     notes = report_notes(args.wall_time, args.note or ())
     paper_tables(

@@ -23,9 +23,10 @@ import yaml
 from asteroid_wsas.cli import main
 from asteroid_wsas.data.synthetic import write_music_layout
 from asteroid_wsas.engine.config import load_conf
-from asteroid_wsas.engine.curves import plot_curves, read_curve
+from asteroid_wsas.reporting.curves import plot_curves, read_curve
 from asteroid_wsas.engine.evaluation import build_manifest
-from asteroid_wsas.engine.training import UnsafeCheckpointError, read_checkpoint, train
+from asteroid_wsas.engine.callbacks import UnsafeCheckpointError, read_checkpoint
+from asteroid_wsas.engine.training import train
 from tests.helpers import tiny_encoder
 
 # 18 training mixtures of 2 = 9 steps per epoch, the whole budget: no epoch end before it.

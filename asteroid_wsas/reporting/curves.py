@@ -1,6 +1,5 @@
 """Validation curves of a comparison: mean over seeds with the min-max band (PNG)."""
 
-import csv
 import math
 import os
 from pathlib import Path
@@ -8,32 +7,12 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from ..engine.callbacks import read_metrics_file
 from ..utils import atomic_write, refuse_overwrite
 
-__all__ = ["read_metrics_file", "read_curve", "seed_curves", "plot_curves"]
+__all__ = ["read_curve", "seed_curves", "plot_curves"]
 
 PathLike = Union[str, os.PathLike]
-
-
-def read_metrics_file(path: PathLike) -> Tuple[List[str], List[Dict[str, str]]]:
-    """The header and rows of a Lightning ``metrics.csv`` (nothing when there is no file).
-
-    Args:
-        path: The CSV file.
-
-    Returns:
-        tuple: (column names, rows as dicts of strings; empty cells are ``""``).
-
-    Examples:
-        >>> read_metrics_file("/no/such/metrics.csv")
-        ([], [])
-    """
-    if not os.path.isfile(path):
-        return [], []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
 
 
 def read_curve(exp_dir: PathLike, metric: str = "val_sdr") -> Tuple[List[int], List[float]]:
