@@ -127,6 +127,15 @@ DEPARTURES: List[Departure] = [
         "them (per_query)",
     ),
     Departure(
+        "per-device batch",
+        "training.replica_batch",
+        None,
+        2,
+        "BatchNorm statistics and L_CNT's negatives over the whole batch of a step (null), or "
+        "per chunk of 2 mixtures of mixtures, as each of the authors' 8 DDP processes (2 per "
+        "GPU, no synchronised BatchNorm, no gathered negatives) has them",
+    ),
+    Departure(
         "bf16",
         "training.precision",
         "auto",

@@ -43,6 +43,7 @@ def test_the_authors_values_are_their_codes():
     assert departure("clipping").authors is None
     assert departure("pooled BN").authors == "per_query"
     assert departure("pooled negatives").authors == "slot"
+    assert departure("per-device batch").authors == 2  # 16 mixtures of mixtures on 8 GPUs
     with pytest.raises(ValueError, match="no departure 'nope'"):
         departure("nope")
 

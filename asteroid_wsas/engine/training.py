@@ -32,7 +32,7 @@ from ..data import (
 from ..data.mixing import Repeated
 from ..data.registry import LabelledSolos, clean_data, frames_block, get_dataset
 from ..encoders.loading import load_encoder
-from ..losses.objectives import OBJECTIVES, make_objective
+from ..losses.objectives import OBJECTIVES, WeakObjective, make_objective
 from ..models.classifier import dataset_classes
 from ..utils import fast_bf16
 from .callbacks import (
@@ -202,6 +202,8 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
     torch.manual_seed(conf["training"].get("seed", 0))
     model = build_model(conf, encoder)
     model.bn_stats = conf["training"].get("bn_stats", "pooled")
+    replica = conf["training"].get("replica_batch")
+    model.bn_replica_batch = replica
     sets = train_datasets(conf)
     loaders = train_loaders(conf, sets)
     train_loader = (
@@ -226,9 +228,25 @@ def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional
     # how a MixIT model's outputs answer queries (validation): a separation setting
     selection = args.pop("selection", OBJECTIVES[conf["objective"]["name"]].selection)
     objective = make_objective(conf["objective"]["name"], model, **args)
+    if replica is not None:
+        _check_replica(conf, replica)
+        for part in objective.modules():  # weak, and semi's weak part
+            if isinstance(part, WeakObjective):
+                part.replica_batch = int(replica)
     system_conf = {k: conf[k] for k in ("optim", "scheduler") if conf.get(k)}
     system_conf["selection"] = selection
     return WeakSupSystem(model, encoder, objective, train_loader, val_loader, config=system_conf)
+
+
+def _check_replica(conf: Dict[str, Any], replica: Any) -> None:
+    """``training.replica_batch`` must divide the step's mixtures of mixtures."""
+    groups = max(conf["training"]["batch_size"] // N_MIX, 1)
+    if not isinstance(replica, int) or replica < 1 or groups % replica:
+        raise ValueError(
+            f"training.replica_batch must be a positive integer that divides the "
+            f"{groups} mixtures of mixtures of a step (training.batch_size / {N_MIX}), "
+            f"got {replica!r}"
+        )
 
 
 def query_frames(conf: Dict[str, Any]) -> Dict[str, Any]:

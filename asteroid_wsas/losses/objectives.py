@@ -137,6 +137,9 @@ class WeakObjective(Objective):
         targets_over_p: Divide the mixture targets of L_URL and L_CRL by P: the authors'
             MUSIC / VGGSound code divides each mixture twice (``_mix_n``), so its targets
             sum to mix / P, likely unintended; reproduced only on request.
+        replica_batch: L_CNT per chunk of this many mixtures of mixtures, averaged over the
+            chunks (None: the whole batch): the authors' 8 DDP processes each compute it
+            on their own 2 (``training.replica_batch``), and DDP averages their gradients.
     """
 
     name = "weak"
@@ -153,8 +156,12 @@ class WeakObjective(Objective):
         cnt_text_mask: bool = True,
         cnt_row_weights: bool = True,
         targets_over_p: bool = False,
+        replica_batch: Optional[int] = None,
     ):
         super().__init__()
+        if replica_batch is not None and int(replica_batch) < 1:
+            raise ValueError(f"replica_batch must be a positive integer, got {replica_batch}")
+        self.replica_batch = None if replica_batch is None else int(replica_batch)
         if cnt_negatives not in self.CNT_NEGATIVES:
             raise ValueError(
                 f"cnt_negatives must be one of {self.CNT_NEGATIVES}, got {cnt_negatives!r}"
@@ -283,8 +290,33 @@ class WeakObjective(Objective):
             shape: ``(B, N, P)``.
 
         Returns:
-            torch.Tensor: the scalar L_CNT (summed over the N mixture slots).
+            torch.Tensor: the scalar L_CNT (summed over the N mixture slots; with
+            ``replica_batch``, averaged over the chunks).
         """
+        n_batch, n_mix, n_phrases = shape
+        replica = self.replica_batch or n_batch
+        if n_batch % replica:
+            raise ValueError(
+                f"a batch of {n_batch} mixtures of mixtures is not a multiple of "
+                f"replica_batch={replica} (training.replica_batch)"
+            )
+        if replica < n_batch:  # each replica's loss on its own rows; DDP averages them
+            size = replica * n_mix * n_phrases
+            parts = [
+                self._contrastive(
+                    audio[s : s + size],
+                    text[s : s + size],
+                    logit_scale,
+                    phrases[s : s + size],
+                    row_weights[s : s + size],
+                    (replica, n_mix, n_phrases),
+                )
+                for s in range(0, len(phrases), size)
+            ]
+            return sum(parts) / len(parts)
+        return self._contrastive(audio, text, logit_scale, phrases, row_weights, shape)
+
+    def _contrastive(self, audio, text, logit_scale, phrases, row_weights, shape):
         n_batch, n_mix, n_phrases = shape
         ids = text_ids(phrases, device=audio.device) if self.cnt_text_mask else None
         weights = row_weights if self.cnt_row_weights else None

@@ -34,18 +34,23 @@ class QueryBatchNorm2d(nn.BatchNorm2d):
     :class:`~asteroid_wsas.TextCondUNet` for one call when its ``bn_stats`` is
     ``"per_query"``) reproduces that in the one batched call:
 
-    - ``("groups", k)``: the rows are k queries of B mixtures; each query's slice is
+    - ``("groups", k, r)``: the rows are k queries of B mixtures; each query's slice is
       normalised by its own mean and variance over (B, H, W), and the running averages take
       k momentum updates in query order;
-    - ``("repeat", k)``: the rows are B mixtures shared by k queries (the text-free levels,
-      which one call per query would compute k times on the same input): pooled statistics,
-      and k momentum updates of the running averages with them.
+    - ``("repeat", k, r)``: the rows are B mixtures shared by k queries (the text-free
+      levels, which one call per query would compute k times on the same input): pooled
+      statistics, and k momentum updates of the running averages with them.
+
+    ``r`` (None: all B) is the batch of one of the authors' DDP processes (2 mixtures of
+    mixtures per GPU, no synchronised BatchNorm): the statistics are then taken per chunk of
+    r consecutive mixtures, and the running averages follow the first chunk's, as the
+    checkpoint of their rank 0 holds them.
 
     Outside training, or with :attr:`query_stats` None, it is ``nn.BatchNorm2d``; its
     state dict is the same, so files saved with either load into the other.
     """
 
-    query_stats: Optional[Tuple[str, int]] = None
+    query_stats: Optional[Tuple[str, int, Optional[int]]] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         stats = self.query_stats
@@ -53,19 +58,21 @@ class QueryBatchNorm2d(nn.BatchNorm2d):
             return super().forward(x)
         if self.momentum is None:
             raise ValueError("per-query BatchNorm needs a momentum (not a cumulative average)")
-        kind, k = stats
-        if kind == "repeat":
-            out = F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
-            with torch.no_grad():
-                var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), correction=0)
-                self._update_running(mean[None], var[None], x.numel() // x.shape[1], k)
-            return out
-        if kind != "groups" or x.shape[0] % k:
-            raise ValueError(f"query_stats {stats!r} do not fit a batch of {x.shape[0]} rows")
+        kind, k, replica = stats
+        groups = k if kind == "groups" else 1
+        n_batch = x.shape[0] // groups
+        replica = replica or n_batch
+        if kind not in ("groups", "repeat") or x.shape[0] % groups or n_batch % replica:
+            raise ValueError(
+                f"query_stats {stats!r} do not fit a batch of {x.shape[0]} rows (the batch "
+                "must be a multiple of training.replica_batch)"
+            )
         weight = self.weight if self.affine else torch.ones_like(self.running_mean)
         bias = self.bias if self.affine else torch.zeros_like(self.running_mean)
-        out, mean, var = _GroupedBatchNorm.apply(x, weight, bias, k, self.eps)
-        self._update_running(mean, var, x.numel() // (k * x.shape[1]), 1)
+        out, mean, var = _GroupedBatchNorm.apply(x, weight, bias, groups, replica, self.eps)
+        # the first chunk's statistics: the running averages of the authors' rank 0
+        count = replica * x.shape[2] * x.shape[3]
+        self._update_running(mean[0], var[0], count, k if kind == "repeat" else 1)
         return out
 
     @torch.no_grad()
@@ -85,38 +92,41 @@ class QueryBatchNorm2d(nn.BatchNorm2d):
         self.num_batches_tracked.add_(steps)
 
 
-def _grouped(x: torch.Tensor, k: int, layout: Optional[torch.memory_format] = None):
-    """A view of ``(B k, C, H, W)`` rows as 4-D groups in memory order: ``(B, k, H W, C)``
-    for a channels-last map, ``(B, k, C, H W)`` otherwise (a copy when ``x`` is in neither
-    layout, or not in ``layout`` when given).
+def _grouped(x: torch.Tensor, k: int, replica: int, layout: Optional[torch.memory_format] = None):
+    """A view of ``(B k, C, H, W)`` rows as groups in memory order: ``(B / r, r, k, H W, C)``
+    for a channels-last map, ``(B / r, r, k, C, H W)`` otherwise (a copy when ``x`` is in
+    neither layout, or not in ``layout`` when given).
 
     Returns:
-        tuple: the view, the dims to reduce, the shape that (k, C) statistics take to
+        tuple: the view, the dims to reduce, the shape that (B / r, k, C) statistics take to
         broadcast over it, and its layout.
     """
     n_rows, channels, height, width = x.shape
+    chunks = n_rows // (k * replica)
     if layout is None:
         nhwc = channels > 1 and x.is_contiguous(memory_format=torch.channels_last)
         layout = torch.channels_last if nhwc else torch.contiguous_format
     x = x.contiguous(memory_format=layout)
     if layout == torch.channels_last:
-        view = x.permute(0, 2, 3, 1).reshape(n_rows // k, k, height * width, channels)
-        return view, (0, 2), (1, k, 1, channels), layout
-    view = x.reshape(n_rows // k, k, channels, height * width)
-    return view, (0, 3), (1, k, channels, 1), layout
+        view = x.permute(0, 2, 3, 1).reshape(chunks, replica, k, height * width, channels)
+        return view, (1, 3), (chunks, 1, k, 1, channels), layout
+    view = x.reshape(chunks, replica, k, channels, height * width)
+    return view, (1, 4), (chunks, 1, k, channels, 1), layout
 
 
 class _GroupedBatchNorm(torch.autograd.Function):
-    """Training BatchNorm with statistics per group of rows (query ``q`` = rows ``q::k``),
-    on the map's memory as it is (no copies of a channels-last map), sums accumulated in
-    fp32 whatever the map's dtype; the backward is BatchNorm's, per group. Returns the
-    output and the groups' (mean, biased variance), :math:`(k, C)` fp32."""
+    """Training BatchNorm with statistics per group of rows: query ``q`` of chunk ``c`` is
+    the rows ``q::k`` of mixtures ``c r .. (c + 1) r``; on the map's memory as it is (no
+    copies of a channels-last map), sums accumulated in fp32 whatever the map's dtype;
+    the backward is BatchNorm's, per group. Returns the output and the groups' (mean,
+    biased variance), :math:`(B / r, k, C)` fp32."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, k, eps):
-        view, dims, shape, layout = _grouped(x, k)
-        count = view.numel() // (k * x.shape[1])
+    def forward(ctx, x, weight, bias, k, replica, eps):
+        view, dims, shape, layout = _grouped(x, k, replica)
+        count = replica * x.shape[2] * x.shape[3]
         mean = view.mean(dims, dtype=torch.float32)
+        # E[x^2] - E[x]^2 in fp32: exact enough unless |mean| / std passes ~300
         square = torch.linalg.vector_norm(view, 2, dims, dtype=torch.float32).square()
         var = (square / count - mean.square()).clamp_min(0)
         invstd = torch.rsqrt(var + eps)
@@ -124,19 +134,20 @@ class _GroupedBatchNorm(torch.autograd.Function):
         shift = (bias.float() - mean * invstd * weight.float()).reshape(shape)
         # written into a map of the view's layout: a view as output would break in-place use
         out = torch.empty_like(x, memory_format=layout)
-        torch.addcmul(shift.to(x.dtype), view, scale.to(x.dtype), out=_grouped(out, k, layout)[0])
+        target = _grouped(out, k, replica, layout)[0]
+        torch.addcmul(shift.to(x.dtype), view, scale.to(x.dtype), out=target)
         ctx.save_for_backward(x, weight, mean, invstd)
-        ctx.k, ctx.layout = k, layout
+        ctx.k, ctx.replica, ctx.layout = k, replica, layout
         ctx.mark_non_differentiable(mean, var)
         return out, mean, var
 
     @staticmethod
     def backward(ctx, grad, _mean_grad, _var_grad):
         x, weight, mean, invstd = ctx.saved_tensors
-        k = ctx.k
-        view, dims, shape, layout = _grouped(x, k, ctx.layout)
-        gview = _grouped(grad.to(x.dtype), k, layout)[0]
-        count = view.numel() // (k * x.shape[1])
+        k, replica = ctx.k, ctx.replica
+        view, dims, shape, layout = _grouped(x, k, replica, ctx.layout)
+        gview = _grouped(grad.to(x.dtype), k, replica, layout)[0]
+        count = replica * x.shape[2] * x.shape[3]
         sum_g = gview.sum(dims, dtype=torch.float32)
         sum_gx = (gview * view).sum(dims, dtype=torch.float32)
         sum_gxhat = (sum_gx - mean * sum_g) * invstd  # sum of g * (x - mean) / std
@@ -148,17 +159,14 @@ class _GroupedBatchNorm(torch.autograd.Function):
             b = -w * invstd.square() * sum_gxhat / count
             c = -a * sum_g / count - b * mean
             grad_x = torch.empty_like(x, memory_format=layout)
+            grouped = _grouped(grad_x, k, replica, layout)[0]
             torch.addcmul(
-                c.reshape(shape).to(x.dtype),
-                view,
-                b.reshape(shape).to(x.dtype),
-                out=_grouped(grad_x, k, layout)[0],
+                c.reshape(shape).to(x.dtype), view, b.reshape(shape).to(x.dtype), out=grouped
             )
-            grouped = _grouped(grad_x, k, layout)[0]
             grouped.addcmul_(gview, a.reshape(shape).to(x.dtype))
-        grad_w = sum_gxhat.sum(0).to(weight.dtype) if ctx.needs_input_grad[1] else None
-        grad_b = sum_g.sum(0).to(weight.dtype) if ctx.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b, None, None
+        grad_w = sum_gxhat.sum((0, 1)).to(weight.dtype) if ctx.needs_input_grad[1] else None
+        grad_b = sum_g.sum((0, 1)).to(weight.dtype) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b, None, None, None
 
 
 def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:

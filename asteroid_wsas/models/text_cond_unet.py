@@ -185,6 +185,9 @@ class TextCondUNet(SafeBaseModel):
         # training pooled over all (mixture, query) rows of a call, or per query over the
         # mixtures, as the authors' one call per query has them (QueryBatchNorm2d).
         self.bn_stats = "pooled"
+        # ... and, per query, over all B mixtures (None) or per chunk of this many, as the
+        # authors' 8 DDP processes of 2 mixtures of mixtures each have them (no SyncBN)
+        self.bn_replica_batch: Optional[int] = None
         # Opt-in (compile_inference): the U-Net compiled with torch.compile, used without
         # autograd only; not saved, pickled or copied.
         self._compiled_unet = None
@@ -343,7 +346,7 @@ class TextCondUNet(SafeBaseModel):
             return
         norms = [m for m in self.modules() if isinstance(m, QueryBatchNorm2d)]
         for norm in norms:
-            norm.query_stats = (kind, n_queries)
+            norm.query_stats = (kind, n_queries, self.bn_replica_batch)
         try:
             yield
         finally:

@@ -215,3 +215,26 @@ def test_pit_through_the_config_path_is_scored_by_assignment(tmp_path):
     system = T.build_system(conf, tmp_path, None)
     assert system.loss_func.name == "pit" and system.config["selection"] == "assignment"
     assert set(T.train_datasets(conf)) == {"clean"}
+
+
+def test_the_authors_protocol_reaches_the_model_and_the_objective(tmp_path):
+    write_music_layout(str(tmp_path / "m"), videos_per_class=5, seconds=0.5, sample_rate=8000)
+    (tmp_path / "encoder").mkdir()
+    torch.save(tiny_encoder(["the sound of"]).serialize(), tmp_path / "encoder" / "tiny.pth")
+    path = _conf(tmp_path)
+    conf = C.load_conf(path, {"protocol": "authors", "training": {"batch_size": 8}})
+    for name in ("weak", "semi"):
+        conf["objective"]["name"] = name
+        system = T.build_system(conf, tmp_path, None)
+        model = system.model
+        assert model.bn_stats == "per_query" and model.bn_replica_batch == 2
+        weak = system.loss_func if name == "weak" else system.loss_func.weak
+        assert weak.replica_batch == 2 and weak.cnt_negatives == "slot"
+        assert not weak.cnt_text_mask and not weak.cnt_row_weights
+        assert system.config["scheduler"]["name"] == "step"
+    ours = T.build_system(C.load_conf(path), tmp_path, None)
+    assert ours.model.bn_stats == "pooled" and ours.model.bn_replica_batch is None
+    assert ours.loss_func.replica_batch is None and ours.loss_func.cnt_negatives == "batch"
+    conf["training"]["replica_batch"] = 3  # 4 mixtures of mixtures per step
+    with pytest.raises(ValueError, match="training.replica_batch must be a positive integer"):
+        T.build_system(conf, tmp_path, None)

@@ -399,6 +399,34 @@ def test_authors_contrastive_loss_is_one_cross_entropy_per_mixture_slot():
         WeakObjective(cnt_negatives="all")
 
 
+def test_replica_batch_averages_the_loss_of_each_devices_own_rows():
+    """The authors' 8 DDP processes each compute L_CNT on their own 2 mixtures of mixtures
+    (negatives: those of the same process), and DDP averages the gradients."""
+    gen = torch.Generator().manual_seed(4)
+    n_batch, n_mix, n_phrases, replica = 4, 2, 3, 2
+    rows = n_batch * n_mix * n_phrases
+    audio = F.normalize(torch.randn(rows, 8, generator=gen), dim=-1)
+    text = F.normalize(torch.randn(rows, 8, generator=gen), dim=-1)
+    phrases = [f"p{i}" for i in range(rows)]
+    weights = torch.full((rows,), 1 / n_phrases)
+    theirs = WeakObjective(
+        cnt_negatives="slot", cnt_text_mask=False, cnt_row_weights=False, replica_batch=replica
+    )
+    got = theirs.contrastive(audio, text, 5.0, phrases, weights, (n_batch, n_mix, n_phrases))
+    size = replica * n_mix * n_phrases
+    expected = sum(
+        _slot_reference(audio[s : s + size], text[s : s + size], 5.0, replica, n_mix, n_phrases)
+        for s in range(0, rows, size)
+    ) / (n_batch // replica)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    whole = _slot_reference(audio, text, 5.0, n_batch, n_mix, n_phrases)
+    assert abs(whole - expected) > 1e-3  # fewer negatives: another value
+    with pytest.raises(ValueError, match="replica_batch=3"):
+        WeakObjective(replica_batch=3).contrastive(audio, text, 5.0, phrases, weights, (4, 2, 3))
+    with pytest.raises(ValueError, match="positive integer"):
+        WeakObjective(replica_batch=0)
+
+
 def test_targets_over_p_divides_the_mixture_targets_as_the_authors_code():
     batch, masks, sources = oracle_batch()
     model = OracleSeparator(masks)

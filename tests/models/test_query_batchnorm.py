@@ -34,7 +34,7 @@ def test_groups_equal_one_plain_batchnorm_call_per_query_in_order(layout):
     ours = _norm()
     plain = nn.BatchNorm2d(3)
     plain.load_state_dict(ours.state_dict())
-    ours.query_stats = ("groups", k)
+    ours.query_stats = ("groups", k, None)
     out = ours(x)
     # reference: the rows of query q are x[q::k] (query index fastest); one call each
     x_ref = x.detach().clone().requires_grad_()
@@ -59,7 +59,7 @@ def test_bf16_and_tiny_maps_follow_the_fp32_reference(size):
     x = x.contiguous(memory_format=torch.channels_last)
     ours, plain = _norm(8), nn.BatchNorm2d(8)
     plain.load_state_dict(ours.state_dict())
-    ours.query_stats = ("groups", k)
+    ours.query_stats = ("groups", k, None)
     low = x.to(torch.bfloat16).requires_grad_()
     out = ours(low)
     assert out.dtype == torch.bfloat16
@@ -73,11 +73,48 @@ def test_bf16_and_tiny_maps_follow_the_fp32_reference(size):
     assert torch.allclose(low.grad.float(), ref_in.grad, atol=5e-2, rtol=5e-2)
 
 
+@pytest.mark.parametrize("kind", ["groups", "repeat"])
+def test_replica_chunks_are_normalised_apart_and_the_first_keeps_the_running_stats(kind):
+    """The authors' 8 GPUs hold 2 mixtures of mixtures each, without synchronised BatchNorm:
+    each GPU's queries are normalised over its own 2 mixtures, and rank 0's running
+    statistics are the ones saved."""
+    n_batch, k, replica = 6, 3, 2
+    groups = k if kind == "groups" else 1
+    x = torch.randn(n_batch * groups, 4, 3, 5).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    ours, plain = _norm(4, seed=3), nn.BatchNorm2d(4)
+    plain.load_state_dict(ours.state_dict())
+    ours.query_stats = (kind, k, replica)
+    out = ours(x)
+    ref_in = x.detach().clone().requires_grad_()
+    ranks = []
+    for chunk in range(n_batch // replica):  # one "GPU" each, its own copy of the module
+        gpu = copy.deepcopy(plain)
+        rows = ref_in[chunk * replica * groups : (chunk + 1) * replica * groups]
+        calls = [gpu(rows[q::groups]) for q in range(groups)]
+        if kind == "repeat":  # k calls on the same input: k updates of the running stats
+            for _ in range(k - 1):
+                gpu(rows.detach())
+        ranks.append((gpu, torch.stack(calls, 1).flatten(0, 1)))
+    ref = torch.cat([r[1] for r in ranks])
+    assert torch.allclose(out, ref, atol=1e-5)
+    gen = torch.randn_like(ref)
+    (out * gen).sum().backward()
+    (ref * gen).sum().backward()
+    assert torch.allclose(x.grad, ref_in.grad, atol=1e-5)
+    rank0 = ranks[0][0]
+    assert torch.allclose(ours.running_mean, rank0.running_mean, atol=1e-6)
+    assert torch.allclose(ours.running_var, rank0.running_var, atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of training.replica_batch"):
+        ours.query_stats = (kind, k, 4)
+        ours(x)
+
+
 def test_repeat_updates_the_running_statistics_as_k_calls_on_the_same_input():
     x = torch.randn(4, 3, 5, 6)
     ours, plain = _norm(seed=1), nn.BatchNorm2d(3)
     plain.load_state_dict(ours.state_dict())
-    ours.query_stats = ("repeat", 5)
+    ours.query_stats = ("repeat", 5, None)
     out = ours(x)
     for _ in range(5):
         ref = plain(x)
@@ -91,11 +128,11 @@ def test_outside_training_or_without_stats_it_is_plain_batchnorm():
     x = torch.randn(6, 3, 4, 4)
     ours, plain = _norm(seed=2), nn.BatchNorm2d(3)
     plain.load_state_dict(ours.state_dict())
-    ours.query_stats = ("groups", 3)
+    ours.query_stats = ("groups", 3, None)
     assert torch.allclose(ours.eval()(x), plain.eval()(x))
     ours.train().query_stats = None
     assert torch.allclose(ours(x), plain.train()(x), atol=1e-6)
-    ours.query_stats = ("groups", 4)
+    ours.query_stats = ("groups", 4, None)
     with pytest.raises(ValueError, match="do not fit a batch of 6 rows"):
         ours(x)
 
