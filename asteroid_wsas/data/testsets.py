@@ -25,7 +25,7 @@ hold no such key, so they are written exactly as before and older ones read as e
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -176,6 +176,44 @@ def build_test_set(
         ...
         ValueError: composition must be one of ('ours', 'authors'), got 'theirs'
     """
+    authors = _is_authors(composition, crop)
+    # Test sets are built once: decode every candidate, and leave out the ones that fail.
+    readable: Dict[str, bool] = {}  # path -> decodes (AudioCaps lists name each clip 5 times)
+    candidates = _decodable(candidates, name, readable, progress)
+    pool = candidates
+    if partners is not None:
+        pool = _decodable(partners, f"{name} partners", readable, progress)
+    labels = sorted({c.label for c in pool})
+    if n_sources > len(labels):
+        raise ValueError(f"n_sources={n_sources} needs {n_sources} classes, found {len(labels)}")
+    root = os.path.abspath(os.fspath(root))
+    rng = np.random.default_rng(seed)
+    by_label: Dict[str, List[int]] = {label: [] for label in labels}  # in label order
+    for i, c in enumerate(pool):
+        by_label[c.label].append(i)
+    if authors:
+        order = list(range(len(candidates)))
+    else:
+        order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
+    test_set = TestSet(name, root, int(sample_rate), float(seconds), int(seed))
+    if authors:
+        test_set.composition = composition
+    for p in range(passes):
+        for i in order:
+            picks = _draw_picks(candidates[i], pool, by_label, n_sources, rng, authors)
+            sources = [
+                _test_source(c, root, n_sources, sample_rate, seconds, rng, min_db, crop)
+                for c in picks
+            ]
+            mixture = TestMixture(f"{name}-{p:02d}-{len(test_set.mixtures):06d}", sources)
+            if snr_range is not None:
+                _set_snr(mixture, root, sample_rate, seconds, float(rng.uniform(*snr_range)))
+            test_set.mixtures.append(mixture)
+    return test_set
+
+
+def _is_authors(composition: str, crop: Optional[str]) -> bool:
+    """Whether ``composition`` is the authors'; refuses an unknown one or an unfit ``crop``."""
     if composition not in COMPOSITIONS:
         raise ValueError(f"composition must be one of {COMPOSITIONS}, got {composition!r}")
     authors = composition == "authors"
@@ -186,75 +224,62 @@ def build_test_set(
         )
     if not authors and crop is not None:
         raise ValueError(f"crop is for composition='authors' (ours draws offsets), got {crop!r}")
-    # Test sets are built once: decode every candidate, and leave out the ones that fail.
-    readable = {}  # path -> decodes (AudioCaps lists name each clip five times)
+    return authors
 
-    def good(clips: Sequence[Candidate], what: str) -> List[Candidate]:
-        skips, out = SkipCounter(what), []
-        for c in tqdm(clips, desc=f"checking {what} audio", disable=not progress):
-            if c.info.path not in readable:
-                readable[c.info.path] = check_readable(c.info)
-            if readable[c.info.path]:
-                out.append(c)
-            else:
-                skips.skip(c.id, "undecodable or non-finite audio")
-        skips.report(len(clips))
-        return out
 
-    candidates = good(candidates, name)
-    pool = candidates if partners is None else good(partners, f"{name} partners")
-    labels = sorted({c.label for c in pool})
-    if n_sources > len(labels):
-        raise ValueError(f"n_sources={n_sources} needs {n_sources} classes, found {len(labels)}")
-    root = os.path.abspath(os.fspath(root))
-    rng = np.random.default_rng(seed)
-    by_label = {}
-    for i, c in enumerate(pool):
-        by_label.setdefault(c.label, []).append(i)
+def _decodable(
+    clips: Sequence[Candidate], what: str, readable: Dict[str, bool], progress: bool
+) -> List[Candidate]:
+    """The ``clips`` whose audio decodes to finite samples, one warning for the others;
+    ``readable`` (path -> decodes) keeps each file's answer across calls."""
+    skips, out = SkipCounter(what), []
+    for c in tqdm(clips, desc=f"checking {what} audio", disable=not progress):
+        if c.info.path not in readable:
+            readable[c.info.path] = check_readable(c.info)
+        if readable[c.info.path]:
+            out.append(c)
+        else:
+            skips.skip(c.id, "undecodable or non-finite audio")
+    skips.report(len(clips))
+    return out
+
+
+def _draw_picks(
+    first: Candidate,
+    pool: Sequence[Candidate],
+    by_label: Dict[str, List[int]],
+    n_sources: int,
+    rng: np.random.Generator,
+    authors: bool,
+) -> List[Candidate]:
+    """``first`` and its partners: the authors' draw, or ours (a class among the others in
+    label order, then a clip of it)."""
     if authors:
-        order = list(range(len(candidates)))
+        return [first] + _authors_partners(first, pool, n_sources, rng)
+    others = [label for label in by_label if label != first.label]
+    chosen = rng.choice(len(others), size=n_sources - 1, replace=False)
+    return [first] + [pool[int(rng.choice(by_label[others[c]]))] for c in chosen]
+
+
+def _test_source(
+    c: Candidate,
+    root: str,
+    n_sources: int,
+    sample_rate: int,
+    seconds: float,
+    rng: np.random.Generator,
+    min_db: float,
+    crop: Optional[str],
+) -> TestSource:
+    """One source of a mixture: the authors' ``crop`` (when given), else a random
+    non-silent window (the whole clip when it is not longer than ``seconds``)."""
+    if crop is not None:
+        _, offset = read_authors_crop(c.info, sample_rate, seconds, crop)
     else:
-        order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
-    test_set = TestSet(name, root, int(sample_rate), float(seconds), int(seed))
-    if authors:
-        test_set.composition = composition
-    for p in range(passes):
-        for i in order:
-            first = candidates[i]
-            if authors:
-                picks = [first] + _authors_partners(first, pool, n_sources, rng)
-            else:
-                others = [label for label in labels if label != first.label]
-                chosen = rng.choice(len(others), size=n_sources - 1, replace=False)
-                picks = [first] + [pool[int(rng.choice(by_label[others[c]]))] for c in chosen]
-            sources = []
-            for c in picks:
-                if authors:
-                    _, offset = read_authors_crop(c.info, sample_rate, seconds, crop)
-                else:
-                    _, offset = read_non_silent(
-                        c.info,
-                        sample_rate,
-                        seconds,
-                        rng if c.info.seconds > seconds else None,
-                        min_db,
-                    )
-                sources.append(
-                    TestSource(
-                        os.path.relpath(c.info.path, root),
-                        round(offset, 6),
-                        1.0 / n_sources,
-                        c.query,
-                        c.label,
-                        c.id,
-                        crop,
-                    )
-                )
-            mixture = TestMixture(f"{name}-{p:02d}-{len(test_set.mixtures):06d}", sources)
-            if snr_range is not None:
-                _set_snr(mixture, root, sample_rate, seconds, float(rng.uniform(*snr_range)))
-            test_set.mixtures.append(mixture)
-    return test_set
+        window_rng = rng if c.info.seconds > seconds else None
+        _, offset = read_non_silent(c.info, sample_rate, seconds, window_rng, min_db)
+    path = os.path.relpath(c.info.path, root)
+    return TestSource(path, round(offset, 6), 1.0 / n_sources, c.query, c.label, c.id, crop)
 
 
 def _authors_partners(
