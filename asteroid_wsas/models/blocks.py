@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# the per-query BatchNorm lives in batchnorm.py; its names stay importable from here
-from .batchnorm import BN_STATS, QueryBatchNorm2d  # noqa: F401
+from .batchnorm import QueryBatchNorm2d
 
 
 def _exporting() -> bool:
