@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 import warnings
-from typing import Iterator
+from typing import Iterator, Optional, TextIO, Type, Union
 
 from ..separation.contract import ClippingWarning, MissingEncoderError, QueryWarning
 
@@ -52,7 +52,14 @@ def user_errors(encoder_option: bool = False) -> Iterator[None]:
         raise SystemExit(f"error: {err}") from None
 
 
-def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def show_warning(
+    message: Union[Warning, str],
+    category: Type[Warning],
+    filename: str,
+    lineno: int,
+    file: Optional[TextIO] = None,
+    line: Optional[str] = None,
+) -> None:
     """Query and clipping warnings as one ``warning: ...`` line; other warnings as Python
     shows them (``warnings.showwarning`` while a command runs)."""
     if issubclass(category, (QueryWarning, ClippingWarning)):

@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 from ..utils import refuse_overwrite
 from .common import conf_options, recipe_conf
@@ -23,7 +24,7 @@ __all__ = [
 DATASET_NAMES = ("audiocaps", "music", "vggsound")
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``prompts``, ``download``, ``generate``, ``testset`` and ``prepare`` to ``sub``
     (what ``parser.add_subparsers()`` returned); ``asteroid-wsas`` itself adds them one by
     one from :data:`PARSERS`, in the order its help lists them.
@@ -35,6 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_prompts(args: argparse.Namespace) -> None:
+    """``asteroid-wsas prompts``: a caption CSV's captions split into single-source phrases."""
     from ..text import captions_to_phrases, load_phrase_overrides
 
     refuse_overwrite(args.output, force=args.force)
@@ -57,6 +59,7 @@ def cmd_prompts(args: argparse.Namespace) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
+    """``asteroid-wsas download``: a dataset's lists and audio, or what to fetch."""
     from ..data.download import DownloadUnavailable, download
 
     try:
@@ -71,6 +74,7 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
+    """``asteroid-wsas generate``: generated (or rendered) sounds in a dataset's layout."""
     from ..data import rendered, synthetic
     from ..data.registry import get_dataset_class
 
@@ -118,6 +122,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_testset(args: argparse.Namespace) -> None:
+    """``asteroid-wsas testset``: a fixed N-source test set as a manifest."""
     from ..data import build_test_set, write_manifest
     from ..data.registry import get_dataset
 
@@ -161,6 +166,7 @@ def cmd_testset(args: argparse.Namespace) -> None:
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
+    """``asteroid-wsas prepare``: a recipe's fixed test and validation sets (and phrases)."""
     from ..engine.evaluation import build_manifest
 
     conf = recipe_conf(args)

@@ -4,6 +4,7 @@ spectrogram PNGs; recipe stage 5). The helpers are what the recipes' ``eval.py``
 
 import argparse
 import os
+from typing import Any, Optional
 
 __all__ = [
     "add_parser",
@@ -21,7 +22,7 @@ TEACHER_NOTE = (
 )
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``evaluate`` and ``examples`` to ``sub``, the sub-parsers of a parser; returns
     the parser of ``examples``.
 
@@ -35,7 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return [add(sub) for add in PARSERS.values()][-1]
 
 
-def encoder_of(args: argparse.Namespace):
+def encoder_of(args: argparse.Namespace) -> Any:
     """The encoder of ``--encoder``, or of the conf.yml beside ``--model``."""
     from ..encoders.loading import encoder_beside, load_encoder
 
@@ -47,7 +48,7 @@ def encoder_of(args: argparse.Namespace):
     return load_encoder(spec)
 
 
-def separator_of(args: argparse.Namespace):
+def separator_of(args: argparse.Namespace) -> Optional[str]:
     """``--model`` checked against ``--mixture`` (the evaluate command: exactly one)."""
     if bool(args.model) == args.mixture:
         raise ValueError("give either --model best_model.pth or --mixture")
@@ -188,6 +189,7 @@ def _score_recordings(args: argparse.Namespace) -> None:
 
 
 def cmd_examples(args: argparse.Namespace) -> None:
+    """``asteroid-wsas examples``: example separations as wavs and spectrogram PNGs."""
     from ..reporting.examples import examples
 
     if not os.path.isfile(args.model):

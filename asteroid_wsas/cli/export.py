@@ -5,6 +5,7 @@ that ``asteroid-wsas --help`` starts without importing torch.
 """
 
 import argparse
+from typing import Any
 
 from ..export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, sidecar_path
 from ..separation.contract import check_queries
@@ -13,7 +14,7 @@ from ..utils import refuse_overwrite
 __all__ = ["add_parser", "cmd"]
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``asteroid-wsas export`` on an argparse sub-parsers object.
 
     Args:

@@ -5,13 +5,14 @@ the paper's Tables 1 and 2) and ``paper-tables`` (both tables from those runs' s
 import argparse
 import os
 from fnmatch import fnmatchcase
+from typing import Any
 
 from ..utils import refuse_overwrite
 
 __all__ = ["add_parser", "cmd_compare", "cmd_paper_runs", "cmd_paper_tables"]
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """All three paper commands on ``sub`` (``compare``, ``paper-runs``, ``paper-tables``);
     the last one's parser is returned.
 
@@ -25,6 +26,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
+    """``asteroid-wsas compare``: a table of evaluated runs, paired claims and curves."""
     from ..reporting.report import compare, format_report, plot_curves, report_notes, write_report
 
     rows = {}
@@ -78,6 +80,7 @@ def _paper_runs(args: argparse.Namespace):
 
 
 def cmd_paper_runs(args: argparse.Namespace) -> None:
+    """``asteroid-wsas paper-runs``: one tab-separated line per run of the paper's tables."""
     roots = {}
     for item in args.data_root or []:
         name, sep, root = item.partition("=")
@@ -96,6 +99,7 @@ def cmd_paper_runs(args: argparse.Namespace) -> None:
 
 
 def cmd_paper_tables(args: argparse.Namespace) -> None:
+    """``asteroid-wsas paper-tables``: the paper's tables from the scored runs."""
     from ..reporting.paper import paper_tables
     from ..reporting.report import report_notes
 

@@ -3,13 +3,14 @@
 
 import argparse
 import os
+from typing import Any
 
 from ..publish import DEFAULT_LICENSE
 
 __all__ = ["add_parser", "cmd"]
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register the ``publish`` sub-command on an argparse sub-parsers object.
 
     Args:

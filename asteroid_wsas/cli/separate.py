@@ -19,7 +19,7 @@ from ..utils import refuse_overwrite
 __all__ = ["add_parser", "cmd"]
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``separate`` sub-command's parser, added to ``sub`` (``args.func`` is :func:`cmd`).
 
     Examples:

@@ -1,11 +1,12 @@
 """``asteroid-wsas serve``: a local web page to separate audio with text queries."""
 
 import argparse
+from typing import Any
 
 __all__ = ["add_parser", "cmd"]
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """``serve``'s options (the page's model, address, limits) on a new sub-parser of
     ``sub``, which is returned.
 

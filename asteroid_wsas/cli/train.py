@@ -3,6 +3,7 @@ small CLIP on video frames) and ``train`` (a separator from a recipe config; rec
 
 import argparse
 import os
+from typing import Any
 
 from ..methods import method_names
 from ..utils import refuse_overwrite
@@ -33,7 +34,7 @@ OBJECTIVE_NAMES = (
 )
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``train-encoder``, ``train-clip`` and ``train`` to a sub-parsers object (each
     also on its own through :data:`PARSERS`), and return ``train``'s parser.
 
@@ -48,6 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_train_encoder(args: argparse.Namespace) -> None:
+    """``asteroid-wsas train-encoder``: the small bimodal encoder, saved to ``--output``."""
     import torch
 
     from ..data.synthetic import SyntheticCaptionedMixtures
@@ -125,6 +127,7 @@ def cmd_train_encoder(args: argparse.Namespace) -> None:
 
 
 def cmd_train_clip(args: argparse.Namespace) -> None:
+    """``asteroid-wsas train-clip``: a small CLIP on a recipe dataset's frames."""
     from ..encoders.clip_training import small_clip_pairs, train_small_clip
 
     if os.path.exists(os.path.join(args.output, "config.json")) and not args.force:
@@ -162,6 +165,7 @@ def refuse_finished_run(exp_dir: str, force: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    """``asteroid-wsas train``: a separator from a recipe config (resumes after a kill)."""
     from ..engine.training import train
 
     conf = recipe_conf(args)

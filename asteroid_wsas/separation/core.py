@@ -16,7 +16,7 @@ from typing import ContextManager, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ..encoders.base import Query, encode_queries
+from ..encoders.base import BimodalEncoder, Query, encode_queries
 from ..utils import fast_bf16
 
 __all__ = [
@@ -84,7 +84,7 @@ class EncodedQueries:
 
 
 def encode(
-    encoder,
+    encoder: BimodalEncoder,
     queries: Sequence[Sequence[Query]],
     negatives: Sequence[Query] = (),
     with_tokens: bool = True,
@@ -112,7 +112,7 @@ def encode(
 
 def separate_batch(
     model: nn.Module,
-    encoder,
+    encoder: Optional[BimodalEncoder],
     mix: torch.Tensor,
     queries: Union[None, EncodedQueries, Sequence[Sequence[Query]]] = None,
     *,

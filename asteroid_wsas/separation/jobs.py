@@ -17,12 +17,15 @@ Examples:
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..utils import query_slug
 from .audio_io import OutputFiles, audio_files, output_subtype
+
+if TYPE_CHECKING:  # the class imports the model; the plan needs none of it
+    from .separator import Separator
 
 __all__ = [
     "Job",
@@ -44,7 +47,7 @@ class Job:
         source: The input file.
         folder: Where its outputs go.
         files: One ``<name>.wav`` per output name, in the queries' order (then the residual);
-            empty until :func:`pending_jobs` names them.
+            None until :func:`pending_jobs` names them.
     """
 
     source: str
@@ -163,7 +166,7 @@ def pending_jobs(jobs: Sequence[Job], names: Sequence[str], force: bool) -> Tupl
 
 
 def run_jobs(
-    separator,
+    separator: "Separator",
     jobs: Sequence[Job],
     queries: Sequence[str],
     *,
@@ -215,7 +218,12 @@ def run_jobs(
 
 
 def stream_to_files(
-    separator, reader, files: Sequence[str], queries: Sequence[str], subtype: str, **options: Any
+    separator: "Separator",
+    reader: Any,
+    files: Sequence[str],
+    queries: Sequence[str],
+    subtype: str,
+    **options: Any,
 ) -> None:
     """Separate an open sound file as a stream (:meth:`Separator.stream
     <asteroid_wsas.separation.separator.Separator.stream>`), writing the estimates block by

@@ -13,7 +13,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ..encoders.base import Query, encode_queries
+from ..encoders.base import BimodalEncoder, Query, encode_queries
 from .contract import IMAGE_PREFIX, QueryWarning, check_queries, image_path
 
 __all__ = ["QueryLike", "resolve_queries", "query_warnings", "warn_queries"]
@@ -68,7 +68,7 @@ def resolve_queries(
 
 
 def query_warnings(
-    encoder,
+    encoder: BimodalEncoder,
     names: Sequence[str],
     queries: Sequence[Query],
     embed: Optional[torch.Tensor] = None,
@@ -128,7 +128,7 @@ def query_warnings(
 
 
 def warn_queries(
-    encoder,
+    encoder: BimodalEncoder,
     names: Sequence[str],
     queries: Sequence[Query],
     embed: Optional[torch.Tensor] = None,
