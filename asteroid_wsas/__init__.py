@@ -17,8 +17,8 @@ from .version import __version__
 _LAZY = {
     "TextCondUNet": ".models",
     "SafeBaseModel": ".models",
-    "Separator": ".separator",
-    "Separation": ".separator",
+    "Separator": ".separation.separator",
+    "Separation": ".separation.separator",
     "register_models": ".models",
 }
 

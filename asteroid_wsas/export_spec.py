@@ -1,10 +1,12 @@
 """What an ONNX export is, without torch: the opset range, the rule for its queries and
 the JSON file beside it. :mod:`asteroid_wsas.export` (the export) and
-:mod:`asteroid_wsas.export_cli` (the command, light enough for ``--help``) both read it.
+:mod:`asteroid_wsas.cli.export` (the command, light enough for ``--help``) both read it.
 """
 
 import os
 from typing import Any, List
+
+from .separation.contract import check_queries
 
 __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET", "check_text_queries", "sidecar_path"]
 
@@ -15,26 +17,15 @@ MAX_OPSET = 20
 
 
 def check_text_queries(queries: Any, argument: str, allow_empty: bool = False) -> List[str]:
-    """Text queries as a list, or a ValueError naming the argument."""
-    if queries is None:
-        queries = []
-    elif isinstance(queries, str):
-        queries = [queries]
-    else:
-        queries = list(queries)
-    if not queries and not allow_empty:
-        raise ValueError(f"{argument} must hold at least one query")
-    for k, query in enumerate(queries):
-        if not isinstance(query, str):
-            raise ValueError(
-                f"{argument}[{k}] must be a text; image queries cannot be exported, got "
-                f"{type(query).__name__}"
-            )
-        if not query.strip():
-            raise ValueError(f"{argument}[{k}] is an empty text")
-        if query.startswith("image:"):
-            raise ValueError(f"{argument}[{k}] is an image query ({query!r}); export takes texts")
-    return queries
+    """Text queries as a list, or a ValueError naming the argument: the one query check
+    (:func:`~asteroid_wsas.separation.contract.check_queries`) for texts only, since an
+    export bakes text embeddings in.
+
+    Examples:
+        >>> check_text_queries("a dog barks", "queries")
+        ['a dog barks']
+    """
+    return check_queries(queries, argument, allow_empty=allow_empty, texts_only=True)
 
 
 def sidecar_path(path: str) -> str:

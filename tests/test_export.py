@@ -23,8 +23,9 @@ from asteroid_wsas.export import (  # noqa: E402
     export_onnx,
     run_onnx,
 )
-from asteroid_wsas.export_cli import add_export_parser, cmd_export  # noqa: E402
-from asteroid_wsas.separator import separate_batch  # noqa: E402
+from asteroid_wsas.cli.export import add_parser as add_export_parser  # noqa: E402
+from asteroid_wsas.cli.export import cmd as cmd_export  # noqa: E402
+from asteroid_wsas.separation.core import separate_batch  # noqa: E402
 from asteroid_wsas.version import __version__  # noqa: E402
 
 # queries of different lengths: the graph holds a token padding mask

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..losses.objectives import Objective, make_objective
 from ..metrics import separation_metrics, silent_sources
-from ..separator import separate_batch
+from ..separation.core import separate_batch
 from ..utils import refuse_overwrite
 
 __all__ = ["WeakSupSystem", "VAL_METRICS"]

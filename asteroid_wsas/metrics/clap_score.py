@@ -87,7 +87,7 @@ class ClapScorer:
     """CLAPScore of separated estimates against their text queries, batched, without grad.
 
     Audio is resampled to the encoder's rate with ``torchaudio`` and embedded as
-    :meth:`Separator.separate <asteroid_wsas.separator.Separator.separate>` embeds its
+    :meth:`Separator.separate <asteroid_wsas.separation.separator.Separator.separate>` embeds its
     estimates for ``presence`` (the same code): the mean embedding of the ``windows``
     loudest 10 s windows of every channel. Multi-channel audio is therefore scored once,
     by the mean of its per-channel embeddings (not by a downmix, whose phase
@@ -196,7 +196,7 @@ class ClapScorer:
         Returns:
             torch.Tensor: :math:`(N, D)`, float32, on the encoder's device.
         """
-        from ..separator import Separator
+        from ..separation.separator import Separator
 
         wav = _signals(audio, "audio")
         if wav.dim() == 2:

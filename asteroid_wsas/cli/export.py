@@ -1,18 +1,20 @@
-"""The ``asteroid-wsas export`` command's parser and checks, without torch.
+"""``asteroid-wsas export``: an ONNX graph of a separator with its text queries built in.
 
 The export itself is :func:`asteroid_wsas.export.export_onnx`; this half is kept light so
 that ``asteroid-wsas --help`` starts without importing torch.
 """
 
 import argparse
+from typing import Any
 
-from .export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_text_queries, sidecar_path
-from .utils import refuse_overwrite
+from ..export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, sidecar_path
+from ..separation.contract import check_queries
+from ..utils import refuse_overwrite
 
-__all__ = ["add_export_parser", "cmd_export"]
+__all__ = ["add_parser", "cmd"]
 
 
-def add_export_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``asteroid-wsas export`` on an argparse sub-parsers object.
 
     Args:
@@ -20,14 +22,14 @@ def add_export_parser(sub) -> argparse.ArgumentParser:
 
     Returns:
         argparse.ArgumentParser: The ``export`` sub-parser (its ``func`` is
-        :func:`cmd_export`).
+        :func:`cmd`).
 
     Examples:
         >>> parser = argparse.ArgumentParser(prog="asteroid-wsas")
-        >>> _ = add_export_parser(parser.add_subparsers(dest="command"))
+        >>> _ = add_parser(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["export", "sep/", "--queries", "a dog", "-o", "m.onnx"])
         >>> args.queries, args.output, args.opset, args.func.__name__
-        (['a dog'], 'm.onnx', 17, 'cmd_export')
+        (['a dog'], 'm.onnx', 17, 'cmd')
     """
     p = sub.add_parser(
         "export",
@@ -80,23 +82,26 @@ def add_export_parser(sub) -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite the .onnx and .json files (default: refuse if they exist)",
     )
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd)
     return p
 
 
-def cmd_export(args: argparse.Namespace) -> None:
+PARSERS = {"export": add_parser}
+
+
+def cmd(args: argparse.Namespace) -> None:
     """``asteroid-wsas export``: load ``args.model`` and write ``args.output`` and its JSON.
 
     Raises:
         ValueError: Bad queries or model (see :func:`export_onnx`).
         FileExistsError: An output exists and ``--force`` was not given.
     """
-    from .export import export_onnx
-    from .separator import Separator
+    from ..export import export_onnx
+    from ..separation.separator import Separator
 
     # checked before the model is loaded: a refusal costs nothing
-    check_text_queries(args.queries, "--queries")
-    check_text_queries(args.negative, "--negative", allow_empty=True)
+    check_queries(args.queries, "--queries", texts_only=True)
+    check_queries(args.negative, "--negative", allow_empty=True, texts_only=True)
     refuse_overwrite(args.output, sidecar_path(args.output), force=args.force)
     separator = Separator.from_pretrained(args.model)
     info = export_onnx(
