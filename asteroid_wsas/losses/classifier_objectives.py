@@ -11,7 +11,7 @@ r"""Objectives with a sound-event classifier as the teacher, in place of the CLA
 ========================  ==============================================================
 
 Both take the class vocabulary ``classes`` (the distinct phrases of the training data,
-which :func:`~asteroid_wsas.engine.training.build_system` passes to objectives that set
+which :func:`~asteroid_wsas.engine.training.build_objective` passes to objectives that set
 ``needs_classes = True``, with the data's ``sample_rate``) and a teacher ``mode``:
 
 - ``"concurrent"`` (default): a :class:`~asteroid_wsas.models.classifier.SoundClassifier`
@@ -106,7 +106,7 @@ class ClassifierTeacher(nn.Module):
                 raise ValueError("mode 'concurrent' trains a new classifier: give no classifier")
             if not classes or sample_rate is None:
                 raise ValueError(
-                    "mode 'concurrent' needs classes and sample_rate (build_system passes the "
+                    "mode 'concurrent' needs classes and sample_rate (build_objective passes the "
                     "training data's phrases and rate)"
                 )
             self.classifier = SoundClassifier(
@@ -408,7 +408,7 @@ class CoSepObjective(MixAndSeparateObjective):
         super().__init__(loss=loss, weight=weight, query=query)
         if not classes or sample_rate is None:
             raise ValueError(
-                "cosep needs classes and sample_rate (build_system passes the training "
+                "cosep needs classes and sample_rate (build_objective passes the training "
                 "data's phrases and rate)"
             )
         self.cls_weight = float(cls_weight)
