@@ -29,6 +29,7 @@ from torch import nn
 from .encoders.base import encode_queries
 from .export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_text_queries, sidecar_path
 from .models import TextCondUNet
+from .separation.core import masks_to_waveforms, separate_batch
 from .utils import atomic_path, atomic_write, device_of, refuse_overwrite
 from .version import __version__
 
@@ -168,6 +169,7 @@ class OnnxSeparator(nn.Module):
         super().__init__()
         self.model = model.with_stft(ConvSTFT(model.n_fft, model.hop_length, model.window))
         self.n_queries = embed.shape[0] - n_negatives
+        self.n_negatives = n_negatives
         self.register_buffer("embed", embed.detach().float().unsqueeze(0))
         if tokens is not None:
             tokens = tokens.detach().float().unsqueeze(0)
@@ -185,10 +187,7 @@ class OnnxSeparator(nn.Module):
         tokens = None if self.tokens is None else self.tokens.expand(n_batch, -1, -1, -1)
         mask = None if self.token_mask is None else self.token_mask.expand(n_batch, -1, -1)
         masks, spec = self.model.forward_masks(wav, embed, tokens, mask)
-        keep = masks[:, : self.n_queries]
-        if self.n_queries < self.embed.shape[1]:  # the negatives' union leaves every estimate
-            keep = keep * torch.prod(1 - masks[:, self.n_queries :], dim=1, keepdim=True)
-        return self.model.istft(self.model.stft.apply_masks(spec, keep), wav.shape[-1])
+        return masks_to_waveforms(self.model, masks, spec, wav.shape[-1], self.n_negatives)
 
 
 def _dft_bases(n_fft: int, window: torch.Tensor):
@@ -405,7 +404,6 @@ def _verify(separator, queries, negatives, path) -> Optional[float]:
     without onnxruntime)."""
     if importlib.util.find_spec("onnxruntime") is None:
         return None
-    from .separator import separate_batch
 
     rate = int(separator.model.sample_rate)
     wave = torch.randn(

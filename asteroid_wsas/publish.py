@@ -136,7 +136,7 @@ def publish_experiment(
         >>> Separator.from_pretrained("exp/weak_tiny/publish")  # doctest: +SKIP
     """
     from .encoders.loading import load_encoder
-    from .separator import Separator
+    from .separation.separator import Separator
 
     exp_dir, output = os.fspath(exp_dir), os.fspath(output)
     if not os.path.isdir(exp_dir):
@@ -190,7 +190,7 @@ def publish_experiment(
     for name in COPIED + COPIED_IF_PRESENT:
         if os.path.isfile(os.path.join(exp_dir, name)):
             shutil.copyfile(os.path.join(exp_dir, name), os.path.join(output, name))
-    from .separator import _sha256
+    from .separation.separator import _sha256
 
     card = card.replace("@SHA256@", _sha256(separator_file))
     card_path = os.path.join(output, CARD_FILE)

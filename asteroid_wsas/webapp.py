@@ -30,7 +30,7 @@ from typing import Any, Callable, List, Optional, Union
 import numpy as np
 import torch
 
-from .separator import QueryWarning
+from .separation.contract import QueryWarning
 from .utils import query_slug
 
 __all__ = [
@@ -186,7 +186,7 @@ def separate_upload(
     """
     import soundfile as sf
 
-    from .separator import load_audio
+    from .separation.audio_io import load_audio
 
     step = progress or (lambda fraction, message: None)
     queries = parse_queries(queries_text, max_queries)
@@ -281,7 +281,7 @@ def demo_separator(sample_rate: int = 16000, seed: int = 0):
     without a trained model: its estimates are meaningless."""
     from .encoders.tiny import SPECIALS, TinyBimodalEncoder
     from .models import TextCondUNet
-    from .separator import Separator
+    from .separation.separator import Separator
 
     torch.manual_seed(seed)
     words = "a the sound of violin piano dog barks man speaks drum bird sings engine".split()
@@ -303,7 +303,7 @@ def demo_separator(sample_rate: int = 16000, seed: int = 0):
 def load_model(spec: str, device: Optional[str] = None):
     """The page's separator: ``"random"`` (:func:`demo_separator`) or anything
     :meth:`Separator.from_pretrained` loads."""
-    from .separator import Separator
+    from .separation.separator import Separator
 
     separator = demo_separator() if spec == "random" else Separator.from_pretrained(spec)
     if device:

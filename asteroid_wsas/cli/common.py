@@ -7,7 +7,6 @@ parser through this module.
 
 import argparse
 import contextlib
-import os
 import sys
 import warnings
 from typing import Iterator, Optional, TextIO, Type, Union
@@ -90,41 +89,19 @@ def conf_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+# the command-line options recipe_overrides reads (--set and --method apart)
+_OVERRIDES = ("root", "protocol", "objective", "encoder", "max_steps", "gpus", "num_nodes")
+
+
 def recipe_conf(args: argparse.Namespace) -> dict:
     """The recipe config (``args.conf``) with the command line's overrides (``--set``,
     ``--root``, ``--objective``, ``--encoder``, ``--max-steps``, ``--gpus``, ...)."""
-    import yaml
+    from ..engine.config import load_conf, recipe_overrides
 
-    from ..engine.config import load_conf
-
-    over: dict = {"data": {}, "training": {}}
-    if getattr(args, "protocol", None):
-        over["protocol"] = args.protocol
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects key.sub=value, got {item!r}")
-        node = over
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
-    if getattr(args, "root", None):
-        over["data"]["root"] = os.path.abspath(args.root)
-    # (setdefault: --objective and --encoder keep the --set objective.* / encoder.* keys)
     method = getattr(args, "method", None)
-    if method and getattr(args, "objective", None):
-        raise ValueError("give --method or --objective, not both (a method sets the objective)")
-    if getattr(args, "objective", None):
-        over.setdefault("objective", {})["name"] = args.objective
-    if getattr(args, "encoder", None):  # a file is kept absolute, for eval from anywhere
-        name = os.path.abspath(args.encoder) if os.path.isfile(args.encoder) else args.encoder
-        over.setdefault("encoder", {})["name"] = name
-    if getattr(args, "max_steps", None):
-        over["training"]["max_steps"] = args.max_steps
-    if getattr(args, "gpus", None) not in (None, "auto"):
-        gpus = int(args.gpus)
-        over["training"].update(accelerator="gpu" if gpus else "cpu", devices=gpus if gpus else 1)
-    if getattr(args, "num_nodes", None):
-        over["training"]["num_nodes"] = args.num_nodes
+    over = recipe_overrides(
+        args.set,
+        **{key: getattr(args, key, None) for key in _OVERRIDES},
+        method=method,
+    )
     return load_conf(args.conf, over, method=method)

@@ -158,10 +158,13 @@ def cmd_train_clip(args: argparse.Namespace) -> None:
     print(f"small CLIP -> {args.output} (use it as clip_image:{args.output})")
 
 
-def refuse_finished_run(exp_dir: str, force: bool) -> None:
-    """Raise if ``exp_dir`` holds a finished run (a separator and nothing to resume)."""
-    if not os.path.exists(os.path.join(exp_dir, "checkpoints", "last.ckpt")):
-        refuse_overwrite(os.path.join(exp_dir, "best_model.pth"), force=force)
+def refuse_finished_run(exp_dir: str, force: bool = False) -> None:
+    """Raise if ``exp_dir`` holds a finished run (kept for forks of earlier recipes; the
+    library's :func:`asteroid_wsas.engine.training.refuse_finished_run`, imported late to
+    keep torch out of ``--help``)."""
+    from ..engine.training import refuse_finished_run as refuse
+
+    refuse(exp_dir, force=force)
 
 
 def cmd_train(args: argparse.Namespace) -> None:

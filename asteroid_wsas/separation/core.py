@@ -201,7 +201,8 @@ def masks_to_waveforms(
     the union of the negative queries' masks (the last ``negatives``).
 
     Args:
-        model: The separator (its ``istft``).
+        model: The separator (its ``istft``, and its STFT module's ``apply_masks`` where it
+            has one: the exported graph's conv-STFT answers the same calls).
         masks: :math:`(B, K, F, N)` masks, negatives last.
         spec: The mixtures' spectrograms :math:`(B, F, N)`.
         length: Samples per estimate.
@@ -214,7 +215,10 @@ def masks_to_waveforms(
     keep = masks[:, : masks.shape[1] - negatives]
     if negatives:  # the union of the negatives' masks leaves every estimate
         keep = keep * torch.prod(1 - masks[:, -negatives:], dim=1, keepdim=True)
-    return model.istft(keep * spec.unsqueeze(1), length)
+    # an STFT module knows its spectra's layout (complex, or the exported graph's real and
+    # imaginary rows); a model with a plain stft method (the protocol) has complex spectra
+    apply = getattr(model.stft, "apply_masks", None)
+    return model.istft(apply(spec, keep) if apply else keep * spec.unsqueeze(1), length)
 
 
 def pick_outputs(outputs: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
