@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-COPIES = sorted(RECIPES.glob("*/train.py"))
+COPIES = sorted(p for p in RECIPES.glob("*/train.py") if p.parent.name != "utils")
 SHELL = sorted(RECIPES.glob("*/run.sh")) + sorted((RECIPES / "utils").glob("*.sh"))
 
 
@@ -24,18 +24,25 @@ def _train_py():
     return module
 
 
-def test_the_five_recipes_fork_one_train_py():
-    # their data differ in local/conf.yml only: one assembly, kept the same in each
-    assert [p.parent.name for p in COPIES] == [
+@pytest.mark.parametrize("script", ["train.py", "eval.py"])
+def test_the_five_recipes_link_one_script(script):
+    # their data differ in local/conf.yml only: one file in recipes/utils, a relative link
+    # in each recipe (cp -rL forks a recipe with real copies)
+    links = sorted(p for p in RECIPES.glob(f"*/{script}") if p.parent.name != "utils")
+    assert [p.parent.name for p in links] == [
         "audiocaps",
         "music",
         "paper_tables",
         "synthetic",
         "vggsound",
     ]
-    text = COPIES[0].read_text()
-    assert all(p.read_text() == text for p in COPIES)
-    assert "asteroid_wsas.cli" not in text  # library functions, not the command line's
+    target = RECIPES / "utils" / script
+    assert target.is_file() and not target.is_symlink()
+    for link in links:
+        assert link.is_symlink() and os.readlink(link) == f"../utils/{script}", link
+        assert link.resolve() == target.resolve()
+    if script == "train.py":  # library functions, not the command line's
+        assert "asteroid_wsas.cli" not in target.read_text()
 
 
 def _options_run_sh_passes():
@@ -101,3 +108,25 @@ def test_bad_input_ends_in_one_line(tmp_path):
         assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
         assert message in proc.stderr, proc.stderr
     assert sorted(p.name for p in exp.iterdir()) == ["best_model.pth"]  # nothing written
+
+
+def test_the_links_run_from_the_recipe_folder(tmp_path):
+    # run.sh's `python train.py local/conf.yml`: through the link, local/ is the recipe's
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "best_model.pth").write_bytes(b"x")  # refused after the config has loaded
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for recipe in ("music", "synthetic"):
+        cwd = RECIPES / recipe
+        proc = subprocess.run(
+            [sys.executable, "train.py", "local/conf.yml", "--exp-dir", str(exp)],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+        )
+        assert proc.returncode == 1 and "best_model.pth exists" in proc.stderr, proc.stderr
+        proc = subprocess.run(
+            [sys.executable, "eval.py", "--help"], capture_output=True, text=True, cwd=cwd, env=env
+        )
+        assert proc.returncode == 0 and "--model" in proc.stdout, proc.stderr[-2000:]
