@@ -109,6 +109,22 @@ def device_of(module: Any) -> "torch.device":
     return torch.device("cpu") if param is None else param.device
 
 
+def shuffled_loader(data: Any, batch_size: int, collate_fn: Any, seed: int) -> Any:
+    """A training DataLoader over ``data``: shuffled in the order of ``seed``, whole batches
+    only (but the one partial batch of a dataset smaller than ``batch_size``)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=len(data) >= batch_size,
+        collate_fn=collate_fn,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
 def conf_beside(model_path: Union[str, os.PathLike]) -> Optional[Dict[str, Any]]:
     """The recipe config a ``best_model.pth`` was trained with: the ``conf.yml`` beside it
     (None without one)."""

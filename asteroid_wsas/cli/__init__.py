@@ -24,7 +24,7 @@ from typing import List, Optional
 from . import data, evaluate, export, paper, publish, separate, serve, train
 from .common import DefaultsFormatter, python_show_warning, recipe_conf, show_warning, user_errors
 from .data import DATASET_NAMES
-from .evaluate import encoder_of, print_scores, scoring_of, separator_of
+from .evaluate import encoder_of, evaluate_args, print_scores, scoring_of, separator_of
 from .train import OBJECTIVE_NAMES, refuse_finished_run
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "refuse_finished_run",
     "user_errors",
     "encoder_of",
+    "evaluate_args",
     "separator_of",
     "print_scores",
     "scoring_of",

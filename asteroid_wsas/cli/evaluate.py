@@ -88,6 +88,29 @@ def scoring_of(args: argparse.Namespace) -> str:
     return "authors" if getattr(args, "protocol", None) == "authors" else "ours"
 
 
+def evaluate_args(
+    args: argparse.Namespace, model: Optional[str], encoder: Any, clap_scorer: Any = None
+) -> dict:
+    """Score ``model`` (None: the mixture) on ``args.manifest`` with the evaluate command's
+    options (the batch size, device, ``--force``, ``--queries``, :func:`scoring_of`), into
+    ``args.output_dir``: the evaluate command's run and the recipes' eval.py's. Returns
+    :func:`~asteroid_wsas.engine.evaluation.evaluate`'s summary."""
+    from ..engine.evaluation import evaluate
+
+    return evaluate(
+        model,
+        encoder,
+        args.manifest,
+        args.output_dir,
+        batch_size=args.batch_size,
+        device=args.device,
+        force=args.force,
+        queries=args.queries,
+        clap_scorer=clap_scorer,
+        scoring=scoring_of(args),  # --scoring, or --protocol authors: the authors' way
+    )
+
+
 def _composition_note(args: argparse.Namespace) -> None:
     """Say so when --protocol asks for one composition and the manifest has the other
     (the composition is fixed when the manifest is built: asteroid-wsas prepare)."""
@@ -108,7 +131,6 @@ def _composition_note(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """``asteroid-wsas evaluate``: score a separator (or the mixture) on a test set, or
     recordings by CLAPScore (``--audio``)."""
-    from ..engine.evaluation import evaluate
     from ..metrics.clap_score import ClapScorer
 
     if args.audio is not None:  # real recordings: no references, CLAPScore only
@@ -126,18 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         scorer = ClapScorer.from_spec(args.clap_score, encoder)
         if scorer.is_model_encoder:
             print(TEACHER_NOTE)
-    summary = evaluate(
-        model,
-        encoder,
-        args.manifest,
-        args.output_dir,
-        batch_size=args.batch_size,
-        device=args.device,
-        force=args.force,
-        queries=args.queries,
-        clap_scorer=scorer,
-        scoring=scoring_of(args),
-    )
+    summary = evaluate_args(args, model, encoder, clap_scorer=scorer)
     print_scores(summary, args.output_dir)
     if scorer is not None:
         clap = [summary["metrics"][k]["mean"] for k in ("clap", "clapi")]
