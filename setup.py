@@ -23,8 +23,11 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["asteroid_wsas", "asteroid_wsas.*"]),
     py_modules=["asteroid_wsas_cli"],  # the command's light launcher
-    # the web app's example mixtures (scripts/make_webapp_examples.py)
-    package_data={"asteroid_wsas": ["webapp_examples/*.wav", "webapp_examples/*.txt"]},
+    # the web app's example mixtures (scripts/make_webapp_examples.py) and the model card's
+    # template (asteroid-wsas publish)
+    package_data={
+        "asteroid_wsas": ["webapp_examples/*.wav", "webapp_examples/*.txt", "templates/*.md"]
+    },
     install_requires=[
         # torch and torchaudio must be a matching pair (asteroid imports torchaudio through
         # torch_stoi). Tested: 2.6.0 (the oldest) and 2.11.0 (CI, constraints.txt); an

@@ -17,9 +17,9 @@ from .version import __version__
 _LAZY = {
     "TextCondUNet": ".models",
     "SafeBaseModel": ".models",
-    "Separator": ".separator",
-    "Separation": ".separator",
-    "register_models": ".registry",
+    "Separator": ".separation.separator",
+    "Separation": ".separation.separator",
+    "register_models": ".models",
 }
 
 __all__ = ["TextCondUNet", "Separator", "Separation", "SafeBaseModel", "register_models"]
@@ -44,4 +44,4 @@ def _started_by_the_launcher() -> bool:
 
 
 if not _started_by_the_launcher():
-    importlib.import_module(".registry", __name__).register_models()
+    importlib.import_module(".models", __name__)  # registers the models with Asteroid

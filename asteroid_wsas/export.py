@@ -5,19 +5,21 @@ one estimate per query. The queries' text features are computed once, at export,
 in the graph as constants: running it needs neither the text encoder nor PyTorch, only an
 ONNX runtime. Beside the graph, a small JSON file says what it expects and what it gives.
 
-The model's complex STFT does not export, so the graph computes it with real arithmetic: the
-STFT as a strided 1-D convolution with a windowed DFT basis (real and imaginary rows), the
-inverse as a transposed convolution with the windowed inverse-DFT basis, divided by the
-overlap-added squared window, as ``torch.istft`` does.
+The graph is the model's own forward, traced: only its STFT is swapped. The complex STFT
+does not export, so :class:`ConvSTFT` computes it with real arithmetic (the STFT as a
+strided 1-D convolution with a windowed DFT basis, real and imaginary rows; the inverse as
+a transposed convolution with the windowed inverse-DFT basis, divided by the overlap-added
+squared window, as ``torch.istft`` does), and :class:`OnnxSeparator` runs conv-STFT ->
+the model's U-Net and masks -> conv-iSTFT.
 """
 
 import importlib.util
+import io
 import json
 import math
 import os
-import tempfile
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -25,24 +27,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoders.base import encode_queries
-from .export_cli import (  # the command's light half (no torch), re-exported here
-    DEFAULT_OPSET,
-    MAX_OPSET,
-    MIN_OPSET,
-    _check_queries,
-    _sidecar,
-    add_export_parser,
-    cmd_export,
-)
+from .export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_text_queries, sidecar_path
 from .models import TextCondUNet
-from .utils import refuse_overwrite
+from .separation.core import masks_to_waveforms, separate_batch
+from .utils import atomic_path, atomic_write, device_of, refuse_overwrite
 from .version import __version__
 
 __all__ = [
     "export_onnx",
     "run_onnx",
-    "add_export_parser",
-    "cmd_export",
     "OnnxSeparator",
     "DEFAULT_OPSET",
 ]
@@ -66,15 +59,87 @@ LIMITATIONS = [
 ]
 
 
-class OnnxSeparator(nn.Module):
-    """A TextCondUNet with fixed queries, written with ops every ONNX runtime has.
+class ConvSTFT(nn.Module):
+    """The model's STFT and its inverse with real arithmetic, for the ONNX graph.
 
-    It computes what :func:`~asteroid_wsas.separator.separate_batch` computes for a
-    text-queried model in fp32, with the STFT and iSTFT done by (transposed) convolutions
-    with fixed DFT bases instead of complex tensors, and all queries in one group.
+    It does what :class:`~asteroid_wsas.models.stft.STFT` does, with the same four methods,
+    on real spectra: the real parts of the F bins, then their imaginary parts. The STFT
+    is a strided 1-D convolution with a windowed DFT basis (reflection padding, as
+    ``torch.stft(center=True)``); the inverse a transposed convolution with the windowed
+    inverse-DFT basis, divided by the overlap-added squared window as ``torch.istft``
+    does.
 
     Args:
-        model: The separator's :class:`~asteroid_wsas.TextCondUNet` (its weights are
+        n_fft: The model's FFT size.
+        hop_length: The model's hop.
+        window: The model's window, ``n_fft`` samples.
+
+    Shape:
+        - wav: :math:`(B, T)`.
+        - spec: :math:`(B, 2F, N)`, ``F = n_fft // 2 + 1``; masked spectra
+          :math:`(B, K, 2F, N)`.
+    """
+
+    def __init__(self, n_fft: int, hop_length: int, window: torch.Tensor):
+        super().__init__()
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        analysis, synthesis, envelope = _dft_bases(self.n_fft, window)
+        self.register_buffer("analysis", analysis)  # (2F, 1, n_fft)
+        self.register_buffer("synthesis", synthesis)  # (2F, 1, n_fft)
+        self.register_buffer("envelope_kernel", envelope)  # (1, 1, n_fft)
+
+    @property
+    def n_freq(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """Real then imaginary parts: :math:`(B, T) \\to (B, 2F, N)`."""
+        half = self.n_fft // 2
+        # center=True with reflection, as torch.stft pads
+        padded = F.pad(wav.float().unsqueeze(1), (half, half), mode="reflect")
+        return F.conv1d(padded, self.analysis, stride=self.hop_length)
+
+    def magnitude(self, spec: torch.Tensor) -> torch.Tensor:
+        """:math:`|X|` without complex numbers: :math:`(B, 2F, N) \\to (B, F, N)`."""
+        real, imag = spec[..., : self.n_freq, :], spec[..., self.n_freq :, :]
+        return torch.sqrt(real.square() + imag.square())
+
+    def apply_masks(self, spec: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Masked spectra: ``spec`` :math:`(B, 2F, N)`, ``masks`` :math:`(B, K, F, N)`
+        :math:`\\to (B, K, 2F, N)`."""
+        real, imag = spec[..., : self.n_freq, :], spec[..., self.n_freq :, :]
+        return torch.cat([masks * real.unsqueeze(-3), masks * imag.unsqueeze(-3)], -2)
+
+    def inverse(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """Waveforms of ``length`` samples: :math:`(..., 2F, N) \\to (..., T)`."""
+        flat = spec.flatten(0, -3)
+        wav = F.conv_transpose1d(flat, self.synthesis, stride=self.hop_length)[:, 0]
+        # overlap-added squared window, the normalisation torch.istft divides by
+        ones = torch.ones_like(flat[:1, :1])
+        envelope = F.conv_transpose1d(ones, self.envelope_kernel, stride=self.hop_length)[0]
+        # a long enough tail of zeros: torch.istft zero-pads to ``length`` when the frames
+        # end early (possible when hop > n_fft / 2)
+        wav = F.pad(wav, (0, self.hop_length))
+        envelope = F.pad(envelope, (0, self.hop_length))
+        half = self.n_fft // 2
+        wav = wav[:, half : half + length]
+        envelope = envelope[:, half : half + length]
+        # where nothing was added the numerator is zero too: divide by one there
+        safe = torch.where(envelope > 1e-11, envelope, torch.ones_like(envelope))
+        return (wav / safe).unflatten(0, spec.shape[:-2])
+
+
+class OnnxSeparator(nn.Module):
+    """A TextCondUNet with fixed queries, as the ONNX graph computes it.
+
+    It computes what :func:`~asteroid_wsas.separator.separate_batch` computes for a
+    text-queried model in fp32: the model's own forward (:meth:`TextCondUNet.forward_masks`)
+    with a :class:`ConvSTFT` in place of its complex STFT (:meth:`TextCondUNet.with_stft`),
+    then the negatives' union removed and the iSTFT.
+
+    Args:
+        model: The separator's :class:`~asteroid_wsas.TextCondUNet` (its layers are
             shared, not copied; put it in eval mode).
         embed: Query embeddings :math:`(K, D)`, queries first, then negatives.
         tokens: Token states :math:`(K, L, E)` (None for a model without attention).
@@ -102,10 +167,9 @@ class OnnxSeparator(nn.Module):
         n_negatives: int = 0,
     ):
         super().__init__()
-        self.model = model
-        self.n_fft = model.n_fft
-        self.hop = model.hop_length
+        self.model = model.with_stft(ConvSTFT(model.n_fft, model.hop_length, model.window))
         self.n_queries = embed.shape[0] - n_negatives
+        self.n_negatives = n_negatives
         self.register_buffer("embed", embed.detach().float().unsqueeze(0))
         if tokens is not None:
             tokens = tokens.detach().float().unsqueeze(0)
@@ -115,139 +179,15 @@ class OnnxSeparator(nn.Module):
             token_mask = token_mask.detach().bool().unsqueeze(0)
         self.register_buffer("tokens", tokens)  # None registers nothing to save
         self.register_buffer("token_mask", token_mask)
-        analysis, synthesis, envelope = _dft_bases(self.n_fft, model.window)
-        self.register_buffer("analysis", analysis)  # (2F, 1, n_fft)
-        self.register_buffer("synthesis", synthesis)  # (2F, 1, n_fft)
-        self.register_buffer("envelope_kernel", envelope)  # (1, 1, n_fft)
-
-    def stft(self, wav: torch.Tensor) -> torch.Tensor:
-        """The model's STFT, real parts then imaginary parts: :math:`(B, T) \\to (B, 2F, N)`."""
-        half = self.n_fft // 2
-        # center=True with reflection, as torch.stft pads
-        padded = F.pad(wav.unsqueeze(1), (half, half), mode="reflect")
-        return F.conv1d(padded, self.analysis, stride=self.hop)
-
-    def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        """Inverse of :meth:`stft`: :math:`(M, 2F, N) \\to (M, T)` with ``T = length``."""
-        wav = F.conv_transpose1d(spec, self.synthesis, stride=self.hop)[:, 0]
-        # overlap-added squared window, the normalisation torch.istft divides by
-        ones = torch.ones_like(spec[:1, :1])
-        envelope = F.conv_transpose1d(ones, self.envelope_kernel, stride=self.hop)[0]
-        # a long enough tail of zeros: torch.istft zero-pads to ``length`` when the frames
-        # end early (possible when hop > n_fft / 2)
-        wav = F.pad(wav, (0, self.hop))
-        envelope = F.pad(envelope, (0, self.hop))
-        half = self.n_fft // 2
-        wav = wav[:, half : half + length]
-        envelope = envelope[:, half : half + length]
-        # where nothing was added the numerator is zero too: divide by one there
-        safe = torch.where(envelope > 1e-11, envelope, torch.ones_like(envelope))
-        return wav / safe
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Estimates :math:`(B, K, T)` of the fixed queries from mixtures :math:`(B, T)`."""
-        model = self.model
-        n_batch, length = wav.shape[0], wav.shape[-1]
-        n_freq = self.n_fft // 2 + 1
-        spec = self.stft(wav)  # (B, 2F, N)
-        # sizes are read before any unflatten: the tracer keeps them symbolic only there
-        n_frames = spec.shape[-1]
-        real, imag = spec[:, :n_freq], spec[:, n_freq:]
-        magnitude = torch.sqrt(real.square() + imag.square())  # |X| without complex numbers
-
-        # the rest mirrors TextCondUNet._masks for one group of all queries
-        x = model.input_norm(torch.log1p(magnitude).unsqueeze(1))
-        stride = 2 ** len(model.channels)
-        x = F.pad(x, (0, (-n_frames) % stride, 0, (-n_freq) % stride))
-        size = (x.shape[-2], x.shape[-1])  # read before any reshape (see _query_path)
-        first = model.first_conditioned_level
-        shared_skips: List[torch.Tensor] = []
-        for level in range(first):
-            x = model.down[level](x)
-            shared_skips.append(x)
+        n_batch = wav.shape[0]
         embed = self.embed.expand(n_batch, -1, -1)
-        if first == len(model.channels):  # "late": only the head sees the text
-            below = None
-            for level in reversed(range(first)):
-                below = model.up[level](shared_skips[level], below)
-            logits = model.head(below.unsqueeze(1), embed)
-        else:
-            tokens = None if self.tokens is None else self.tokens.expand(n_batch, -1, -1, -1)
-            mask = None
-            if self.token_mask is not None:
-                mask = self.token_mask.expand(n_batch, -1, -1)
-            logits = self._query_path(x, shared_skips, embed, tokens, mask, size)
-        masks = model.mask_nl(logits[..., :n_freq, :n_frames])  # (B, K, F, N)
-        keep = masks[:, : self.n_queries]
-        if self.n_queries < self.embed.shape[1]:  # the negatives' union leaves every estimate
-            keep = keep * torch.prod(1 - masks[:, self.n_queries :], dim=1, keepdim=True)
-        est = torch.cat([keep * real.unsqueeze(1), keep * imag.unsqueeze(1)], 2)
-        out = self.istft(est.flatten(0, 1), length)  # (B K, T)
-        return out.reshape(n_batch, self.n_queries, length)
-
-    def _query_path(self, x, shared_skips, embed, tokens, mask, size) -> torch.Tensor:
-        """TextCondUNet._query_path for all queries at once: mask logits :math:`(B, K, H, W)`.
-
-        Written again because the exporter fixes an axis size that Python reads after a
-        reshape to its traced value: the model's path reads the batch axis, and each
-        attention block the map's size, after earlier blocks' reshapes (a graph for one
-        length and batch size). Here the sizes come from the padded spectrogram (``size``,
-        its height and width), and the per-mixture work is repeated for the queries by
-        concatenation.
-        """
-        model = self.model
-        n_batch, n_queries = embed.shape[0], self.embed.shape[1]
-        flat_embed = embed.flatten(0, 1)  # (B K, D), query index fastest
-        flat_tokens = None if tokens is None else tokens.flatten(0, 1)
-        flat_mask = None if mask is None else mask.flatten(0, 1)
-        first = len(shared_skips)
-        x = _repeat_queries(x, n_queries)
-        skips: List[torch.Tensor] = []
-        for level in range(first, len(model.channels)):
-            x = model.down[level](x, flat_embed)
-            if str(level) in model.attention:
-                # each level halves both axes of the padded map (a multiple of 2^levels)
-                height, width = size[0] // 2 ** (level + 1), size[1] // 2 ** (level + 1)
-                block = model.attention[str(level)]
-                x = _attend(block, x, flat_tokens, flat_mask, height, width)
-            skips.append(x)
-        below = None
-        for level in reversed(range(first, len(model.channels))):
-            below = model.up[level](skips[level - first], below, flat_embed)
-        for level in reversed(range(first)):  # text-free skips, per-query input from below
-            below = _up_shared(model.up[level], shared_skips[level], below, n_queries)
-        return model.head(below.unflatten(0, (n_batch, n_queries)), embed)
-
-
-def _attend(block, x, tokens, mask, height: int, width: int) -> torch.Tensor:
-    """``TextAttention.forward`` with the map's size given instead of read from ``x``."""
-    seq = x.flatten(2).transpose(1, 2)
-    seq = block.cross_attn(block.self_attn(seq), tokens, mask)
-    return seq.transpose(1, 2).unflatten(2, (height, width))
-
-
-def _repeat_queries(x: torch.Tensor, n_queries: int) -> torch.Tensor:
-    """``x.repeat_interleave(n_queries, 0)`` as a concatenation, which exports for any
-    batch size."""
-    return torch.cat([x.unsqueeze(1)] * n_queries, 1).flatten(0, 1)
-
-
-def _up_shared(up, skip: torch.Tensor, below: torch.Tensor, n_queries: int) -> torch.Tensor:
-    """``UpBlock.forward(skip, below, shared=...)`` of a text-free level: the skip half of
-    the first convolution once per mixture (as ``ResBlock.forward_split``), per-query
-    sizes never read."""
-    skip_up, skip_conv = up.prepare_shared(skip)
-    below_up = F.interpolate(below, scale_factor=2.0, mode="bilinear", align_corners=True)
-    both = torch.cat([_repeat_queries(skip_up, n_queries), below_up], 1)
-    res = up.res
-    if skip_conv is None:  # a residual block without layers is the identity
-        h = both
-    else:
-        weight = res.convs[0].weight[:, skip_up.shape[1] :]
-        h = F.conv2d(below_up, weight, None, padding=1) + _repeat_queries(skip_conv, n_queries)
-        h = F.leaky_relu(res._finish(h, None) + both, 0.2)
-    h = up.conv(h)
-    return h if up.norm is None else F.relu(up.norm(h))
+        tokens = None if self.tokens is None else self.tokens.expand(n_batch, -1, -1, -1)
+        mask = None if self.token_mask is None else self.token_mask.expand(n_batch, -1, -1)
+        masks, spec = self.model.forward_masks(wav, embed, tokens, mask)
+        return masks_to_waveforms(self.model, masks, spec, wav.shape[-1], self.n_negatives)
 
 
 def _dft_bases(n_fft: int, window: torch.Tensor):
@@ -326,13 +266,69 @@ def export_onnx(
         >>> info["queries"], info["sample_rate"]  # doctest: +SKIP
         (['a dog barks', 'a man speaks'], 16000)
     """
-    queries = _check_queries(queries, "queries")
-    negatives = _check_queries(negatives, "negatives", allow_empty=True)
+    queries = check_text_queries(queries, "queries")
+    negatives = check_text_queries(negatives, "negatives", allow_empty=True)
     path = os.fspath(path)
     if path.lower().endswith(".json"):
         raise ValueError(f"path must be the .onnx file (the .json goes beside it), got {path}")
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"opset must be an int from {MIN_OPSET} to {MAX_OPSET}, got {opset!r}")
+    model = _exportable_model(separator)
+    json_path = sidecar_path(path)
+    refuse_overwrite(path, json_path, force=force)
+    try:
+        import onnx
+    except ImportError:
+        raise ValueError("ONNX export needs onnx: pip install onnx onnxruntime") from None
+
+    encoder = separator.encoder
+    # export and verify on the CPU in fp32: a GPU's TF32 convolutions would blur the check
+    devices = [device_of(model), device_of(encoder)]
+    was_training = model.training
+    model.eval().cpu()
+    encoder.cpu()
+    try:
+        with torch.no_grad():
+            embed, tokens, mask = encode_queries(encoder, [queries + negatives], model.wants_tokens)
+            wrapper = OnnxSeparator(
+                model,
+                embed[0].float(),
+                None if tokens is None else tokens[0].float(),
+                None if mask is None else mask[0],
+                n_negatives=len(negatives),
+            ).eval()
+        # traced in memory: a failed export leaves no file that would need --force next time
+        graph = onnx.load_from_string(_trace(wrapper, opset))
+        info = _describe(model, queries, negatives, opset, path, json_path)
+        # the ONNX file tells what the JSON tells: the graph alone is enough to run it
+        for key in ("format", "queries", "negatives", "sample_rate", "min_samples"):
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, json.dumps(info[key])
+        graph.producer_name = "asteroid-wsas"
+        graph.producer_version = __version__
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with atomic_path(path, suffix=".onnx.part") as part:  # whole, or the old file kept
+            onnx.save(graph, part)
+        if verify:
+            snr = _verify(separator, queries, negatives, path)
+            info["verified_snr_db"] = snr
+            if snr is not None and snr < VERIFY_MIN_SNR_DB:  # a model the export mirrors wrongly
+                warnings.warn(
+                    f"{path} differs from the PyTorch separator: SNR {snr:.1f} dB < "
+                    f"{VERIFY_MIN_SNR_DB:g} dB on 1 s of noise; please report this model",
+                    RuntimeWarning,
+                )
+    finally:
+        model.to(devices[0]).train(was_training)
+        encoder.to(devices[1])
+    with atomic_write(json_path, "w", encoding="utf-8") as f:
+        json.dump({k: v for k, v in info.items() if k not in ("onnx", "json")}, f, indent=2)
+        f.write("\n")
+    return info
+
+
+def _exportable_model(separator) -> TextCondUNet:
+    """The separator's model, if it is one the graph can hold."""
     model = getattr(separator, "model", None)
     if not isinstance(model, TextCondUNet):
         raise ValueError(
@@ -345,88 +341,35 @@ def export_onnx(
             "its outputs with the encoder's audio tower, which the graph does not hold; "
             "only text-conditioned separators export"
         )
-    json_path = _sidecar(path)
-    refuse_overwrite(path, json_path, force=force)
-    try:
-        import onnx
-    except ImportError:
-        raise ValueError("ONNX export needs onnx: pip install onnx onnxruntime") from None
-
-    encoder = separator.encoder
-    # export and verify on the CPU in fp32: a GPU's TF32 convolutions would blur the check
-    devices = [_device_of(model), _device_of(encoder)]
-    was_training = model.training
-    model.eval().cpu()
-    encoder.cpu()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    # written to a temporary file first: a failed export leaves no file behind that would
-    # need --force next time
-    handle, traced = tempfile.mkstemp(suffix=".onnx", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(handle)
-    try:
-        with torch.no_grad():
-            embed, tokens, mask = encode_queries(encoder, [queries + negatives], model.wants_tokens)
-            wrapper = OnnxSeparator(
-                model,
-                embed[0].float(),
-                None if tokens is None else tokens[0].float(),
-                None if mask is None else mask[0],
-                n_negatives=len(negatives),
-            ).eval()
-        gen = torch.Generator().manual_seed(0)  # the caller's random state stays as it was
-        example = torch.randn(1, max(model.n_fft, int(model.sample_rate) // 2), generator=gen)
-        # traced with autograd on: the blocks' in-place BatchNorm shortcut for inference
-        # (addcmul with out=) has no ONNX form, their plain BatchNorm has
-        with torch.enable_grad(), warnings.catch_warnings():
-            # the TorchScript exporter's deprecation notice and tracer notes about shapes:
-            # the tests run the graph at other lengths and batch sizes
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                wrapper,
-                (example,),
-                traced,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={
-                    INPUT_NAME: {0: "batch", 1: "time"},
-                    OUTPUT_NAME: {0: "batch", 2: "time"},
-                },
-                opset_version=opset,
-                dynamo=False,  # the dynamo exporter needs onnxscript, not a dependency here
-                do_constant_folding=True,
-            )
-        info = _describe(model, queries, negatives, opset, path, json_path)
-        # the ONNX file tells what the JSON tells: the graph alone is enough to run it
-        graph = onnx.load(traced)
-        for key in ("format", "queries", "negatives", "sample_rate", "min_samples"):
-            entry = graph.metadata_props.add()
-            entry.key, entry.value = key, json.dumps(info[key])
-        graph.producer_name = "asteroid-wsas"
-        graph.producer_version = __version__
-        onnx.save(graph, path)
-        if verify:
-            snr = _verify(separator, queries, negatives, path)
-            info["verified_snr_db"] = snr
-            if snr is not None and snr < VERIFY_MIN_SNR_DB:  # a model the export mirrors wrongly
-                warnings.warn(
-                    f"{path} differs from the PyTorch separator: SNR {snr:.1f} dB < "
-                    f"{VERIFY_MIN_SNR_DB:g} dB on 1 s of noise; please report this model",
-                    RuntimeWarning,
-                )
-    finally:
-        if os.path.exists(traced):
-            os.remove(traced)
-        model.to(devices[0]).train(was_training)
-        encoder.to(devices[1])
-    with open(json_path, "w", encoding="utf-8") as f:
-        json.dump({k: v for k, v in info.items() if k not in ("onnx", "json")}, f, indent=2)
-        f.write("\n")
-    return info
+    return model
 
 
-def _device_of(module: nn.Module) -> torch.device:
-    param = next(module.parameters(), None)
-    return torch.device("cpu") if param is None else param.device
+def _trace(wrapper: OnnxSeparator, opset: int) -> bytes:
+    """The serialised ONNX graph of ``wrapper``, traced on noise, batch and time dynamic."""
+    model = wrapper.model
+    gen = torch.Generator().manual_seed(0)  # the caller's random state stays as it was
+    example = torch.randn(1, max(model.n_fft, int(model.sample_rate) // 2), generator=gen)
+    buffer = io.BytesIO()
+    # the model adds out of place and passes its sizes itself while traced: no autograd
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter's deprecation notice and tracer notes about shapes:
+        # the tests run the graph at other lengths and batch sizes
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            buffer,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={
+                INPUT_NAME: {0: "batch", 1: "time"},
+                OUTPUT_NAME: {0: "batch", 2: "time"},
+            },
+            opset_version=opset,
+            dynamo=False,  # the dynamo exporter needs onnxscript, not a dependency here
+            do_constant_folding=True,
+        )
+    return buffer.getvalue()
 
 
 def _describe(model, queries, negatives, opset, path, json_path) -> Dict[str, Any]:
@@ -461,7 +404,6 @@ def _verify(separator, queries, negatives, path) -> Optional[float]:
     without onnxruntime)."""
     if importlib.util.find_spec("onnxruntime") is None:
         return None
-    from .separator import separate_batch
 
     rate = int(separator.model.sample_rate)
     wave = torch.randn(

@@ -22,12 +22,13 @@ license and the scores. This module does the same for a recipe's experiment fold
 evaluation results.
 """
 
-import argparse
 import csv
 import json
 import os
 import re
 import shutil
+import string
+from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import yaml
@@ -36,8 +37,6 @@ from .utils import refuse_overwrite
 
 __all__ = [
     "publish_experiment",
-    "add_publish_parser",
-    "cmd_publish",
     "DEFAULT_LICENSE",
     "PAPER_BIBTEX",
     "CARD_FILE",
@@ -51,7 +50,16 @@ DEFAULT_LICENSE = "cc-by-sa-4.0"
 CARD_FILE = "README.md"
 BASE_TAGS = ("asteroid", "audio", "source-separation", "text-queried-separation", "asteroid-wsas")
 COPIED = ("conf.yml", "final_metrics.json")
-COPIED_IF_PRESENT = ("all_metrics.csv", "scores.png")
+# what the card says of each file copied when present: in Results, in the Files table
+OPTIONAL_FILES = {
+    "all_metrics.csv": (
+        ", `all_metrics.csv` the score of every query",
+        "the score of every test query",
+    ),
+    "scores.png": (", `scores.png` their distributions", "box plots of the per-mixture scores"),
+}
+COPIED_IF_PRESENT = tuple(OPTIONAL_FILES)
+CARD_TEMPLATE = "templates/model_card.md"  # package data (setup.py), filled by _model_card
 PAPER_TITLE = "Weakly-supervised Audio Separation via Bi-modal Semantic Similarity"
 PAPER_BIBTEX = """@inproceedings{mahmud2024weakly,
   title     = {Weakly-supervised Audio Separation via Bi-modal Semantic Similarity},
@@ -128,7 +136,7 @@ def publish_experiment(
         >>> Separator.from_pretrained("exp/weak_tiny/publish")  # doctest: +SKIP
     """
     from .encoders.loading import load_encoder
-    from .separator import Separator
+    from .separation.separator import Separator
 
     exp_dir, output = os.fspath(exp_dir), os.fspath(output)
     if not os.path.isdir(exp_dir):
@@ -182,7 +190,7 @@ def publish_experiment(
     for name in COPIED + COPIED_IF_PRESENT:
         if os.path.isfile(os.path.join(exp_dir, name)):
             shutil.copyfile(os.path.join(exp_dir, name), os.path.join(output, name))
-    from .separator import _sha256
+    from .separation.separator import _sha256
 
     card = card.replace("@SHA256@", _sha256(separator_file))
     card_path = os.path.join(output, CARD_FILE)
@@ -344,14 +352,9 @@ def _tag(text: str) -> str:
 
 
 def _front_matter(
-    name: str,
-    license: str,
-    datasets: List[str],
-    test_set: str,
-    tags: List[str],
-    metrics: Dict[str, Any],
-    data_name: str,
+    name: str, license: str, datasets: List[str], test_set: str, tags: List[str], metrics
 ) -> str:
+    """The YAML block the hub reads: tags, license, datasets and the scores (model-index)."""
     from .metrics.bss_eval import LABELS
 
     results = [
@@ -359,6 +362,8 @@ def _front_matter(
         for key, value in metrics["metrics"].items()
         if value.get("mean") is not None
     ]
+    task = {"type": "audio-to-audio", "name": "Text-queried audio source separation"}
+    dataset = {"type": datasets[0], "name": test_set, "split": "test"}
     meta = {
         "tags": tags,
         "library_name": "asteroid",
@@ -366,19 +371,7 @@ def _front_matter(
         "license": license,
         "pipeline_tag": "audio-to-audio",
         "model-index": [
-            {
-                "name": name,
-                "results": [
-                    {
-                        "task": {
-                            "type": "audio-to-audio",
-                            "name": "Text-queried audio source separation",
-                        },
-                        "dataset": {"type": data_name, "name": test_set, "split": "test"},
-                        "metrics": results,
-                    }
-                ],
-            }
+            {"name": name, "results": [{"task": task, "dataset": dataset, "metrics": results}]}
         ],
     }
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
@@ -388,42 +381,135 @@ def _md_code(text: str) -> str:
     return "`" + str(text).replace("`", "'") + "`"
 
 
-def _table(rows: List[List[str]], header: List[str]) -> List[str]:
+def _json_code(value: Any) -> str:
+    return _md_code(json.dumps(value, sort_keys=True))
+
+
+def _table(rows: List[List[str]], header: List[str]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def _fmt(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _encoder_lines(separator, bundled: Optional[str]) -> List[str]:
-    """What the card says about the encoder, and where the folder keeps it."""
+def _tiny_words(encoder) -> Optional[List[str]]:
+    """The small encoder's vocabulary (most frequent first), None for another encoder."""
     from .encoders.tiny import SPECIALS, TinyBimodalEncoder
 
-    enc = separator.encoder
-    n_params = sum(p.numel() for p in enc.parameters())
-    kind = type(enc).__name__
-    if isinstance(enc, TinyBimodalEncoder):
-        words = len(enc.vocab) - len(SPECIALS)
-        return [
+    return list(encoder.vocab[len(SPECIALS) :]) if isinstance(encoder, TinyBimodalEncoder) else None
+
+
+def _encoder_line(separator, bundled: Optional[str]) -> str:
+    """What the card says about the encoder, and where the folder keeps it."""
+    enc, words = separator.encoder, _tiny_words(separator.encoder)
+    n_params, kind = sum(p.numel() for p in enc.parameters()), type(enc).__name__
+    if words is not None:
+        return (
             f"- **Query encoder:** the small bimodal encoder ({kind}, {n_params:,} parameters, "
-            f"{enc.embed_dim}-d embeddings, a vocabulary of {words} words), trained on "
+            f"{enc.embed_dim}-d embeddings, a vocabulary of {len(words)} words), trained on "
             "mixtures and their captions only; it is saved inside `separator.pth`."
-        ]
+        )
     where = (
         "copied to `encoder/` in this folder"
         if bundled
         else f"loaded by its name {_md_code(separator.encoder_name)} (downloaded once from "
         "the Hugging Face hub)"
     )
-    return [f"- **Query encoder:** {kind} ({n_params:,} parameters, frozen), {where}."]
+    return f"- **Query encoder:** {kind} ({n_params:,} parameters, frozen), {where}."
+
+
+def _model_args(model) -> str:
+    """The ``get_model_args()`` table, with the blank lines that open it; "" without."""
+    args = model.get_model_args() if hasattr(model, "get_model_args") else {}
+    if not args:
+        return ""
+    rows = [[_md_code(k), _md_code(json.dumps(v))] for k, v in args.items()]
+    return "\n\nModel arguments (`get_model_args()`):\n\n" + _table(rows, ["argument", "value"])
+
+
+def _objective_line(conf: Dict[str, Any], objective: str) -> str:
+    from .engine.config import objective_args
+
+    line = f"- **Objective:** {_md_code(objective)}"
+    if conf.get("method"):
+        line += f" (method {_md_code(conf['method'])}, a row of the paper's tables)"
+    try:
+        obj_args = objective_args(conf) if isinstance(conf.get("objective"), dict) else {}
+    except (KeyError, TypeError):
+        obj_args = {}
+    return line + (f", arguments {_json_code(obj_args)}" if obj_args else "") + "."
+
+
+def _data_line(data: Dict[str, Any], objective: str, rate: int) -> str:
+    root = data.get("root")
+    line = f"- **Data:** {_md_code(data.get('dataset'))}"
+    if root:
+        line += f" (root folder {_md_code(os.path.basename(os.path.normpath(root)))})"
+    line += (
+        f", {data.get('n_sources', 2)}-source training mixtures of "
+        f"{data.get('segment', '?')} s at {data.get('sample_rate', rate)} Hz"
+    )
+    for key in ("clean_fraction", "supervised_fraction"):  # clean_fraction: semi's alone
+        if key in data and (key == "supervised_fraction" or objective == "semi"):
+            line += f", {key} {data[key]}"
+    clean = data.get("clean_data")
+    if isinstance(clean, dict) and clean.get("dataset"):
+        line += f", clean single sources from {_md_code(clean['dataset'])}"
+    return line + "."
+
+
+def _training(conf: Dict[str, Any], objective: str, rate: int, log: Dict[str, Any]) -> str:
+    """The Training section's list: objective, data, budget, optimiser, checkpoint kept."""
+    training, optim = conf.get("training") or {}, conf.get("optim") or {}
+    budget = training.get("max_steps")
+    lines = [
+        _objective_line(conf, objective),
+        _data_line(conf["data"], objective, rate),
+        f"- **Budget:** {budget if budget not in (None, -1) else 'no'} steps, batch size "
+        f"{training.get('batch_size', '?')}"
+        + (f", precision {_md_code(training['precision'])}" if training.get("precision") else "")
+        + (f", seed {training['seed']}" if "seed" in training else "")
+        + ".",
+    ]
+    if optim:
+        sched = conf.get("scheduler") or {}
+        lines.append(
+            f"- **Optimiser:** {_json_code(optim)}"
+            + (f", scheduler {_json_code(sched)}" if sched else "")
+            + "."
+        )
+    if "best_step" in log:
+        lines.append(
+            f"- **Kept:** the checkpoint of step {log['best_step']}, best validation "
+            f"SDR ({log['best_val_sdr']:.2f} dB)."
+        )
+    if "last_logged_step" in log:
+        lines.append(f"- **Last logged step:** {log['last_logged_step']}.")
+    return "\n".join(lines)
+
+
+def _scores(metrics: Dict[str, Any]) -> Dict[str, str]:
+    """The Results section: the counts and the table of scores."""
+    from .metrics.bss_eval import LABELS
+
+    counts = metrics.get("counts") or {}
+    skipped = counts.get("sources_skipped")
+    rows = [
+        [LABELS.get(k, k), _fmt(v.get("mean")), _fmt(v.get("std")), _fmt(v.get("median"))]
+        for k, v in metrics["metrics"].items()
+    ]
+    return {
+        "mixtures": counts.get("mixtures", "?"),
+        "scored": counts.get("sources_scored", "?"),
+        "skipped": f" ({skipped} with a near-silent reference skipped)" if skipped else "",
+        "scores": _table(rows, ["metric", "mean", "std", "median"]),
+    }
 
 
 def _query_lines(separator, intended: List[str], test_queries: List[str]) -> List[str]:
-    from .encoders.tiny import SPECIALS, TinyBimodalEncoder
-
-    enc = separator.encoder
+    enc, words = separator.encoder, _tiny_words(separator.encoder)
     lines: List[str] = []
     if separator.learned_queries:
         n = len(separator.model.learned_queries)
@@ -432,8 +518,7 @@ def _query_lines(separator, intended: List[str], test_queries: List[str]) -> Lis
             "query picks the output the encoder finds closest to it (negative queries are not "
             "available)."
         )
-    if isinstance(enc, TinyBimodalEncoder):
-        words = list(enc.vocab[len(SPECIALS) :])
+    if words is not None:
         shown = ", ".join(words[:MAX_WORDS])
         more = f", ... and {len(words) - MAX_WORDS} more" if len(words) > MAX_WORDS else ""
         lines += [
@@ -465,17 +550,48 @@ def _query_lines(separator, intended: List[str], test_queries: List[str]) -> Lis
     return lines
 
 
-def _example_queries(separator, intended, test_queries) -> List[str]:
-    from .encoders.tiny import SPECIALS, TinyBimodalEncoder
+def _usage(separator, intended: List[str], test_queries: List[str]) -> Dict[str, str]:
+    """The example queries of How to use, as Python and as command-line arguments."""
+    words = _tiny_words(separator.encoder)
+    queries = (intended or test_queries)[:2]
+    if not queries and words:  # words the small encoder knows
+        queries = [f"the sound of {w}" for w in words[:2]]
+    queries = queries or ["a dog barks", "a man speaks"]
+    return {
+        "queries_py": ", ".join(json.dumps(q) for q in queries),
+        "queries_cli": " ".join(f"-q {json.dumps(q)}" for q in queries),
+    }
 
-    picked = (intended or test_queries)[:2]
-    if picked:
-        return picked
-    if isinstance(separator.encoder, TinyBimodalEncoder):  # words it knows
-        words = list(separator.encoder.vocab[len(SPECIALS) :])[:2]
-        if words:
-            return [f"the sound of {w}" for w in words]
-    return ["a dog barks", "a man speaks"]
+
+def _caveats(separator, objective: str) -> str:
+    """The Limitations that hold for this objective and encoder, one line each."""
+    lines = []
+    if objective in ("weak", "semi", "weak_sup"):
+        lines.append(
+            "- Trained without (or with few) clean sources: the estimates are only as good as "
+            "the encoder's audio-text similarity, and can leak other sources."
+        )
+    if "Tiny" in type(separator.encoder).__name__:
+        lines.append(
+            "- The small encoder knows only its vocabulary and the phrasing of its training "
+            "captions; paraphrases and unknown words are not understood."
+        )
+    return "".join(line + "\n" for line in lines)
+
+
+def _more_files(extras: List[str], bundled: Optional[str]) -> str:
+    """The Files table's rows for the files a folder may lack, each on a new line."""
+    rows = [(name, what) for name, (_, what) in OPTIONAL_FILES.items() if name in extras]
+    if bundled:
+        rows.append(("encoder/", "the query encoder (it was read from a local folder)"))
+    return "".join(f"\n| `{name}` | {what} |" for name, what in rows)
+
+
+def _card_tags(conf: Dict[str, Any], objective: str, model) -> List[str]:
+    tags = list(BASE_TAGS) + [_tag(objective), type(model).__name__]
+    if conf.get("method"):
+        tags.append(_tag(str(conf["method"]).partition(":")[0]))
+    return list(dict.fromkeys(t for t in tags if t))
 
 
 def _model_card(
@@ -495,332 +611,44 @@ def _model_card(
     bundled: Optional[str],
     extras: List[str],
 ) -> str:
-    """The README.md text; ``@SHA256@`` stands for the checksum of the file written."""
-    from .engine.config import objective_args
-    from .metrics.bss_eval import LABELS
+    """The README.md text (templates/model_card.md filled in); ``@SHA256@`` stands for the
+    checksum of the file written."""
     from .serialization import software_versions
 
-    data, training = conf["data"], conf.get("training") or {}
+    data, model = conf["data"], separator.model
     objective = objective or "unknown"
-    method = conf.get("method")
-    model = separator.model
     rate = int(separator.sample_rate)
-    n_params = sum(p.numel() for p in model.parameters())
-    tags = list(BASE_TAGS) + [_tag(objective), type(model).__name__]
-    if method:
-        tags.append(_tag(str(method).partition(":")[0]))
-    tags = list(dict.fromkeys(t for t in tags if t))
-    lines = [_front_matter(name, license, datasets, test_set, tags, metrics, datasets[0])]
-
-    lines += [
-        f"# {name}",
-        "",
-        "A text-queried audio separator trained with `asteroid-wsas`, an [Asteroid]"
-        "(https://github.com/asteroid-team/asteroid) extension, after Mahmud et al., "
-        f'"{PAPER_TITLE}" (ICLR 2024). Give it a recording and one or more text queries; '
-        "it returns one estimate per query.",
-        "",
-        "## Model",
-        "",
-        f"- **Architecture:** {type(model).__name__}, {n_params:,} parameters, working at "
-        f"{rate} Hz (other rates are resampled to it and back).",
-    ]
-    lines += _encoder_lines(separator, bundled)
-    args = model.get_model_args() if hasattr(model, "get_model_args") else {}
-    if args:
-        lines += ["", "Model arguments (`get_model_args()`):", ""]
-        rows = [[_md_code(k), _md_code(json.dumps(v))] for k, v in args.items()]
-        lines += _table(rows, ["argument", "value"])
-
-    lines += ["", "## Training", ""]
-    objective_line = f"- **Objective:** {_md_code(objective)}"
-    if method:
-        objective_line += f" (method {_md_code(method)}, a row of the paper's tables)"
-    try:
-        obj_args = objective_args(conf) if isinstance(conf.get("objective"), dict) else {}
-    except (KeyError, TypeError):
-        obj_args = {}
-    if obj_args:
-        objective_line += f", arguments {_md_code(json.dumps(obj_args, sort_keys=True))}"
-    lines.append(objective_line + ".")
-    root = data.get("root")
-    data_line = (
-        f"- **Data:** {_md_code(data.get('dataset'))}"
-        + (f" (root folder {_md_code(os.path.basename(os.path.normpath(root)))})" if root else "")
-        + f", {data.get('n_sources', 2)}-source training mixtures of "
-        f"{data.get('segment', '?')} s at {data.get('sample_rate', rate)} Hz"
-    )
-    for key in ("clean_fraction", "supervised_fraction"):
-        if key in data and (key == "supervised_fraction" or objective == "semi"):
-            data_line += f", {key} {data[key]}"
-    clean = data.get("clean_data")
-    if isinstance(clean, dict) and clean.get("dataset"):
-        data_line += f", clean single sources from {_md_code(clean['dataset'])}"
-    lines.append(data_line + ".")
-    budget = training.get("max_steps")
-    steps_line = f"- **Budget:** {budget if budget not in (None, -1) else 'no'} steps"
-    steps_line += f", batch size {training.get('batch_size', '?')}"
-    if training.get("precision"):
-        steps_line += f", precision {_md_code(training['precision'])}"
-    if "seed" in training:
-        steps_line += f", seed {training['seed']}"
-    lines.append(steps_line + ".")
-    optim = conf.get("optim") or {}
-    if optim:
-        sched = conf.get("scheduler") or {}
-        lines.append(
-            f"- **Optimiser:** {_md_code(json.dumps(optim, sort_keys=True))}"
-            + (f", scheduler {_md_code(json.dumps(sched, sort_keys=True))}" if sched else "")
-            + "."
-        )
-    if "best_step" in training_log:
-        lines.append(
-            f"- **Kept:** the checkpoint of step {training_log['best_step']}, best validation "
-            f"SDR ({training_log['best_val_sdr']:.2f} dB)."
-        )
-    if "last_logged_step" in training_log:
-        lines.append(f"- **Last logged step:** {training_log['last_logged_step']}.")
-    lines += [
-        "",
-        "The full training config (`conf.yml`, also in this folder):",
-        "",
-        "```yaml",
-        yaml.safe_dump(conf, sort_keys=False, allow_unicode=True).rstrip(),
-        "```",
-    ]
-
-    counts = metrics.get("counts") or {}
-    lines += [
-        "",
-        "## Results",
-        "",
-        f"On the test set {_md_code(test_set)}: {counts.get('mixtures', '?')} mixtures, "
-        f"{counts.get('sources_scored', '?')} queries scored"
-        + (
-            f" ({counts['sources_skipped']} with a near-silent reference skipped)"
-            if counts.get("sources_skipped")
-            else ""
-        )
-        + ". Means over mixtures of the per-mixture means over queries, in dB "
-        "(BSS-Eval v3 without permutation; SDRi and SI-SDRi are improvements over the "
-        "unprocessed mixture):",
-        "",
-    ]
-    rows = [
-        [LABELS.get(k, k), _fmt(v.get("mean")), _fmt(v.get("std")), _fmt(v.get("median"))]
-        for k, v in metrics["metrics"].items()
-    ]
-    lines += _table(rows, ["metric", "mean", "std", "median"])
-    lines += ["", "`final_metrics.json` holds these numbers in full"]
-    if "all_metrics.csv" in extras:
-        lines[-1] += ", `all_metrics.csv` the score of every query"
-    if "scores.png" in extras:
-        lines[-1] += ", `scores.png` their distributions"
-    lines[-1] += "."
-
-    lines += ["", "## Intended use and queries", ""]
-    lines.append(
-        "Separating what a query describes from a mixture of sounds like the training data "
-        f"({', '.join(_md_code(d) for d in datasets)}): research on text-queried separation, "
-        "listening tests, and a baseline to compare with."
-    )
-    lines += _query_lines(separator, intended, test_queries)
-
-    queries = _example_queries(separator, intended, test_queries)
-    q_py = ", ".join(json.dumps(q) for q in queries)
-    q_cli = " ".join(f"-q {json.dumps(q)}" for q in queries)
-    lines += [
-        "",
-        "## How to use",
-        "",
-        (
-            "Install `asteroid-wsas`, then load this folder, or its hub id once uploaded "
-            "(`<user>/<repo>`: the encoder in `encoder/` comes with `separator.pth`):"
-            if bundled
-            else "Install `asteroid-wsas`, then load this folder, or its hub id once uploaded "
-            "(`<user>/<repo>`):"
+    versions = software_versions().items()
+    context = {
+        "front_matter": _front_matter(
+            name, license, datasets, test_set, _card_tags(conf, objective, model), metrics
         ),
-        "",
-        "```python",
-        "from asteroid_wsas import Separator",
-        "",
-        f'separator = Separator.from_pretrained("{folder}", sha256="@SHA256@")',
-        f'result = separator.separate("mixture.wav", [{q_py}], residual=True)',
-        "print(result.estimates.shape, result.presence, result.level_db)",
-        "```",
-        "",
-        "or from the command line:",
-        "",
-        "```bash",
-        f"asteroid-wsas separate mixture.wav {q_cli} -o out/ --model {folder} --residual",
-        "```",
-        "",
-        "Files of any rate and channel count are accepted; each channel is separated, and "
-        "long files are separated in 10 s chunks with a crossfade. `presence` (the encoder's "
-        "similarity between a query and its estimate) and `level_db` tell queries that match "
-        "nothing.",
-    ]
-
-    lines += [
-        "",
-        "## Limitations",
-        "",
-        f"- It hears only up to {rate // 2} Hz (it works at {rate} Hz): higher content is "
-        "in no estimate.",
-        f"- Trained on {data.get('segment', '?')} s clips of {data.get('n_sources', 2)}-source "
-        f"mixtures of {_md_code(data.get('dataset'))} data; the scores above hold for that "
-        "test set only, and other recordings, more sources or other sound classes may "
-        "separate worse.",
-    ]
-    if objective in ("weak", "semi", "weak_sup"):
-        lines.append(
-            "- Trained without (or with few) clean sources: the estimates are only as good as "
-            "the encoder's audio-text similarity, and can leak other sources."
-        )
-    if "Tiny" in type(separator.encoder).__name__:
-        lines.append(
-            "- The small encoder knows only its vocabulary and the phrasing of its training "
-            "captions; paraphrases and unknown words are not understood."
-        )
-    lines += [
-        "- Do not use it to isolate or enhance people's voices without their consent.",
-        "",
-        "## License",
-        "",
-        f"{_md_code(license)}. The weights derive from the training data "
-        f"({', '.join(_md_code(d) for d in datasets)}) and the query encoder; check their "
-        "terms before you redistribute them or use the model commercially.",
-        "",
-        "## Files",
-        "",
-    ]
-    files = [
-        [
-            "`separator.pth`",
-            "separator and encoder, `Separator.save_pretrained` (SHA-256 "
-            "`@SHA256@`; loads with `torch.load(..., weights_only=True)`)",
-        ],
-        ["`conf.yml`", "the training config"],
-        ["`final_metrics.json`", "the test scores above"],
-    ]
-    if "all_metrics.csv" in extras:
-        files.append(["`all_metrics.csv`", "the score of every test query"])
-    if "scores.png" in extras:
-        files.append(["`scores.png`", "box plots of the per-mixture scores"])
-    if bundled:
-        files.append(["`encoder/`", "the query encoder (it was read from a local folder)"])
-    lines += _table(files, ["file", "what"])
-    versions = software_versions()
-    lines += [
-        "",
-        "Written with "
-        + ", ".join(f"{k.replace('_version', '')} {v}" for k, v in versions.items())
-        + ".",
-        "",
-        "## Citation",
-        "",
-        "```bibtex",
-        PAPER_BIBTEX,
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-# -------------------------------------------------------------------------- command line
-def add_publish_parser(sub) -> argparse.ArgumentParser:
-    """Register the ``publish`` sub-command on an argparse sub-parsers object.
-
-    Args:
-        sub: What ``ArgumentParser.add_subparsers()`` returned.
-
-    Returns:
-        argparse.ArgumentParser: the sub-command's parser (``func`` is :func:`cmd_publish`).
-
-    Examples:
-        >>> parser = argparse.ArgumentParser(prog="asteroid-wsas")
-        >>> _ = add_publish_parser(parser.add_subparsers(dest="command"))
-        >>> args = parser.parse_args(["publish", "exp/weak", "-o", "exp/weak/publish"])
-        >>> args.func is cmd_publish, args.license
-        (True, 'cc-by-sa-4.0')
-    """
-    p = sub.add_parser(
-        "publish",
-        help="a hub-ready model folder (separator, model card, config, scores) from an "
-        "evaluated experiment",
-        description="Write FOLDER: separator.pth (Separator.save_pretrained), conf.yml, "
-        "final_metrics.json, all_metrics.csv and scores.png when present, and a model card "
-        "README.md with Hugging Face hub metadata. Upload it with "
-        "`hf upload <user>/<repo> FOLDER .` (huggingface_hub >= 1.0; before: huggingface-cli "
-        "upload).",
-    )
-    p.add_argument(
-        "exp_dir",
-        metavar="EXP_DIR",
-        help="experiment folder (exp/<tag>) with best_model.pth and conf.yml (train) and "
-        "final_metrics.json (evaluate)",
-    )
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FOLDER",
-        help="folder to write; must be absent or empty unless --force (required)",
-    )
-    p.add_argument(
-        "--license",
-        default=DEFAULT_LICENSE,
-        help="license id for the hub (default: %(default)s, as Asteroid's models)",
-    )
-    p.add_argument(
-        "--dataset",
-        action="append",
-        metavar="NAME",
-        help="training data named in the card's datasets (repeatable; default: data.dataset "
-        "of conf.yml, and data.clean_data's)",
-    )
-    p.add_argument(
-        "--test-set",
-        metavar="NAME",
-        help="name of the test set the scores come from (default: final_metrics.json's "
-        "test_set, else the recipe's <dataset>-<N>mix-test)",
-    )
-    p.add_argument(
-        "--query",
-        action="append",
-        dest="intended_queries",
-        metavar="TEXT",
-        help="a query the model is meant for, listed in the card (repeatable; default: none, "
-        "the card lists the encoder's vocabulary and the test set's queries)",
-    )
-    p.add_argument(
-        "--encoder",
-        help="encoder to bundle instead of conf.yml's encoder.name, e.g. when the "
-        "experiment moved (default: conf.yml's)",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="write into a non-empty FOLDER, overwriting files of the same names (default: "
-        "refuse)",
-    )
-    p.set_defaults(func=cmd_publish)
-    return p
-
-
-def cmd_publish(args: argparse.Namespace) -> None:
-    """Run ``asteroid-wsas publish`` (the arguments of :func:`add_publish_parser`)."""
-    card = publish_experiment(
-        args.exp_dir,
-        args.output,
-        force=args.force,
-        license=args.license,
-        dataset=args.dataset,
-        intended_queries=args.intended_queries,
-        test_set=args.test_set,
-        encoder=args.encoder,
-    )
-    files = sorted(os.listdir(args.output))
-    print(f"model folder {args.output}: {', '.join(files)}")
-    print(f"model card: {card}")
-    print(f"upload (after `hf auth login`): hf upload <user>/<repo> {args.output} .")
+        "name": name,
+        "paper_title": PAPER_TITLE,
+        "architecture": type(model).__name__,
+        "n_params": f"{sum(p.numel() for p in model.parameters()):,}",
+        "rate": rate,
+        "encoder": _encoder_line(separator, bundled),
+        "model_args": _model_args(model),
+        "training": _training(conf, objective, rate, training_log),
+        "conf_yaml": yaml.safe_dump(conf, sort_keys=False, allow_unicode=True).rstrip(),
+        "test_set": _md_code(test_set),
+        **_scores(metrics),
+        "extras": "".join(said for n, (said, _) in OPTIONAL_FILES.items() if n in extras),
+        "datasets": ", ".join(_md_code(d) for d in datasets),
+        "queries": "\n".join(_query_lines(separator, intended, test_queries)),
+        "bundled": ": the encoder in `encoder/` comes with `separator.pth`" if bundled else "",
+        "folder": folder,
+        **_usage(separator, intended, test_queries),
+        "nyquist": rate // 2,
+        "segment": data.get("segment", "?"),
+        "n_sources": data.get("n_sources", 2),
+        "dataset": _md_code(data.get("dataset")),
+        "caveats": _caveats(separator, objective),
+        "license": _md_code(license),
+        "files": _more_files(extras, bundled),
+        "versions": ", ".join(f"{k.replace('_version', '')} {v}" for k, v in versions),
+        "bibtex": PAPER_BIBTEX,
+    }
+    template = resources.files(__package__).joinpath(CARD_TEMPLATE).read_text(encoding="utf-8")
+    return string.Template(template).substitute(context)

@@ -1,12 +1,23 @@
-"""Small shared rules: overwriting files, and where bf16 is fast."""
+"""Small shared rules: overwriting files, writing them whole, where bf16 is fast, devices,
+registries by name."""
 
+import contextlib
 import os
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+import uuid
+from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, MutableMapping, Optional, Union
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["refuse_overwrite", "fast_bf16", "query_slug"]
+__all__ = [
+    "refuse_overwrite",
+    "atomic_path",
+    "atomic_write",
+    "fast_bf16",
+    "device_of",
+    "query_slug",
+    "register_named",
+]
 
 
 def refuse_overwrite(*paths: Union[str, os.PathLike], force: bool = False) -> None:
@@ -28,6 +39,57 @@ def refuse_overwrite(*paths: Union[str, os.PathLike], force: bool = False) -> No
             )
 
 
+@contextlib.contextmanager
+def atomic_path(path: Union[str, os.PathLike], suffix: str = ".part") -> Iterator[str]:
+    """A temporary name beside ``path`` to write to; renamed to ``path`` when the block ends
+    without an error, removed when it raises: a kill or a failure mid-write leaves the old
+    file (or none) whole, never a half-written one under the final name.
+
+    The name is unique per call (``.<name>.<random>.part``), so two processes writing one
+    folder never write into the same temporary file.
+
+    Args:
+        path: The final file.
+        suffix: End of the temporary name (tools that infer the format from it: ``.wav``).
+
+    Examples:
+        >>> import tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "out.txt")
+        >>> with atomic_path(target) as tmp:
+        ...     _ = open(tmp, "w").write("whole")
+        >>> open(target).read(), os.listdir(os.path.dirname(target))
+        ('whole', ['out.txt'])
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: Union[str, os.PathLike], mode: str = "w", **open_args: Any) -> Iterator[IO]:
+    """``open(path, mode)`` through :func:`atomic_path`: the file appears whole or not at
+    all.
+
+    Examples:
+        >>> import tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "rows.csv")
+        >>> with atomic_write(target, newline="") as f:
+        ...     _ = f.write("a,b\\n")
+        >>> open(target).read()
+        'a,b\\n'
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **open_args) as f:
+            yield f
+
+
 def fast_bf16(device: Union[str, "torch.device"]) -> bool:
     """Whether bf16 runs fast on ``device``: CUDA with bf16, or a CPU with AVX512-BF16 / AMX
     (oneDNN's bf16 kernels; without them bf16 is emulated and slower than fp32)."""
@@ -37,6 +99,30 @@ def fast_bf16(device: Union[str, "torch.device"]) -> bool:
     if kind == "cuda":
         return torch.cuda.is_bf16_supported()
     return kind == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def device_of(module: Any) -> "torch.device":
+    """The device of a module's parameters (the CPU for a module without any)."""
+    import torch
+
+    param = next(module.parameters(), None)
+    return torch.device("cpu") if param is None else param.device
+
+
+def shuffled_loader(data: Any, batch_size: int, collate_fn: Any, seed: int) -> Any:
+    """A training DataLoader over ``data``: shuffled in the order of ``seed``, whole batches
+    only (but the one partial batch of a dataset smaller than ``batch_size``)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=len(data) >= batch_size,
+        collate_fn=collate_fn,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def conf_beside(model_path: Union[str, os.PathLike]) -> Optional[Dict[str, Any]]:
@@ -67,3 +153,22 @@ def query_slug(query: str) -> str:
         return "image_" + query_slug(stem)
     slug = re.sub(r"[^a-z0-9]+", "_", query.lower()).strip("_")
     return slug[:60] or "query"
+
+
+def register_named(table: MutableMapping[str, type], cls: type, base: type, kind: str) -> type:
+    """Add ``cls`` to ``table`` under ``cls.name`` (the datasets' and objectives' registries).
+
+    Re-registering a class of the same qualified name (a reloaded module) replaces it.
+
+    Raises:
+        TypeError: ``cls`` does not subclass ``base`` or has no name of its own.
+        ValueError: Another class already has the name.
+    """
+    name = getattr(cls, "name", None)
+    if not (isinstance(cls, type) and issubclass(cls, base)) or name in (None, "", base.name):
+        raise TypeError(f"a {kind} must subclass {base.__name__} and set name, got {cls!r}")
+    existing = table.get(name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"{kind} {name!r} is already registered ({existing.__qualname__})")
+    table[name] = cls
+    return cls

@@ -30,7 +30,7 @@ from typing import Any, Callable, List, Optional, Union
 import numpy as np
 import torch
 
-from .separator import QueryWarning
+from .separation.contract import QueryWarning
 from .utils import query_slug
 
 __all__ = [
@@ -186,7 +186,7 @@ def separate_upload(
     """
     import soundfile as sf
 
-    from .separator import load_audio
+    from .separation.audio_io import load_audio
 
     step = progress or (lambda fraction, message: None)
     queries = parse_queries(queries_text, max_queries)
@@ -281,7 +281,7 @@ def demo_separator(sample_rate: int = 16000, seed: int = 0):
     without a trained model: its estimates are meaningless."""
     from .encoders.tiny import SPECIALS, TinyBimodalEncoder
     from .models import TextCondUNet
-    from .separator import Separator
+    from .separation.separator import Separator
 
     torch.manual_seed(seed)
     words = "a the sound of violin piano dog barks man speaks drum bird sings engine".split()
@@ -303,7 +303,7 @@ def demo_separator(sample_rate: int = 16000, seed: int = 0):
 def load_model(spec: str, device: Optional[str] = None):
     """The page's separator: ``"random"`` (:func:`demo_separator`) or anything
     :meth:`Separator.from_pretrained` loads."""
-    from .separator import Separator
+    from .separation.separator import Separator
 
     separator = demo_separator() if spec == "random" else Separator.from_pretrained(spec)
     if device:
@@ -360,51 +360,7 @@ def build_app(
 
     workspace = workspace or Workspace()
     n_slots = max_queries + 1  # + the residual
-
-    def run(audio_path, queries_text, negative_text, residual, progress=gr.Progress()):
-        hidden = [gr.update(visible=False)] * 4
-        try:
-            if load_error:
-                raise PageError(f"The model could not be loaded: {load_error}")
-            result = separate_upload(
-                separator,
-                audio_path,
-                queries_text,
-                negative_text,
-                bool(residual),
-                workspace.new_request(),
-                max_mb,
-                max_queries,
-                lambda fraction, message: progress(fraction, desc=message),
-            )
-        except PageError as err:
-            return (
-                [f"**Error:** {err}", gr.update(visible=False)]
-                + hidden * n_slots
-                + [gr.update(visible=False)]
-            )
-        except Exception as err:  # anything else: one line on the page, not a traceback
-            message = f"**Error:** the separation failed ({type(err).__name__}: {err})"
-            return (
-                [message, gr.update(visible=False)] + hidden * n_slots + [gr.update(visible=False)]
-            )
-        updates = [
-            f"Separated {len(result.names)} output(s) from {result.info}."
-            + "".join(f"\n\n**Warning:** {note}" for note in result.warnings),
-            gr.update(value=result.mixture_image, visible=True),
-        ]
-        for k in range(n_slots):
-            if k < len(result.names):
-                updates += [
-                    gr.update(visible=True),
-                    gr.update(value=result.audio[k], label=result.names[k]),
-                    gr.update(value=result.images[k]),
-                    f"**{result.names[k]}**: {result.scores[k]}",
-                ]
-            else:
-                updates += hidden
-        return updates + [gr.update(value=result.archive, visible=True)]
-
+    run = _page_handler(separator, load_error, workspace, max_mb, max_queries, n_slots)
     with gr.Blocks(
         title="asteroid-wsas: separate audio with text", delete_cache=(1800, 3600)
     ) as app:
@@ -421,70 +377,151 @@ def build_app(
             )
         with gr.Row():
             with gr.Column(scale=1):
-                audio_in = gr.Audio(
-                    sources=["upload", "microphone"],
-                    type="filepath",
-                    label=f"Audio: upload or record (up to {max_mb:g} MB)",
-                    elem_id="wsas-input",
-                )
-                queries = gr.Textbox(
-                    label="Queries, one per line",
-                    lines=3,
-                    placeholder="a violin\na piano",
-                    elem_id="wsas-queries",
-                )
-                negative = gr.Textbox(
-                    label="Negative query (optional): removed from every estimate",
-                    elem_id="wsas-negative",
-                )
-                residual = gr.Checkbox(
-                    label="Also return the residual (the input minus the estimates)",
-                    elem_id="wsas-residual",
-                )
-                button = gr.Button("Separate", variant="primary", elem_id="wsas-run")
-                examples = _examples()
-                if examples:
-                    gr.Examples(
-                        examples,
-                        [audio_in, queries],
-                        label="Example mixtures",
-                        elem_id="wsas-examples",
-                    )
+                inputs, button = _input_column(max_mb)
             with gr.Column(scale=2):
-                status = gr.Markdown(elem_id="wsas-status")
-                mixture = gr.Image(
-                    label="Input",
-                    type="filepath",
-                    interactive=False,
-                    visible=False,
-                    elem_id="wsas-input-spectrogram",
-                )
-                outputs = []
-                for k in range(n_slots):
-                    with gr.Column(visible=False) as box:
-                        score = gr.Markdown(elem_id=f"wsas-score-{k}")
-                        player = gr.Audio(
-                            type="filepath",
-                            interactive=False,
-                            buttons=["download"],
-                            elem_id=f"wsas-output-{k}",
-                        )
-                        picture = gr.Image(
-                            type="filepath",
-                            interactive=False,
-                            show_label=False,
-                            elem_id=f"wsas-spectrogram-{k}",
-                        )
-                    outputs += [box, player, picture, score]
-                archive = gr.File(label="Download all (zip)", visible=False, elem_id="wsas-zip")
-        button.click(
-            run,
-            [audio_in, queries, negative, residual],
-            [status, mixture] + outputs + [archive],
-            concurrency_limit=1,
-        )
+                outputs = _output_column(n_slots)
+        button.click(run, inputs, outputs, concurrency_limit=1)
     app.workspace = workspace
     return app
+
+
+def _page_handler(
+    separator,
+    load_error: Optional[str],
+    workspace: Workspace,
+    max_mb: float,
+    max_queries: int,
+    n_slots: int,
+) -> Callable:
+    """The Separate button's handler: the page's inputs in, :func:`_output_column`'s
+    updates out (an error is one line on the page)."""
+    import gradio as gr
+
+    def run(audio_path, queries_text, negative_text, residual, progress=gr.Progress()):
+        try:
+            if load_error:
+                raise PageError(f"The model could not be loaded: {load_error}")
+            result = separate_upload(
+                separator,
+                audio_path,
+                queries_text,
+                negative_text,
+                bool(residual),
+                workspace.new_request(),
+                max_mb,
+                max_queries,
+                lambda fraction, message: progress(fraction, desc=message),
+            )
+        except PageError as err:
+            return _error_updates(f"**Error:** {err}", n_slots)
+        except Exception as err:  # anything else: one line on the page, not a traceback
+            message = f"**Error:** the separation failed ({type(err).__name__}: {err})"
+            return _error_updates(message, n_slots)
+        return _result_updates(result, n_slots)
+
+    return run
+
+
+def _error_updates(message: str, n_slots: int) -> list:
+    """The message in the status line, every output hidden."""
+    import gradio as gr
+
+    hidden = gr.update(visible=False)
+    return [message, hidden] + [hidden] * (4 * n_slots) + [hidden]
+
+
+def _result_updates(result: PageResult, n_slots: int) -> list:
+    """The status line, the input's spectrogram, one filled slot per output (the others
+    hidden) and the zip."""
+    import gradio as gr
+
+    updates = [
+        f"Separated {len(result.names)} output(s) from {result.info}."
+        + "".join(f"\n\n**Warning:** {note}" for note in result.warnings),
+        gr.update(value=result.mixture_image, visible=True),
+    ]
+    for k in range(n_slots):
+        if k < len(result.names):
+            updates += [
+                gr.update(visible=True),
+                gr.update(value=result.audio[k], label=result.names[k]),
+                gr.update(value=result.images[k]),
+                f"**{result.names[k]}**: {result.scores[k]}",
+            ]
+        else:
+            updates += [gr.update(visible=False)] * 4
+    return updates + [gr.update(value=result.archive, visible=True)]
+
+
+def _input_column(max_mb: float) -> tuple:
+    """The audio, queries, negative query and residual inputs, the examples, and the
+    Separate button. Returns (the handler's inputs, the button)."""
+    import gradio as gr
+
+    audio_in = gr.Audio(
+        sources=["upload", "microphone"],
+        type="filepath",
+        label=f"Audio: upload or record (up to {max_mb:g} MB)",
+        elem_id="wsas-input",
+    )
+    queries = gr.Textbox(
+        label="Queries, one per line",
+        lines=3,
+        placeholder="a violin\na piano",
+        elem_id="wsas-queries",
+    )
+    negative = gr.Textbox(
+        label="Negative query (optional): removed from every estimate",
+        elem_id="wsas-negative",
+    )
+    residual = gr.Checkbox(
+        label="Also return the residual (the input minus the estimates)",
+        elem_id="wsas-residual",
+    )
+    button = gr.Button("Separate", variant="primary", elem_id="wsas-run")
+    examples = _examples()
+    if examples:
+        gr.Examples(
+            examples,
+            [audio_in, queries],
+            label="Example mixtures",
+            elem_id="wsas-examples",
+        )
+    return [audio_in, queries, negative, residual], button
+
+
+def _output_column(n_slots: int) -> list:
+    """The status line, the input's spectrogram, ``n_slots`` hidden output slots (box,
+    player, spectrogram, score) and the zip, in the order the handler updates them."""
+    import gradio as gr
+
+    status = gr.Markdown(elem_id="wsas-status")
+    mixture = gr.Image(
+        label="Input",
+        type="filepath",
+        interactive=False,
+        visible=False,
+        elem_id="wsas-input-spectrogram",
+    )
+    outputs = []
+    for k in range(n_slots):
+        with gr.Column(visible=False) as box:
+            score = gr.Markdown(elem_id=f"wsas-score-{k}")
+            player = gr.Audio(
+                type="filepath",
+                interactive=False,
+                buttons=["download"],
+                elem_id=f"wsas-output-{k}",
+            )
+            picture = gr.Image(
+                type="filepath",
+                interactive=False,
+                show_label=False,
+                elem_id=f"wsas-spectrogram-{k}",
+            )
+        outputs += [box, player, picture, score]
+    archive = gr.File(label="Download all (zip)", visible=False, elem_id="wsas-zip")
+    return [status, mixture] + outputs + [archive]
 
 
 def serve(

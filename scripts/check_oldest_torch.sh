@@ -26,4 +26,5 @@ assert got == (want, want), f"pip replaced the pair: torch {got[0]}, torchaudio 
 print("kept torch", torch.__version__, "torchaudio", torchaudio.__version__)
 PY
 python -m pytest -q -n auto -p no:cacheprovider tests/models tests/losses tests/test_metrics.py \
-  tests/engine/test_system.py tests/test_separator.py tests/test_stream.py tests/test_cli.py
+  tests/engine/test_system.py tests/separation/test_separator.py tests/separation/test_stream.py \
+  tests/test_cli.py tests/cli

@@ -156,3 +156,17 @@ class ToneMixtures(torch.utils.data.Dataset):
             "phrase_weights": torch.ones(n),
             "caption": mixture_prompt(labels) if n > 1 else source_prompt(labels[0]),
         }
+
+
+def count_calls(monkeypatch, owner, name: str) -> list:
+    """Wrap ``owner.name`` (for the test's duration) so that each call's positional
+    arguments are appended to the list returned."""
+    calls = []
+    original = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls

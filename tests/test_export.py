@@ -18,13 +18,14 @@ from asteroid_wsas.export import (  # noqa: E402
     DEFAULT_OPSET,
     INPUT_NAME,
     OUTPUT_NAME,
+    ConvSTFT,
     OnnxSeparator,
-    add_export_parser,
-    cmd_export,
     export_onnx,
     run_onnx,
 )
-from asteroid_wsas.separator import separate_batch  # noqa: E402
+from asteroid_wsas.cli.export import add_parser as add_export_parser  # noqa: E402
+from asteroid_wsas.cli.export import cmd as cmd_export  # noqa: E402
+from asteroid_wsas.separation.core import separate_batch  # noqa: E402
 from asteroid_wsas.version import __version__  # noqa: E402
 
 # queries of different lengths: the graph holds a token padding mask
@@ -115,10 +116,11 @@ def test_graph_holds_no_text_encoder_inputs(exported):
 @pytest.mark.parametrize("n_fft,hop", [(126, 32), (127, 40), (64, 40)])
 def test_conv_stft_and_istft_equal_torch(n_fft, hop):
     model = TextCondUNet(RATE, n_fft, hop, [4], conditioning="late", text_embed_dim=8)
-    wrapper = OnnxSeparator(model, torch.randn(1, 8))
+    conv_stft = OnnxSeparator(model, torch.randn(1, 8)).model.stft  # the graph's STFT
+    assert isinstance(conv_stft, ConvSTFT) and model.stft is not conv_stft  # model as it was
     wave = torch.randn(3, 1001, dtype=torch.float32)
     ref = torch.stft(wave, n_fft, hop, window=model.window, center=True, return_complex=True)
-    spec = wrapper.stft(wave)
+    spec = conv_stft(wave)
     n_freq = n_fft // 2 + 1
     torch.testing.assert_close(spec[:, :n_freq], ref.real, atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(spec[:, n_freq:], ref.imag, atol=1e-4, rtol=1e-5)
@@ -126,7 +128,7 @@ def test_conv_stft_and_istft_equal_torch(n_fft, hop):
     # makes torch.istft pad the tail with zeros
     masked = ref * torch.rand(ref.shape)
     expected = torch.istft(masked, n_fft, hop, window=model.window, center=True, length=1001)
-    got = wrapper.istft(torch.cat([masked.real, masked.imag], 1), 1001)
+    got = conv_stft.inverse(torch.cat([masked.real, masked.imag], 1), 1001)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
 
 

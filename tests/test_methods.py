@@ -246,7 +246,7 @@ def test_every_method_learns_a_toy_case_and_beats_the_mixture(name):
         text_embed_dim=encoder.embed_dim, text_token_dim=encoder.token_dim, **method.model
     )
     args = dict(method.objective_args.get(objective_name, {}))
-    if method.query == "image":  # queried by the sources' frames (build_system sets it so)
+    if method.query == "image":  # queried by the sources' frames (build_objective sets it so)
         args["query"] = "image"
     cls = OBJECTIVES[objective_name]
     if getattr(cls, "needs_classes", False):

@@ -348,7 +348,7 @@ def test_empty_summary_has_no_means_and_is_valid_json(tmp_path):
     summary = json.loads(path.read_text())
     assert summary["metrics"]["sdr"] == {"mean": None, "std": None, "median": None}
     assert summary["counts"]["mixtures"] == 0
-    from asteroid_wsas.engine.report import format_row
+    from asteroid_wsas.reporting.report import format_row
 
     assert format_row("nothing", summary, metrics=["sdr"]) == "| nothing | - |"
 

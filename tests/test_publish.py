@@ -18,12 +18,9 @@ from asteroid_wsas.engine import WeakSupSystem
 from asteroid_wsas.engine.config import save_conf
 from asteroid_wsas.engine.evaluation import evaluate
 from asteroid_wsas.metrics.bss_eval import LABELS
-from asteroid_wsas.publish import (
-    DEFAULT_LICENSE,
-    add_publish_parser,
-    cmd_publish,
-    publish_experiment,
-)
+from asteroid_wsas.cli.publish import add_parser as add_publish_parser
+from asteroid_wsas.cli.publish import cmd as cmd_publish
+from asteroid_wsas.publish import DEFAULT_LICENSE, publish_experiment
 from tests.helpers import randomize_norm_stats, tiny_encoder, tiny_unet
 
 RATE = 8000

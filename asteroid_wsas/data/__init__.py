@@ -1,6 +1,12 @@
 """Datasets in their public layouts, mixers, fixed test sets and generated data."""
 
-from .audiocaps import AudioCapsData, AudioCapsDataset, read_events
+from .audiocaps import (
+    AudioCapsData,
+    AudioCapsDataset,
+    caption_candidates,
+    event_test_set,
+    read_events,
+)
 from .frames import FrameStore, MissingFrames, UnreadableFrames, load_image
 from .loader import ResumableLoader, ResumableSampler
 from .manifest import CaptionManifest
@@ -26,9 +32,7 @@ from .testsets import (
     TestSetDataset,
     assert_disjoint,
     build_test_set,
-    caption_candidates,
     collate_test_items,
-    event_test_set,
     read_manifest,
     solo_candidates,
     write_manifest,

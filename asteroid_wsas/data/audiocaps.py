@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
+from tqdm.auto import tqdm
 
 from ..text import fix_phrases, load_phrase_overrides, phrases_for
-from .audio import AudioInfo, SkipCounter, find_audio, probe
+from .audio import AudioInfo, SkipCounter, check_readable, find_audio, probe
 from .base import SeededAudioDataset, dataset_infos
 from .registry import RecipeData, register_dataset
-from .testsets import Candidate, caption_candidates, caption_row_candidates
+from .testsets import Candidate, TestMixture, TestSet, TestSource
 
 COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
 # <split>_events.csv beside an AudioCaps CSV: the clean events of each clip (generated data,
@@ -220,7 +221,7 @@ class AudioCapsData(RecipeData):
 
         Returns:
             tuple: ``(candidates, partners)``, each in its list's order
-            (:func:`~asteroid_wsas.data.testsets.caption_row_candidates`).
+            (:func:`caption_row_candidates`).
 
         Raises:
             FileNotFoundError: ``val.csv`` (or the split's list) is missing.
@@ -234,3 +235,97 @@ class AudioCapsData(RecipeData):
         if return_sources:
             self.require_clean_sources("return_sources")
         return self._clips(split, train=split == "train")
+
+
+# ----------------------------------------------------------- AudioCaps test-set helpers
+def caption_candidates(clips) -> List[Candidate]:
+    """AudioCaps test clips (one per YouTube id, first caption) queried with the caption.
+
+    Each clip is its own "class": a mixture never pairs a clip with itself.
+    """
+    seen, out = set(), []
+    for clip in clips:
+        if clip.youtube_id not in seen:
+            seen.add(clip.youtube_id)
+            out.append(Candidate(clip.youtube_id, clip.info, clip.youtube_id, clip.caption))
+    return out
+
+
+def caption_row_candidates(clips) -> List[Candidate]:
+    """Every caption row of an AudioCaps list as a candidate (the authors' AudioCaps-2Mix).
+
+    The official validation and test lists hold five captions per clip; each row is a
+    candidate of its own, queried with its full caption, so a clip enters five mixtures.
+    The clip (YouTube id) is the row's "class": a mixture never pairs a clip with itself.
+
+    Args:
+        clips: :class:`~asteroid_wsas.data.audiocaps.CaptionedClip` rows, in list order.
+
+    Returns:
+        list: one :class:`Candidate` per row, in the list's order.
+
+    Examples:
+        >>> from types import SimpleNamespace as Row
+        >>> rows = [Row(youtube_id="a", info=None, caption=c) for c in ("dog", "a dog")]
+        >>> [(c.id, c.query) for c in caption_row_candidates(rows)]
+        [('a', 'dog'), ('a', 'a dog')]
+    """
+    return [Candidate(c.youtube_id, c.info, c.youtube_id, c.caption) for c in clips]
+
+
+def event_test_set(
+    name: str,
+    root: Union[str, os.PathLike],
+    split: str = "test",
+    sample_rate: int = 16000,
+    min_events: int = 2,
+    progress: bool = False,
+) -> TestSet:
+    """Phrase-level test set of natural mixtures: each clip queried with its events' phrases.
+
+    Reads ``<root>/<split>_events.csv`` (:func:`~asteroid_wsas.data.audiocaps.read_events`);
+    a clip with at least ``min_events`` readable events becomes one mixture whose sources are
+    its events (their sum is the clip), queried with each event's phrase. Clips with fewer
+    events, or with an unreadable event, are left out and counted.
+
+    Returns:
+        TestSet: whole clips (``seconds`` is the clip length; clips of other lengths are
+        left out and counted).
+
+    Raises:
+        FileNotFoundError: no events file.
+        ValueError: no clip qualifies.
+    """
+    root = os.path.abspath(os.fspath(root))
+    path = os.path.join(root, f"{split}_events.csv")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: phrase-level sets need the clean events")
+    skips = SkipCounter(f"{name} ({split}_events.csv)")
+    clips = read_events(path)
+    test_set: Optional[TestSet] = None
+    for clip_id in tqdm(sorted(clips), desc=f"checking {name} events", disable=not progress):
+        rows = clips[clip_id]
+        if len(rows) < min_events:
+            skips.skip(clip_id, f"fewer than {min_events} events")
+            continue
+        infos = [probe(os.path.join(root, r["file"])) for r in rows]
+        if any(i is None or not check_readable(i) for i in infos):
+            skips.skip(clip_id, "unreadable event audio")
+            continue
+        seconds = round(infos[0].seconds, 6)
+        if test_set is None:
+            test_set = TestSet(name, root, int(sample_rate), seconds, 0)
+        if any(abs(i.seconds - test_set.seconds) > 1e-3 for i in infos):
+            skips.skip(clip_id, f"not {test_set.seconds} s long like the other clips")
+            continue
+        sources = [
+            TestSource(r["file"], 0.0, 1.0, r["phrase"], r["label"], f"{clip_id}_{r['index']}")
+            for r in rows
+        ]
+        test_set.mixtures.append(TestMixture(f"{name}-{clip_id}", sources))
+    skips.report(len(clips))
+    if test_set is None or not test_set.mixtures:
+        raise ValueError(f"{path}: no clip with {min_events} or more readable events")
+    # equal numbers of queries next to each other: evaluation batches mixtures of one shape
+    test_set.mixtures.sort(key=lambda m: (len(m.sources), m.id))
+    return test_set

@@ -19,6 +19,8 @@ from typing import Dict, List, NamedTuple, Optional
 
 from tqdm.auto import tqdm
 
+from ..utils import atomic_path
+
 __all__ = ["LISTS", "Clip", "DownloadUnavailable", "clips_to_fetch", "download", "instructions"]
 
 # list files and where the public releases keep them
@@ -134,13 +136,13 @@ def _fetch_clip(clip: Clip, sample_rate: int, timeout: float) -> bool:
             source = [os.path.join(tmp, n) for n in os.listdir(tmp) if n.startswith("source.")]
             if not source:
                 return False
-            partial = clip.path + ".part.wav"
-            convert = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", source[0]]
-            convert += ["-ac", "1", "-ar", str(sample_rate), partial]
-            subprocess.run(convert, check=True, capture_output=True, timeout=timeout)
+            # a killed run never leaves a half-written clip behind
+            with atomic_path(clip.path, suffix=".part.wav") as partial:
+                convert = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", source[0]]
+                convert += ["-ac", "1", "-ar", str(sample_rate), partial]
+                subprocess.run(convert, check=True, capture_output=True, timeout=timeout)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             return False
-    os.replace(partial, clip.path)  # a killed run never leaves a half-written clip behind
     return True
 
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 from torch.utils.data import Dataset
 
-from ..registry import register_named
+from ..utils import register_named
 from .mixing import LabeledSourceMixtures, SoloEntry, clean_fraction_split
 from .testsets import Candidate, solo_candidates
 

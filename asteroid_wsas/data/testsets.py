@@ -25,7 +25,7 @@ hold no such key, so they are written exactly as before and older ones read as e
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -109,41 +109,6 @@ def solo_candidates(entries: Iterable[SoloEntry]) -> List[Candidate]:
     return [Candidate(e.video_id, e.info, e.label, source_prompt(e.label)) for e in entries]
 
 
-def caption_candidates(clips) -> List[Candidate]:
-    """AudioCaps test clips (one per YouTube id, first caption) queried with the caption.
-
-    Each clip is its own "class": a mixture never pairs a clip with itself.
-    """
-    seen, out = set(), []
-    for clip in clips:
-        if clip.youtube_id not in seen:
-            seen.add(clip.youtube_id)
-            out.append(Candidate(clip.youtube_id, clip.info, clip.youtube_id, clip.caption))
-    return out
-
-
-def caption_row_candidates(clips) -> List[Candidate]:
-    """Every caption row of an AudioCaps list as a candidate (the authors' AudioCaps-2Mix).
-
-    The official validation and test lists hold five captions per clip; each row is a
-    candidate of its own, queried with its full caption, so a clip enters five mixtures.
-    The clip (YouTube id) is the row's "class": a mixture never pairs a clip with itself.
-
-    Args:
-        clips: :class:`~asteroid_wsas.data.audiocaps.CaptionedClip` rows, in list order.
-
-    Returns:
-        list: one :class:`Candidate` per row, in the list's order.
-
-    Examples:
-        >>> from types import SimpleNamespace as Row
-        >>> rows = [Row(youtube_id="a", info=None, caption=c) for c in ("dog", "a dog")]
-        >>> [(c.id, c.query) for c in caption_row_candidates(rows)]
-        [('a', 'dog'), ('a', 'a dog')]
-    """
-    return [Candidate(c.youtube_id, c.info, c.youtube_id, c.caption) for c in clips]
-
-
 def build_test_set(
     name: str,
     candidates: Sequence[Candidate],
@@ -211,6 +176,44 @@ def build_test_set(
         ...
         ValueError: composition must be one of ('ours', 'authors'), got 'theirs'
     """
+    authors = _is_authors(composition, crop)
+    # Test sets are built once: decode every candidate, and leave out the ones that fail.
+    readable: Dict[str, bool] = {}  # path -> decodes (AudioCaps lists name each clip 5 times)
+    candidates = _decodable(candidates, name, readable, progress)
+    pool = candidates
+    if partners is not None:
+        pool = _decodable(partners, f"{name} partners", readable, progress)
+    labels = sorted({c.label for c in pool})
+    if n_sources > len(labels):
+        raise ValueError(f"n_sources={n_sources} needs {n_sources} classes, found {len(labels)}")
+    root = os.path.abspath(os.fspath(root))
+    rng = np.random.default_rng(seed)
+    by_label: Dict[str, List[int]] = {label: [] for label in labels}  # in label order
+    for i, c in enumerate(pool):
+        by_label[c.label].append(i)
+    if authors:
+        order = list(range(len(candidates)))
+    else:
+        order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
+    test_set = TestSet(name, root, int(sample_rate), float(seconds), int(seed))
+    if authors:
+        test_set.composition = composition
+    for p in range(passes):
+        for i in order:
+            picks = _draw_picks(candidates[i], pool, by_label, n_sources, rng, authors)
+            sources = [
+                _test_source(c, root, n_sources, sample_rate, seconds, rng, min_db, crop)
+                for c in picks
+            ]
+            mixture = TestMixture(f"{name}-{p:02d}-{len(test_set.mixtures):06d}", sources)
+            if snr_range is not None:
+                _set_snr(mixture, root, sample_rate, seconds, float(rng.uniform(*snr_range)))
+            test_set.mixtures.append(mixture)
+    return test_set
+
+
+def _is_authors(composition: str, crop: Optional[str]) -> bool:
+    """Whether ``composition`` is the authors'; refuses an unknown one or an unfit ``crop``."""
     if composition not in COMPOSITIONS:
         raise ValueError(f"composition must be one of {COMPOSITIONS}, got {composition!r}")
     authors = composition == "authors"
@@ -221,75 +224,62 @@ def build_test_set(
         )
     if not authors and crop is not None:
         raise ValueError(f"crop is for composition='authors' (ours draws offsets), got {crop!r}")
-    # Test sets are built once: decode every candidate, and leave out the ones that fail.
-    readable = {}  # path -> decodes (AudioCaps lists name each clip five times)
+    return authors
 
-    def good(clips: Sequence[Candidate], what: str) -> List[Candidate]:
-        skips, out = SkipCounter(what), []
-        for c in tqdm(clips, desc=f"checking {what} audio", disable=not progress):
-            if c.info.path not in readable:
-                readable[c.info.path] = check_readable(c.info)
-            if readable[c.info.path]:
-                out.append(c)
-            else:
-                skips.skip(c.id, "undecodable or non-finite audio")
-        skips.report(len(clips))
-        return out
 
-    candidates = good(candidates, name)
-    pool = candidates if partners is None else good(partners, f"{name} partners")
-    labels = sorted({c.label for c in pool})
-    if n_sources > len(labels):
-        raise ValueError(f"n_sources={n_sources} needs {n_sources} classes, found {len(labels)}")
-    root = os.path.abspath(os.fspath(root))
-    rng = np.random.default_rng(seed)
-    by_label = {}
-    for i, c in enumerate(pool):
-        by_label.setdefault(c.label, []).append(i)
+def _decodable(
+    clips: Sequence[Candidate], what: str, readable: Dict[str, bool], progress: bool
+) -> List[Candidate]:
+    """The ``clips`` whose audio decodes to finite samples, one warning for the others;
+    ``readable`` (path -> decodes) keeps each file's answer across calls."""
+    skips, out = SkipCounter(what), []
+    for c in tqdm(clips, desc=f"checking {what} audio", disable=not progress):
+        if c.info.path not in readable:
+            readable[c.info.path] = check_readable(c.info)
+        if readable[c.info.path]:
+            out.append(c)
+        else:
+            skips.skip(c.id, "undecodable or non-finite audio")
+    skips.report(len(clips))
+    return out
+
+
+def _draw_picks(
+    first: Candidate,
+    pool: Sequence[Candidate],
+    by_label: Dict[str, List[int]],
+    n_sources: int,
+    rng: np.random.Generator,
+    authors: bool,
+) -> List[Candidate]:
+    """``first`` and its partners: the authors' draw, or ours (a class among the others in
+    label order, then a clip of it)."""
     if authors:
-        order = list(range(len(candidates)))
+        return [first] + _authors_partners(first, pool, n_sources, rng)
+    others = [label for label in by_label if label != first.label]
+    chosen = rng.choice(len(others), size=n_sources - 1, replace=False)
+    return [first] + [pool[int(rng.choice(by_label[others[c]]))] for c in chosen]
+
+
+def _test_source(
+    c: Candidate,
+    root: str,
+    n_sources: int,
+    sample_rate: int,
+    seconds: float,
+    rng: np.random.Generator,
+    min_db: float,
+    crop: Optional[str],
+) -> TestSource:
+    """One source of a mixture: the authors' ``crop`` (when given), else a random
+    non-silent window (the whole clip when it is not longer than ``seconds``)."""
+    if crop is not None:
+        _, offset = read_authors_crop(c.info, sample_rate, seconds, crop)
     else:
-        order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
-    test_set = TestSet(name, root, int(sample_rate), float(seconds), int(seed))
-    if authors:
-        test_set.composition = composition
-    for p in range(passes):
-        for i in order:
-            first = candidates[i]
-            if authors:
-                picks = [first] + _authors_partners(first, pool, n_sources, rng)
-            else:
-                others = [label for label in labels if label != first.label]
-                chosen = rng.choice(len(others), size=n_sources - 1, replace=False)
-                picks = [first] + [pool[int(rng.choice(by_label[others[c]]))] for c in chosen]
-            sources = []
-            for c in picks:
-                if authors:
-                    _, offset = read_authors_crop(c.info, sample_rate, seconds, crop)
-                else:
-                    _, offset = read_non_silent(
-                        c.info,
-                        sample_rate,
-                        seconds,
-                        rng if c.info.seconds > seconds else None,
-                        min_db,
-                    )
-                sources.append(
-                    TestSource(
-                        os.path.relpath(c.info.path, root),
-                        round(offset, 6),
-                        1.0 / n_sources,
-                        c.query,
-                        c.label,
-                        c.id,
-                        crop,
-                    )
-                )
-            mixture = TestMixture(f"{name}-{p:02d}-{len(test_set.mixtures):06d}", sources)
-            if snr_range is not None:
-                _set_snr(mixture, root, sample_rate, seconds, float(rng.uniform(*snr_range)))
-            test_set.mixtures.append(mixture)
-    return test_set
+        window_rng = rng if c.info.seconds > seconds else None
+        _, offset = read_non_silent(c.info, sample_rate, seconds, window_rng, min_db)
+    path = os.path.relpath(c.info.path, root)
+    return TestSource(path, round(offset, 6), 1.0 / n_sources, c.query, c.label, c.id, crop)
 
 
 def _authors_partners(
@@ -308,66 +298,6 @@ def _authors_partners(
             taken.add(pick.label)
             picks.append(pick)
     return picks
-
-
-def event_test_set(
-    name: str,
-    root: Union[str, os.PathLike],
-    split: str = "test",
-    sample_rate: int = 16000,
-    min_events: int = 2,
-    progress: bool = False,
-) -> TestSet:
-    """Phrase-level test set of natural mixtures: each clip queried with its events' phrases.
-
-    Reads ``<root>/<split>_events.csv`` (:func:`~asteroid_wsas.data.audiocaps.read_events`);
-    a clip with at least ``min_events`` readable events becomes one mixture whose sources are
-    its events (their sum is the clip), queried with each event's phrase. Clips with fewer
-    events, or with an unreadable event, are left out and counted.
-
-    Returns:
-        TestSet: whole clips (``seconds`` is the clip length; clips of other lengths are
-        left out and counted).
-
-    Raises:
-        FileNotFoundError: no events file.
-        ValueError: no clip qualifies.
-    """
-    from .audiocaps import read_events
-
-    root = os.path.abspath(os.fspath(root))
-    path = os.path.join(root, f"{split}_events.csv")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: phrase-level sets need the clean events")
-    skips = SkipCounter(f"{name} ({split}_events.csv)")
-    clips = read_events(path)
-    test_set: Optional[TestSet] = None
-    for clip_id in tqdm(sorted(clips), desc=f"checking {name} events", disable=not progress):
-        rows = clips[clip_id]
-        if len(rows) < min_events:
-            skips.skip(clip_id, f"fewer than {min_events} events")
-            continue
-        infos = [probe(os.path.join(root, r["file"])) for r in rows]
-        if any(i is None or not check_readable(i) for i in infos):
-            skips.skip(clip_id, "unreadable event audio")
-            continue
-        seconds = round(infos[0].seconds, 6)
-        if test_set is None:
-            test_set = TestSet(name, root, int(sample_rate), seconds, 0)
-        if any(abs(i.seconds - test_set.seconds) > 1e-3 for i in infos):
-            skips.skip(clip_id, f"not {test_set.seconds} s long like the other clips")
-            continue
-        sources = [
-            TestSource(r["file"], 0.0, 1.0, r["phrase"], r["label"], f"{clip_id}_{r['index']}")
-            for r in rows
-        ]
-        test_set.mixtures.append(TestMixture(f"{name}-{clip_id}", sources))
-    skips.report(len(clips))
-    if test_set is None or not test_set.mixtures:
-        raise ValueError(f"{path}: no clip with {min_events} or more readable events")
-    # equal numbers of queries next to each other: evaluation batches mixtures of one shape
-    test_set.mixtures.sort(key=lambda m: (len(m.sources), m.id))
-    return test_set
 
 
 def _set_snr(mixture: TestMixture, root: str, sample_rate: int, seconds: float, snr: float):

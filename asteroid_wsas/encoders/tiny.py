@@ -19,7 +19,7 @@ from torch import nn
 
 from ..serialization import PathOrConf, load_package, model_package
 from .base import BimodalEncoder, TextBatch
-from ..utils import refuse_overwrite
+from ..utils import refuse_overwrite, shuffled_loader
 
 SPECIALS = ("<pad>", "<unk>", "<cls>")
 PAD, UNK, CLS = range(3)
@@ -359,7 +359,6 @@ def train_tiny_encoder(
         tuple: the trained encoder (not frozen; call ``.freeze()`` to use it as a teacher)
         and the log rows (``step``, ``loss`` and, with ``val_data``, retrieval scores).
     """
-    from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
@@ -372,14 +371,7 @@ def train_tiny_encoder(
     encoder.to(device).train()
     opt = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=weight_decay)
     sched = _one_cycle(opt, lr, steps)
-    loader = DataLoader(
-        train_data,
-        batch_size=batch_size,
-        shuffle=True,
-        drop_last=len(train_data) >= batch_size,
-        collate_fn=_collate,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    loader = shuffled_loader(train_data, batch_size, _collate, seed)
     val = (
         _collate([val_data[i] for i in range(len(val_data))])[:2] if val_data is not None else None
     )

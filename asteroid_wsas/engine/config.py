@@ -2,7 +2,7 @@
 
 import copy
 import os
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Iterable, Optional, Union
 
 import yaml
 
@@ -10,7 +10,7 @@ from ..data.registry import get_dataset_class
 from ..losses.objectives import OBJECTIVES
 from ..protocol import apply_protocol
 
-__all__ = ["load_conf", "save_conf", "objective_args"]
+__all__ = ["load_conf", "recipe_overrides", "save_conf", "objective_args"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -61,7 +61,85 @@ def load_conf(
     return conf
 
 
+def recipe_overrides(
+    sets: Optional[Iterable[str]] = None,
+    *,
+    root: Optional[str] = None,
+    protocol: Optional[str] = None,
+    objective: Optional[str] = None,
+    method: Optional[str] = None,
+    encoder: Optional[str] = None,
+    max_steps: Optional[int] = None,
+    gpus: Optional[str] = None,
+    num_nodes: Optional[int] = None,
+) -> Dict[str, Any]:
+    """The nested overrides of a recipe's command line, for :func:`load_conf`.
+
+    ``--objective`` and ``--encoder`` set only ``name`` in their blocks, so the
+    ``--set objective.*`` / ``encoder.*`` keys of the same command stay.
+
+    Args:
+        sets: ``key.sub=value`` items (``--set``); values are read as YAML.
+        root: The dataset root (``data.root``), made absolute.
+        protocol: ``ours`` or ``authors`` (the top-level ``protocol``).
+        objective: ``objective.name``.
+        method: Only checked against ``objective`` (a method sets the objective itself:
+            pass it to :func:`load_conf`).
+        encoder: ``encoder.name``; a file is made absolute, for eval.py from anywhere.
+        max_steps: ``training.max_steps`` (the budget).
+        gpus: GPUs per node: ``auto`` (Lightning's choice), ``0`` (the CPU) or a number.
+        num_nodes: ``training.num_nodes`` (DDP over nodes).
+
+    Returns:
+        dict: nested keys to set, e.g. ``{"training": {"max_steps": 600}}``.
+
+    Raises:
+        ValueError: a ``--set`` item without ``=``, ``gpus`` not a number, or both an
+            objective and a method.
+
+    Examples:
+        >>> recipe_overrides(["training.batch_size=4"], gpus="0")
+        {'data': {}, 'training': {'batch_size': 4, 'accelerator': 'cpu', 'devices': 1}}
+    """
+    over: Dict[str, Any] = {"data": {}, "training": {}}
+    if protocol:
+        over["protocol"] = protocol
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key.sub=value, got {item!r}")
+        node = over
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    if root:
+        over["data"]["root"] = os.path.abspath(root)
+    if method and objective:
+        raise ValueError("give --method or --objective, not both (a method sets the objective)")
+    if objective:
+        over.setdefault("objective", {})["name"] = objective
+    if encoder:
+        name = os.path.abspath(encoder) if os.path.isfile(encoder) else encoder
+        over.setdefault("encoder", {})["name"] = name
+    if max_steps:
+        over["training"]["max_steps"] = max_steps
+    if gpus not in (None, "auto"):
+        try:
+            n = int(gpus)
+        except ValueError:
+            raise ValueError(
+                f"--gpus must be auto, 0 (the CPU) or a number, got {gpus!r}"
+            ) from None
+        over["training"].update(accelerator="gpu" if n else "cpu", devices=n if n else 1)
+    if num_nodes:
+        over["training"]["num_nodes"] = num_nodes
+    return over
+
+
 def save_conf(conf: Dict[str, Any], path: PathLike) -> None:
+    """Write a run's whole config as YAML (``exp/<tag>/conf.yml``, which eval.py and the
+    separator files' loaders read back)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(conf, f, sort_keys=False)

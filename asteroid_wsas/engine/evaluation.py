@@ -13,7 +13,7 @@ import torch
 
 from ..data import TestSetDataset, build_test_set, collate_test_items, write_manifest
 from ..data.registry import get_dataset
-from ..separator import separate_batch
+from ..separation.core import separate_batch
 from ..utils import refuse_overwrite
 
 __all__ = [
@@ -95,7 +95,7 @@ def build_manifest(
 def load_separator(path: PathLike):
     """The model of a ``best_model.pth`` (any registered class; MixIT's carries its
     learned queries, also in files written before the model held them)."""
-    from ..registry import model_from_package
+    from ..models.registry import model_from_package
 
     package = torch.load(path, map_location="cpu", weights_only=True)
     model = model_from_package(package).eval()
@@ -359,8 +359,8 @@ def score_recordings(
     """Score a separator on real recordings, which have no references, by CLAPScore.
 
     Each recording is separated with every query (:meth:`Separator.separate
-    <asteroid_wsas.separator.Separator.separate>`, chunked for long files); each estimate
-    is scored against its query's text, and against the same query the unprocessed
+    <asteroid_wsas.separation.separator.Separator.separate>`, chunked for long files); each
+    estimate is scored against its query's text, and against the same query the unprocessed
     recording (the gain ``clapi``). Writes ``clap_scores.csv`` (``file, query, clap,
     clapi``) and ``clap_summary.json``: per metric the mean over recordings of the
     per-recording means over queries, with a percentile bootstrap interval over
@@ -368,11 +368,12 @@ def score_recordings(
     counts and the settings.
 
     Args:
-        separator: A :class:`~asteroid_wsas.separator.Separator`, or what
-            :meth:`Separator.from_pretrained <asteroid_wsas.separator.Separator.from_pretrained>`
-            loads (its folder, ``separator.pth`` or a recipe's ``best_model.pth``).
+        separator: A :class:`~asteroid_wsas.separation.separator.Separator`, or what
+            :meth:`Separator.from_pretrained
+            <asteroid_wsas.separation.separator.Separator.from_pretrained>` loads (its
+            folder, ``separator.pth`` or a recipe's ``best_model.pth``).
         inputs: Audio files and folders (searched recursively, :func:`audio_files
-            <asteroid_wsas.separator.audio_files>`).
+            <asteroid_wsas.separation.audio_io.audio_files>`).
         queries: The query texts, asked of every recording.
         scorer: A :class:`~asteroid_wsas.metrics.clap_score.ClapScorer`. Not the
             separator's training teacher alone: see docs/evaluation.md.
@@ -393,7 +394,8 @@ def score_recordings(
     """
     from tqdm.auto import tqdm
 
-    from ..separator import Separator, audio_files, load_audio
+    from ..separation.audio_io import audio_files, load_audio
+    from ..separation.separator import Separator
 
     queries = [str(q) for q in queries]
     if not queries or any(not q.strip() for q in queries):

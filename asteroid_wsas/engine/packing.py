@@ -34,7 +34,6 @@ From a shell (``--help`` lists the options)::
 """
 
 import argparse
-import math
 import os
 import shutil
 import subprocess

@@ -6,15 +6,14 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 import torch
 from asteroid.engine import System
 from asteroid.engine.optimizers import make_optimizer
-from pytorch_lightning.callbacks import ModelCheckpoint
 from torch import nn
 
 from ..losses.objectives import Objective, make_objective
 from ..metrics import separation_metrics, silent_sources
-from ..separator import separate_batch
+from ..separation.core import separate_batch
 from ..utils import refuse_overwrite
 
-__all__ = ["WeakSupSystem", "checkpoint_callbacks", "LastCheckpoint", "VAL_METRICS"]
+__all__ = ["WeakSupSystem", "VAL_METRICS"]
 
 # Logged on validation sets of test items (mixture, references, queries); val_sdr is monitored.
 VAL_METRICS = ("sdr", "si_sdr", "sdri", "si_sdri")
@@ -239,122 +238,6 @@ class WeakSupSystem(System):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         torch.save(self.separator_package(), path)
         return path
-
-
-def checkpoint_callbacks(
-    dirpath: Union[str, os.PathLike],
-    save_top_k: int = 1,
-    every_n_train_steps: Optional[int] = None,
-) -> list:
-    """Lightning callbacks that keep the best ``val_sdr`` and the latest state (for resume).
-
-    ``epoch=..-step=..-val_sdr=...ckpt`` keeps the best validation SDR; ``last.ckpt``
-    (:class:`LastCheckpoint`) is rewritten at the end of every training epoch, after every
-    validation and every ``every_n_train_steps`` steps, and is what ``trainer.fit(system,
-    ckpt_path=".../last.ckpt", weights_only=True)`` resumes from. (Lightning's own
-    ``save_last`` only writes when a best checkpoint is written.)
-
-    Args:
-        dirpath: Where checkpoints go (``exp/<tag>/checkpoints`` in the recipes).
-        save_top_k: How many best checkpoints to keep.
-        every_n_train_steps: Also refresh ``last.ckpt`` every so many optimizer steps
-            (None or 0: only at epoch ends and validations).
-
-    Returns:
-        list: ``[best, last]``, in this order (``last`` then holds ``best``'s newest state);
-        ``best.best_model_path`` is the best checkpoint.
-
-    Examples:
-        >>> best, last = checkpoint_callbacks("exp/checkpoints", every_n_train_steps=100)
-        >>> best.monitor, last.filename
-        ('val_sdr', 'last')
-    """
-    dirpath = os.fspath(dirpath)
-    best = ModelCheckpoint(
-        dirpath=dirpath,
-        monitor="val_sdr",
-        mode="max",
-        save_top_k=save_top_k,
-        filename="{epoch}-{step}-{val_sdr:.2f}",
-    )
-    return [best, LastCheckpoint(dirpath, every_n_train_steps)]
-
-
-class LastCheckpoint(ModelCheckpoint):
-    """``last.ckpt``: the latest state, written at every training epoch end, after every
-    validation, every ``every_n_train_steps`` optimizer steps and when the budget ends.
-
-    Lightning's ``ModelCheckpoint`` takes one trigger (steps or epochs), and writes at epoch
-    ends only when validation runs once per epoch: with ``val_check_interval`` in steps, the
-    first ``last.ckpt`` came with the first validation and a kill before it lost every step.
-
-    An epoch's end is written after its last batch (``on_train_batch_end``), not in
-    ``on_train_epoch_end``: a run resumed from a file written there drew other batches than
-    an uninterrupted one (``tests/engine/test_system.py``).
-
-    Args:
-        dirpath: The checkpoint folder.
-        every_n_train_steps: Also write every so many optimizer steps (None or 0: only at
-            epoch ends, after validations and at the end).
-
-    Examples:
-        >>> last = LastCheckpoint("exp/checkpoints", every_n_train_steps=100)
-        >>> last.filename, last.saved_step
-        ('last', None)
-    """
-
-    def __init__(self, dirpath: Union[str, os.PathLike], every_n_train_steps: Optional[int] = None):
-        super().__init__(
-            dirpath=os.fspath(dirpath),
-            filename="last",
-            monitor=None,
-            save_top_k=1,
-            every_n_train_steps=0,  # the triggers are below
-            every_n_epochs=0,
-            enable_version_counter=False,
-        )
-        self.every = every_n_train_steps or 0
-        self.saved_step: Optional[int] = None  # the global step of the newest last.ckpt
-
-    def _save_checkpoint(self, trainer, filepath: str) -> None:
-        super()._save_checkpoint(trainer, filepath)
-        self.saved_step = trainer.global_step
-
-    def _save(self, trainer) -> None:
-        self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
-
-    @staticmethod
-    def _fitting(trainer) -> bool:
-        from pytorch_lightning.trainer.states import TrainerFn
-
-        return (
-            trainer.state.fn == TrainerFn.FITTING
-            and not trainer.sanity_checking
-            and not trainer.fast_dev_run
-        )
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if not self._fitting(trainer) or self.saved_step == trainer.global_step:
-            return
-        step = trainer.global_step
-        epoch_end = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or (
-            batch_idx + 1 >= trainer.num_training_batches
-        )
-        budget_end = trainer.max_steps is not None and 0 < trainer.max_steps <= step
-        if epoch_end or budget_end or (self.every and step % self.every == 0):
-            self._save(trainer)
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        # only if no batch wrote this step (an epoch cut short, e.g. by a stop request)
-        if self._fitting(trainer) and self.saved_step != trainer.global_step:
-            self._save(trainer)
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        # Always, even when a step trigger wrote this step just before the validation: a
-        # resume from that file skips the validation (Lightning fast-forwards past it), and
-        # its val_sdr, and maybe the best checkpoint, would be lost.
-        if self._fitting(trainer):
-            self._save(trainer)
 
 
 def _batch_size(batch) -> int:

@@ -1,4 +1,11 @@
-"""Training a recipe's run: config -> encoder, separator, loaders, system -> Lightning fit.
+"""Training a recipe's run: config -> data -> model -> objective -> system -> trainer.
+
+Each step is a function a recipe's ``train.py`` calls in this order (:func:`train` is the
+same assembly, for the ``asteroid-wsas train`` command): :func:`train_datasets`,
+:func:`train_loaders` / :func:`combine_loaders`, :func:`val_loader`, :func:`recipe_encoder`,
+:func:`build_model`, :func:`build_objective`, :func:`system_config` (for
+:class:`~asteroid_wsas.engine.WeakSupSystem`), :func:`trainer_args` (for Lightning's
+``Trainer``), then :func:`resume_point`, :func:`fit` and :func:`save_best_model`.
 
 :func:`train` writes an experiment folder in Asteroid's layout::
 
@@ -11,19 +18,15 @@
       best_model.pth      the separator alone (weights_only-safe), from the best checkpoint
 """
 
-import csv
 import functools
 import os
-import pickle
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 import yaml
-from lightning_fabric.loggers.logger import rank_zero_experiment
-from pytorch_lightning.loggers import CSVLogger
-from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
 from ..data import (
     MixtureGroups,
@@ -39,31 +42,39 @@ from ..data.registry import LabelledSolos, clean_data, frames_block, get_dataset
 from ..encoders.loading import load_encoder
 from ..losses.objectives import OBJECTIVES, WeakObjective, make_objective
 from ..models.classifier import dataset_classes
+from ..utils import fast_bf16, refuse_overwrite
+from .callbacks import (
+    CHECKPOINT_EVERY_N_STEPS,
+    HistoryCSVLogger,
+    LastCheckpoint,
+    checkpoint_callbacks,
+    read_checkpoint,
+    run_finished,
+)
 from .config import objective_args, save_conf
-from .curves import read_metrics_file
-from ..utils import fast_bf16
 
 __all__ = [
+    "train_datasets",
+    "train_loaders",
+    "combine_loaders",
+    "val_loader",
     "recipe_encoder",
     "build_model",
-    "train_datasets",
+    "build_objective",
+    "system_config",
     "build_system",
-    "train_loaders",
     "pretrained_classifier",
     "query_frames",
-    "read_checkpoint",
-    "run_finished",
-    "UnsafeCheckpointError",
-    "HistoryCSVLogger",
-    "HistoryWriter",
+    "refuse_finished_run",
+    "ResumePoint",
+    "resume_point",
+    "trainer_args",
+    "fit",
+    "save_best_model",
     "train",
 ]
 
 PathLike = Union[str, os.PathLike]
-
-# training.checkpoint_every_n_steps when a config does not set it: last.ckpt every 100
-# optimizer steps (besides epoch ends and validations), so a kill loses at most 100 steps
-CHECKPOINT_EVERY_N_STEPS = 100
 
 
 def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
@@ -126,8 +137,17 @@ def recipe_encoder(spec: str, exp_dir: Optional[PathLike] = None):
 
 def build_model(conf: Dict[str, Any], encoder):
     """The separator of ``conf["model"]``: ``name`` (a registered class, default
-    ``TextCondUNet``) and its arguments, with the encoder's text sizes and the data rate."""
-    from ..registry import get_model_class
+    ``TextCondUNet``) and its arguments, with the encoder's text sizes and the data rate.
+
+    The training block's BatchNorm statistics go on the model: ``training.bn_stats``
+    (``pooled`` by default, ``per_query``) and ``training.replica_batch`` (the statistics of
+    each chunk of so many mixtures of mixtures, as the authors' DDP processes had them).
+
+    Raises:
+        ValueError: ``training.replica_batch`` does not divide the step's mixtures of
+            mixtures.
+    """
+    from ..models.registry import get_model_class
 
     args = dict(conf.get("model") or {})
     cls = get_model_class(args.pop("name", "TextCondUNet"))
@@ -136,7 +156,14 @@ def build_model(conf: Dict[str, Any], encoder):
         text_embed_dim=encoder.embed_dim,
         text_token_dim=encoder.token_dim,
     )
-    return cls(**args)
+    training = conf.get("training") or {}
+    replica = training.get("replica_batch")
+    if replica is not None:
+        _check_replica(conf, replica)
+    model = cls(**args)
+    model.bn_stats = training.get("bn_stats", "pooled")
+    model.bn_replica_batch = replica
+    return model
 
 
 def _loader(dataset, conf: Dict[str, Any], shuffle: bool, collate_fn, batch_size=None):
@@ -193,57 +220,102 @@ def train_loaders(conf: Dict[str, Any], sets: Dict[str, Any]) -> Dict[str, Resum
     return loaders
 
 
-def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional[PathLike]):
-    """Encoder, separator, loaders and :class:`~asteroid_wsas.engine.WeakSupSystem`.
-
-    An objective class with ``needs_classes = True`` (a classifier teacher) also gets
-    ``classes``, the sorted distinct phrases of the training data
-    (:func:`~asteroid_wsas.models.classifier.dataset_classes`: the labels' prompts for
-    labelled solos, every clip's phrases for captioned clips), and the data's
-    ``sample_rate``, unless ``objective`` in the config sets them.
-    """
+def combine_loaders(loaders: Dict[str, Any]):
+    """The one training loader Lightning iterates over :func:`train_loaders`' loaders: the
+    loader itself when there is one, else a ``CombinedLoader`` that cycles the shorter ones
+    (semi: a clean and a weak batch each step)."""
     from pytorch_lightning.utilities import CombinedLoader
 
-    from .system import WeakSupSystem
+    if len(loaders) == 1:
+        return next(iter(loaders.values()))
+    return CombinedLoader(loaders, "max_size_cycle")
 
-    encoder = recipe_encoder(conf["encoder"]["name"], exp_dir)
-    torch.manual_seed(conf["training"].get("seed", 0))
-    model = build_model(conf, encoder)
-    model.bn_stats = conf["training"].get("bn_stats", "pooled")
-    replica = conf["training"].get("replica_batch")
-    model.bn_replica_batch = replica
-    sets = train_datasets(conf)
-    loaders = train_loaders(conf, sets)
-    train_loader = (
-        CombinedLoader(loaders, "max_size_cycle")
-        if len(loaders) > 1
-        else next(iter(loaders.values()))
-    )
-    val_loader = None
-    if val_manifest:
-        val_set = TestSetDataset(val_manifest, **query_frames(conf))
-        val_loader = _loader(val_set, conf, False, collate_test_items, batch_size=4)
+
+def val_loader(conf: Dict[str, Any], manifest: Optional[PathLike]):
+    """The validation loader of a fixed set (:class:`~asteroid_wsas.data.TestSetDataset`:
+    mixtures, their references and queries; frames for image-queried configs), whose
+    ``val_sdr`` picks the best checkpoint; None without a manifest."""
+    if not manifest:
+        return None
+    val_set = TestSetDataset(manifest, **query_frames(conf))
+    return _loader(val_set, conf, False, collate_test_items, batch_size=4)
+
+
+def build_objective(
+    conf: Dict[str, Any], model, sets: Dict[str, Any], exp_dir: Optional[PathLike] = None
+):
+    """The configured objective over ``model`` (``objective.name``, its arguments from
+    :func:`~asteroid_wsas.engine.config.objective_args`).
+
+    An objective class with ``needs_classes = True`` (a classifier teacher) also gets
+    ``classes``, the sorted distinct phrases of the training data ``sets``
+    (:func:`~asteroid_wsas.models.classifier.dataset_classes`: the labels' prompts for
+    labelled solos, every clip's phrases for captioned clips), and the data's
+    ``sample_rate``, unless the config sets them; its ``pretrained`` mode trains the
+    classifier first (:func:`pretrained_classifier`, in ``exp_dir``). An image-queried
+    config (``queries: image``) passes ``query``; ``training.replica_batch`` reaches the
+    weak parts.
+
+    Args:
+        conf: The run's config.
+        model: The separator (:func:`build_model`).
+        sets: The training datasets (:func:`train_datasets`).
+        exp_dir: The experiment folder (a pretrained classifier is kept there).
+
+    Returns:
+        Objective: the loss of the run.
+    """
+    name = conf["objective"]["name"]
     args = objective_args(conf)
+    args.pop("selection", None)  # how outputs answer queries: a separation setting
     if conf.get("queries", "text") != "text":  # what the separator is queried with
         args.setdefault("query", conf["queries"])
-    if getattr(OBJECTIVES[conf["objective"]["name"]], "needs_classes", False):
+    if getattr(OBJECTIVES[name], "needs_classes", False):
         # a classifier teacher's vocabulary: the distinct phrases of the training data
         args.setdefault("classes", dataset_classes(*sets.values()))
         args.setdefault("sample_rate", conf["data"]["sample_rate"])
         steps = args.pop("classifier_steps", 300)
         if args.get("mode") == "pretrained" and args.get("classifier") is None:
+            if exp_dir is None:
+                raise ValueError(f"objective {name!r} (pretrained) needs the experiment folder")
             args["classifier"] = pretrained_classifier(sets["weak"], args, conf, exp_dir, steps)
-    # how a MixIT model's outputs answer queries (validation): a separation setting
-    selection = args.pop("selection", OBJECTIVES[conf["objective"]["name"]].selection)
-    objective = make_objective(conf["objective"]["name"], model, **args)
+    objective = make_objective(name, model, **args)
+    replica = (conf.get("training") or {}).get("replica_batch")
     if replica is not None:
         _check_replica(conf, replica)
         for part in objective.modules():  # weak, and semi's weak part
             if isinstance(part, WeakObjective):
                 part.replica_batch = int(replica)
-    system_conf = {k: conf[k] for k in ("optim", "scheduler") if conf.get(k)}
-    system_conf["selection"] = selection
-    return WeakSupSystem(model, encoder, objective, train_loader, val_loader, config=system_conf)
+    return objective
+
+
+def system_config(conf: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``config`` of :class:`~asteroid_wsas.engine.WeakSupSystem`: the optimizer
+    (``optim``) and learning-rate schedule (``scheduler``) of the run, and ``selection``,
+    how the outputs of a model answer the validation's queries (``objective.<name>.selection``
+    or the objective's own, e.g. MixIT's)."""
+    name = conf["objective"]["name"]
+    out = {k: conf[k] for k in ("optim", "scheduler") if conf.get(k)}
+    out["selection"] = objective_args(conf).get("selection", OBJECTIVES[name].selection)
+    return out
+
+
+def build_system(conf: Dict[str, Any], exp_dir: PathLike, val_manifest: Optional[PathLike]):
+    """Data, encoder, separator, objective and
+    :class:`~asteroid_wsas.engine.WeakSupSystem` of a config, as a recipe's train.py
+    assembles them: :func:`train_datasets`, :func:`train_loaders`, :func:`val_loader`,
+    :func:`recipe_encoder`, :func:`build_model` (seeded with ``training.seed``),
+    :func:`build_objective` and :func:`system_config`."""
+    from .system import WeakSupSystem
+
+    sets = train_datasets(conf)
+    train_loader = combine_loaders(train_loaders(conf, sets))
+    val = val_loader(conf, val_manifest)
+    encoder = recipe_encoder(conf["encoder"]["name"], exp_dir)
+    torch.manual_seed(conf["training"].get("seed", 0))  # the same weights, whatever ran before
+    model = build_model(conf, encoder)
+    objective = build_objective(conf, model, sets, exp_dir)
+    return WeakSupSystem(model, encoder, objective, train_loader, val, config=system_config(conf))
 
 
 def _check_replica(conf: Dict[str, Any], replica: Any) -> None:
@@ -339,208 +411,203 @@ def _precision(setting: str) -> str:
     return "bf16-mixed" if fast_bf16("cpu") else "32-true"
 
 
-# ------------------------------------------------------------------------------ checkpoints
-class UnsafeCheckpointError(ValueError):
-    """A checkpoint holds Python objects that ``torch.load(weights_only=True)`` refuses:
-    unpickling them could run code, so it was not loaded."""
-
-
-def read_checkpoint(path: PathLike, trust: bool = False) -> Dict[str, Any]:
-    """A Lightning checkpoint's content, read with ``weights_only=True`` unless ``trust``.
-
-    Our own checkpoints hold tensors and plain Python values only, so they load safely; a
-    ``.ckpt`` received from someone else can hold any pickled object, which
-    ``weights_only=False`` would run.
-
-    Args:
-        path: The ``.ckpt`` file.
-        trust: Load with ``weights_only=False`` (``--trust-checkpoint``): only for a file
-            you made or trust.
-
-    Returns:
-        dict: the checkpoint (``global_step``, ``epoch``, ``state_dict``, ...), on the CPU.
+# ------------------------------------------------------------------------------ a run's life
+def refuse_finished_run(exp_dir: PathLike, force: bool = False) -> None:
+    """Refuse to train over a finished run: a ``best_model.pth`` with no
+    ``checkpoints/last.ckpt`` to resume (e.g. one whose checkpoints were cleaned up).
 
     Raises:
-        UnsafeCheckpointError: the file holds other objects (and ``trust`` is False).
-        ValueError: the file is not a checkpoint (e.g. cut short).
+        FileExistsError: unless ``force`` (``--force``).
 
     Examples:
-        >>> state = read_checkpoint("exp/weak/checkpoints/last.ckpt")  # doctest: +SKIP
-        >>> state["global_step"]  # doctest: +SKIP
-        600
+        >>> refuse_finished_run("/no/such/exp")  # nothing there: fine
     """
-    path = os.fspath(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=not trust)
-    except pickle.UnpicklingError as err:
-        if trust:
-            raise
-        # torch's message is long; the line that names the refused GLOBAL says enough
-        lines = [ln.strip() for ln in str(err).splitlines() if "GLOBAL" in ln]
-        what = lines[0] if lines else str(err).strip().splitlines()[0]
-        raise UnsafeCheckpointError(
-            f"{path} holds Python objects that are not plain weights ({what}); it was not "
-            "loaded, because unpickling it could run code. If you made this file or trust "
-            "it, pass --trust-checkpoint (train(..., trust_checkpoint=True)); otherwise use "
-            "--restart to start over."
-        ) from None
-    except (RuntimeError, EOFError, OSError) as err:  # not a zip, cut short, unreadable
-        raise ValueError(
-            f"{path} cannot be read as a checkpoint ({err}); --restart starts over"
-        ) from err
-    if not isinstance(state, dict) or "global_step" not in state:
-        raise ValueError(f"{path} is not a Lightning checkpoint (no global_step)")
-    return state
+    if not os.path.exists(os.path.join(exp_dir, "checkpoints", "last.ckpt")):
+        refuse_overwrite(os.path.join(exp_dir, "best_model.pth"), force=force)
 
 
-def run_finished(state: Dict[str, Any], training: Dict[str, Any]) -> bool:
-    """Whether a checkpoint already holds the whole budget of ``training``: Lightning's own
-    stop rule (``max_steps`` optimizer steps, or ``max_epochs`` epochs) on its counters.
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run starts (:func:`resume_point`).
 
-    Args:
-        state: A checkpoint (:func:`read_checkpoint`).
-        training: The ``training`` block of the config (``max_steps``, ``max_epochs``).
-
-    Returns:
-        bool: True when resuming from ``state`` would train nothing.
-
-    Examples:
-        >>> run_finished({"global_step": 600, "epoch": 3}, {"max_steps": 600})
-        True
-        >>> run_finished({"global_step": 600, "epoch": 3}, {"max_steps": 1000})
-        False
-    """
-    max_steps = training.get("max_steps", -1)
-    max_epochs = training.get("max_epochs", 200)
-    if max_steps is not None and max_steps > 0 and state["global_step"] >= max_steps:
-        return True
-    # epochs whose training ended (the fit loop's own count; "epoch" lags by one in a
-    # checkpoint written at an epoch end)
-    progress = state.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
-    epochs = progress.get("current", {}).get("processed", state.get("epoch", 0))
-    return max_epochs is not None and max_epochs >= 0 and epochs >= max_epochs
-
-
-# -------------------------------------------------------------------------------------- logs
-def _step(row: Dict[str, Any]) -> Optional[int]:
-    value = row.get("step")
-    return None if value in (None, "") else int(float(value))
-
-
-def _write_rows_atomic(path: str, fieldnames: List[str], rows: List[Dict[str, Any]]) -> None:
-    """Write a CSV through a temporary file in the same folder: a kill mid-write leaves the
-    old file whole."""
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fieldnames)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-class HistoryWriter(ExperimentWriter):
-    """Lightning's CSV writer, minus its deletion of ``metrics.csv`` when a run starts.
-
-    ``keep=True`` (a resumed run, or a rerun after a kill before any checkpoint): the rows
-    already in ``metrics.csv`` stay; at the first save, those of the steps this run logs
-    again (every step from its first one on: work the checkpoint did not hold, done again)
-    are dropped, so that every step appears once. ``keep=False`` (``--restart``): the old
-    file is moved to ``metrics.before-restart-<n>.csv``.
-
-    Rows are appended; a rewrite (new columns, or the first save of a resumed run) goes
-    through a temporary file, so that a kill never leaves a cut file.
-
-    Args:
-        log_dir: The ``logs`` folder.
-        keep: Keep the rows already there (see above).
+    Attributes:
+        checkpoint: ``last.ckpt`` to resume from; None: from the first step.
+        step: The optimizer step it holds (0 from the start).
+        finished: It already holds the whole budget, and ``best_model.pth`` is there:
+            nothing to train, nothing to rewrite.
     """
 
-    def __init__(self, log_dir: str, keep: bool = True):
-        self._keep = keep
-        self._trim = False
-        self._file_keys: List[str] = []
-        super().__init__(log_dir)
-
-    def _check_log_dir_exists(self) -> None:  # Lightning deletes metrics.csv here
-        path = self.metrics_file_path
-        if not os.path.isfile(path):
-            return
-        if not self._keep:
-            n = 1
-            while os.path.exists(self._aside(n)):
-                n += 1
-            os.replace(path, self._aside(n))
-            return
-        fieldnames, _ = read_metrics_file(path)
-        self.metrics_keys = list(fieldnames)
-        self._file_keys = list(fieldnames)  # appended rows follow the file's header
-        self._trim = True
-
-    def _aside(self, n: int) -> str:
-        return os.path.join(self.log_dir, f"metrics.before-restart-{n}.csv")
-
-    def save(self) -> None:
-        """Write the rows logged since the last save."""
-        if not self.metrics:
-            return
-        path = self.metrics_file_path
-        new_keys = self._record_new_keys()
-        exists = os.path.isfile(path)
-        if exists and not (self._trim or new_keys) and self._file_keys:
-            with open(path, "a", newline="") as f:  # the common case: new rows only
-                csv.DictWriter(f, fieldnames=self._file_keys).writerows(self.metrics)
-        else:  # a new file, new columns, or the first rows of a resumed run
-            _, rows = read_metrics_file(path) if exists else ([], [])
-            if self._trim:  # this run redoes every step from its first one on
-                steps = [s for s in map(_step, self.metrics) if s is not None]
-                if steps:
-                    rows = [r for r in rows if _step(r) is None or _step(r) < min(steps)]
-                self._trim = False
-            _write_rows_atomic(path, self.metrics_keys, rows + self.metrics)
-            self._file_keys = list(self.metrics_keys)
-        self.metrics = []
+    checkpoint: Optional[Path] = None
+    step: int = 0
+    finished: bool = False
 
 
-class HistoryCSVLogger(CSVLogger):
-    """Lightning's ``CSVLogger`` writing ``<exp_dir>/logs/metrics.csv``, which keeps the
-    history of the run (:class:`HistoryWriter`): Lightning's deletes the file when a run
-    starts again, so a resumed run kept only its own rows.
+def resume_point(
+    exp_dir: PathLike,
+    conf: Dict[str, Any],
+    resume: bool = True,
+    trust_checkpoint: bool = False,
+) -> ResumePoint:
+    """Where the run of ``conf`` in ``exp_dir`` starts: from ``checkpoints/last.ckpt``
+    when there is one (after a kill: the same step and batch), else from scratch.
 
-    Rows go to the file at every logged step (Lightning's: every 100th, so a kill lost up
-    to 100 steps of rows that the checkpoint held).
+    A ``last.ckpt`` that already holds the whole budget (:func:`run_finished`) beside its
+    ``best_model.pth`` is a finished run: it says so (raise ``training.max_steps`` to
+    continue it, ``resume=False`` to start over).
 
     Args:
         exp_dir: The experiment folder.
-        keep: Keep the rows already there, dropping those of the steps this run logs again;
-            False (``--restart``): move the old file to
-            ``logs/metrics.before-restart-<n>.csv`` and start a new one.
+        conf: The run's config (its ``training`` budget; ``model``, ``objective`` and
+            ``encoder`` must be those of the ``conf.yml`` there).
+        resume: False (``--restart``): start over whatever is there.
+        trust_checkpoint: Read ``last.ckpt`` with ``weights_only=False``.
+
+    Returns:
+        ResumePoint: the checkpoint and step to start from, and whether it is finished.
+
+    Raises:
+        ValueError: ``last.ckpt`` is another model's, objective's or encoder's, or unreadable.
+        UnsafeCheckpointError: ``last.ckpt`` holds other Python objects (and
+            ``trust_checkpoint`` is False).
 
     Examples:
-        >>> logger = HistoryCSVLogger("exp/weak")
-        >>> os.path.normpath(logger.log_dir)
-        'exp/weak/logs'
+        >>> resume_point("/no/such/exp", {"training": {}})
+        ResumePoint(checkpoint=None, step=0, finished=False)
     """
+    exp_dir = Path(exp_dir)
+    last = exp_dir / "checkpoints" / "last.ckpt"
+    if not (resume and last.is_file()):
+        return ResumePoint()
+    if (exp_dir / "conf.yml").is_file():
+        _check_resumable(exp_dir / "conf.yml", conf)
+    state = read_checkpoint(last, trust=trust_checkpoint)  # refused before any unpickling
+    training, step = conf["training"], state["global_step"]
+    if run_finished(state, training) and (exp_dir / "best_model.pth").is_file():
+        # a rerun of a finished job (run.sh again): touch nothing, not even conf.yml
+        print(
+            f"{exp_dir}: finished (step {step}, training.max_steps "
+            f"{training.get('max_steps', -1)}); nothing to train, files left as they are "
+            "(raise --max-steps to continue, --restart --force to start over)"
+        )
+        return ResumePoint(last, step, finished=True)
+    return ResumePoint(last, step)
 
-    def __init__(self, exp_dir: PathLike, keep: bool = True):
-        super().__init__(os.fspath(exp_dir), name="logs", version="", flush_logs_every_n_steps=1)
-        self._keep = keep
 
-    @property
-    @rank_zero_experiment
-    def experiment(self) -> HistoryWriter:
-        """The writer, made on first use: on rank 0 only, once DDP has started."""
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = HistoryWriter(self.log_dir, self._keep)
-        return self._experiment
+def trainer_args(
+    conf: Dict[str, Any], validate: bool = True, progress: bool = True
+) -> Dict[str, Any]:
+    """Lightning ``Trainer`` arguments of the config's ``training`` block: the budget
+    (``max_steps``, ``max_epochs``), validation interval, gradient clipping, precision
+    (``auto``: bf16-mixed where bf16 is fast, else 16-mixed on CUDA, 32-true on the CPU),
+    and devices: every visible GPU (``devices``) with DDP, over ``num_nodes`` nodes.
+
+    Args:
+        conf: The run's config.
+        validate: There is a validation loader (else validation is off).
+        progress: Show the progress bar (add a ``TQDMProgressBar`` for its refresh rate).
+
+    Returns:
+        dict: keyword arguments for ``pl.Trainer`` (callbacks and logger are the caller's).
+
+    Examples:
+        >>> args = trainer_args({"training": {"max_steps": 600, "precision": "32-true"}})
+        >>> args["max_steps"], args["precision"], args["strategy"]
+        (600, '32-true', 'auto')
+    """
+    training = conf["training"]
+    devices = training.get("devices", "auto")
+    num_nodes = training.get("num_nodes", 1)
+    n_gpus = torch.cuda.device_count()
+    distributed = num_nodes > 1 or (
+        n_gpus > 1 and devices in ("auto", -1) or (isinstance(devices, int) and devices > 1)
+    )
+    return dict(
+        accelerator=training.get("accelerator", "auto"),
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy="ddp" if distributed else "auto",
+        precision=_precision(training.get("precision", "auto")),
+        max_epochs=training.get("max_epochs", 200),
+        max_steps=training.get("max_steps", -1),
+        gradient_clip_val=training.get("gradient_clip_val"),
+        val_check_interval=training.get("val_check_interval"),
+        check_val_every_n_epoch=training.get("check_val_every_n_epoch", 1),
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if validate else 0,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        log_every_n_steps=training.get("log_every_n_steps", 10),
+    )
 
 
-# ---------------------------------------------------------------------------------- training
+def _checkpoints(trainer) -> Tuple[Optional[Any], Optional[LastCheckpoint]]:
+    """The trainer's best-``val_sdr`` checkpoint callback and its ``last.ckpt`` one."""
+    best = last = None
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, LastCheckpoint):
+            last = last or callback
+        else:
+            best = best or callback
+    return best, last
+
+
+def fit(trainer, system, start: ResumePoint = ResumePoint(), trust_checkpoint: bool = False):
+    """``trainer.fit(system)`` from ``start`` (:func:`resume_point`), then ``last.ckpt`` of
+    the final state, if no epoch end, validation or step count wrote it already.
+
+    Args:
+        trainer: A ``pl.Trainer`` with :func:`checkpoint_callbacks`.
+        system: The :class:`~asteroid_wsas.engine.WeakSupSystem`.
+        start: Where the run starts.
+        trust_checkpoint: Resume with ``weights_only=False``.
+    """
+    with warnings.catch_warnings():
+        if start.checkpoint:  # of course it is: it holds the run being resumed
+            warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+        trainer.fit(
+            system,
+            ckpt_path=str(start.checkpoint) if start.checkpoint else None,
+            weights_only=not trust_checkpoint,
+        )
+    _, last = _checkpoints(trainer)
+    if (
+        last is not None
+        and trainer.global_step > start.step
+        and last.saved_step != trainer.global_step
+    ):
+        path = os.path.join(last.dirpath, last.filename + last.FILE_EXTENSION)
+        trainer.save_checkpoint(path, weights_only=False)  # the whole state, to resume
+
+
+def save_best_model(trainer, system, path: PathLike, trust_checkpoint: bool = False) -> str:
+    """Write the separator of the best ``val_sdr`` checkpoint (``last.ckpt`` without
+    validation) to ``path`` (``best_model.pth``, weights-only safe), on the main process.
+
+    Args:
+        trainer: The trainer that fitted ``system`` (:func:`fit`).
+        system: The :class:`~asteroid_wsas.engine.WeakSupSystem`; its weights become the
+            best checkpoint's.
+        path: The separator file (overwritten).
+        trust_checkpoint: Read the checkpoint with ``weights_only=False``.
+
+    Returns:
+        str: ``path``.
+
+    Raises:
+        ValueError: the trainer has no checkpoint to read (no :func:`checkpoint_callbacks`).
+    """
+    best, last = _checkpoints(trainer)
+    ckpt = getattr(best, "best_model_path", "")
+    if not ckpt and last is not None:  # no validation: the final state
+        ckpt = os.path.join(last.dirpath, last.filename + last.FILE_EXTENSION)
+    if not ckpt:
+        raise ValueError("no checkpoint to read: give the Trainer checkpoint_callbacks(...)")
+    if trainer.is_global_zero:
+        system.load_state_dict(read_checkpoint(ckpt, trust=trust_checkpoint)["state_dict"])
+        system.save_separator(path, force=True)
+    return os.fspath(path)
+
+
 def train(
     conf: Dict[str, Any],
     exp_dir: PathLike,
@@ -550,6 +617,11 @@ def train(
     trust_checkpoint: bool = False,
 ) -> str:
     """Train the configured objective; write the experiment folder; return best_model.pth.
+
+    The steps of a recipe's train.py: :func:`resume_point`, ``conf.yml``,
+    :func:`build_system`, the :func:`checkpoint_callbacks`, a ``pl.Trainer`` of
+    :func:`trainer_args` with the run's :class:`HistoryCSVLogger`, :func:`fit` and
+    :func:`save_best_model`.
 
     Resumes from ``<exp_dir>/checkpoints/last.ckpt`` when it exists (after a kill), at the
     same step and batch, keeping the rows of ``logs/metrics.csv``. A run whose ``last.ckpt``
@@ -588,78 +660,24 @@ def train(
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import TQDMProgressBar
 
-    from .system import checkpoint_callbacks
-
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
-    last = exp_dir / "checkpoints" / "last.ckpt"
-    best_model = exp_dir / "best_model.pth"
-    training = conf["training"]
-    resume_from, start_step = None, 0
-    if resume and last.is_file():
-        if (exp_dir / "conf.yml").is_file():
-            _check_resumable(exp_dir / "conf.yml", conf)
-        state = read_checkpoint(last, trust=trust_checkpoint)  # refused before any unpickling
-        if run_finished(state, training) and best_model.is_file():
-            # a rerun of a finished job (run.sh again): touch nothing, not even conf.yml
-            print(
-                f"{exp_dir}: finished (step {state['global_step']}, training.max_steps "
-                f"{training.get('max_steps', -1)}); nothing to train, files left as they are "
-                "(raise --max-steps to continue, --restart --force to start over)"
-            )
-            return str(best_model)
-        resume_from, start_step = last, state["global_step"]
-        del state
+    start = resume_point(exp_dir, conf, resume, trust_checkpoint)
+    if start.finished:
+        return str(exp_dir / "best_model.pth")
     save_conf(conf, exp_dir / "conf.yml")
+    training = conf["training"]
     pl.seed_everything(training.get("seed", 0), workers=True, verbose=False)
     system = build_system(conf, exp_dir, val_manifest)
-    callbacks = checkpoint_callbacks(
-        exp_dir / "checkpoints",
-        every_n_train_steps=training.get("checkpoint_every_n_steps", CHECKPOINT_EVERY_N_STEPS),
-    )
+    every = training.get("checkpoint_every_n_steps", CHECKPOINT_EVERY_N_STEPS)
+    callbacks = checkpoint_callbacks(exp_dir / "checkpoints", every_n_train_steps=every)
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=training.get("progress_every", 10)))
-    devices = training.get("devices", "auto")
-    n_gpus = torch.cuda.device_count()
-    distributed = training.get("num_nodes", 1) > 1 or (
-        n_gpus > 1 and devices in ("auto", -1) or (isinstance(devices, int) and devices > 1)
-    )
     trainer = pl.Trainer(
-        accelerator=training.get("accelerator", "auto"),
-        devices=devices,
-        num_nodes=training.get("num_nodes", 1),
-        strategy="ddp" if distributed else "auto",
-        precision=_precision(training.get("precision", "auto")),
-        max_epochs=training.get("max_epochs", 200),
-        max_steps=training.get("max_steps", -1),
-        gradient_clip_val=training.get("gradient_clip_val"),
-        val_check_interval=training.get("val_check_interval"),
-        check_val_every_n_epoch=training.get("check_val_every_n_epoch", 1),
-        num_sanity_val_steps=0,
-        limit_val_batches=1.0 if val_manifest else 0,
+        **trainer_args(conf, validate=system.val_loader is not None, progress=progress),
         callbacks=callbacks,
         # resume=False (--restart) moves the old metrics.csv aside; otherwise rows are kept
         logger=HistoryCSVLogger(exp_dir, keep=resume),
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        log_every_n_steps=training.get("log_every_n_steps", 10),
     )
-    with warnings.catch_warnings():
-        if resume_from:  # of course it is: it holds the run being resumed
-            warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
-        trainer.fit(
-            system,
-            ckpt_path=str(resume_from) if resume_from else None,
-            weights_only=not trust_checkpoint,
-        )
-    best_cb, last_cb = callbacks[0], callbacks[1]
-    if trainer.global_step > start_step and last_cb.saved_step != trainer.global_step:
-        # the final state, if no epoch end, validation or step count wrote it already
-        trainer.save_checkpoint(last, weights_only=False)  # the whole state, to resume
-
-    best = best_cb.best_model_path or str(last)
-    if trainer.is_global_zero:
-        state = read_checkpoint(best, trust=trust_checkpoint)["state_dict"]
-        system.load_state_dict(state)
-        system.save_separator(best_model, force=True)
-    return str(best_model)
+    fit(trainer, system, start, trust_checkpoint)
+    return save_best_model(trainer, system, exp_dir / "best_model.pth", trust_checkpoint)

@@ -11,7 +11,7 @@ r"""Objectives with a sound-event classifier as the teacher, in place of the CLA
 ========================  ==============================================================
 
 Both take the class vocabulary ``classes`` (the distinct phrases of the training data,
-which :func:`~asteroid_wsas.engine.training.build_system` passes to objectives that set
+which :func:`~asteroid_wsas.engine.training.build_objective` passes to objectives that set
 ``needs_classes = True``, with the data's ``sample_rate``) and a teacher ``mode``:
 
 - ``"concurrent"`` (default): a :class:`~asteroid_wsas.models.classifier.SoundClassifier`
@@ -106,7 +106,7 @@ class ClassifierTeacher(nn.Module):
                 raise ValueError("mode 'concurrent' trains a new classifier: give no classifier")
             if not classes or sample_rate is None:
                 raise ValueError(
-                    "mode 'concurrent' needs classes and sample_rate (build_system passes the "
+                    "mode 'concurrent' needs classes and sample_rate (build_objective passes the "
                     "training data's phrases and rate)"
                 )
             self.classifier = SoundClassifier(
@@ -163,6 +163,17 @@ class ClassifierTeacher(nn.Module):
         _check_batch(batch, ("mixtures", "phrases"), "classifier teacher")
         wavs, groups = mixture_examples(batch)
         return classification_bce(self.classifier(wavs), multi_hot(groups, self.classifier))
+
+    def with_train_term(
+        self, loss: torch.Tensor, out: Terms, batch: dict, weight: float
+    ) -> torch.Tensor:
+        """``loss`` plus ``weight`` times :meth:`train_term`, which ``out`` gets as
+        ``teacher`` (``concurrent``); ``loss`` as it is (``pretrained``)."""
+        teacher = self.train_term(batch)
+        if teacher is not None:
+            loss = loss + weight * teacher
+            out["teacher"] = teacher
+        return loss
 
     def class_index(self, phrases: Sequence[str]) -> torch.Tensor:
         """See :meth:`~asteroid_wsas.models.classifier.SoundClassifier.class_index`."""
@@ -241,11 +252,8 @@ class WeakClassifierObjective(WeakObjective):
         row_weights = row_weights.to(ce.device)
         # weighted mean over all rows, times N: the sum over mixtures of per-mixture means
         cls = n_mix * (row_weights * ce).sum() / row_weights.sum()
-        loss, out = self.cls_weight * cls, {"cls": cls}
-        teacher = self.teacher.train_term(batch)
-        if teacher is not None:
-            loss = loss + self.teacher_weight * teacher
-            out["teacher"] = teacher
+        out = {"cls": cls}
+        loss = self.teacher.with_train_term(self.cls_weight * cls, out, batch, self.teacher_weight)
         return loss, out
 
 
@@ -354,10 +362,7 @@ class WeakSupObjective(Objective):
 
         loss = self.cls_weight * cls + self.mix_weight * mix_term
         out = {"cls": cls, "mix": mix_term}
-        teacher = self.teacher.train_term(batch)
-        if teacher is not None:
-            loss = loss + self.teacher_weight * teacher
-            out["teacher"] = teacher
+        loss = self.teacher.with_train_term(loss, out, batch, self.teacher_weight)
         return {"loss": loss, **out}
 
 
@@ -408,7 +413,7 @@ class CoSepObjective(MixAndSeparateObjective):
         super().__init__(loss=loss, weight=weight, query=query)
         if not classes or sample_rate is None:
             raise ValueError(
-                "cosep needs classes and sample_rate (build_system passes the training "
+                "cosep needs classes and sample_rate (build_objective passes the training "
                 "data's phrases and rate)"
             )
         self.cls_weight = float(cls_weight)

@@ -35,7 +35,7 @@ from asteroid.losses import (
 )
 from torch import nn
 
-from ..registry import register_named
+from ..utils import register_named
 from ..encoders.base import encode_queries
 from .bimodal import BimodalContrastiveLoss, text_ids
 from .reconstruction import ConsistencyLoss, MixAndSeparateLoss

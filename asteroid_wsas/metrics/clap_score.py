@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
+from ..utils import device_of
+
 __all__ = [
     "CLAP_METRICS",
     "CLAP_LABELS",
@@ -85,7 +87,7 @@ class ClapScorer:
     """CLAPScore of separated estimates against their text queries, batched, without grad.
 
     Audio is resampled to the encoder's rate with ``torchaudio`` and embedded as
-    :meth:`Separator.separate <asteroid_wsas.separator.Separator.separate>` embeds its
+    :meth:`Separator.separate <asteroid_wsas.separation.separator.Separator.separate>` embeds its
     estimates for ``presence`` (the same code): the mean embedding of the ``windows``
     loudest 10 s windows of every channel. Multi-channel audio is therefore scored once,
     by the mean of its per-channel embeddings (not by a downmix, whose phase
@@ -194,7 +196,7 @@ class ClapScorer:
         Returns:
             torch.Tensor: :math:`(N, D)`, float32, on the encoder's device.
         """
-        from ..separator import Separator
+        from ..separation.separator import Separator
 
         wav = _signals(audio, "audio")
         if wav.dim() == 2:
@@ -206,7 +208,7 @@ class ClapScorer:
         view = SimpleNamespace(encoder=self.encoder, sample_rate=self.sample_rate)
         out = []
         with self._scoring():
-            device = _device_of(self.encoder)
+            device = device_of(self.encoder)
             for chunk in wav.split(self.batch_size):
                 chunk = chunk.to(device)
                 if int(sample_rate) != self.sample_rate:
@@ -415,11 +417,6 @@ def _signals(x: ArrayLike, name: str) -> torch.Tensor:
     if not torch.isfinite(wav).all():
         raise ValueError(f"{name} holds NaN or infinite samples")
     return wav
-
-
-def _device_of(module) -> torch.device:
-    param = next(module.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 def summarize(values: Sequence[float]) -> Dict[str, Optional[float]]:

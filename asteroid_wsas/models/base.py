@@ -14,7 +14,7 @@ class TextQueriedSeparator(Protocol):
     """The interface the objectives, the system and the :class:`~asteroid_wsas.Separator`
     rely on; :class:`~asteroid_wsas.TextCondUNet` provides it. A new model provides it too
     (subclass :class:`SafeBaseModel` for the file format) and registers itself
-    (:func:`asteroid_wsas.registry.register_model`).
+    (:func:`asteroid_wsas.models.register_model`).
 
     Attributes:
         sample_rate: The rate the model separates at.

@@ -11,162 +11,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .batchnorm import QueryBatchNorm2d
+
+
+def _exporting() -> bool:
+    """Whether the ONNX exporter (TorchScript's tracer) is tracing: the blocks then add out
+    of place (no in-place adds into slices of a map) and repeat by concatenation, the
+    forms whose graphs hold for any batch size and length."""
+    return torch.jit.is_tracing()
+
 
 def _compiling() -> bool:
     """Whether torch.compile or the ONNX exporter is tracing: compile folds BatchNorm and
     casts weights itself, the exporter bakes shapes computed in Python into the graph, and
     the shortcuts below (``out=`` into a channels-last map, storage pointers, reshapes to
     computed sizes) break either graph."""
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+    return torch.compiler.is_compiling() or _exporting()
 
 
-BN_STATS = ("pooled", "per_query")
+def repeat_queries(x: torch.Tensor, n_queries: int) -> torch.Tensor:
+    """Each mixture's row once per query: ``x.repeat_interleave(n_queries, 0)``.
 
+    Shape:
+        - x: :math:`(B, ...)`
+        - output: :math:`(B K, ...)`, query index fastest
 
-class QueryBatchNorm2d(nn.BatchNorm2d):
-    """``nn.BatchNorm2d`` that can take its training statistics per query.
-
-    The separator answers the K queries of B mixtures in one call, on ``(B K, C, H, W)``
-    maps (query index fastest). Plain BatchNorm pools its statistics over all B K rows.
-    The authors' code calls the network once per query, so each query's rows are
-    normalised with their own statistics over the B mixtures, and the running averages
-    take K updates per step, one per call. :attr:`query_stats` (set by
-    :class:`~asteroid_wsas.TextCondUNet` for one call when its ``bn_stats`` is
-    ``"per_query"``) reproduces that in the one batched call:
-
-    - ``("groups", k, r)``: the rows are k queries of B mixtures; each query's slice is
-      normalised by its own mean and variance over (B, H, W), and the running averages take
-      k momentum updates in query order;
-    - ``("repeat", k, r)``: the rows are B mixtures shared by k queries (the text-free
-      levels, which one call per query would compute k times on the same input): pooled
-      statistics, and k momentum updates of the running averages with them.
-
-    ``r`` (None: all B) is the batch of one of the authors' DDP processes (2 mixtures of
-    mixtures per GPU, no synchronised BatchNorm): the statistics are then taken per chunk of
-    r consecutive mixtures, and the running averages follow the first chunk's, as the
-    checkpoint of their rank 0 holds them.
-
-    Outside training, or with :attr:`query_stats` None, it is ``nn.BatchNorm2d``; its
-    state dict is the same, so files saved with either load into the other.
+    Examples:
+        >>> repeat_queries(torch.tensor([1, 2]), 2)
+        tensor([1, 1, 2, 2])
     """
-
-    query_stats: Optional[Tuple[str, int, Optional[int]]] = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        stats = self.query_stats
-        if stats is None or not self.training or not self.track_running_stats:
-            return super().forward(x)
-        if self.momentum is None:
-            raise ValueError("per-query BatchNorm needs a momentum (not a cumulative average)")
-        kind, k, replica = stats
-        groups = k if kind == "groups" else 1
-        n_batch = x.shape[0] // groups
-        replica = replica or n_batch
-        if kind not in ("groups", "repeat") or x.shape[0] % groups or n_batch % replica:
-            raise ValueError(
-                f"query_stats {stats!r} do not fit a batch of {x.shape[0]} rows (the batch "
-                "must be a multiple of training.replica_batch)"
-            )
-        weight = self.weight if self.affine else torch.ones_like(self.running_mean)
-        bias = self.bias if self.affine else torch.zeros_like(self.running_mean)
-        out, mean, var = _GroupedBatchNorm.apply(x, weight, bias, groups, replica, self.eps)
-        # the first chunk's statistics: the running averages of the authors' rank 0
-        count = replica * x.shape[2] * x.shape[3]
-        self._update_running(mean[0], var[0], count, k if kind == "repeat" else 1)
-        return out
-
-    @torch.no_grad()
-    def _update_running(self, mean: torch.Tensor, var: torch.Tensor, n: int, repeat: int):
-        """The running averages after ``repeat`` momentum updates with each row of
-        ``mean`` / ``var`` (biased, over ``n`` values) in turn, as sequential calls do."""
-        m = float(self.momentum)
-        steps = mean.shape[0] * repeat
-        # update j of the sequence (0 first) is kept with weight m (1 - m)^(steps - 1 - j)
-        order = torch.arange(steps, dtype=torch.float64, device=mean.device)
-        weights = (m * (1 - m) ** (steps - 1 - order)).view(mean.shape[0], repeat).sum(1)
-        weights = weights.to(mean.dtype)[:, None]
-        unbiased = var * (n / max(n - 1, 1))
-        decay = (1 - m) ** steps
-        self.running_mean.mul_(decay).add_((weights * mean).sum(0).to(self.running_mean.dtype))
-        self.running_var.mul_(decay).add_((weights * unbiased).sum(0).to(self.running_var.dtype))
-        self.num_batches_tracked.add_(steps)
-
-
-def _grouped(x: torch.Tensor, k: int, replica: int, layout: Optional[torch.memory_format] = None):
-    """A view of ``(B k, C, H, W)`` rows as groups in memory order: ``(B / r, r, k, H W, C)``
-    for a channels-last map, ``(B / r, r, k, C, H W)`` otherwise (a copy when ``x`` is in
-    neither layout, or not in ``layout`` when given).
-
-    Returns:
-        tuple: the view, the dims to reduce, the shape that (B / r, k, C) statistics take to
-        broadcast over it, and its layout.
-    """
-    n_rows, channels, height, width = x.shape
-    chunks = n_rows // (k * replica)
-    if layout is None:
-        nhwc = channels > 1 and x.is_contiguous(memory_format=torch.channels_last)
-        layout = torch.channels_last if nhwc else torch.contiguous_format
-    x = x.contiguous(memory_format=layout)
-    if layout == torch.channels_last:
-        view = x.permute(0, 2, 3, 1).reshape(chunks, replica, k, height * width, channels)
-        return view, (1, 3), (chunks, 1, k, 1, channels), layout
-    view = x.reshape(chunks, replica, k, channels, height * width)
-    return view, (1, 4), (chunks, 1, k, channels, 1), layout
-
-
-class _GroupedBatchNorm(torch.autograd.Function):
-    """Training BatchNorm with statistics per group of rows: query ``q`` of chunk ``c`` is
-    the rows ``q::k`` of mixtures ``c r .. (c + 1) r``; on the map's memory as it is (no
-    copies of a channels-last map), sums accumulated in fp32 whatever the map's dtype;
-    the backward is BatchNorm's, per group. Returns the output and the groups' (mean,
-    biased variance), :math:`(B / r, k, C)` fp32."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, k, replica, eps):
-        view, dims, shape, layout = _grouped(x, k, replica)
-        count = replica * x.shape[2] * x.shape[3]
-        mean = view.mean(dims, dtype=torch.float32)
-        # E[x^2] - E[x]^2 in fp32: exact enough unless |mean| / std passes ~300
-        square = torch.linalg.vector_norm(view, 2, dims, dtype=torch.float32).square()
-        var = (square / count - mean.square()).clamp_min(0)
-        invstd = torch.rsqrt(var + eps)
-        scale = (invstd * weight.float()).reshape(shape)
-        shift = (bias.float() - mean * invstd * weight.float()).reshape(shape)
-        # written into a map of the view's layout: a view as output would break in-place use
-        out = torch.empty_like(x, memory_format=layout)
-        target = _grouped(out, k, replica, layout)[0]
-        torch.addcmul(shift.to(x.dtype), view, scale.to(x.dtype), out=target)
-        ctx.save_for_backward(x, weight, mean, invstd)
-        ctx.k, ctx.replica, ctx.layout = k, replica, layout
-        ctx.mark_non_differentiable(mean, var)
-        return out, mean, var
-
-    @staticmethod
-    def backward(ctx, grad, _mean_grad, _var_grad):
-        x, weight, mean, invstd = ctx.saved_tensors
-        k, replica = ctx.k, ctx.replica
-        view, dims, shape, layout = _grouped(x, k, replica, ctx.layout)
-        gview = _grouped(grad.to(x.dtype), k, replica, layout)[0]
-        count = replica * x.shape[2] * x.shape[3]
-        sum_g = gview.sum(dims, dtype=torch.float32)
-        sum_gx = (gview * view).sum(dims, dtype=torch.float32)
-        sum_gxhat = (sum_gx - mean * sum_g) * invstd  # sum of g * (x - mean) / std
-        w = weight.float()
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            # dx = w / std * (g - mean(g) - xhat * mean(g * xhat)) = g a + x b + c
-            a = w * invstd
-            b = -w * invstd.square() * sum_gxhat / count
-            c = -a * sum_g / count - b * mean
-            grad_x = torch.empty_like(x, memory_format=layout)
-            grouped = _grouped(grad_x, k, replica, layout)[0]
-            torch.addcmul(
-                c.reshape(shape).to(x.dtype), view, b.reshape(shape).to(x.dtype), out=grouped
-            )
-            grouped.addcmul_(gview, a.reshape(shape).to(x.dtype))
-        grad_w = sum_gxhat.sum((0, 1)).to(weight.dtype) if ctx.needs_input_grad[1] else None
-        grad_b = sum_g.sum((0, 1)).to(weight.dtype) if ctx.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b, None, None, None
+    if _exporting():  # the exporter's repeat_interleave fixes B; a concatenation does not
+        return torch.cat([x.unsqueeze(1)] * n_queries, 1).flatten(0, 1)
+    return x.repeat_interleave(n_queries, 0)
 
 
 def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
@@ -326,7 +202,10 @@ class _AddPerMixture(torch.autograd.Function):
 
 
 def add_per_mixture_(
-    h: torch.Tensor, shared: torch.Tensor, per_query: Optional[torch.Tensor] = None
+    h: torch.Tensor,
+    shared: torch.Tensor,
+    n_queries: int,
+    per_query: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """``h += cat([shared repeated K times, per_query], 1)``, in place, autograd-safe.
 
@@ -338,9 +217,12 @@ def add_per_mixture_(
     autograd do (CopySlices). ``h`` must not be needed by the backward of what made it
     (true of conv, BatchNorm and FiLM outputs).
 
+    While the ONNX exporter traces, it is that sum out of place (a new tensor).
+
     Args:
         h: Per-query map, modified in place.
         shared: Per-mixture map added to the first ``Cs`` channels of each of its K rows.
+        n_queries: K.
         per_query: Added to the remaining channels; None when ``Cs`` is all of them.
 
     Returns:
@@ -352,7 +234,7 @@ def add_per_mixture_(
         - per_query: :math:`(B K, C - C_s, H, W)`
 
     Examples:
-        >>> h = add_per_mixture_(torch.zeros(4, 3, 2, 2), torch.ones(2, 1, 2, 2),
+        >>> h = add_per_mixture_(torch.zeros(4, 3, 2, 2), torch.ones(2, 1, 2, 2), 2,
         ...                      torch.full((4, 2, 2, 2), 2.0))
         >>> h[:, :, 0, 0]
         tensor([[1., 2., 2.],
@@ -360,6 +242,9 @@ def add_per_mixture_(
                 [1., 2., 2.],
                 [1., 2., 2.]])
     """
+    if _exporting():
+        added = repeat_queries(shared, n_queries)
+        return h + (added if per_query is None else torch.cat([added, per_query], 1))
     if torch.is_grad_enabled():
         return _AddPerMixture.apply(h, shared, per_query)
     _add_per_mixture(h, shared, per_query)
@@ -473,6 +358,7 @@ class ResBlock(InferenceCopies, nn.Module):
         self,
         shared: torch.Tensor,
         per_query: torch.Tensor,
+        n_queries: int,
         embed: Optional[torch.Tensor] = None,
         shared_conv: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
@@ -486,22 +372,22 @@ class ResBlock(InferenceCopies, nn.Module):
         Args:
             shared: Channels that are the same for all queries of a mixture, ``(B, Cs, H, W)``.
             per_query: Query-dependent channels, ``(B * K, Cq, H, W)``, query index fastest.
+            n_queries: K, given rather than read from the shapes (which an ONNX trace
+                would fix to the example's batch size).
             embed: FiLM embedding ``(B * K, D)`` if the block uses FiLM.
             shared_conv: ``self.shared_conv(shared)`` if already computed.
 
         Returns:
             torch.Tensor: ``(B * K, Cs + Cq, H, W)``.
         """
-        n_batch, n_shared = shared.shape[:2]
-        n_queries = per_query.shape[0] // n_batch
         if self.n_layers == 0:
-            return torch.cat([shared.repeat_interleave(n_queries, 0), per_query], 1)
+            return torch.cat([repeat_queries(shared, n_queries), per_query], 1)
         if shared_conv is None:
             shared_conv = self.shared_conv(shared)
-        h = F.conv2d(per_query, self._first_conv_parts(n_shared)[1], None, padding=1)
-        h = add_per_mixture_(h, shared_conv)
+        h = F.conv2d(per_query, self._first_conv_parts(shared.shape[1])[1], None, padding=1)
+        h = add_per_mixture_(h, shared_conv, n_queries)
         h = self._finish(h, embed)
-        return F.leaky_relu_(add_per_mixture_(h, shared, per_query), 0.2)
+        return F.leaky_relu_(add_per_mixture_(h, shared, n_queries, per_query), 0.2)
 
     def _finish(self, h: torch.Tensor, embed: Optional[torch.Tensor]) -> torch.Tensor:
         """Rest of the body after the first conv (all in-place-safe for autograd)."""
@@ -622,6 +508,7 @@ class TextAttention(nn.Module):
         - x: :math:`(N, C, H, W)`
         - tokens: :math:`(N, L, E)`
         - token_mask: :math:`(N, L)` bool, True for real tokens (None: all real)
+        - size: ``(H, W)``; None: read from ``x``
         - output: :math:`(N, C, H, W)`
 
     Examples:
@@ -640,8 +527,10 @@ class TextAttention(nn.Module):
         x: torch.Tensor,
         tokens: torch.Tensor,
         token_mask: Optional[torch.Tensor] = None,
+        size: Optional[Tuple[int, int]] = None,
     ) -> torch.Tensor:
-        height, width = x.shape[-2:]
+        # the model gives the size: an ONNX trace fixes one read from x after reshapes
+        height, width = x.shape[-2:] if size is None else size
         seq = x.flatten(2).transpose(1, 2)
         seq = self.self_attn(seq)
         seq = self.cross_attn(seq, tokens, token_mask)
@@ -737,15 +626,18 @@ class UpBlock(nn.Module):
         below: Optional[torch.Tensor] = None,
         embed: Optional[torch.Tensor] = None,
         shared: Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]] = None,
+        n_queries: int = 1,
     ) -> torch.Tensor:
-        """Args: ``shared`` is :meth:`prepare_shared`'s output when ``skip`` is shared."""
+        """Args: ``shared`` is :meth:`prepare_shared`'s output when ``skip`` is shared by
+        the queries of each mixture; ``n_queries`` is how many rows of ``below`` each row
+        of ``skip`` serves (K when shared; 1: the same rows)."""
         if below is None:
             h = self.res(_upsample(skip), embed)
-        elif shared is None and below.shape[0] == skip.shape[0]:
+        elif shared is None and n_queries == 1:
             h = self.res(_upsample(torch.cat([skip, below], 1)), embed)
         else:  # skip shared by the queries of each mixture, ``below`` per query
             skip_up, skip_conv = self.prepare_shared(skip) if shared is None else shared
-            h = self.res.forward_split(skip_up, _upsample(below), embed, skip_conv)
+            h = self.res.forward_split(skip_up, _upsample(below), n_queries, embed, skip_conv)
         h = self.conv(h)
         return h if self.norm is None else F.relu_(batch_norm(self.norm, h))
 

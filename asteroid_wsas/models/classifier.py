@@ -19,7 +19,7 @@ import torchaudio
 from torch import nn
 
 from ..serialization import PathOrConf, load_package, model_package
-from ..utils import refuse_overwrite
+from ..utils import refuse_overwrite, shuffled_loader
 
 __all__ = [
     "SoundClassifier",
@@ -342,7 +342,7 @@ def train_classifier(
         >>> clf.sample_rate, clf.n_classes == len(dataset_classes(data))
         (8000, True)
     """
-    from torch.utils.data import DataLoader, Dataset
+    from torch.utils.data import Dataset
 
     torch.manual_seed(seed)
     is_dataset = isinstance(data, Dataset) and hasattr(data, "__len__")
@@ -357,14 +357,7 @@ def train_classifier(
         classifier = SoundClassifier(int(rate), classes, **(classifier_kwargs or {}))
     classifier.to(device).train()
     if is_dataset:
-        data = DataLoader(
-            data,
-            batch_size=batch_size,
-            shuffle=True,
-            drop_last=len(data) >= batch_size,
-            collate_fn=_collate_items,
-            generator=torch.Generator().manual_seed(seed),
-        )
+        data = shuffled_loader(data, batch_size, _collate_items, seed)
     opt = torch.optim.AdamW(classifier.parameters(), lr=lr, weight_decay=weight_decay)
     step, epoch = 0, 0
     while step < steps:

@@ -1,6 +1,7 @@
 """TextCondUNet: the text-queried spectrogram U-Net of Mahmud et al. (ICLR 2024)."""
 
 import contextlib
+import copy
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -9,9 +10,11 @@ from asteroid.masknn import activations
 from torch import nn
 
 from .base import SafeBaseModel
-from .blocks import BN_STATS, DownBlock, InnerProductHead, QueryBatchNorm2d, TextAttention, UpBlock
+from .batchnorm import BN_STATS, QueryBatchNorm2d
+from .blocks import DownBlock, InnerProductHead, TextAttention, UpBlock, repeat_queries
 from .inputs import check_inputs, restore_dims
 from .queries import LearnedQueries
+from .stft import STFT
 
 CONDITIONINGS = ("attention", "film", "late")
 MASK_ACTIVATIONS = ("sigmoid", "relu", "leaky_relu", "linear")
@@ -175,7 +178,8 @@ class TextCondUNet(SafeBaseModel):
         self.learned_queries: Optional[LearnedQueries] = None
         if n_learned_queries:
             self.add_learned_queries(n_learned_queries)
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        # behind a module of its own: the ONNX export puts a real-valued one in (with_stft)
+        self.stft = STFT(self.n_fft, self.hop_length)
         # Runtime setting, not a model argument: queries per pass through the conditioned
         # levels. None = automatic: all at once in training mode (BatchNorm statistics over
         # the whole batch) and on GPU; groups of 4 for CPU inference, where smaller
@@ -304,29 +308,40 @@ class TextCondUNet(SafeBaseModel):
         state["_compiled_unet"] = None  # a compiled function is tied to this object
         return state
 
-    def stft(self, wav: torch.Tensor) -> torch.Tensor:
-        """Complex STFT with the model's settings: :math:`(..., T) \\to (..., F, N)`."""
-        with torch.autocast(wav.device.type, enabled=False):
-            flat = wav.reshape(-1, wav.shape[-1]).float()
-            spec = torch.stft(flat, **self._stft_args(), return_complex=True)
-        return spec.reshape(wav.shape[:-1] + spec.shape[-2:])
-
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        """Inverse of :meth:`stft`, cropped or padded to ``length`` samples."""
-        with torch.autocast(spec.device.type, enabled=False):
-            flat = spec.reshape(-1, *spec.shape[-2:])
-            wav = torch.istft(flat, **self._stft_args(), length=length)
-        return wav.reshape(spec.shape[:-2] + wav.shape[-1:])
+        """Inverse of ``self.stft`` (the :class:`~asteroid_wsas.models.stft.STFT` module that
+        ``model.stft(wav)`` calls), cropped or padded to ``length`` samples."""
+        return self.stft.inverse(spec, length)
 
-    def _stft_args(self) -> dict:
-        return dict(
-            n_fft=self.n_fft, hop_length=self.hop_length, window=self.window.float(), center=True
-        )
+    @property
+    def window(self) -> torch.Tensor:
+        """The STFT's Hann window."""
+        return self.stft.window
+
+    def with_stft(self, stft: nn.Module) -> "TextCondUNet":
+        """This model with ``stft`` computing its spectra in place of its own STFT.
+
+        A shallow copy: every other layer, parameter, buffer and setting is shared with
+        this model, which is left as it is. ``stft`` provides what
+        :class:`~asteroid_wsas.models.stft.STFT` does (``forward``, ``magnitude``,
+        ``apply_masks``, ``inverse``) on spectra of its own form; the ONNX export gives it
+        a real-valued convolutional STFT.
+
+        Args:
+            stft: The transform to use.
+
+        Returns:
+            TextCondUNet: The copy (no compiled U-Net: it runs eagerly).
+        """
+        view = copy.copy(self)  # __getstate__ drops the compiled U-Net
+        view._modules = dict(self._modules)  # its own table of submodules, the same layers
+        view.stft = stft
+        return view
 
     @property
     def bn_stats(self) -> str:
         """``"pooled"`` or ``"per_query"``: BatchNorm statistics in training (see
-        :class:`~asteroid_wsas.models.blocks.QueryBatchNorm2d`); no effect in eval mode."""
+        :class:`~asteroid_wsas.models.batchnorm.QueryBatchNorm2d`); no effect in eval mode."""
         return self.__dict__.get("_bn_stats", "pooled")
 
     @bn_stats.setter
@@ -420,27 +435,34 @@ class TextCondUNet(SafeBaseModel):
     def _separate(self, wav, text_embed, text_tokens, text_mask):
         """Estimates (B, K, T) in wav's dtype, and which dims the caller left out."""
         masks, spec, squeeze = self._masks(wav, text_embed, text_tokens, text_mask)
-        est = self.istft(masks * spec.unsqueeze(1), wav.shape[-1])
+        est = self.istft(self.stft.apply_masks(spec, masks), wav.shape[-1])
         return est.to(wav.dtype), squeeze
 
     def _masks(self, wav, text_embed, text_tokens, text_mask):
         wav, embed, tokens, key_mask, squeeze = self._check_inputs(
             wav, text_embed, text_tokens, text_mask
         )
-        spec = self.stft(wav)  # (B, F, N)
-        n_freq, n_frames = spec.shape[-2:]
+        spec = self.stft(wav)
+        magnitude = self.stft.magnitude(spec)  # (B, F, N)
+        n_freq, n_frames = magnitude.shape[-2:]
         unet = self._unet
         if self._compiled_unet is not None and not torch.is_grad_enabled():
             unet = self._compiled_unet
-        logits = unet(spec.abs(), embed, tokens, key_mask)
+        logits = unet(magnitude, embed, tokens, key_mask)
         masks = self.mask_nl(logits[..., :n_freq, :n_frames].float())
         return masks, spec, squeeze
 
     def _unet(self, magnitude, embed, tokens, key_mask):
         """Mask logits (B, K, H, W) of the padded spectrogram from its magnitude (B, F, N):
-        real tensors only, the part :meth:`compile_inference` compiles."""
+        real tensors only, the part :meth:`compile_inference` compiles and the ONNX export
+        traces.
+
+        Sizes are read from the inputs once, here, and passed down: a graph tracer keeps
+        a size symbolic when read from an input, but may fix one read after reshapes to
+        its traced value. K is a Python int (a graph's queries are fixed).
+        """
         n_freq, n_frames = magnitude.shape[-2:]
-        n_queries = embed.shape[1]
+        n_queries = int(embed.shape[1])
         # Once per mixture, shared by its queries (per-query BatchNorm: as K calls would).
         with self._query_stats("repeat", n_queries):
             # log-magnitude, input BatchNorm, padding to a multiple of 2^levels
@@ -448,6 +470,7 @@ class TextCondUNet(SafeBaseModel):
             stride = 2 ** len(self.channels)
             pad_f, pad_t = (-n_freq) % stride, (-n_frames) % stride
             x = F.pad(x, (0, pad_t, 0, pad_f))
+            size = x.shape[-2:]  # (H, W): each level halves both
 
             # Levels above the first conditioned one see no text: once per mixture.
             first = self.first_conditioned_level
@@ -468,6 +491,7 @@ class TextCondUNet(SafeBaseModel):
             [
                 self._query_path(
                     x,
+                    size,
                     shared_skips,
                     shared,
                     embed[:, s : s + step],
@@ -488,28 +512,33 @@ class TextCondUNet(SafeBaseModel):
             return n_queries
         return CPU_QUERY_GROUP
 
-    def _query_path(self, x, shared_skips, shared, embed, tokens, key_mask):
-        """Conditioned levels for a group of queries: mask logits (B, k, H, W)."""
-        n_batch, n_queries = embed.shape[:2]
+    def _query_path(self, x, size, shared_skips, shared, embed, tokens, key_mask):
+        """Conditioned levels for a group of queries: mask logits (B, k, H, W) of the padded
+        map of ``size`` (H, W)."""
+        n_queries = int(embed.shape[1])
         flat_embed = embed.flatten(0, 1)  # (B*k, D), query index fastest
         flat_tokens = None if tokens is None else tokens.flatten(0, 1)
         flat_mask = None if key_mask is None else key_mask.flatten(0, 1)
         first = len(shared_skips)
 
-        x = x.repeat_interleave(n_queries, 0)
+        x = repeat_queries(x, n_queries)
         skips: List[torch.Tensor] = []
         with self._query_stats("groups", n_queries):
             for level in range(first, len(self.channels)):
                 x = self.down[level](x, flat_embed)
                 if str(level) in self.attention:
-                    x = self.attention[str(level)](x, flat_tokens, flat_mask)
+                    scale = 2 ** (level + 1)
+                    level_size = (size[0] // scale, size[1] // scale)
+                    x = self.attention[str(level)](x, flat_tokens, flat_mask, level_size)
                 skips.append(x)
             below = None
             for level in reversed(range(first, len(self.channels))):
                 below = self.up[level](skips[level - first], below, flat_embed)
             for level in reversed(range(first)):  # shared skips, per-query input from below
-                below = self.up[level](shared_skips[level], below, shared=shared[level])
-        return self.head(below.unflatten(0, (n_batch, n_queries)), embed)
+                below = self.up[level](
+                    shared_skips[level], below, shared=shared[level], n_queries=n_queries
+                )
+        return self.head(below.unflatten(0, (-1, n_queries)), embed)
 
     def _check_inputs(self, wav, text_embed, text_tokens, text_mask):
         """Validate and bring inputs to (B, T), (B, K, D), (B, K, L, E), (B, K, L)."""

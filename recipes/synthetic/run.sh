@@ -90,7 +90,7 @@ import sys
 from pathlib import Path
 from statistics import mean, stdev
 
-from asteroid_wsas.engine.curves import read_curve
+from asteroid_wsas.reporting.curves import read_curve
 
 print("Validation SDR (dB) of each run's chosen checkpoint, mean +- std over seeds (the choice):")
 for row in sys.argv[1:]:

@@ -48,9 +48,10 @@ def captions(tmp_path_factory):
 
 
 def test_missing_tools_are_named_with_the_install_command(monkeypatch):
-    monkeypatch.setattr(R, "SOUNDFONTS", ())
+    # find_soundfont reads the defaults of the module that defines it
+    monkeypatch.setattr(R.synth, "SOUNDFONTS", ())
     monkeypatch.delenv("WSAS_SOUNDFONT", raising=False)
-    monkeypatch.setattr(R.shutil, "which", lambda name: None)
+    monkeypatch.setattr(R.synth.shutil, "which", lambda name: None)
     with pytest.raises(R.MissingTool, match="a GM soundfont, espeak-ng: apt-get install"):
         R.check_tools(speech=True)
     with pytest.raises(R.MissingTool, match="not found"):

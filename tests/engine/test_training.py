@@ -238,3 +238,105 @@ def test_the_authors_protocol_reaches_the_model_and_the_objective(tmp_path):
     conf["training"]["replica_batch"] = 3  # 4 mixtures of mixtures per step
     with pytest.raises(ValueError, match="training.replica_batch must be a positive integer"):
         T.build_system(conf, tmp_path, None)
+
+
+# ------------------------------------------------------------ the steps of a recipe's train.py
+def test_recipe_overrides_are_the_command_line_of_train_py(tmp_path):
+    over = C.recipe_overrides(
+        ["training.batch_size=16", "model.channels=[8, 16]", "objective.weak.cnt_weight=0.3"],
+        root="data/x",
+        protocol="authors",
+        objective="semi",
+        max_steps=3,
+        gpus="0",
+        num_nodes=2,
+    )
+    assert over["training"] == {
+        "batch_size": 16,
+        "max_steps": 3,
+        "accelerator": "cpu",
+        "devices": 1,
+        "num_nodes": 2,
+    }
+    assert over["model"] == {"channels": [8, 16]} and over["protocol"] == "authors"
+    # --objective sets the name only: the --set objective.* keys stay
+    assert over["objective"] == {"name": "semi", "weak": {"cnt_weight": 0.3}}
+    assert over["data"]["root"] == str(tmp_path.cwd() / "data" / "x")
+    assert C.recipe_overrides(gpus="2")["training"] == {"accelerator": "gpu", "devices": 2}
+    assert C.recipe_overrides(gpus="auto", encoder="tiny") == {
+        "data": {},
+        "training": {},
+        "encoder": {"name": "tiny"},
+    }
+    encoder = tmp_path / "tiny.pth"
+    encoder.write_bytes(b"")
+    assert C.recipe_overrides(encoder=str(encoder))["encoder"]["name"] == str(encoder)
+    with pytest.raises(ValueError, match="--set expects key.sub=value"):
+        C.recipe_overrides(["training.batch_size"])
+    with pytest.raises(ValueError, match="--gpus must be auto, 0"):
+        C.recipe_overrides(gpus="all")
+    with pytest.raises(ValueError, match="give --method or --objective, not both"):
+        C.recipe_overrides(objective="weak", method="lassnet")
+    conf = C.load_conf(_conf(tmp_path), C.recipe_overrides(["training.seed=3"], max_steps=5))
+    assert conf["training"] == {"batch_size": 4, "seed": 3, "max_steps": 5}
+
+
+def test_trainer_args_of_the_training_block():
+    conf = {"training": {"max_steps": 600, "precision": "32-true", "gradient_clip_val": 5.0}}
+    args = T.trainer_args(conf)
+    assert (args["max_steps"], args["max_epochs"], args["precision"]) == (600, 200, "32-true")
+    assert args["gradient_clip_val"] == 5.0 and args["limit_val_batches"] == 1.0
+    assert args["strategy"] == "auto" and args["devices"] == "auto"
+    off = T.trainer_args(conf, validate=False, progress=False)
+    assert off["limit_val_batches"] == 0 and off["enable_progress_bar"] is False
+    assert T.trainer_args({"training": {"num_nodes": 2}})["strategy"] == "ddp"
+    assert T.trainer_args({"training": {}})["precision"] == T._precision("auto")
+
+
+def test_resume_point_and_a_finished_run(tmp_path, capsys):
+    conf = {"model": {}, "objective": {"name": "weak"}, "encoder": {}, "training": {}}
+    conf["training"]["max_steps"] = 4
+    assert T.resume_point(tmp_path, conf) == T.ResumePoint()  # nothing there: from scratch
+    (tmp_path / "best_model.pth").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="best_model.pth exists; pass --force"):
+        T.refuse_finished_run(tmp_path)  # a separator and no last.ckpt to resume
+    T.refuse_finished_run(tmp_path, force=True)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    last.parent.mkdir()
+    torch.save({"global_step": 2, "epoch": 0}, last)
+    T.refuse_finished_run(tmp_path)  # something to resume: not refused
+    assert T.resume_point(tmp_path, conf) == T.ResumePoint(last, 2)
+    assert T.resume_point(tmp_path, conf, resume=False) == T.ResumePoint()  # --restart
+    torch.save({"global_step": 4, "epoch": 0}, last)
+    assert T.resume_point(tmp_path, conf) == T.ResumePoint(last, 4, finished=True)
+    assert "finished (step 4, training.max_steps 4); nothing to train" in capsys.readouterr().out
+    (tmp_path / "best_model.pth").unlink()  # killed before it was written: write it
+    assert T.resume_point(tmp_path, conf) == T.ResumePoint(last, 4)
+    C.save_conf(C._merge(conf, {"model": {"channels": [8]}}), tmp_path / "conf.yml")
+    with pytest.raises(ValueError, match="another model config"):
+        T.resume_point(tmp_path, conf)
+
+
+def test_the_steps_of_build_system(tmp_path):
+    write_music_layout(str(tmp_path / "m"), videos_per_class=5, seconds=0.5, sample_rate=8000)
+    conf = C.load_conf(_conf(tmp_path), {"objective": {"name": "semi"}})
+    sets = T.train_datasets(conf)
+    loaders = T.train_loaders(conf, sets)
+    combined = T.combine_loaders(loaders)
+    assert type(combined).__name__ == "CombinedLoader" and set(combined.flattened) <= {
+        *loaders.values()
+    }
+    assert T.combine_loaders({"weak": loaders["weak"]}) is loaders["weak"]
+    assert T.val_loader(conf, None) is None
+    encoder = tiny_encoder(["the sound of"])
+    model = T.build_model(conf, encoder)
+    objective = T.build_objective(conf, model, sets)
+    assert objective.name == "semi" and model.bn_stats == "pooled"
+    assert T.system_config(conf) == {"selection": "text"}
+    pit = C._merge(conf, {"objective": {"name": "pit"}, "optim": {"lr": 1e-3}})
+    assert T.system_config(pit) == {"optim": {"lr": 1e-3}, "selection": "assignment"}
+    # a MixIT model's outputs answer queries as the config says (a separation setting,
+    # not an argument of the objective)
+    mixit = C._merge(conf, {"objective": {"name": "mixit", "mixit": {"selection": "assignment"}}})
+    assert T.system_config(mixit)["selection"] == "assignment"
+    assert T.build_objective(mixit, model, sets).name == "mixit"

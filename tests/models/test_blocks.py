@@ -26,7 +26,7 @@ def test_forward_split_equals_concatenated_forward(n_layers, film, training):
     per_query = torch.randn(6, 6, 8, 8, requires_grad=True)  # K = 3 queries per mixture
     embed = torch.randn(6, 6) if film else None
 
-    split = block.forward_split(shared, per_query, embed)
+    split = block.forward_split(shared, per_query, 3, embed)
     full_input = torch.cat([shared.repeat_interleave(3, 0), per_query], 1)
     full = block(full_input, embed)
     assert split.shape == (6, 10, 8, 8)

@@ -50,7 +50,7 @@ def test_add_per_mixture_matches_the_concatenation_and_its_gradients(layout, wit
 
     plain = torch.cat([shared.repeat_interleave(3, 0)] + ([per_query] if with_per_query else []), 1)
     expected = h0 * 2 + plain
-    fast = add_per_mixture_(h0 * 2, shared, per_query)  # on a non-leaf, as in the blocks
+    fast = add_per_mixture_(h0 * 2, shared, 3, per_query)  # on a non-leaf, as in the blocks
     assert torch.allclose(fast, expected, atol=1e-6)
     weight = torch.randn_like(expected)
     g_fast = torch.autograd.grad((fast * weight).sum(), inputs)
@@ -61,7 +61,7 @@ def test_add_per_mixture_matches_the_concatenation_and_its_gradients(layout, wit
     with torch.no_grad():  # without autograd: the same, in place
         h = h0.detach().clone()
         out = add_per_mixture_(
-            h, shared.detach(), None if per_query is None else per_query.detach()
+            h, shared.detach(), 3, None if per_query is None else per_query.detach()
         )
     assert out.data_ptr() == h.data_ptr()
     assert torch.allclose(out, h0.detach() + plain.detach(), atol=1e-6)
@@ -70,7 +70,7 @@ def test_add_per_mixture_matches_the_concatenation_and_its_gradients(layout, wit
 def test_add_per_mixture_refuses_a_leaf_that_needs_gradients():
     leaf = torch.zeros(2, 3, 2, 2, requires_grad=True)
     with pytest.raises(RuntimeError):
-        add_per_mixture_(leaf, torch.ones(1, 3, 2, 2))
+        add_per_mixture_(leaf, torch.ones(1, 3, 2, 2), 2)
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
@@ -81,15 +81,15 @@ def test_forward_split_keeps_its_split_weights_and_gives_the_same_output(layout)
     per_query = torch.randn(6, 6, 8, 8).contiguous(memory_format=LAYOUTS[layout])
     full = block(torch.cat([shared.repeat_interleave(3, 0), per_query], 1))
     with torch.no_grad():
-        first = block.forward_split(shared, per_query)
+        first = block.forward_split(shared, per_query, 3)
         kept = block.__dict__["_inference_copies"][1]
-        second = block.forward_split(shared, per_query)
+        second = block.forward_split(shared, per_query, 3)
         assert block.__dict__["_inference_copies"][1] is kept  # reused, not rebuilt
     assert torch.allclose(first, full, atol=1e-5) and torch.equal(first, second)
     assert all(w.is_contiguous(memory_format=LAYOUTS[layout]) for w in kept[:2])
     with torch.no_grad():  # a new weight is seen at once
         block.convs[0].weight.mul_(2)
-        changed = block.forward_split(shared, per_query)
+        changed = block.forward_split(shared, per_query, 3)
     assert not torch.allclose(changed, first, atol=1e-3)
     assert torch.allclose(
         changed, block(torch.cat([shared.repeat_interleave(3, 0), per_query], 1)), atol=1e-5

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from asteroid_wsas import TextCondUNet
-from asteroid_wsas.models.blocks import QueryBatchNorm2d
+from asteroid_wsas.models.batchnorm import QueryBatchNorm2d
 from tests.helpers import randomize_norm_stats
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"

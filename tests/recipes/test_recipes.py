@@ -194,7 +194,7 @@ def test_main_job_ablation_trains_the_five_variants_and_compares_them(tmp_path):
 
 def test_paper_tables_tiny_fills_a_methods_columns_and_a_cross_dataset_row(tmp_path):
     # four runs only (CI time): the tables' own logic, every Table 2 row included, is
-    # tested on generated scores in tests/engine/test_paper.py
+    # tested on generated scores in tests/reporting/test_paper.py
     _render_tools_or_skip()
     recipe = _recipe(tmp_path, "paper_tables")
     args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]

@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
-from asteroid_wsas.engine.curves import plot_curves, read_curve
-from asteroid_wsas.engine.training import HistoryWriter, run_finished
+from asteroid_wsas.reporting.curves import plot_curves, read_curve
+from asteroid_wsas.engine.callbacks import HistoryWriter, run_finished
 
 
 def _write(path, rows, fieldnames=("epoch", "loss", "step", "val_sdr")):

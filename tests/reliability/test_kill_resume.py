@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import List, Optional
 
 import pytest
 import torch
@@ -23,10 +24,14 @@ import yaml
 from asteroid_wsas.cli import main
 from asteroid_wsas.data.synthetic import write_music_layout
 from asteroid_wsas.engine.config import load_conf
-from asteroid_wsas.engine.curves import plot_curves, read_curve
+from asteroid_wsas.reporting.curves import plot_curves, read_curve
 from asteroid_wsas.engine.evaluation import build_manifest
-from asteroid_wsas.engine.training import UnsafeCheckpointError, read_checkpoint, train
+from asteroid_wsas.engine.callbacks import UnsafeCheckpointError, read_checkpoint
+from asteroid_wsas.engine.training import train
 from tests.helpers import tiny_encoder
+
+# a recipe's train.py (the five are one file: tests/recipes/test_train_script.py)
+TRAIN_PY = Path(__file__).resolve().parents[2] / "recipes" / "music" / "train.py"
 
 # 18 training mixtures of 2 = 9 steps per epoch, the whole budget: no epoch end before it.
 # last.ckpt at steps 4 and 8 (every 4 steps), after the validation at step 8, and at the
@@ -117,10 +122,17 @@ def _logged_steps(log: Path):
     return set(_train_steps(csv.DictReader(whole.splitlines())))
 
 
-def _kill_at_step(recipe, exp: Path, step: int, out: Path) -> None:
-    """Start ``asteroid-wsas train`` and SIGKILL it as soon as its log shows ``step``."""
-    cmd = [sys.executable, "-m", "asteroid_wsas.cli", "train", str(recipe["conf"])]
-    cmd += ["--exp-dir", str(exp), "--val-manifest", str(recipe["val"])]
+def _train_command(recipe, exp: Path, script: Optional[Path] = None) -> List[str]:
+    """``asteroid-wsas train``, or a recipe's train.py (``script``), of the tiny run."""
+    start = [str(script)] if script else ["-m", "asteroid_wsas.cli", "train"]
+    cmd = [sys.executable, *start, str(recipe["conf"])]
+    return cmd + ["--exp-dir", str(exp), "--val-manifest", str(recipe["val"])]
+
+
+def _kill_at_step(recipe, exp: Path, step: int, out: Path, script: Optional[Path] = None) -> None:
+    """Start ``asteroid-wsas train`` (or ``script``) and SIGKILL it as soon as its log shows
+    ``step``."""
+    cmd = _train_command(recipe, exp, script)
     # the thread count of this process (1 per xdist worker): other float sums otherwise
     env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
     with open(out, "w") as log_file:
@@ -157,6 +169,31 @@ def test_killed_before_and_after_the_first_checkpoint_resumes_with_every_step_on
     assert sorted(_train_steps(_rows(exp))) == list(range(5))  # 4 came after the checkpoint
 
     train(load_conf(recipe["conf"]), exp, recipe["val"], progress=False)  # resumes at 4
+    _assert_as_straight(exp, straight)
+    assert not [w for w in recwarn if "weights_only" in str(w.message)]
+
+
+def test_a_recipes_train_py_killed_mid_run_continues_as_the_library_run(recipe, straight, tmp_path):
+    """recipes/<name>/train.py assembles the run of train() step by step: killed after its
+    first checkpoint and started again, it ends as the uninterrupted train() run did, and a
+    third start finds it finished."""
+    exp = tmp_path / "exp"
+    _kill_at_step(recipe, exp, 4, tmp_path / "run1.log", TRAIN_PY)
+    assert read_checkpoint(exp / "checkpoints" / "last.ckpt")["global_step"] == 4
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
+    cmd = _train_command(recipe, exp, TRAIN_PY)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"separator: {exp / 'best_model.pth'}" in done.stdout
+    _assert_as_straight(exp, straight)
+    before = _snapshot(exp)
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert again.returncode == 0 and "nothing to train" in again.stdout
+    assert _snapshot(exp) == before
+
+
+def _assert_as_straight(exp: Path, straight: Path) -> None:
+    """``exp`` holds the rows, curve and weights of the uninterrupted run."""
     rows, expected = _rows(exp), _rows(straight)
     assert _train_steps(rows) == _train_steps(expected) == list(range(9))  # once each
     assert _val_steps(rows) == _val_steps(expected) == [7]
@@ -177,7 +214,6 @@ def test_killed_before_and_after_the_first_checkpoint_resumes_with_every_step_on
         assert got.keys() == want.keys()
         for key, value in want.items():
             torch.testing.assert_close(got[key], value, rtol=1e-3, atol=1e-4)
-    assert not [w for w in recwarn if "weights_only" in str(w.message)]
 
 
 def _snapshot(exp: Path):

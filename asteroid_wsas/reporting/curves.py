@@ -1,6 +1,5 @@
 """Validation curves of a comparison: mean over seeds with the min-max band (PNG)."""
 
-import csv
 import math
 import os
 from pathlib import Path
@@ -8,32 +7,12 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from ..utils import refuse_overwrite
+from ..engine.callbacks import read_metrics_file
+from ..utils import atomic_write, refuse_overwrite
 
-__all__ = ["read_metrics_file", "read_curve", "seed_curves", "plot_curves"]
+__all__ = ["read_curve", "seed_curves", "plot_curves"]
 
 PathLike = Union[str, os.PathLike]
-
-
-def read_metrics_file(path: PathLike) -> Tuple[List[str], List[Dict[str, str]]]:
-    """The header and rows of a Lightning ``metrics.csv`` (nothing when there is no file).
-
-    Args:
-        path: The CSV file.
-
-    Returns:
-        tuple: (column names, rows as dicts of strings; empty cells are ``""``).
-
-    Examples:
-        >>> read_metrics_file("/no/such/metrics.csv")
-        ([], [])
-    """
-    if not os.path.isfile(path):
-        return [], []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
 
 
 def read_curve(exp_dir: PathLike, metric: str = "val_sdr") -> Tuple[List[int], List[float]]:
@@ -152,13 +131,6 @@ def plot_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # the umask's permissions
-    try:
-        with open(tmp, "wb") as f:
-            fig.savefig(f, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "wb") as f:  # the umask's permissions
+        fig.savefig(f, format="png", dpi=110)
     return str(path)

@@ -8,7 +8,7 @@ import torch
 
 from ..metrics import separation_metrics
 from ..plots import draw_spectrogram
-from .evaluation import separated_batches
+from ..engine.evaluation import separated_batches
 
 __all__ = ["examples", "write_example"]
 

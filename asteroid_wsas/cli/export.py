@@ -1,51 +1,20 @@
-"""The ``asteroid-wsas export`` command's parser and checks, without torch.
+"""``asteroid-wsas export``: an ONNX graph of a separator with its text queries built in.
 
 The export itself is :func:`asteroid_wsas.export.export_onnx`; this half is kept light so
 that ``asteroid-wsas --help`` starts without importing torch.
 """
 
 import argparse
-import os
-from typing import Any, List
+from typing import Any
 
-from .utils import refuse_overwrite
+from ..export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, sidecar_path
+from ..separation.contract import check_queries
+from ..utils import refuse_overwrite
 
-__all__ = ["add_export_parser", "cmd_export", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
-
-# 17: LayerNorm is one ONNX op from 17 on; the TorchScript exporter goes up to 20
-DEFAULT_OPSET = 17
-MIN_OPSET = 14  # scaled_dot_product_attention exports from 14 on
-MAX_OPSET = 20
+__all__ = ["add_parser", "cmd"]
 
 
-def _check_queries(queries: Any, argument: str, allow_empty: bool = False) -> List[str]:
-    """Text queries as a list, or a ValueError naming the argument."""
-    if queries is None:
-        queries = []
-    elif isinstance(queries, str):
-        queries = [queries]
-    else:
-        queries = list(queries)
-    if not queries and not allow_empty:
-        raise ValueError(f"{argument} must hold at least one query")
-    for k, query in enumerate(queries):
-        if not isinstance(query, str):
-            raise ValueError(
-                f"{argument}[{k}] must be a text; image queries cannot be exported, got "
-                f"{type(query).__name__}"
-            )
-        if not query.strip():
-            raise ValueError(f"{argument}[{k}] is an empty text")
-        if query.startswith("image:"):
-            raise ValueError(f"{argument}[{k}] is an image query ({query!r}); export takes texts")
-    return queries
-
-
-def _sidecar(path: str) -> str:
-    return os.path.splitext(path)[0] + ".json"
-
-
-def add_export_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``asteroid-wsas export`` on an argparse sub-parsers object.
 
     Args:
@@ -53,14 +22,14 @@ def add_export_parser(sub) -> argparse.ArgumentParser:
 
     Returns:
         argparse.ArgumentParser: The ``export`` sub-parser (its ``func`` is
-        :func:`cmd_export`).
+        :func:`cmd`).
 
     Examples:
         >>> parser = argparse.ArgumentParser(prog="asteroid-wsas")
-        >>> _ = add_export_parser(parser.add_subparsers(dest="command"))
+        >>> _ = add_parser(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["export", "sep/", "--queries", "a dog", "-o", "m.onnx"])
         >>> args.queries, args.output, args.opset, args.func.__name__
-        (['a dog'], 'm.onnx', 17, 'cmd_export')
+        (['a dog'], 'm.onnx', 17, 'cmd')
     """
     p = sub.add_parser(
         "export",
@@ -113,24 +82,27 @@ def add_export_parser(sub) -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite the .onnx and .json files (default: refuse if they exist)",
     )
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd)
     return p
 
 
-def cmd_export(args: argparse.Namespace) -> None:
+PARSERS = {"export": add_parser}
+
+
+def cmd(args: argparse.Namespace) -> None:
     """``asteroid-wsas export``: load ``args.model`` and write ``args.output`` and its JSON.
 
     Raises:
         ValueError: Bad queries or model (see :func:`export_onnx`).
         FileExistsError: An output exists and ``--force`` was not given.
     """
-    from .export import export_onnx
-    from .separator import Separator
+    from ..export import export_onnx
+    from ..separation.separator import Separator
 
     # checked before the model is loaded: a refusal costs nothing
-    _check_queries(args.queries, "--queries")
-    _check_queries(args.negative, "--negative", allow_empty=True)
-    refuse_overwrite(args.output, _sidecar(args.output), force=args.force)
+    check_queries(args.queries, "--queries", texts_only=True)
+    check_queries(args.negative, "--negative", allow_empty=True, texts_only=True)
+    refuse_overwrite(args.output, sidecar_path(args.output), force=args.force)
     separator = Separator.from_pretrained(args.model)
     info = export_onnx(
         separator,
@@ -149,4 +121,4 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"onnxruntime vs PyTorch on 1 s of noise: SNR {snr:.1f} dB")
     elif not args.no_verify:
         print("not verified: pip install onnxruntime to check the file against PyTorch")
-    print(f"{_sidecar(args.output)}: queries, rate, shapes, limitations")
+    print(f"{sidecar_path(args.output)}: queries, rate, shapes, limitations")

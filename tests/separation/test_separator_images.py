@@ -13,9 +13,9 @@ from asteroid_wsas import Separator, TextCondUNet
 from asteroid_wsas.cli import main
 from asteroid_wsas.encoders.loading import load_encoder
 from asteroid_wsas.encoders.testing import save_random_clip
-from asteroid_wsas.separator import resolve_queries
+from asteroid_wsas.separation.queries import resolve_queries
 
-from tests.helpers import separator_unet
+from tests.helpers import count_calls, separator_unet
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,22 @@ def test_text_and_image_queries_in_one_call(separator, pictures):
     assert np.allclose(alone.estimates[0], est[2], atol=1e-4)
     # CLIP has no audio tower: no presence score, as with text-only encoders
     assert all(np.isnan(p) for p in result.presence)
+
+
+def test_image_queries_are_encoded_once_per_call(separator, pictures, monkeypatch):
+    """CLIP's image tower caches nothing: one call encodes each picture once, not once per
+    window and channel (nor again for the warnings)."""
+    cello_path, _ = pictures["cello"]
+    _, drums = pictures["drums"]
+    images = count_calls(monkeypatch, separator.encoder, "encode_images")
+    texts = count_calls(monkeypatch, separator.encoder, "encode_text")
+    mix = _mix(2.0)  # stereo, 5 windows of 0.5 s
+    queries = ["a violin", f"image:{cello_path}", Image.fromarray(drums)]
+    out = separator.separate(
+        mix, queries, sample_rate=16000, chunk_seconds=0.5, overlap_seconds=0.125
+    )
+    assert out.estimates.shape == (3, *mix.shape)
+    assert len(images) == 1 and len(images[0][0]) == 2 and texts == [(["a violin"],)]
 
 
 def test_frames_query_is_their_mean_embedding(separator, pictures):

@@ -15,13 +15,11 @@ from asteroid_wsas import Separator, TextCondUNet
 from asteroid_wsas.cli import main
 from asteroid_wsas.encoders import encode_queries
 from asteroid_wsas.encoders.tiny import TinyBimodalEncoder
-from asteroid_wsas.separator import (
-    QueryWarning,
-    _crossfade_windows,
-    load_audio,
-    query_warnings,
-    separate_batch,
-)
+from asteroid_wsas.separation.audio_io import load_audio
+from asteroid_wsas.separation.contract import QueryWarning
+from asteroid_wsas.separation.core import separate_batch
+from asteroid_wsas.separation.queries import query_warnings
+from asteroid_wsas.separation.windows import crossfade_windows
 
 from tests.helpers import tiny_separator
 
@@ -89,7 +87,7 @@ def test_shorter_than_a_chunk_is_one_pass(separator):
     "length,chunk,overlap", [(100, 30, 10), (95, 40, 0), (64, 32, 16), (110, 30, 10), (31, 30, 15)]
 )
 def test_crossfade_weights_sum_to_one(length, chunk, overlap):
-    windows = _crossfade_windows(length, chunk, overlap)
+    windows = crossfade_windows(length, chunk, overlap)
     total = torch.zeros(length)
     for k, (start, stop, weight) in enumerate(windows):
         assert start == k * (chunk - overlap)  # known before the input's end: a stream's
@@ -107,7 +105,7 @@ def test_a_shorter_trailing_window_is_separated_padded_to_a_chunk(separator, mon
         seen.append(mix.shape[-1])
         return batch(model, encoder, mix, *args, **kwargs)
 
-    monkeypatch.setattr("asteroid_wsas.separator.separate_batch", recorded)
+    monkeypatch.setattr("asteroid_wsas.separation.separator.separate_batch", recorded)
     chunks = dict(sample_rate=8000, chunk_seconds=0.25, overlap_seconds=0.0625)
     out = separator.separate(np.zeros(4100), "a dog barks", **chunks)
     assert out.estimates.shape == (1, 4100)
@@ -297,7 +295,7 @@ def test_hub_ids_fetch_a_bundled_encoder_folder_with_the_package(separator, tmp_
     file's folder is the snapshot where from_pretrained then looks for it."""
     import huggingface_hub
 
-    from asteroid_wsas.separator import _fetch
+    from asteroid_wsas.separation.separator import _fetch
 
     snapshot = tmp_path / "snapshots" / "abc123"
     snapshot.mkdir(parents=True)

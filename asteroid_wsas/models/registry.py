@@ -1,45 +1,21 @@
-"""Models by name: our classes registered with ``asteroid.models`` (safe to repeat).
+"""Models by name: our classes registered with ``asteroid.models`` (once, when
+:mod:`asteroid_wsas.models` is imported; safe to repeat).
 
 A separator file names its class (``model_name``); the config's ``model: {name: ...}``
 names the class to train. Both are looked up through Asteroid's own model registry, so a
 model registered here is also ``asteroid.models.get(name)``.
 """
 
-from typing import Any, Dict, MutableMapping, Type
+from typing import Any, Dict, Type
 
 import asteroid.models
 
-from .models import SafeBaseModel, TextCondUNet
+from .base import SafeBaseModel
+from .text_cond_unet import TextCondUNet
 
-__all__ = [
-    "MODELS",
-    "register_model",
-    "register_models",
-    "get_model_class",
-    "model_from_package",
-    "register_named",
-]
+__all__ = ["MODELS", "register_model", "register_models", "get_model_class", "model_from_package"]
 
 MODELS = (TextCondUNet,)
-
-
-def register_named(table: MutableMapping[str, type], cls: type, base: type, kind: str) -> type:
-    """Add ``cls`` to ``table`` under ``cls.name`` (the datasets' and objectives' registries).
-
-    Re-registering a class of the same qualified name (a reloaded module) replaces it.
-
-    Raises:
-        TypeError: ``cls`` does not subclass ``base`` or has no name of its own.
-        ValueError: Another class already has the name.
-    """
-    name = getattr(cls, "name", None)
-    if not (isinstance(cls, type) and issubclass(cls, base)) or name in (None, "", base.name):
-        raise TypeError(f"a {kind} must subclass {base.__name__} and set name, got {cls!r}")
-    existing = table.get(name)
-    if existing is not None and existing.__qualname__ != cls.__qualname__:
-        raise ValueError(f"{kind} {name!r} is already registered ({existing.__qualname__})")
-    table[name] = cls
-    return cls
 
 
 def register_model(cls: Type[SafeBaseModel]) -> Type[SafeBaseModel]:
@@ -88,7 +64,6 @@ def get_model_class(name: str) -> Type[SafeBaseModel]:
     Raises:
         ValueError: No such model, or one that is not a text-queried separator of ours.
     """
-    register_models()
     try:
         cls = asteroid.models.get(name)
     except ValueError:
@@ -96,7 +71,7 @@ def get_model_class(name: str) -> Type[SafeBaseModel]:
     if not (isinstance(cls, type) and issubclass(cls, SafeBaseModel)):
         raise ValueError(
             f"model {name!r} is not a registered separator (register it with "
-            "asteroid_wsas.registry.register_model)"
+            "asteroid_wsas.models.register_model)"
         )
     return cls
 
@@ -126,3 +101,6 @@ def model_from_package(package: Dict[str, Any]) -> SafeBaseModel:
 # On import: whoever loads the models (the package, or a command started by the light
 # launcher) finds them registered.
 register_models()
+
+
+register_models()  # once, when the models package is imported

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from asteroid_wsas.engine import examples as E
+from asteroid_wsas.reporting import examples as E
 from asteroid_wsas.metrics import separation_metrics
 
 

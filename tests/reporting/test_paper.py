@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from asteroid_wsas.cli import main
-from asteroid_wsas.engine.paper import paper_runs, paper_tables, table1_runs, table2_runs
-from tests.engine.test_report import _run
+from asteroid_wsas.reporting.paper import paper_runs, paper_tables, table1_runs, table2_runs
+from tests.reporting.test_report import _run
 
 
 def test_table1_fills_the_columns_each_method_has():

@@ -2,7 +2,7 @@
 
 ``weak - mix_and_separate``, ``sdri: weak / mix_and_separate >= 1.5``: a metric (SDR by
 default), an expression of row names, numbers and ``+ - * /``, and an optional goal. The
-expression is read with :mod:`ast` (no ``eval``); :func:`asteroid_wsas.engine.report.compare`
+expression is read with :mod:`ast` (no ``eval``); :func:`asteroid_wsas.reporting.report.compare`
 evaluates it over paired bootstrap resamples.
 """
 

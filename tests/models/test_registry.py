@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import asteroid_wsas
-from asteroid_wsas import registry
+from asteroid_wsas.models import registry
 
 
 def test_models_are_registered_on_import():

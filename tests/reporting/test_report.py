@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from asteroid_wsas.cli import main
-from asteroid_wsas.engine import report as R
+from asteroid_wsas.reporting import report as R
 
 METRIC_COLUMNS = ("sdr", "sir", "sar", "sdri")
 

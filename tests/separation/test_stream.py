@@ -16,12 +16,12 @@ import torch
 import torchaudio
 
 from asteroid_wsas import Separator
-from asteroid_wsas.separator import _Stream, _sinc_width
+from asteroid_wsas.separation.windows import Stream, sinc_width
 
 from tests.helpers import tiny_separator
 
 QUERIES = ["a dog barks", "a bell rings", "a man speaks"]
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "separate.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "separate.md"
 # short windows keep the model calls cheap: 2000 samples at 8 kHz, a hop of 1500
 SETTINGS = dict(chunk_seconds=0.25, overlap_seconds=0.0625, precision="fp32")
 
@@ -86,7 +86,7 @@ def test_stream_equals_separate_at_another_rate(separator, rate):
 
 def test_stream_resampler_width_is_torchaudios():
     for orig, new in [(44100, 8000), (8000, 44100), (48000, 16000), (22050, 16000)]:
-        assert _sinc_width(orig, new) == torchaudio.transforms.Resample(orig, new).width
+        assert sinc_width(orig, new) == torchaudio.transforms.Resample(orig, new).width
 
 
 @pytest.mark.parametrize("rate", [8000, 44100])
@@ -116,11 +116,11 @@ def test_output_lags_the_input_by_at_most_the_latency(separator, rate):
 def test_memory_stays_flat_over_a_long_stream(separator, monkeypatch):
     # 60 s at 16 kHz in 10 ms blocks, through both resamplers and the residual; the model
     # is replaced by a cheap all-pass (what is measured is the buffers, not the network)
-    def all_pass(self, window, size, queries, negatives, dtype):
-        return window.unsqueeze(0).expand(len(queries[0]), -1, -1) / len(queries[0])
+    def all_pass(self, window, size, queries, dtype):
+        return window.unsqueeze(0).expand(queries.positives, -1, -1) / queries.positives
 
     held = []
-    push = _Stream.push
+    push = Stream.push
 
     def recorded(self, block):
         out = push(self, block)
@@ -128,7 +128,7 @@ def test_memory_stays_flat_over_a_long_stream(separator, monkeypatch):
         return out
 
     monkeypatch.setattr(Separator, "_separate_window", all_pass)
-    monkeypatch.setattr(_Stream, "push", recorded)
+    monkeypatch.setattr(Stream, "push", recorded)
     rate, seconds, chunk = 16000, 60, 1.0
     gen = np.random.default_rng(2)
     blocks = (0.1 * gen.standard_normal((2, 160)).astype(np.float32) for _ in range(seconds * 100))
@@ -158,8 +158,8 @@ def test_memory_stays_flat_over_a_long_stream(separator, monkeypatch):
 
 def test_a_big_block_is_taken_a_hop_at_a_time(separator, monkeypatch):
     seen = []
-    push = _Stream.push
-    monkeypatch.setattr(_Stream, "push", lambda self, b: seen.append(b.shape[-1]) or push(self, b))
+    push = Stream.push
+    monkeypatch.setattr(Stream, "push", lambda self, b: seen.append(b.shape[-1]) or push(self, b))
     audio = np.zeros((1, 8000), np.float32)
     out = list(separator.stream([audio], QUERIES[:1], sample_rate=8000, **SETTINGS))
     assert max(seen) == 1500 and sum(seen) == 8000  # the hop

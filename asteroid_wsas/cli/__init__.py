@@ -1,0 +1,101 @@
+"""``asteroid-wsas``: command-line entry points, one module per command family.
+
+Sub-commands (module: commands):
+    data.py         prompts, download, generate, testset, prepare
+    train.py        train-encoder, train-clip, train
+    evaluate.py     evaluate, examples
+    separate.py     separate
+    serve.py        serve
+    paper.py        compare, paper-runs, paper-tables
+    export.py       export
+    publish.py      publish
+    common.py       the help formatter, one-line errors and warnings, the recipe config
+
+Each module has ``add_parser(sub)`` (its commands' parsers; ``PARSERS`` maps each command
+to the function that adds it) and thin handlers over the library (``cmd``, or
+``cmd_<command>`` in a family). Every module is light: the handlers import torch when they
+run, so ``asteroid-wsas --help`` starts without it.
+"""
+
+import argparse
+import warnings
+from typing import List, Optional
+
+from . import data, evaluate, export, paper, publish, separate, serve, train
+from .common import DefaultsFormatter, python_show_warning, recipe_conf, show_warning, user_errors
+from .data import DATASET_NAMES
+from .evaluate import encoder_of, evaluate_args, print_scores, scoring_of, separator_of
+from .train import OBJECTIVE_NAMES, refuse_finished_run
+
+__all__ = [
+    "main",
+    "build_parser",
+    "recipe_conf",
+    "refuse_finished_run",
+    "user_errors",
+    "encoder_of",
+    "evaluate_args",
+    "separator_of",
+    "print_scores",
+    "scoring_of",
+    "DATASET_NAMES",
+    "OBJECTIVE_NAMES",
+]
+
+# (family, command) in the order --help lists them: a recipe's stages, then the tools
+COMMANDS = (
+    (data, "prompts"),
+    (train, "train-encoder"),
+    (train, "train-clip"),
+    (data, "testset"),
+    (data, "download"),
+    (data, "generate"),
+    (data, "prepare"),
+    (train, "train"),
+    (evaluate, "evaluate"),
+    (evaluate, "examples"),
+    (separate, "separate"),
+    (serve, "serve"),
+    (paper, "compare"),
+    (paper, "paper-runs"),
+    (paper, "paper-tables"),
+    (export, "export"),
+    (publish, "publish"),
+)
+
+_show_warning = show_warning  # the name earlier versions had
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``asteroid-wsas`` parser with every sub-command (``args.func`` runs one).
+
+    Examples:
+        >>> args = build_parser().parse_args(["serve", "--model", "random"])
+        >>> args.command, args.func.__module__
+        ('serve', 'asteroid_wsas.cli.serve')
+    """
+    parser = argparse.ArgumentParser(
+        prog="asteroid-wsas",
+        description="Text-queried audio separation trained without clean audio.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for family, command in COMMANDS:
+        family.PARSERS[command](sub)
+    for command in sub.choices.values():
+        command.formatter_class = DefaultsFormatter
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Run the ``asteroid-wsas`` command line.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+    """
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = show_warning
+    try:
+        with user_errors(encoder_option=hasattr(args, "encoder")):
+            args.func(args)
+    finally:
+        warnings.showwarning = python_show_warning

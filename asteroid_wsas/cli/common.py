@@ -1,0 +1,107 @@
+"""What the ``asteroid-wsas`` commands share: the help formatter, one-line errors and
+warnings, and the recipe config with the command line's overrides.
+
+Light on purpose (no torch, no numpy): ``asteroid-wsas --help`` imports every command's
+parser through this module.
+"""
+
+import argparse
+import contextlib
+import sys
+import warnings
+from typing import Iterator, Optional, TextIO, Type, Union
+
+from ..separation.contract import ClippingWarning, MissingEncoderError, QueryWarning
+
+__all__ = [
+    "DefaultsFormatter",
+    "user_errors",
+    "show_warning",
+    "recipe_conf",
+    "conf_options",
+]
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help unless the help already says its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        # identity, not ==: a default of 0 is worth stating, False (a flag's) is not
+        quiet = any(action.default is q for q in (None, False, argparse.SUPPRESS))
+        if quiet or action.default == "" or "default" in text.lower() or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+@contextlib.contextmanager
+def user_errors(encoder_option: bool = False) -> Iterator[None]:
+    """Bad input ends the command with ``error: ...`` and status 1, not a traceback.
+
+    Args:
+        encoder_option: The command has ``--encoder``: a separator without its encoder is
+            answered with that option, not with Python's ``encoder=``.
+    """
+    try:
+        yield
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
+        if isinstance(err, MissingEncoderError):
+            advice = "; or pass --encoder" if encoder_option else ""
+            err = f"{err.path} {err.what}: put its training run's conf.yml beside it{advice}"
+        raise SystemExit(f"error: {err}") from None
+
+
+def show_warning(
+    message: Union[Warning, str],
+    category: Type[Warning],
+    filename: str,
+    lineno: int,
+    file: Optional[TextIO] = None,
+    line: Optional[str] = None,
+) -> None:
+    """Query and clipping warnings as one ``warning: ...`` line; other warnings as Python
+    shows them (``warnings.showwarning`` while a command runs)."""
+    if issubclass(category, (QueryWarning, ClippingWarning)):
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        python_show_warning(message, category, filename, lineno, file, line)
+
+
+python_show_warning = warnings.showwarning
+
+
+def conf_options(p: argparse.ArgumentParser) -> None:
+    """The options of the commands that read a recipe config: the config and what
+    overrides it."""
+    p.add_argument("conf", help="recipe config (local/conf.yml)")
+    p.add_argument("--root", help="dataset root (overrides data.root)")
+    p.add_argument(
+        "--protocol",
+        choices=("ours", "authors"),
+        help="ours, or the authors' code's choices for every departure (docs/objective.md; "
+        "--set still changes one of them) (default: the config's protocol, else ours)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set training.batch_size=4 (repeatable)",
+    )
+
+
+# the command-line options recipe_overrides reads (--set and --method apart)
+_OVERRIDES = ("root", "protocol", "objective", "encoder", "max_steps", "gpus", "num_nodes")
+
+
+def recipe_conf(args: argparse.Namespace) -> dict:
+    """The recipe config (``args.conf``) with the command line's overrides (``--set``,
+    ``--root``, ``--objective``, ``--encoder``, ``--max-steps``, ``--gpus``, ...)."""
+    from ..engine.config import load_conf, recipe_overrides
+
+    method = getattr(args, "method", None)
+    over = recipe_overrides(
+        args.set,
+        **{key: getattr(args, key, None) for key in _OVERRIDES},
+        method=method,
+    )
+    return load_conf(args.conf, over, method=method)

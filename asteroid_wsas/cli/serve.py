@@ -1,0 +1,60 @@
+"""``asteroid-wsas serve``: a local web page to separate audio with text queries."""
+
+import argparse
+from typing import Any
+
+__all__ = ["add_parser", "cmd"]
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """``serve``'s options (the page's model, address, limits) on a new sub-parser of
+    ``sub``, which is returned.
+
+    Examples:
+        >>> top = argparse.ArgumentParser(prog="asteroid-wsas")
+        >>> add_parser(top.add_subparsers()).parse_args(["--model", "random"]).port
+        7860
+    """
+    p = sub.add_parser("serve", help="a local web page to separate audio with text queries")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="separator folder / file / URL / hub id, or 'random' (random weights, to try the page)",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 opens the page to the network (default: %(default)s)",
+    )
+    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument(
+        "--max-size-mb",
+        type=float,
+        default=50.0,
+        help="largest audio file accepted, in MB (default: %(default)g)",
+    )
+    p.add_argument(
+        "--max-queries", type=int, default=6, help="most queries per request (default: %(default)s)"
+    )
+    p.add_argument("--device", help="torch device, e.g. cuda (default: cpu)")
+    p.set_defaults(func=cmd)
+    return p
+
+
+PARSERS = {"serve": add_parser}
+
+
+def cmd(args: argparse.Namespace) -> None:
+    """``asteroid-wsas serve``: the web page (:func:`asteroid_wsas.webapp.serve`), after
+    checking the options."""
+    from ..webapp import serve
+
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise ValueError("the web page needs Gradio: pip install 'asteroid-wsas[app]'") from None
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be 1..65535, got {args.port}")
+    if args.max_size_mb <= 0 or args.max_queries < 1:
+        raise ValueError("--max-size-mb must be > 0 and --max-queries >= 1")
+    serve(args.model, args.host, args.port, args.max_size_mb, args.max_queries, args.device)

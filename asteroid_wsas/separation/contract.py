@@ -1,0 +1,172 @@
+"""What a user may ask a separator, and what it answers when something is wrong, without
+torch: the image-query prefix, the one check of queries, and the user-facing exceptions and
+warnings.
+
+The command line imports this module to check queries before any model is loaded and to
+tell its own errors and warnings apart (``isinstance``) while ``--help`` stays free of
+torch; the library raises and warns with the same classes.
+"""
+
+import os
+from typing import Any, List, Optional
+
+__all__ = [
+    "IMAGE_PREFIX",
+    "MissingEncoderError",
+    "ClippingWarning",
+    "QueryWarning",
+    "QueryError",
+    "check_queries",
+    "image_path",
+    "missing_images",
+]
+
+# a text query that names a picture: "image:frames/cello.jpg"
+IMAGE_PREFIX = "image:"
+
+
+class MissingEncoderError(ValueError):
+    """A separator file without its query encoder: a bare ``best_model.pth`` whose run's
+    ``conf.yml`` is not beside it.
+
+    Args:
+        path: The file.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(
+            f"{path} {self.what}: put its training run's conf.yml beside it, or pass encoder="
+        )
+
+    what = "holds no encoder and no conf.yml beside it names one"
+
+
+class ClippingWarning(UserWarning):
+    """Samples past full scale were clipped to fit an integer WAV format."""
+
+
+class QueryWarning(UserWarning):
+    """A query the separator cannot tell apart from another, or whose words its encoder does
+    not know (the command line prints these as one ``warning:`` line each)."""
+
+
+class QueryError(ValueError):
+    """A query that cannot be asked (raised by :func:`check_queries`).
+
+    Args:
+        message: What is wrong, naming the argument.
+        argument: The argument's name (``"queries"``, ``"--negative"``, ...).
+        index: The query's position in it (0-based; None when the argument holds none).
+        reason: ``"none"`` (no query), ``"empty"`` (an empty text), ``"type"`` (neither a
+            text nor an image), ``"image"`` (an image where only texts are taken) or
+            ``"missing"`` (an image file that is not there).
+    """
+
+    def __init__(self, message: str, argument: str, index: Optional[int], reason: str):
+        super().__init__(message)
+        self.argument, self.index, self.reason = argument, index, reason
+
+
+def image_path(query: Any) -> Optional[str]:
+    """The file an ``"image:PATH"`` query names, else None.
+
+    Examples:
+        >>> image_path("image:frames/cello.jpg"), image_path("a cello")
+        ('frames/cello.jpg', None)
+    """
+    if isinstance(query, str) and query.startswith(IMAGE_PREFIX):
+        return query[len(IMAGE_PREFIX) :]
+    return None
+
+
+def missing_images(queries: List[Any]) -> List[str]:
+    """The files of ``"image:PATH"`` queries that do not exist, in order.
+
+    Examples:
+        >>> missing_images(["a dog barks", "image:/no/such.png"])
+        ['/no/such.png']
+    """
+    paths = [image_path(query) for query in queries]
+    return [path for path in paths if path is not None and not os.path.isfile(path)]
+
+
+def check_queries(
+    queries: Any,
+    argument: str,
+    *,
+    allow_empty: bool = False,
+    texts_only: bool = False,
+    find_images: bool = True,
+) -> List[Any]:
+    """The one check of user queries, made before any file is read or model loaded.
+
+    A query is a text, or a picture: ``"image:PATH"``, an ``os.PathLike``, or a PIL image,
+    numpy array or torch tensor (told by their type's module, so that this module imports
+    none of them).
+
+    Args:
+        queries: One query or a sequence of them (None: none).
+        argument: The argument's name, for messages.
+        allow_empty: Accept no query at all.
+        texts_only: Only texts (an ONNX export bakes text embeddings in).
+        find_images: Check that image files exist.
+
+    Returns:
+        list: the queries (one query as a list of one).
+
+    Raises:
+        QueryError: No query (unless allowed), an empty text, an unknown type, an image
+            with ``texts_only``, or an image file that is not there.
+
+    Examples:
+        >>> check_queries("a dog barks", "queries")
+        ['a dog barks']
+        >>> check_queries(["a dog", " "], "queries")
+        Traceback (most recent call last):
+            ...
+        asteroid_wsas.separation.contract.QueryError: queries[1] is an empty text
+    """
+    if queries is None:
+        items = []
+    elif isinstance(queries, (str, os.PathLike)) or _is_image_object(queries):
+        items = [queries]
+    else:
+        items = list(queries)
+    if not items and not allow_empty:
+        raise QueryError(f"{argument} must hold at least one query", argument, None, "none")
+    for k, query in enumerate(items):
+        where = f"{argument}[{k}]"
+        if isinstance(query, str):
+            if not query.strip():
+                raise QueryError(f"{where} is an empty text", argument, k, "empty")
+            path = image_path(query)
+            if path is None:
+                continue
+            if texts_only:
+                message = f"{where} is an image query ({query!r}); export takes texts"
+                raise QueryError(message, argument, k, "image")
+        elif texts_only:
+            message = (
+                f"{where} must be a text; image queries cannot be exported, got "
+                f"{type(query).__name__}"
+            )
+            raise QueryError(message, argument, k, "image")
+        elif isinstance(query, os.PathLike):
+            path = os.fspath(query)
+        elif _is_image_object(query):
+            continue
+        else:
+            message = (
+                f"{where} must be a text or an image (path as 'image:PATH', PIL image, array "
+                f"or tensor), got {type(query).__name__}"
+            )
+            raise QueryError(message, argument, k, "type")
+        if find_images and not os.path.isfile(path):
+            raise QueryError(f"{where}: image file not found: {path!r}", argument, k, "missing")
+    return items
+
+
+def _is_image_object(value: Any) -> bool:
+    """A PIL image, numpy array or torch tensor, told without importing them."""
+    return type(value).__module__.split(".")[0] in ("PIL", "numpy", "torch")

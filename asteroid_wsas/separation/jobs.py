@@ -1,0 +1,254 @@
+"""Batches of audio files for a separator: where each input's estimates go, which inputs are
+done already, and which failed.
+
+Everything that can be refused is refused before any model is loaded: the output tree is
+planned whole (:func:`plan_jobs`: a folder keeps its tree, files named together get a
+folder each, two inputs never share one), the output folder is tried for writing
+(:func:`check_writable`), and inputs whose outputs all exist are skipped
+(:func:`pending_jobs`). :func:`run_jobs` then separates input by input, writing each one's
+files whole (:class:`~asteroid_wsas.separation.audio_io.OutputFiles`), and goes on past an
+input that fails unless told to stop.
+
+Examples:
+    >>> output_names(["a dog barks", "image:cello.png"], residual=True)
+    ['a_dog_barks', 'image_cello', 'residual']
+"""
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..utils import query_slug
+from .audio_io import OutputFiles, audio_files, output_subtype
+
+if TYPE_CHECKING:  # the class imports the model; the plan needs none of it
+    from .separator import Separator
+
+__all__ = [
+    "Job",
+    "Outcome",
+    "output_names",
+    "plan_jobs",
+    "check_writable",
+    "pending_jobs",
+    "run_jobs",
+    "stream_to_files",
+]
+
+
+@dataclass
+class Job:
+    """One input and the WAV files of its estimates.
+
+    Attributes:
+        source: The input file.
+        folder: Where its outputs go.
+        files: One ``<name>.wav`` per output name, in the queries' order (then the residual);
+            None until :func:`pending_jobs` names them.
+    """
+
+    source: str
+    folder: str
+    files: Optional[List[str]] = None
+
+
+@dataclass
+class Outcome:
+    """What :func:`run_jobs` did with one job.
+
+    Attributes:
+        job: The job.
+        result: Its :class:`~asteroid_wsas.separation.separator.Separation` (None when it
+            failed).
+        error: Why it failed, naming the input (None when it did not).
+    """
+
+    job: Job
+    result: Any = None
+    error: Optional[str] = None
+
+
+def output_names(queries: Sequence[str], residual: bool) -> List[str]:
+    """The output files' names (without ``.wav``): one per query, then ``residual``.
+
+    Raises:
+        ValueError: Two queries that give one file name.
+    """
+    names = [query_slug(q) for q in queries] + (["residual"] if residual else [])
+    if len(set(names)) != len(names):
+        raise ValueError(f"queries give the same file name: {names}")
+    return names
+
+
+def plan_jobs(inputs: Sequence[str], output_dir: str) -> List[Job]:
+    """Every input file and its output folder, before any work.
+
+    A folder's audio files (:func:`~asteroid_wsas.separation.audio_io.audio_files`, without
+    ``output_dir`` when it is inside) keep their tree below ``output_dir``; a file named with
+    others gets ``<output_dir>/<stem>/``; a file alone writes into ``output_dir``.
+
+    Args:
+        inputs: Files and folders.
+        output_dir: The output folder.
+
+    Returns:
+        list[Job]: the jobs, in the inputs' order (a folder's files sorted).
+
+    Raises:
+        ValueError: An input that does not exist, no audio file at all, or two inputs that
+            would be written to one folder.
+    """
+    missing = [p for p in inputs if not os.path.exists(p)]
+    if missing:
+        raise ValueError(f"input(s) not found: {', '.join(missing)}")
+    jobs = []
+    for arg in inputs:
+        if os.path.isdir(arg):
+            for path in audio_files(arg, exclude=output_dir):
+                relative = os.path.splitext(os.path.relpath(path, arg))[0]
+                jobs.append(Job(path, os.path.join(output_dir, relative)))
+        elif len(inputs) > 1:  # files named with others: <stem>/ each
+            stem = os.path.splitext(os.path.basename(arg))[0]
+            jobs.append(Job(arg, os.path.join(output_dir, stem)))
+        else:
+            jobs.append(Job(arg, output_dir))
+    if not jobs:
+        raise ValueError(f"no audio files in {', '.join(inputs)}")
+    taken = {}
+    for job in jobs:
+        key = os.path.normcase(os.path.abspath(job.folder))
+        if key in taken:
+            raise ValueError(
+                f"{taken[key]} and {job.source} would both be written to {job.folder}; rename "
+                "one or separate them apart"
+            )
+        taken[key] = job.source
+    return jobs
+
+
+def check_writable(folder: str) -> None:
+    """Make ``folder`` and write a file in it: a folder that cannot be written fails now,
+    not after the first separation.
+
+    Raises:
+        ValueError: Naming the folder and why.
+    """
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(f"output folder {folder} is not writable ({reason})") from None
+
+
+def pending_jobs(jobs: Sequence[Job], names: Sequence[str], force: bool) -> Tuple[List[Job], int]:
+    """The jobs with their output files named, less those whose outputs all exist.
+
+    Args:
+        jobs: From :func:`plan_jobs`.
+        names: From :func:`output_names`.
+        force: Redo every job.
+
+    Returns:
+        tuple: the jobs to do, and how many were skipped.
+    """
+    todo, skipped = [], 0
+    for job in jobs:
+        job.files = [os.path.join(job.folder, f"{n}.wav") for n in names]
+        if not force and all(os.path.exists(f) for f in job.files):
+            skipped += 1
+        else:
+            todo.append(job)
+    return todo, skipped
+
+
+def run_jobs(
+    separator: "Separator",
+    jobs: Sequence[Job],
+    queries: Sequence[str],
+    *,
+    force: bool = False,
+    fail_fast: bool = False,
+    subtype: str = "input",
+    residual: bool = False,
+    **options: Any,
+) -> Iterator[Outcome]:
+    """Separate job by job and write each one's files whole.
+
+    Outputs of a job that exist already (an earlier, interrupted run) stay as they are
+    unless ``force``.
+
+    Args:
+        separator: A :class:`~asteroid_wsas.separation.separator.Separator`.
+        jobs: From :func:`pending_jobs`.
+        queries: Texts or ``image:PATH``.
+        force: Rewrite outputs that exist.
+        fail_fast: Raise at the first job that fails, instead of going on.
+        subtype: The WAV sample format (:func:`~.audio_io.output_subtype`).
+        residual: Also write the residual (the last output name).
+        **options: More of :meth:`Separator.separate
+            <asteroid_wsas.separation.separator.Separator.separate>`'s options
+            (``negative``, ``chunk_seconds``, ``progress``, ...).
+
+    Yields:
+        Outcome: one per job, as it ends.
+
+    Raises:
+        ValueError: With ``fail_fast``: the first failure, naming the input.
+    """
+    for job in jobs:
+        try:
+            result = separator.separate(job.source, queries, residual=residual, **options)
+            waves = list(result.estimates) + ([result.residual] if residual else [])
+            new = [k for k, f in enumerate(job.files) if force or not os.path.exists(f)]
+            files = [job.files[k] for k in new]
+            kind = output_subtype(subtype, job.source)
+            with OutputFiles(files, result.sample_rate, waves[0].shape[0], kind) as out:
+                out.write(np.stack([waves[k] for k in new]))
+        except (ValueError, RuntimeError, OSError) as err:
+            message = str(err) if job.source in str(err) else f"{job.source}: {err}"
+            if fail_fast:
+                raise ValueError(message) from None
+            yield Outcome(job, error=message)
+        else:
+            yield Outcome(job, result=result)
+
+
+def stream_to_files(
+    separator: "Separator",
+    reader: Any,
+    files: Sequence[str],
+    queries: Sequence[str],
+    subtype: str,
+    **options: Any,
+) -> None:
+    """Separate an open sound file as a stream (:meth:`Separator.stream
+    <asteroid_wsas.separation.separator.Separator.stream>`), writing the estimates block by
+    block into ``files`` (whole or not at all); the reader is closed at the end.
+
+    Args:
+        separator: A :class:`~asteroid_wsas.separation.separator.Separator`.
+        reader: A ``soundfile.SoundFile`` open for reading (a pipe works: it is read in
+            blocks, never sought).
+        files: One WAV per query (then the residual).
+        queries: Texts or ``image:PATH``.
+        subtype: The WAV sample format (:func:`~.audio_io.output_subtype`).
+        **options: More of ``stream``'s options (``chunk_seconds``, ``residual``, ...).
+    """
+
+    def blocks() -> Iterator[np.ndarray]:
+        size = max(1024, reader.samplerate // 10)
+        while True:  # read(frames): blocks() needs a seekable file
+            block = reader.read(size, dtype="float32", always_2d=True)
+            if not len(block):
+                return
+            yield block.T
+
+    kind = output_subtype(subtype, reader)
+    with reader, OutputFiles(files, reader.samplerate, reader.channels, kind) as out:
+        stream = separator.stream(blocks(), queries, sample_rate=reader.samplerate, **options)
+        for block in stream:
+            out.write(block)

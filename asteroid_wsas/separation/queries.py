@@ -1,0 +1,139 @@
+"""User queries as the encoder reads them, and what is wrong with them.
+
+:func:`resolve_queries` turns what a user passes (texts, ``"image:PATH"``, paths, PIL
+images, arrays, tensors) into texts and image tensors, after the one check of
+:func:`~asteroid_wsas.separation.contract.check_queries`; :func:`query_warnings` says which
+queries the encoder cannot read or tell apart.
+"""
+
+import os
+import warnings
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from ..encoders.base import BimodalEncoder, Query, encode_queries
+from .contract import IMAGE_PREFIX, QueryWarning, check_queries, image_path
+
+__all__ = ["QueryLike", "resolve_queries", "query_warnings", "warn_queries"]
+
+# a text, or an image: "image:PATH", a Path, a PIL image, an array or a tensor
+QueryLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, Any]
+
+
+def resolve_queries(
+    queries: Union[None, QueryLike, Sequence[QueryLike]], argument: str, allow_empty: bool = False
+) -> Tuple[List[str], List[Query]]:
+    """Names and encoder inputs of user queries: texts stay texts, images become tensors.
+
+    Args:
+        queries: One query or a list (see :meth:`Separator.separate
+            <asteroid_wsas.separation.separator.Separator.separate>`).
+        argument: The argument's name, for messages.
+        allow_empty: Accept None / an empty list.
+
+    Returns:
+        tuple: names (the text, ``"image:PATH"`` or ``"image <k>"``) and queries (texts and
+        uint8 image tensors :math:`(3, H, W)` / :math:`(F, 3, H, W)`).
+
+    Raises:
+        ValueError: No query (unless allowed), an empty text, or an unreadable image.
+
+    Examples:
+        >>> resolve_queries("a dog barks", "queries")
+        (['a dog barks'], ['a dog barks'])
+        >>> names, qs = resolve_queries(["a cello", np.zeros((4, 4, 3), np.uint8)], "queries")
+        >>> names, tuple(qs[1].shape)
+        (['a cello', 'image 1'], (3, 4, 4))
+    """
+    from ..data.frames import load_image
+
+    names, out = [], []
+    for k, query in enumerate(check_queries(queries, argument, allow_empty=allow_empty)):
+        if isinstance(query, str) and image_path(query) is None:
+            names.append(query)
+            out.append(query)
+        elif isinstance(query, (str, os.PathLike)):
+            path = image_path(query) if isinstance(query, str) else os.fspath(query)
+            out.append(load_image(path))
+            names.append(IMAGE_PREFIX + path)
+        elif isinstance(query, torch.Tensor) and query.ndim == 4:  # frames of one query
+            out.append(torch.stack([load_image(frame) for frame in query]))
+            names.append(f"image {k}")
+        else:
+            out.append(load_image(query))
+            names.append(f"image {k}")
+    return names, out
+
+
+def query_warnings(
+    encoder: BimodalEncoder,
+    names: Sequence[str],
+    queries: Sequence[Query],
+    embed: Optional[torch.Tensor] = None,
+) -> List[str]:
+    """What is wrong with queries that the encoder cannot read or tell apart.
+
+    Two checks: words a small encoder's vocabulary lacks (they are all read as one
+    ``<unk>`` token), and queries whose text embeddings are the same vector (their
+    estimates are then identical). Encoders of free text (CLAP, BERT, CLIP) have no
+    unknown words; only the second check applies to them.
+
+    Args:
+        encoder: The separator's query encoder.
+        names: The queries' names (texts, or ``image:...``).
+        queries: The resolved queries (:func:`resolve_queries`).
+        embed: Their embeddings :math:`(K, D)` when they are encoded already (None:
+            encoded here).
+
+    Returns:
+        list[str]: One message per problem (empty when every query is fine).
+
+    Examples:
+        >>> from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+        >>> enc = TinyBimodalEncoder(build_vocab(["a dog barks"]), embed_dim=16, token_dim=12)
+        >>> print(query_warnings(enc, ["a cat meows"], ["a cat meows"])[0])
+        query 'a cat meows': words unknown to the encoder ('cat', 'meows'; its vocabulary has 3 words) are all read as one <unk> token
+    """
+    messages = []
+    index = getattr(encoder, "index", None)  # the small encoder's vocabulary
+    if index is not None:
+        from ..encoders.tiny import SPECIALS, words
+
+        known = len(index) - len(SPECIALS)
+        for name, query in zip(names, queries):
+            if isinstance(query, str):
+                unknown = [w for w in words(query) if w not in index]
+                if unknown:
+                    listed = ", ".join(repr(w) for w in dict.fromkeys(unknown))
+                    messages.append(
+                        f"query {name!r}: words unknown to the encoder ({listed}; its "
+                        f"vocabulary has {known} words) are all read as one <unk> token"
+                    )
+    if len(queries) > 1:
+        if embed is None:
+            with torch.inference_mode():
+                embed = encode_queries(encoder, [list(queries)], with_tokens=False)[0][0]
+        embed = torch.nn.functional.normalize(embed.float(), dim=-1)
+        same = (embed @ embed.T) > 1 - 1e-6
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                if same[i, j]:
+                    messages.append(
+                        f"queries {names[i]!r} and {names[j]!r} encode to the same vector: "
+                        "their estimates will be identical"
+                    )
+    return messages
+
+
+def warn_queries(
+    encoder: BimodalEncoder,
+    names: Sequence[str],
+    queries: Sequence[Query],
+    embed: Optional[torch.Tensor] = None,
+) -> None:
+    """:func:`query_warnings` as :class:`QueryWarning`\\ s, pointing at the caller's caller
+    (the user's call of ``separate`` or ``stream``)."""
+    for message in query_warnings(encoder, names, queries, embed):
+        warnings.warn(message, QueryWarning, stacklevel=3)
