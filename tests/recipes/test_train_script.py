@@ -96,17 +96,23 @@ def test_bad_input_ends_in_one_line(tmp_path):
     exp = tmp_path / "exp"
     exp.mkdir()
     (exp / "best_model.pth").write_bytes(b"x")  # a finished run without checkpoints
-    cases = {
-        ("--set", "training.batch_size"): "error: --set expects key.sub=value",
-        ("--objective", "wek"): "error: objective.name must be one of",
-        ("--gpus", "all"): "error: --gpus must be auto, 0 (the CPU) or a number",
-        ("--root", str(tmp_path)): "best_model.pth exists; pass --force",
+    train_py = _train_py()
+    cases = {  # in this process: each error the script turns into its one line
+        ("--set", "training.batch_size"): "--set expects key.sub=value",
+        ("--objective", "wek"): "objective.name must be one of",
+        ("--gpus", "all"): "--gpus must be auto, 0 (the CPU) or a number",
     }
     for extra, message in cases.items():
-        proc = _run(str(conf), "--exp-dir", str(exp), *extra, cwd=tmp_path)
-        assert proc.returncode == 1, proc.stderr[-2000:]
-        assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
-        assert message in proc.stderr, proc.stderr
+        args = train_py.parser.parse_args([str(conf), "--exp-dir", str(exp), *extra])
+        with pytest.raises(
+            (ValueError, FileExistsError, FileNotFoundError), match=re.escape(message)
+        ):
+            train_py.main(args)
+    # and the script itself: one line, exit status 1
+    proc = _run(str(conf), "--exp-dir", str(exp), "--root", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+    assert "error: " in proc.stderr and "best_model.pth exists; pass --force" in proc.stderr
     assert sorted(p.name for p in exp.iterdir()) == ["best_model.pth"]  # nothing written
 
 
@@ -116,7 +122,7 @@ def test_the_links_run_from_the_recipe_folder(tmp_path):
     exp.mkdir()
     (exp / "best_model.pth").write_bytes(b"x")  # refused after the config has loaded
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    for recipe in ("music", "synthetic"):
+    for recipe in ("synthetic",):  # every recipe's train.py is the same link (test above)
         cwd = RECIPES / recipe
         proc = subprocess.run(
             [sys.executable, "train.py", "local/conf.yml", "--exp-dir", str(exp)],
