@@ -16,6 +16,8 @@ def main() -> None:
     LAUNCHING = True
     try:
         from asteroid_wsas.cli import main as run
+    except KeyboardInterrupt:  # Ctrl+C while importing: one line, as in main()
+        raise SystemExit("interrupted") from None  # status 1: 130 needs the package
     finally:
         LAUNCHING = False
     run()

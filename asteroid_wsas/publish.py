@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import yaml
 
+from .separation.contract import read_json, read_yaml
 from .utils import refuse_overwrite
 
 __all__ = [
@@ -224,16 +225,14 @@ def _check_output(exp_dir: str, output: str, force: bool) -> None:
 
 
 def _read_conf(path: str) -> Dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        conf = yaml.safe_load(f)
+    conf = read_yaml(path)
     if not isinstance(conf, dict) or not isinstance(conf.get("data"), dict):
         raise ValueError(f"{path} is not a recipe config written by asteroid-wsas train")
     return conf
 
 
 def _read_metrics(path: str) -> Dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        summary = json.load(f)
+    summary = read_json(path)
     scores = summary.get("metrics") if isinstance(summary, dict) else None
     if not isinstance(scores, dict) or not all(
         isinstance(v, dict) and "mean" in v for v in scores.values()

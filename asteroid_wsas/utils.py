@@ -128,13 +128,12 @@ def shuffled_loader(data: Any, batch_size: int, collate_fn: Any, seed: int) -> A
 def conf_beside(model_path: Union[str, os.PathLike]) -> Optional[Dict[str, Any]]:
     """The recipe config a ``best_model.pth`` was trained with: the ``conf.yml`` beside it
     (None without one)."""
-    import yaml
+    from .separation.contract import read_yaml
 
     conf_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "conf.yml")
     if not os.path.isfile(conf_path):
         return None
-    with open(conf_path, encoding="utf-8") as f:
-        return yaml.safe_load(f) or {}
+    return read_yaml(conf_path) or {}
 
 
 def query_slug(query: str) -> str:

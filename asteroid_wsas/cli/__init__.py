@@ -18,6 +18,8 @@ run, so ``asteroid-wsas --help`` starts without it.
 """
 
 import argparse
+import sys
+import traceback
 import warnings
 from typing import List, Optional
 
@@ -78,24 +80,53 @@ def build_parser() -> argparse.ArgumentParser:
         prog="asteroid-wsas",
         description="Text-queried audio separation trained without clean audio.",
     )
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for family, command in COMMANDS:
         family.PARSERS[command](sub)
     for command in sub.choices.values():
         command.formatter_class = DefaultsFormatter
+        # also after the command; SUPPRESS keeps a --debug given before it
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
+        )
     return parser
 
 
+DEBUG_HELP = "on an unexpected error, show Python's traceback (default: one line)"
+# the exit status of a command stopped by Ctrl+C (128 + SIGINT), as shells report it
+INTERRUPTED = 130
+
+
 def main(argv: Optional[List[str]] = None) -> None:
-    """Run the ``asteroid-wsas`` command line.
+    """Run the ``asteroid-wsas`` command line: no traceback reaches the user.
+
+    A user error ends with one ``error: ...`` line and status 1 (:func:`user_errors`); any
+    other exception with one line naming it and a hint to rerun with ``--debug`` (which
+    prints the traceback), status 1; Ctrl+C with ``interrupted``, status 130.
 
     Args:
         argv: The arguments (None: ``sys.argv[1:]``).
+
+    Raises:
+        SystemExit: on any failure, with status 1 (its ``error:`` line) or 130.
     """
-    args = build_parser().parse_args(argv)
-    warnings.showwarning = show_warning
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        with user_errors(encoder_option=hasattr(args, "encoder")):
-            args.func(args)
-    finally:
-        warnings.showwarning = python_show_warning
+        args = build_parser().parse_args(argv)
+        debug = args.debug
+        warnings.showwarning = show_warning
+        try:
+            with user_errors(encoder_option=hasattr(args, "encoder")):
+                args.func(args)
+        finally:
+            warnings.showwarning = python_show_warning
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
+    except Exception as err:  # noqa: BLE001 - the last line of defence: no traceback
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (rerun with --debug for the traceback)"
+        print(f"error: unexpected {type(err).__name__}: {err}{hint}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -45,6 +45,7 @@ from .audio import (
     rms_db,
 )
 from .mixing import SoloEntry
+from ..separation.contract import read_json
 from ..utils import refuse_overwrite
 
 FORMAT = "asteroid-wsas test set v1"
@@ -345,15 +346,24 @@ def write_manifest(test_set: TestSet, path: Union[str, os.PathLike], force: bool
 
 def read_manifest(path: Union[str, os.PathLike]) -> TestSet:
     """Read a manifest written by :func:`write_manifest`."""
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    if data.pop("format", None) != FORMAT:
-        raise ValueError(f"{path} is not an asteroid-wsas test-set manifest")
-    mixtures = [
-        TestMixture(m["id"], [TestSource(**s) for s in m["sources"]], m.get("snr_db"))
-        for m in data.pop("mixtures")
-    ]
-    return TestSet(mixtures=mixtures, **data)
+    data = read_json(path)
+    if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
+        raise ValueError(
+            f"{path} is not an asteroid-wsas test-set manifest: write one with "
+            "asteroid-wsas testset or prepare"
+        )
+    try:
+        mixtures = [
+            TestMixture(m["id"], [TestSource(**s) for s in m["sources"]], m.get("snr_db"))
+            for m in data.pop("mixtures")
+        ]
+        return TestSet(mixtures=mixtures, **data)
+    except (KeyError, TypeError, AttributeError) as err:
+        # the right format tag over the wrong content: edited by hand, or another version
+        raise ValueError(
+            f"{path}: not a valid test-set manifest ({type(err).__name__}: {err}); "
+            "write it again with asteroid-wsas testset or prepare"
+        ) from None
 
 
 def assert_disjoint(test_set: TestSet, train_ids: Iterable[str]) -> None:

@@ -9,6 +9,7 @@ import yaml
 from ..data.registry import get_dataset_class
 from ..losses.objectives import OBJECTIVES
 from ..protocol import apply_protocol
+from ..separation.contract import read_yaml
 
 __all__ = ["load_conf", "recipe_overrides", "save_conf", "objective_args"]
 
@@ -45,8 +46,7 @@ def load_conf(
     """
     from ..methods import apply_method
 
-    with open(path, encoding="utf-8") as f:
-        conf = yaml.safe_load(f) or {}
+    conf = read_yaml(path) or {}
     method = method or conf.get("method")
     if method:
         conf = apply_method(_merge(conf, overrides or {}), method)
@@ -94,8 +94,9 @@ def recipe_overrides(
         dict: nested keys to set, e.g. ``{"training": {"max_steps": 600}}``.
 
     Raises:
-        ValueError: a ``--set`` item without ``=``, ``gpus`` not a number, or both an
-            objective and a method.
+        ValueError: a ``--set`` item without ``=``, ``gpus`` not a number, both an
+            objective and a method, an empty ``root`` or ``encoder``, or ``max_steps`` or
+            ``num_nodes`` below 1.
 
     Examples:
         >>> recipe_overrides(["training.batch_size=4"], gpus="0")
@@ -113,17 +114,19 @@ def recipe_overrides(
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
-    if root:
-        over["data"]["root"] = os.path.abspath(root)
+    # "is not None": an empty or zero value is refused, never silently the config's
+    if root is not None:
+        over["data"]["root"] = os.path.abspath(_given("--root", root))
     if method and objective:
         raise ValueError("give --method or --objective, not both (a method sets the objective)")
     if objective:
         over.setdefault("objective", {})["name"] = objective
-    if encoder:
+    if encoder is not None:
+        _given("--encoder", encoder)
         name = os.path.abspath(encoder) if os.path.isfile(encoder) else encoder
         over.setdefault("encoder", {})["name"] = name
-    if max_steps:
-        over["training"]["max_steps"] = max_steps
+    if max_steps is not None:
+        over["training"]["max_steps"] = _positive("--max-steps", max_steps, "training.max_steps")
     if gpus not in (None, "auto"):
         try:
             n = int(gpus)
@@ -132,9 +135,26 @@ def recipe_overrides(
                 f"--gpus must be auto, 0 (the CPU) or a number, got {gpus!r}"
             ) from None
         over["training"].update(accelerator="gpu" if n else "cpu", devices=n if n else 1)
-    if num_nodes:
-        over["training"]["num_nodes"] = num_nodes
+    if num_nodes is not None:
+        over["training"]["num_nodes"] = _positive("--num-nodes", num_nodes, "training.num_nodes")
     return over
+
+
+def _given(option: str, value: str) -> str:
+    """``value``, unless it is empty (``--root ""``, an unset shell variable)."""
+    if not value.strip():
+        raise ValueError(f"{option} is empty: give a value, or leave the option out")
+    return value
+
+
+def _positive(option: str, value: int, key: str) -> int:
+    """``value``, unless it is below 1 (0 would otherwise mean the config's own value)."""
+    if value < 1:
+        raise ValueError(
+            f"{option} must be a positive number of {option.split('-')[-1]}, got {value} "
+            f"(leave it out for the config's {key})"
+        )
+    return value
 
 
 def save_conf(conf: Dict[str, Any], path: PathLike) -> None:

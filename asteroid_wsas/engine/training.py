@@ -18,15 +18,16 @@ same assembly, for the ``asteroid-wsas train`` command): :func:`train_datasets`,
       best_model.pth      the separator alone (weights_only-safe), from the best checkpoint
 """
 
+import contextlib
 import functools
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import torch
-import yaml
 
 from ..data import (
     MixtureGroups,
@@ -42,6 +43,7 @@ from ..data.registry import LabelledSolos, clean_data, frames_block, get_dataset
 from ..encoders.loading import load_encoder
 from ..losses.objectives import OBJECTIVES, WeakObjective, make_objective
 from ..models.classifier import dataset_classes
+from ..separation.contract import read_yaml
 from ..utils import fast_bf16, refuse_overwrite
 from .callbacks import (
     CHECKPOINT_EVERY_N_STEPS,
@@ -391,8 +393,7 @@ def pretrained_classifier(
 
 def _check_resumable(saved_conf: Path, conf: Dict[str, Any]) -> None:
     """Refuse to resume a checkpoint of another model, objective or encoder."""
-    with open(saved_conf, encoding="utf-8") as f:
-        saved = yaml.safe_load(f) or {}
+    saved = read_yaml(saved_conf) or {}
     for key in ("model", "objective", "encoder"):
         if saved.get(key) != conf.get(key):
             raise ValueError(
@@ -657,15 +658,43 @@ def train(
         >>> train(conf, "exp/weak", "data/val_2mix.json")  # doctest: +SKIP
         'exp/weak/best_model.pth'
     """
+    exp_dir = Path(exp_dir)
+    with _new_folder_kept_on_success(exp_dir):
+        start = resume_point(exp_dir, conf, resume, trust_checkpoint)
+        if start.finished:
+            return str(exp_dir / "best_model.pth")
+        save_conf(conf, exp_dir / "conf.yml")
+        return _fit_run(conf, exp_dir, val_manifest, start, resume, trust_checkpoint, progress)
+
+
+@contextlib.contextmanager
+def _new_folder_kept_on_success(exp_dir: Path) -> Iterator[None]:
+    """Create ``exp_dir``; a run that fails before its first checkpoint removes the folder
+    it created (a bad value in the config leaves nothing behind to confuse a rerun)."""
+    created = not exp_dir.exists()
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        checkpoints = exp_dir / "checkpoints"
+        if created and not (checkpoints.is_dir() and any(checkpoints.iterdir())):
+            shutil.rmtree(exp_dir, ignore_errors=True)
+        raise
+
+
+def _fit_run(
+    conf: Dict[str, Any],
+    exp_dir: Path,
+    val_manifest: Optional[str],
+    start: ResumePoint,
+    resume: bool,
+    trust_checkpoint: bool,
+    progress: bool,
+) -> str:
+    """:func:`train` once its folder and config are written: the fit and the best model."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import TQDMProgressBar
 
-    exp_dir = Path(exp_dir)
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    start = resume_point(exp_dir, conf, resume, trust_checkpoint)
-    if start.finished:
-        return str(exp_dir / "best_model.pth")
-    save_conf(conf, exp_dir / "conf.yml")
     training = conf["training"]
     pl.seed_everything(training.get("seed", 0), workers=True, verbose=False)
     system = build_system(conf, exp_dir, val_manifest)

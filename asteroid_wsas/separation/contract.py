@@ -7,8 +7,9 @@ tell its own errors and warnings apart (``isinstance``) while ``--help`` stays f
 torch; the library raises and warns with the same classes.
 """
 
+import json
 import os
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Union
 
 __all__ = [
     "IMAGE_PREFIX",
@@ -19,6 +20,8 @@ __all__ = [
     "check_queries",
     "image_path",
     "missing_images",
+    "read_json",
+    "read_yaml",
 ]
 
 # a text query that names a picture: "image:frames/cello.jpg"
@@ -170,3 +173,48 @@ def check_queries(
 def _is_image_object(value: Any) -> bool:
     """A PIL image, numpy array or torch tensor, told without importing them."""
     return type(value).__module__.split(".")[0] in ("PIL", "numpy", "torch")
+
+
+def read_json(path: Union[str, os.PathLike]) -> Any:
+    """A JSON file's content; a file that is not valid JSON (truncated, say) is a user
+    error that names the file and the place.
+
+    Args:
+        path: The file.
+
+    Raises:
+        ValueError: ``<path>: not valid JSON (<what>: line L column C); ...``.
+        FileNotFoundError: no such file.
+    """
+    with open(path, encoding="utf-8") as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{os.fspath(path)}: not valid JSON ({err}); rewrite it or write it again"
+            ) from None
+
+
+def read_yaml(path: Union[str, os.PathLike]) -> Any:
+    """A YAML file's content (None for an empty file); a syntax error is a user error
+    that names the file and the line, not a scanner's traceback.
+
+    Args:
+        path: The file.
+
+    Raises:
+        ValueError: ``<path>, line L: not valid YAML (<problem>); fix it ...``.
+        FileNotFoundError: no such file.
+    """
+    import yaml  # light, but only the commands that read a config need it
+
+    with open(path, encoding="utf-8") as f:
+        try:
+            return yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f", line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ValueError(
+                f"{os.fspath(path)}{where}: not valid YAML ({problem}); fix the file"
+            ) from None

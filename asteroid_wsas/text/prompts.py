@@ -11,13 +11,13 @@ The caption splitter lives in :mod:`asteroid_wsas.text.splitter`.
 """
 
 import csv
-import json
 import os
 import random
 import warnings
 from numbers import Integral
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ..separation.contract import read_json
 from .splitter import split_caption, tidy_caption
 
 __all__ = [
@@ -160,11 +160,7 @@ def load_phrase_overrides(path: PathLike) -> Dict[str, List[str]]:
         {'91139': ['A man speaks', 'A dog barks']}
         >>> os.remove(f.name)
     """
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{os.fspath(path)}: not valid JSON ({err})") from err
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError(
             f"{os.fspath(path)}: expected a JSON object {{caption_id: [phrases]}}, "
