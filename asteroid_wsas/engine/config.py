@@ -10,6 +10,7 @@ from ..data.registry import get_dataset_class
 from ..losses.objectives import OBJECTIVES
 from ..protocol import apply_protocol
 from ..separation.contract import read_yaml
+from .schema import ConfigError, check_conf
 
 __all__ = ["load_conf", "recipe_overrides", "save_conf", "objective_args"]
 
@@ -42,11 +43,21 @@ def load_conf(
             top-level ``method:`` if any.
 
     Raises:
+        ConfigError: an unknown key (the closest known one suggested) or a value of the
+            wrong type, in the file or the overrides (:mod:`~asteroid_wsas.engine.schema`).
         ValueError: unknown dataset, objective or method, or a missing dataset root.
     """
     from ..methods import apply_method
 
     conf = read_yaml(path) or {}
+    if not isinstance(conf, dict):
+        raise ConfigError(
+            f"{os.fspath(path)}: a recipe config is a mapping (data:, training:, ...)"
+        )
+    # the file's and the command line's keys, before anything reads them
+    final = _merge(conf, overrides or {})
+    check_conf(conf, os.fspath(path), final)
+    check_conf(overrides or {}, "the command line's overrides", final)
     method = method or conf.get("method")
     if method:
         conf = apply_method(_merge(conf, overrides or {}), method)

@@ -62,7 +62,6 @@ def test_train_with_a_yaml_syntax_error_names_the_file_and_line(tmp_path, capsys
     assert _files(tmp_path) == ["conf.yml"]
 
 
-@pytest.mark.xfail(reason="the config schema comes in the next commit", strict=True)
 def test_train_with_a_text_learning_rate_names_the_key_and_leaves_no_folder(tmp_path, capsys):
     conf = _recipe(tmp_path, "lr: 1.0e-3", 'lr: "abc"')
     (tmp_path / "root").mkdir()
