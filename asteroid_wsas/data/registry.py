@@ -53,6 +53,9 @@ class RecipeData:
         clean_sources: Whether single clean sources exist (supervised and semi objectives).
         authors_crop: How the authors' code crops this data's files (``data.crop:
             authors``; :func:`~asteroid_wsas.data.audio.read_authors_crop`).
+        conf_keys: The ``data`` keys this dataset reads beyond the package's own
+            (:data:`~asteroid_wsas.engine.schema.SECTIONS`), for the config check; None (a
+            dataset registered from outside that does not say): any ``data`` key passes.
 
     Args:
         data: The config's ``data`` block (``root``, ``sample_rate``, ``segment``, ...).
@@ -66,6 +69,7 @@ class RecipeData:
     test_passes: int = 1
     clean_sources: bool = False
     authors_crop: str = "music"
+    conf_keys: Optional[Tuple[str, ...]] = None
 
     def __init__(self, data: Dict[str, Any]):
         self.conf = dict(data)
