@@ -96,6 +96,7 @@ SECTIONS: Dict[str, Dict[str, Type]] = {
         "num_workers": INT,
         "crop": STR,
         "epoch_repeat": INT,
+        "groups": STR,  # distinct (every protocol), or consecutive: only to measure the defect
     },
     "optim": {"optimizer": STR, "lr": NUMBER, "weight_decay": NUMBER},
     "scheduler": {"name": STR, "interval": STR},
