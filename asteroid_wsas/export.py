@@ -27,7 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoders.base import encode_queries
-from .export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_text_queries, sidecar_path
+from .export_spec import (
+    DEFAULT_OPSET,
+    MAX_OPSET,
+    MIN_OPSET,
+    check_onnx_path,
+    check_text_queries,
+    sidecar_path,
+)
 from .models import TextCondUNet
 from .separation.core import masks_to_waveforms, separate_batch
 from .utils import atomic_path, atomic_write, device_of, refuse_overwrite
@@ -268,9 +275,7 @@ def export_onnx(
     """
     queries = check_text_queries(queries, "queries")
     negatives = check_text_queries(negatives, "negatives", allow_empty=True)
-    path = os.fspath(path)
-    if path.lower().endswith(".json"):
-        raise ValueError(f"path must be the .onnx file (the .json goes beside it), got {path}")
+    path = check_onnx_path(os.fspath(path))
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"opset must be an int from {MIN_OPSET} to {MAX_OPSET}, got {opset!r}")
     model = _exportable_model(separator)

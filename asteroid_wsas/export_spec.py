@@ -8,7 +8,14 @@ from typing import Any, List
 
 from .separation.contract import check_queries
 
-__all__ = ["DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET", "check_text_queries", "sidecar_path"]
+__all__ = [
+    "DEFAULT_OPSET",
+    "MIN_OPSET",
+    "MAX_OPSET",
+    "check_text_queries",
+    "check_onnx_path",
+    "sidecar_path",
+]
 
 # 17: LayerNorm is one ONNX op from 17 on; the TorchScript exporter goes up to 20
 DEFAULT_OPSET = 17
@@ -26,6 +33,33 @@ def check_text_queries(queries: Any, argument: str, allow_empty: bool = False) -
         ['a dog barks']
     """
     return check_queries(queries, argument, allow_empty=allow_empty, texts_only=True)
+
+
+def check_onnx_path(path: str, name: str = "path") -> str:
+    """The ONNX file's path, refused when it names the JSON sidecar: a ``.json`` path would
+    be the sidecar of itself.
+
+    Args:
+        path: The output path.
+        name: The argument's name in the message (``-o`` for the command line).
+
+    Returns:
+        str: ``path``.
+
+    Raises:
+        ValueError: ``path`` ends in ``.json``.
+
+    Examples:
+        >>> check_onnx_path("out/model.onnx")
+        'out/model.onnx'
+    """
+    if path.lower().endswith(".json"):
+        onnx_name = os.path.splitext(path)[0] + ".onnx"
+        raise ValueError(
+            f"{name} must name the .onnx file (its .json goes beside it), got {path}; "
+            f"e.g. {name} {onnx_name}"
+        )
+    return path
 
 
 def sidecar_path(path: str) -> str:

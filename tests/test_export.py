@@ -193,7 +193,7 @@ def test_refuses_to_overwrite_without_force(separator, exported, tmp_path, monke
         (dict(queries=[np.zeros((4, 4, 3), np.uint8)]), r"queries\[0\] must be a text"),
         (dict(negatives=[""]), r"negatives\[0\] is an empty text"),
         (dict(opset=9), r"opset must be an int from 14 to 20"),
-        (dict(path="model.json"), r"path must be the \.onnx file"),
+        (dict(path="model.json"), r"path must name the \.onnx file"),
     ],
 )
 def test_bad_arguments_name_the_argument(separator, tmp_path, kwargs, match):

@@ -246,6 +246,13 @@ def test_bad_inputs_are_named(experiment, tmp_path):
     (broken / "final_metrics.json").write_text('{"rows": []}')
     with pytest.raises(ValueError, match="not a final_metrics.json"):
         publish_experiment(broken, tmp_path / "pub")
+    (broken / "final_metrics.json").write_text('{"metrics": {"sdr": {"mea')  # cut short
+    with pytest.raises(ValueError) as err:
+        publish_experiment(broken, tmp_path / "pub")
+    assert str(err.value) == (
+        f"{broken / 'final_metrics.json'}: not valid JSON (Unterminated string starting at: "
+        "line 1 column 22 (char 21)); rewrite it or write it again"
+    )
     with pytest.raises(ValueError, match="license"):
         publish_experiment(experiment, tmp_path / "pub", license=" ")
     # a moved experiment: its conf.yml names an encoder file that is gone

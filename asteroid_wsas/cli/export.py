@@ -7,7 +7,7 @@ that ``asteroid-wsas --help`` starts without importing torch.
 import argparse
 from typing import Any
 
-from ..export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, sidecar_path
+from ..export_spec import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_onnx_path, sidecar_path
 from ..separation.contract import check_queries
 from ..utils import refuse_overwrite
 
@@ -102,6 +102,7 @@ def cmd(args: argparse.Namespace) -> None:
     # checked before the model is loaded: a refusal costs nothing
     check_queries(args.queries, "--queries", texts_only=True)
     check_queries(args.negative, "--negative", allow_empty=True, texts_only=True)
+    check_onnx_path(args.output, "-o")  # before --force is asked for a file it would refuse
     refuse_overwrite(args.output, sidecar_path(args.output), force=args.force)
     separator = Separator.from_pretrained(args.model)
     info = export_onnx(

@@ -392,6 +392,9 @@ class TestSetDataset(Dataset):
             text; ``query_names`` keep the texts.
         n_frames: Frames per source query.
 
+    Raises:
+        ValueError: The manifest is not one, or holds no mixtures.
+
     Items are dicts: ``mixture`` :math:`(T,)`, ``references`` :math:`(K, T)` (the scaled
     sources, summing to the mixture), ``queries`` (K strings, or K uint8 frame tensors
     :math:`(F, 3, S, S)` with ``frames``), ``query_names`` (K strings), ``labels`` and
@@ -408,6 +411,12 @@ class TestSetDataset(Dataset):
         n_frames: int = 1,
     ):
         self.test_set = manifest if isinstance(manifest, TestSet) else read_manifest(manifest)
+        if not self.test_set.mixtures:  # scores of nothing would be NaN, written as nulls
+            where = manifest if not isinstance(manifest, TestSet) else "the test set"
+            raise ValueError(
+                f"{where} holds no mixtures: nothing to score; build it again with "
+                "asteroid-wsas testset or prepare"
+            )
         self.root = root or self.test_set.root
         self.frames, self.n_frames = frames, int(n_frames)
 

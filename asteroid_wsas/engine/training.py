@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import torch
+import yaml
 
 from ..data import (
     MixtureGroups,
@@ -391,16 +392,66 @@ def pretrained_classifier(
     return str(path)
 
 
-def _check_resumable(saved_conf: Path, conf: Dict[str, Any]) -> None:
-    """Refuse to resume a checkpoint of another model, objective or encoder."""
-    saved = read_yaml(saved_conf) or {}
-    for key in ("model", "objective", "encoder"):
-        if saved.get(key) != conf.get(key):
-            raise ValueError(
-                f"{saved_conf.parent} holds a run with another {key} config "
-                f"({saved.get(key)} != {conf.get(key)}); use another experiment folder "
-                "(--tag) or start over (--force / --restart)"
-            )
+# what may differ between a run and its resume: the budget, where the data lie, and the
+# machine it runs on. Any other change (batch size, learning rate, data, seeds) would make the
+# resumed steps those of another run, under the old run's name.
+RESUMABLE_CHANGES = (
+    "training.max_steps",
+    "training.max_epochs",
+    "training.accelerator",
+    "training.devices",
+    "training.num_nodes",
+    "training.precision",
+    "training.log_every_n_steps",
+    "training.checkpoint_every_n_steps",
+    "data.root",
+    "data.num_workers",
+)
+
+
+def _flat(tree: Any, prefix: str = "") -> Dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists and other leaves as they are)."""
+    if not isinstance(tree, dict) or (prefix and not tree):
+        return {prefix: tree}
+    out: Dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def config_changes(saved: Dict[str, Any], conf: Dict[str, Any]) -> Dict[str, Tuple[Any, Any]]:
+    """The dotted keys whose values differ between two configs, with (saved, new) values
+    (a key on one side only has ``None`` on the other).
+
+    Examples:
+        >>> config_changes({"training": {"batch_size": 8}}, {"training": {"batch_size": 16}})
+        {'training.batch_size': (8, 16)}
+    """
+    # through YAML, as conf.yml was written: tuples are lists, 1e-3 is 0.001
+    old, new = _flat(saved), _flat(yaml.safe_load(yaml.safe_dump(conf)))
+    keys = sorted(set(old) | set(new))
+    return {k: (old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)}
+
+
+def _check_resumable(saved_conf: Path, conf: Dict[str, Any]) -> Dict[str, Tuple[Any, Any]]:
+    """Refuse to resume a run under another config (:data:`RESUMABLE_CHANGES` apart).
+
+    Returns:
+        dict: the allowed changes (dotted key: (saved, new)), for the caller to report.
+
+    Raises:
+        ValueError: naming the folder and up to three changed keys with both values.
+    """
+    changes = config_changes(read_yaml(saved_conf) or {}, conf)
+    refused = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
+    if refused:
+        shown = "; ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in list(refused.items())[:3])
+        more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+        raise ValueError(
+            f"{saved_conf.parent} holds a run of another config ({shown}{more}); resume it "
+            "with its own config, train into another folder, or start over (--restart)"
+        )
+    return changes
 
 
 def _precision(setting: str) -> str:
@@ -458,8 +509,8 @@ def resume_point(
 
     Args:
         exp_dir: The experiment folder.
-        conf: The run's config (its ``training`` budget; ``model``, ``objective`` and
-            ``encoder`` must be those of the ``conf.yml`` there).
+        conf: The run's config: that of the ``conf.yml`` there, but for
+            :data:`RESUMABLE_CHANGES` (the budget, the data's place, the machine).
         resume: False (``--restart``): start over whatever is there.
         trust_checkpoint: Read ``last.ckpt`` with ``weights_only=False``.
 
@@ -467,7 +518,9 @@ def resume_point(
         ResumePoint: the checkpoint and step to start from, and whether it is finished.
 
     Raises:
-        ValueError: ``last.ckpt`` is another model's, objective's or encoder's, or unreadable.
+        ValueError: ``conf.yml`` there differs from ``conf`` beyond
+            :data:`RESUMABLE_CHANGES` (another batch size, model, encoder, ...), or
+            ``last.ckpt`` is unreadable.
         UnsafeCheckpointError: ``last.ckpt`` holds other Python objects (and
             ``trust_checkpoint`` is False).
 
@@ -479,8 +532,9 @@ def resume_point(
     last = exp_dir / "checkpoints" / "last.ckpt"
     if not (resume and last.is_file()):
         return ResumePoint()
+    changes = {}
     if (exp_dir / "conf.yml").is_file():
-        _check_resumable(exp_dir / "conf.yml", conf)
+        changes = _check_resumable(exp_dir / "conf.yml", conf)
     state = read_checkpoint(last, trust=trust_checkpoint)  # refused before any unpickling
     training, step = conf["training"], state["global_step"]
     if run_finished(state, training) and (exp_dir / "best_model.pth").is_file():
@@ -491,6 +545,9 @@ def resume_point(
             "(raise --max-steps to continue, --restart --force to start over)"
         )
         return ResumePoint(last, step, finished=True)
+    if changes:  # allowed ones only (the budget, the machine): conf.yml will hold them
+        shown = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items())
+        print(f"{exp_dir}: resuming at step {step} with {shown}")
     return ResumePoint(last, step)
 
 

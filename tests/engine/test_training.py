@@ -203,8 +203,41 @@ def test_resume_refuses_another_model(tmp_path):
     C.save_conf(conf, tmp_path / "conf.yml")
     T._check_resumable(tmp_path / "conf.yml", conf)  # the same run: fine
     other = C._merge(conf, {"model": {"channels": [16, 32]}})
-    with pytest.raises(ValueError, match="another model config"):
+    with pytest.raises(ValueError, match=r"another config \(model.channels \[8, 16\] -> \[16"):
         T._check_resumable(tmp_path / "conf.yml", other)
+
+
+def test_resume_refuses_another_batch_size_and_allows_a_longer_budget(tmp_path, capsys):
+    conf = {
+        "data": {"root": "/data/a", "sample_rate": 8000},
+        "training": {"batch_size": 8, "max_steps": 10, "precision": "auto"},
+        "optim": {"lr": 1e-3},
+    }
+    C.save_conf(conf, tmp_path / "conf.yml")
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    last.parent.mkdir()
+    torch.save({"global_step": 4, "epoch": 0}, last)
+    saved = (tmp_path / "conf.yml").read_bytes()
+    assert T.resume_point(tmp_path, conf) == T.ResumePoint(last, 4)
+    assert capsys.readouterr().out == ""  # the same config: nothing to say
+    bigger = C._merge(conf, {"training": {"batch_size": 16}, "optim": {"lr": 2e-3}})
+    with pytest.raises(ValueError) as err:
+        T.resume_point(tmp_path, bigger)
+    assert str(err.value) == (
+        f"{tmp_path} holds a run of another config (optim.lr 0.001 -> 0.002; "
+        "training.batch_size 8 -> 16); resume it with its own config, train into "
+        "another folder, or start over (--restart)"
+    )
+    assert (tmp_path / "conf.yml").read_bytes() == saved
+    longer = C._merge(conf, {"training": {"max_steps": 20}, "data": {"root": "/data/b"}})
+    assert T.resume_point(tmp_path, longer) == T.ResumePoint(last, 4)
+    assert capsys.readouterr().out == (
+        f"{tmp_path}: resuming at step 4 with data.root '/data/a' -> '/data/b', "
+        "training.max_steps 10 -> 20\n"
+    )
+    new_key = C._merge(conf, {"training": {"seed": 3}})  # a key the saved run did not have
+    with pytest.raises(ValueError, match=r"training.seed None -> 3\)"):
+        T.resume_point(tmp_path, new_key)
 
 
 def test_pit_through_the_config_path_is_scored_by_assignment(tmp_path):
@@ -313,7 +346,7 @@ def test_resume_point_and_a_finished_run(tmp_path, capsys):
     (tmp_path / "best_model.pth").unlink()  # killed before it was written: write it
     assert T.resume_point(tmp_path, conf) == T.ResumePoint(last, 4)
     C.save_conf(C._merge(conf, {"model": {"channels": [8]}}), tmp_path / "conf.yml")
-    with pytest.raises(ValueError, match="another model config"):
+    with pytest.raises(ValueError, match="another config"):
         T.resume_point(tmp_path, conf)
 
 

@@ -82,6 +82,26 @@ def test_train_max_steps_zero_is_refused(tmp_path, capsys):
     assert _files(tmp_path) == []
 
 
+def test_resume_after_a_config_change_is_refused_and_conf_yml_kept(tmp_path, capsys):
+    from asteroid_wsas.engine.config import load_conf, save_conf
+
+    exp, root = tmp_path / "exp", tmp_path / "root"
+    root.mkdir()
+    (exp / "checkpoints").mkdir(parents=True)
+    (exp / "checkpoints" / "last.ckpt").write_bytes(b"a kill left it")
+    save_conf(load_conf(SYNTHETIC, {"data": {"root": str(root)}}), exp / "conf.yml")
+    saved = (exp / "conf.yml").read_bytes()
+    argv = ["train", SYNTHETIC, "--exp-dir", exp, "--root", root]
+    status, line, _ = run_cli(argv + ["--set", "training.batch_size=4"], capsys)
+    assert (status, line) == (
+        1,
+        f"error: {exp} holds a run of another config (training.batch_size 8 -> 4); resume "
+        "it with its own config, train into another folder, or start over (--restart)",
+    )
+    assert (exp / "conf.yml").read_bytes() == saved
+    assert _files(exp) == ["checkpoints", "conf.yml"]
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -134,6 +154,35 @@ def _raising(error):
         raise error
 
     return cmd
+
+
+def test_export_to_a_json_path_is_refused_before_asking_for_force(tmp_path, capsys):
+    (tmp_path / "x.json").write_text("{}")
+    argv = ["export", tmp_path / "no-model", "--queries", "a dog barks", "-o", tmp_path / "x.json"]
+    status, line, _ = run_cli(argv, capsys)
+    x = tmp_path / "x"
+    assert (status, line) == (
+        1,
+        f"error: -o must name the .onnx file (its .json goes beside it), got {x}.json; "
+        f"e.g. -o {x}.onnx",
+    )
+    assert _files(tmp_path) == ["x.json"] and (tmp_path / "x.json").read_text() == "{}"
+
+
+def test_evaluate_a_manifest_without_mixtures_writes_nothing(tmp_path, capsys):
+    manifest = tmp_path / "empty.json"
+    manifest.write_text(
+        '{"format": "asteroid-wsas test set v1", "name": "x", "root": ".", "sample_rate": '
+        '8000, "seconds": 1.0, "seed": 0, "mixtures": []}'
+    )
+    argv = ["evaluate", manifest, "--mixture", "-o", tmp_path / "scores"]
+    status, line, _ = run_cli(argv, capsys)
+    assert (status, line) == (
+        1,
+        f"error: {manifest} holds no mixtures: nothing to score; build it again with "
+        "asteroid-wsas testset or prepare",
+    )
+    assert _files(tmp_path) == ["empty.json"]  # no final_metrics.json of nulls
 
 
 def test_an_unexpected_error_is_one_line_with_a_debug_hint(tmp_path, capsys, monkeypatch):
