@@ -128,5 +128,6 @@ def main(argv: Optional[List[str]] = None) -> None:
         if debug:
             traceback.print_exc()
         hint = "" if debug else " (rerun with --debug for the traceback)"
-        print(f"error: unexpected {type(err).__name__}: {err}{hint}", file=sys.stderr)
+        message = " ".join(str(err).split())  # one line, whatever the exception holds
+        print(f"error: unexpected {type(err).__name__}: {message}{hint}", file=sys.stderr)
         raise SystemExit(1) from None

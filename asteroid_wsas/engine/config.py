@@ -49,10 +49,11 @@ def load_conf(
     """
     from ..methods import apply_method
 
-    conf = read_yaml(path) or {}
-    if not isinstance(conf, dict):
+    conf = read_yaml(path)
+    if not isinstance(conf, dict) or not conf:
+        empty = " is empty" if not conf else ""
         raise ConfigError(
-            f"{os.fspath(path)}: a recipe config is a mapping (data:, training:, ...)"
+            f"{os.fspath(path)}{empty}: a recipe config is a mapping (data:, training:, ...)"
         )
     # the file's and the command line's keys, before anything reads them
     final = _merge(conf, overrides or {})

@@ -46,6 +46,14 @@ BOOL: Type = ("true or false", lambda v: isinstance(v, bool))
 LIST: Type = ("a list", lambda v: isinstance(v, list))
 DICT: Type = ("a mapping", lambda v: isinstance(v, dict))
 ANY: Type = ("anything", lambda v: True)
+# sizes, counts and rates: a zero or a negative one fails only later, or never (a loss of
+# nothing, a learning rate that climbs the loss)
+COUNT: Type = ("a positive integer", lambda v: _is_int(v) and v > 0)
+COUNT0: Type = ("an integer >= 0", lambda v: _is_int(v) and v >= 0)
+BUDGET: Type = ("a positive integer or -1 (no limit)", lambda v: _is_int(v) and (v > 0 or v == -1))
+POSITIVE: Type = ("a positive number", lambda v: NUMBER[1](v) and v > 0)
+POSITIVE0: Type = ("a number >= 0", lambda v: NUMBER[1](v) and v >= 0)
+FRACTION: Type = ("a number from 0 to 1", lambda v: NUMBER[1](v) and 0 <= v <= 1)
 
 
 def _either(*types: Type) -> Type:
@@ -55,20 +63,20 @@ def _either(*types: Type) -> Type:
 # the keys each block's readers take (grep conf[...] / .get(...) over asteroid_wsas/)
 SECTIONS: Dict[str, Dict[str, Type]] = {
     "training": {
-        "batch_size": INT,
-        "max_epochs": INT,
-        "max_steps": INT,
+        "batch_size": COUNT,
+        "max_epochs": BUDGET,
+        "max_steps": BUDGET,
         "precision": _either(STR, INT),
-        "gradient_clip_val": NUMBER,
+        "gradient_clip_val": POSITIVE0,
         "accelerator": STR,
         "devices": _either(STR, INT, LIST),
-        "num_nodes": INT,
-        "checkpoint_every_n_steps": INT,
-        "log_every_n_steps": INT,
-        "progress_every": INT,
+        "num_nodes": COUNT,
+        "checkpoint_every_n_steps": COUNT,
+        "log_every_n_steps": COUNT,
+        "progress_every": COUNT,
         "seed": INT,
-        "val_check_interval": NUMBER,
-        "check_val_every_n_epoch": INT,
+        "val_check_interval": POSITIVE,
+        "check_val_every_n_epoch": COUNT,
         "bn_stats": STR,
         "replica_batch": INT,
     },
@@ -76,29 +84,29 @@ SECTIONS: Dict[str, Dict[str, Type]] = {
         "dataset": STR,
         "root": STR,
         "list": STR,
-        "sample_rate": INT,
-        "segment": NUMBER,
-        "n_sources": INT,
-        "n_phrases": INT,
+        "sample_rate": COUNT,
+        "segment": POSITIVE,
+        "n_sources": COUNT,
+        "n_phrases": COUNT,
         "phrases": STR,
         "instruments": LIST,
-        "test_passes": INT,
+        "test_passes": COUNT,
         "test_seed": INT,
-        "val_mixtures": INT,
-        "val_fraction": NUMBER,
-        "test_fraction": NUMBER,
-        "clean_fraction": NUMBER,
-        "supervised_fraction": NUMBER,
+        "val_mixtures": COUNT0,
+        "val_fraction": FRACTION,
+        "test_fraction": FRACTION,
+        "clean_fraction": FRACTION,
+        "supervised_fraction": FRACTION,
         "clean_data": DICT,
         "frames": _either(DICT, BOOL),
         "split_seed": INT,
         "seed": INT,
-        "num_workers": INT,
+        "num_workers": COUNT0,
         "crop": STR,
-        "epoch_repeat": INT,
+        "epoch_repeat": COUNT,
         "groups": STR,  # distinct (every protocol), or consecutive: only to measure the defect
     },
-    "optim": {"optimizer": STR, "lr": NUMBER, "weight_decay": NUMBER},
+    "optim": {"optimizer": STR, "lr": POSITIVE, "weight_decay": POSITIVE0},
     "scheduler": {"name": STR, "interval": STR},
     "eval": {},
     "encoder": {"name": STR, "bert": STR, "clip": STR, "clip_image": STR},
@@ -208,10 +216,12 @@ def check_conf(conf: Dict[str, Any], source: str, final: Optional[Dict[str, Any]
     data_keys = dict(SECTIONS["data"])
     dataset = _registered(get_dataset_class, block_of("data").get("dataset"))
     own = getattr(dataset, "conf_keys", None)
+    # keys of its own are untyped; the shared ones keep their types
+    extra = {key: ANY for key in own or () if key not in data_keys}
     if dataset is not None and dataset.__module__.startswith("asteroid_wsas."):
-        data_keys.update({key: ANY for key in own or ()})
+        data_keys.update(extra)
     else:
-        data_keys = None if own is None else {**data_keys, **{k: ANY for k in own}}
+        data_keys = None if own is None else {**data_keys, **extra}
     _check_block(conf.get("data"), data_keys, "data.", source)
 
     for name in ("training", "eval", "encoder"):

@@ -175,6 +175,21 @@ def _is_image_object(value: Any) -> bool:
     return type(value).__module__.split(".")[0] in ("PIL", "numpy", "torch")
 
 
+def _read_text(path: Union[str, os.PathLike]) -> str:
+    """A text file's content; a folder, an unreadable file or one that is not UTF-8 is a
+    user error naming it (a missing file stays FileNotFoundError)."""
+    name = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except IsADirectoryError:
+        raise ValueError(f"{name} is a folder; give the file") from None
+    except PermissionError:
+        raise ValueError(f"{name} is not readable (permission denied)") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{name} is not a UTF-8 text file (byte {err.start})") from None
+
+
 def read_json(path: Union[str, os.PathLike]) -> Any:
     """A JSON file's content; a file that is not valid JSON (truncated, say) is a user
     error that names the file and the place.
@@ -183,38 +198,54 @@ def read_json(path: Union[str, os.PathLike]) -> Any:
         path: The file.
 
     Raises:
-        ValueError: ``<path>: not valid JSON (<what>: line L column C); ...``.
+        ValueError: ``<path>: not valid JSON (<what>: line L column C); ...``, or a folder,
+            an unreadable or a non-UTF-8 file, named.
         FileNotFoundError: no such file.
     """
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"{os.fspath(path)}: not valid JSON ({err}); rewrite it or write it again"
-            ) from None
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{os.fspath(path)}: not valid JSON ({err}); rewrite it or write it again"
+        ) from None
 
 
 def read_yaml(path: Union[str, os.PathLike]) -> Any:
     """A YAML file's content (None for an empty file); a syntax error is a user error
-    that names the file and the line, not a scanner's traceback.
+    that names the file and the line, not a scanner's traceback. A key given twice in one
+    mapping is refused too: YAML readers keep the last one silently.
 
     Args:
         path: The file.
 
     Raises:
-        ValueError: ``<path>, line L: not valid YAML (<problem>); fix it ...``.
+        ValueError: ``<path>, line L: not valid YAML (<problem>); fix it ...``, a repeated
+            key, or a folder, an unreadable or a non-UTF-8 file, named.
         FileNotFoundError: no such file.
     """
     import yaml  # light, but only the commands that read a config need it
 
-    with open(path, encoding="utf-8") as f:
-        try:
-            return yaml.safe_load(f)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f", line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise ValueError(
-                f"{os.fspath(path)}{where}: not valid YAML ({problem}); fix the file"
-            ) from None
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"key {key!r} appears twice in one block; keep one",
+                        problem_mark=key_node.start_mark,
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    text = _read_text(path)
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(
+            f"{os.fspath(path)}{where}: not valid YAML ({problem}); fix the file"
+        ) from None

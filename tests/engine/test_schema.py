@@ -45,14 +45,43 @@ def test_every_recipe_config_validates(path):
             {"data": {"dataset": "music", "sample_rte": 8000}},
             "unknown key 'data.sample_rte' in conf.yml; did you mean 'data.sample_rate'?",
         ),
-        ({"optim": {"lr": "abc"}}, "conf.yml: optim.lr must be a number, got 'abc'"),
+        ({"optim": {"lr": "abc"}}, "conf.yml: optim.lr must be a positive number, got 'abc'"),
         (
             {"training": {"batch_size": 2.5}},
-            "conf.yml: training.batch_size must be an integer, got 2.5",
+            "conf.yml: training.batch_size must be a positive integer, got 2.5",
         ),
         ({"training": [1, 2]}, "conf.yml: training must be a mapping, got [1, 2]"),
+        ({"optim": {"lr": -1}}, "conf.yml: optim.lr must be a positive number, got -1"),
+        (
+            {"training": {"batch_size": 0}},
+            "conf.yml: training.batch_size must be a positive integer, got 0",
+        ),
+        (
+            {"training": {"max_steps": 0}},
+            "conf.yml: training.max_steps must be a positive integer or -1 (no limit), got 0",
+        ),
+        (
+            {"data": {"dataset": "music", "val_fraction": 1.5}},
+            "conf.yml: data.val_fraction must be a number from 0 to 1, got 1.5",
+        ),
+        (
+            {"data": {"dataset": "music", "sample_rate": 44.1}},
+            "conf.yml: data.sample_rate must be a positive integer, got 44.1",
+        ),
     ],
-    ids=["top-level", "training", "data", "lr", "batch_size", "section"],
+    ids=[
+        "top-level",
+        "training",
+        "data",
+        "lr",
+        "batch_size",
+        "section",
+        "lr<0",
+        "batch 0",
+        "steps 0",
+        "fraction",
+        "rate",
+    ],
 )
 def test_unknown_keys_and_wrong_types_name_the_file_and_key(conf, message):
     assert _error(conf) == message
@@ -106,7 +135,7 @@ def test_load_conf_names_the_file_and_the_command_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_conf(SYNTHETIC, recipe_overrides(["training.batch_size=2.5"]))
     assert str(err.value) == (
-        "the command line's overrides: training.batch_size must be an integer, got 2.5"
+        "the command line's overrides: training.batch_size must be a positive integer, got 2.5"
     )
 
 

@@ -67,7 +67,7 @@ def test_train_with_a_text_learning_rate_names_the_key_and_leaves_no_folder(tmp_
     (tmp_path / "root").mkdir()
     argv = ["train", conf, "--exp-dir", tmp_path / "exp", "--root", tmp_path / "root"]
     status, line, err = run_cli(argv, capsys)
-    assert (status, line) == (1, f"error: {conf}: optim.lr must be a number, got 'abc'")
+    assert (status, line) == (1, f"error: {conf}: optim.lr must be a positive number, got 'abc'")
     assert _files(tmp_path) == ["conf.yml", "root"]  # no experiment folder
 
 
@@ -190,6 +190,45 @@ def test_an_unexpected_error_is_one_line_with_a_debug_hint(tmp_path, capsys, mon
     status, line, err = run_cli(["serve", "--model", "random"], capsys)
     assert (status, line) == (1, f"error: unexpected RuntimeError: the GPU caught fire {HINT}")
     assert err.count("\n") == 1  # nothing but that line
+
+
+def test_an_unexpected_error_of_several_lines_is_still_one_line(capsys, monkeypatch):
+    error = OSError("We couldn't connect to the hub.\n\nCheck your internet connection.")
+    monkeypatch.setattr(serve, "cmd", _raising(error))
+    status, line, err = run_cli(["serve", "--model", "random"], capsys)
+    assert (status, line) == (
+        1,
+        "error: unexpected OSError: We couldn't connect to the hub. Check your internet "
+        f"connection. {HINT}",
+    )
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "{conf} is a folder; give the file"),
+        ("", "{conf} is empty: a recipe config is a mapping (data:, training:, ...)"),
+        (
+            "data:\n  dataset: music\n  dataset: vggsound\n",
+            "{conf}, line 3: not valid YAML (key 'dataset' appears twice in one block; keep "
+            "one); fix the file",
+        ),
+        (b"\xff\xfedata", "{conf} is not a UTF-8 text file (byte 0)"),
+    ],
+    ids=["folder", "empty", "twice", "not-utf8"],
+)
+def test_train_with_a_config_that_is_no_config_names_it(tmp_path, capsys, content, message):
+    conf = tmp_path / "conf.yml"
+    if content is None:
+        conf.mkdir()
+    elif isinstance(content, bytes):
+        conf.write_bytes(content)
+    else:
+        conf.write_text(content, encoding="utf-8")
+    status, line, _ = run_cli(["train", conf, "--exp-dir", tmp_path / "exp"], capsys)
+    assert (status, line) == (1, "error: " + message.format(conf=conf))
+    assert _files(tmp_path) == ["conf.yml"]
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
