@@ -697,6 +697,9 @@ def serve(
         Terminated: SIGTERM or SIGHUP, once the page's files are removed.
     """
     check_address(host, port)
+    # an IPv6 address as in a URL, as Gradio wants it (it builds its own URLs from it)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
     handlers = _raise_on_stop_signals() if block else {}
     gradio_dir = os.environ.get("GRADIO_TEMP_DIR")
     app, workspace = None, None

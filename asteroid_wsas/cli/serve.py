@@ -2,6 +2,7 @@
 
 import argparse
 import importlib.util
+import math
 import sys
 from typing import Any
 
@@ -64,8 +65,10 @@ def cmd(args: argparse.Namespace) -> None:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
     if not args.host.strip():
         raise ValueError("--host must be an address, e.g. 127.0.0.1 (this machine only)")
-    if args.max_size_mb <= 0 or args.max_queries < 1:
-        raise ValueError("--max-size-mb must be > 0 and --max-queries >= 1")
+    if not 0 < args.max_size_mb < math.inf:  # nan fails both comparisons
+        raise ValueError(f"--max-size-mb must be a positive number of MB, got {args.max_size_mb:g}")
+    if args.max_queries < 1:
+        raise ValueError(f"--max-queries must be 1 or more, got {args.max_queries}")
     try:
         serve(args.model, args.host, args.port, args.max_size_mb, args.max_queries, args.device)
     except Terminated as stop:

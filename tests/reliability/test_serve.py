@@ -84,6 +84,23 @@ def test_serve_with_a_blank_host_is_refused(temp_dir, capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--max-size-mb", "nan", "--max-size-mb must be a positive number of MB, got nan"),
+        ("--max-size-mb", "inf", "--max-size-mb must be a positive number of MB, got inf"),
+        ("--max-size-mb", "0", "--max-size-mb must be a positive number of MB, got 0"),
+        ("--max-queries", "0", "--max-queries must be 1 or more, got 0"),
+        ("--port", "70000", "--port must be 1..65535, got 70000"),
+    ],
+)
+def test_serve_options_out_of_range_are_one_line(temp_dir, capsys, option, value, message):
+    """nan and inf once reached Gradio's launch: an error about converting a float."""
+    status, line, _ = run_cli(["serve", "--model", "random", option, value], capsys)
+    assert (status, line) == (1, f"error: {message}")
+    assert os.listdir(temp_dir) == []
+
+
 def test_a_port_taken_after_the_check_is_the_same_line_and_leaves_no_folder(
     temp_dir, taken_port, capsys, monkeypatch
 ):
