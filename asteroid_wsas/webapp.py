@@ -618,15 +618,20 @@ def _raise_on_stop_signals() -> dict:
         raise Terminated(signum)
 
     handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT)}
+    if handlers[signal.SIGINT] is None:  # not set from Python: it could not be given back
+        del handlers[signal.SIGINT]
     for name in STOP_SIGNALS:
         signum = getattr(signal, name, None)  # Windows has no SIGHUP
         # an ignored signal stays ignored: e.g. SIGHUP under nohup
         if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
-            handlers[signum] = signal.signal(signum, stop)
+            # None: set outside Python; the default is the nearest that can be given back
+            handlers[signum] = signal.signal(signum, stop) or signal.SIG_DFL
     return handlers
 
 
-def _shutdown(app, workspace: Optional[Workspace], handlers: dict, gradio_dir) -> None:
+def _shutdown(
+    app, workspace: Optional[Workspace], handlers: dict, gradio_dir: Optional[str]
+) -> None:
     """Stop the server and remove the page's folder (Gradio's cache included), then give
     back the signal handlers and ``GRADIO_TEMP_DIR``."""
     # a second Ctrl+C or SIGTERM would stop the clean-up half-way: it takes seconds at most
@@ -643,8 +648,7 @@ def _shutdown(app, workspace: Optional[Workspace], handlers: dict, gradio_dir) -
         else:
             os.environ["GRADIO_TEMP_DIR"] = gradio_dir
         for signum, handler in handlers.items():
-            if handler is not None:  # None: not set from Python, nothing to give back
-                signal.signal(signum, handler)
+            signal.signal(signum, handler)
 
 
 def _launch(app, host: str, port: int, max_mb: float) -> None:
@@ -681,7 +685,8 @@ def serve(
     The address is checked first (:func:`check_address`). A model that fails to load does
     not stop the server: the page says why (and so does the terminal). Gradio keeps copies
     of every upload and result: they go into the page's folder (``GRADIO_TEMP_DIR`` is set
-    to its ``gradio`` folder while the server runs), so that they go with it.
+    to its ``gradio`` folder while the server runs, and stays so with ``block=False``), so
+    that they go with it.
 
     With ``block=True`` the page is served until Ctrl+C, SIGTERM or SIGHUP; then the server
     stops, the page's folder is removed, and the ``KeyboardInterrupt`` (Ctrl+C) or

@@ -149,6 +149,21 @@ def test_a_stop_signal_raises_terminated_until_given_back(name, status):
     assert signal.getsignal(signum) is before
 
 
+def test_the_workspace_keeps_gradios_cache_while_it_runs(tmp_path):
+    """Request folders older than an hour go at the next request; Gradio's cache, which
+    Gradio ages file by file, stays until the server stops."""
+    space = webapp.Workspace(tmp_path / "page", keep_seconds=60)
+    space.cache.mkdir()
+    old = space.new_request()
+    hour_ago = time.time() - 3600
+    for folder in (old, space.cache):
+        os.utime(folder, (hour_ago, hour_ago))
+    assert space.clean() == 1
+    assert sorted(os.listdir(space.root)) == ["gradio"]
+    space.close()
+    assert not space.root.exists()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
