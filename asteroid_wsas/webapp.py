@@ -16,9 +16,13 @@ Examples:
 """
 
 import atexit
+import errno
 import os
 import shutil
+import signal
+import socket
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -36,8 +40,10 @@ from .utils import query_slug
 __all__ = [
     "PageError",
     "PageResult",
+    "Terminated",
     "Workspace",
     "build_app",
+    "check_address",
     "demo_separator",
     "load_model",
     "parse_queries",
@@ -53,6 +59,21 @@ SILENCE = 1e-5  # peak below which the input counts as silent
 
 class PageError(ValueError):
     """A problem with what the user gave: shown on the page as one line."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The server was told to stop by SIGTERM or SIGHUP: raised in the main thread, so that
+    it stops as on Ctrl+C (a ``KeyboardInterrupt``, which it subclasses for that).
+
+    Attributes:
+        name: The signal's name, e.g. ``"SIGTERM"``.
+        status: The exit status a shell reports for a process it stops (128 + its number).
+    """
+
+    def __init__(self, signum: int):
+        self.name = signal.Signals(signum).name
+        self.status = 128 + int(signum)
+        super().__init__(self.name)
 
 
 @dataclass
@@ -94,11 +115,16 @@ class Workspace:
     Args:
         root: Parent folder (default: a new folder in the system's temporary directory).
         keep_seconds: How long a request's files stay available for download.
+
+    Attributes:
+        cache: Where :func:`serve` has Gradio keep its copies of uploads and results
+            (``root/gradio``): Gradio ages them itself, and they go with ``root``.
     """
 
     def __init__(self, root: Optional[str] = None, keep_seconds: float = 3600.0):
         self.root = Path(root or tempfile.mkdtemp(prefix="asteroid-wsas-page-"))
         self.root.mkdir(parents=True, exist_ok=True)
+        self.cache = self.root / "gradio"
         self.keep_seconds = float(keep_seconds)
         atexit.register(self.close)
 
@@ -114,6 +140,8 @@ class Workspace:
         now = time.time() if now is None else now
         removed = 0
         for folder in self.root.iterdir():
+            if folder == self.cache:  # Gradio's, in use as long as the server runs
+                continue
             if folder.is_dir() and now - folder.stat().st_mtime > self.keep_seconds:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
@@ -524,6 +552,125 @@ def _output_column(n_slots: int) -> list:
     return [status, mixture] + outputs + [archive]
 
 
+def check_address(host: str, port: int) -> None:
+    """Refuse an address the server cannot listen on, before anything is loaded.
+
+    Binds a socket (then closes it) on each address ``host`` stands for, as the server
+    (uvicorn, through asyncio) binds them, and on ``127.0.0.1:port``, which Gradio checks
+    first whatever the host.
+
+    Raises:
+        ValueError: One line naming ``--host`` or ``--port``: the port is in use, the host
+            is not an address of this machine or not a known name, the port is reserved.
+
+    Examples:
+        >>> check_address("127.0.0.1", 0)  # any free port: fine
+    """
+    # Gradio strips the brackets of an IPv6 address given as in a URL
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        found = socket.getaddrinfo(bare, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        raise ValueError(
+            f"--host {host} is neither an address nor a host name this machine knows; pass "
+            "--host 127.0.0.1 (this machine only) or 0.0.0.0 (every network)"
+        ) from None
+    places = [(family, address) for family, _, _, _, address in found]
+    for family, address in places + [(socket.AF_INET, ("127.0.0.1", port))]:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio: IPv4 is bound on its own
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as err:
+                raise ValueError(_bind_error(host, port, address[0], err)) from None
+
+
+def _bind_error(host: str, port: int, address: str, err: OSError) -> str:
+    """The one line for a failed bind of ``address:port`` (``host`` as the user wrote it)."""
+    if err.errno == errno.EADDRINUSE:
+        return (
+            f"--port {port} on {address} is in use (another server?); pass --port with a free port"
+        )
+    if err.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"--host {host} is not an address of this machine; pass --host 127.0.0.1 (this "
+            "machine only) or 0.0.0.0 (every network)"
+        )
+    if err.errno == errno.EACCES and port < 1024:
+        return f"--port {port}: ports below 1024 need root here; pass --port 1024 or above"
+    return f"cannot listen on --host {host} --port {port}: {err.strerror or err}"
+
+
+# what stops the blocking server besides Ctrl+C: a service manager's stop, a closed terminal
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _raise_on_stop_signals() -> dict:
+    """Make SIGTERM and SIGHUP raise :class:`Terminated` in the main thread; returns the
+    handlers they and SIGINT had (empty outside the main thread, where Python cannot set
+    one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum, frame):
+        raise Terminated(signum)
+
+    handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT)}
+    if handlers[signal.SIGINT] is None:  # not set from Python: it could not be given back
+        del handlers[signal.SIGINT]
+    for name in STOP_SIGNALS:
+        signum = getattr(signal, name, None)  # Windows has no SIGHUP
+        # an ignored signal stays ignored: e.g. SIGHUP under nohup
+        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+            # None: set outside Python; the default is the nearest that can be given back
+            handlers[signum] = signal.signal(signum, stop) or signal.SIG_DFL
+    return handlers
+
+
+def _shutdown(
+    app, workspace: Optional[Workspace], handlers: dict, gradio_dir: Optional[str]
+) -> None:
+    """Stop the server and remove the page's folder (Gradio's cache included), then give
+    back the signal handlers and ``GRADIO_TEMP_DIR``."""
+    # a second Ctrl+C or SIGTERM would stop the clean-up half-way: it takes seconds at most
+    for signum in handlers:
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        if app is not None:
+            app.close(verbose=False)  # waits up to 5 s for the server's thread
+        if workspace is not None:
+            workspace.close()
+    finally:
+        if gradio_dir is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = gradio_dir
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def _launch(app, host: str, port: int, max_mb: float) -> None:
+    """Start the server in its own thread; a port taken since :func:`check_address` is
+    answered as that check answers it, not with Gradio's message about ``launch()``."""
+    try:
+        app.queue().launch(
+            server_name=host,
+            server_port=port,
+            max_file_size=int(max_mb * 2**20),
+            prevent_thread_lock=True,
+            quiet=True,
+            footer_links=[],
+        )
+    except OSError:
+        check_address(host, port)
+        raise ValueError(
+            f"the server could not start on --host {host} --port {port}; pass --port with a "
+            "free port"
+        ) from None
+
+
 def serve(
     model: str,
     host: str = "127.0.0.1",
@@ -535,33 +682,59 @@ def serve(
 ):
     """Load ``model`` and serve the page on ``host:port`` (loopback by default).
 
-    A model that fails to load does not stop the server: the page says why (and so does
-    the terminal).
+    The address is checked first (:func:`check_address`). A model that fails to load does
+    not stop the server: the page says why (and so does the terminal). Gradio keeps copies
+    of every upload and result: they go into the page's folder (``GRADIO_TEMP_DIR`` is set
+    to its ``gradio`` folder while the server runs, and stays so with ``block=False``), so
+    that they go with it.
+
+    With ``block=True`` the page is served until Ctrl+C, SIGTERM or SIGHUP; then the server
+    stops, the page's folder is removed, and the ``KeyboardInterrupt`` (Ctrl+C) or
+    :class:`Terminated` (the others) is raised again. With ``block=False`` the running page
+    is returned: stop it with ``app.close()``, then ``app.workspace.close()``.
 
     Returns:
         The launched ``gradio.Blocks`` (when ``block=False``).
+
+    Raises:
+        ValueError: The server cannot listen on ``host:port``.
+        KeyboardInterrupt: Ctrl+C, once the page's files are removed.
+        Terminated: SIGTERM or SIGHUP, once the page's files are removed.
     """
-    load_error, separator = None, None
+    check_address(host, port)
+    # an IPv6 address as in a URL, as Gradio wants it (it builds its own URLs from it)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    handlers = _raise_on_stop_signals() if block else {}
+    gradio_dir = os.environ.get("GRADIO_TEMP_DIR")
+    app, workspace = None, None
     try:
-        separator = load_model(model, device)
-    except Exception as err:  # any loading failure is reported on the page
-        load_error = str(err) or type(err).__name__
-        print(f"error: the model could not be loaded: {load_error}")
-    app = build_app(
-        separator,
-        model_name=model,
-        load_error=load_error,
-        max_mb=max_mb,
-        max_queries=max_queries,
-    )
-    print(f"asteroid-wsas page for {model}: http://{host}:{port} (Ctrl+C stops it)")
-    print(f"temporary files: {app.workspace.root} (removed when the server stops)", flush=True)
-    app.queue().launch(
-        server_name=host,
-        server_port=port,
-        max_file_size=int(max_mb * 2**20),
-        prevent_thread_lock=not block,
-        quiet=True,
-        footer_links=[],
-    )
+        load_error, separator = None, None
+        try:
+            separator = load_model(model, device)
+        except Exception as err:  # any loading failure is reported on the page
+            load_error = str(err) or type(err).__name__
+            print(f"error: the model could not be loaded: {load_error}")
+        workspace = Workspace()
+        # read when the page is built, and by some Gradio modules when first imported
+        os.environ["GRADIO_TEMP_DIR"] = str(workspace.cache)
+        app = build_app(
+            separator,
+            model_name=model,
+            load_error=load_error,
+            max_mb=max_mb,
+            max_queries=max_queries,
+            workspace=workspace,
+        )
+        print(f"asteroid-wsas page for {model}: http://{host}:{port} (Ctrl+C stops it)")
+        print(f"temporary files: {workspace.root} (removed when the server stops)", flush=True)
+        _launch(app, host, port, max_mb)
+        while block and app.is_running:
+            time.sleep(0.1)
+    except BaseException:
+        block = True  # stopped or failed: clean up here, whatever the caller asked
+        raise
+    finally:
+        if block:
+            _shutdown(app, workspace, handlers, gradio_dir)
     return app

@@ -1,6 +1,9 @@
 """``asteroid-wsas serve``: a local web page to separate audio with text queries."""
 
 import argparse
+import importlib.util
+import math
+import sys
 from typing import Any
 
 __all__ = ["add_parser", "cmd"]
@@ -46,15 +49,28 @@ PARSERS = {"serve": add_parser}
 
 def cmd(args: argparse.Namespace) -> None:
     """``asteroid-wsas serve``: the web page (:func:`asteroid_wsas.webapp.serve`), after
-    checking the options."""
-    from ..webapp import serve
+    checking the options.
 
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        raise ValueError("the web page needs Gradio: pip install 'asteroid-wsas[app]'") from None
+    Ctrl+C ends it with ``interrupted`` and status 130 (the command line's handler);
+    SIGTERM or SIGHUP with ``terminated (SIGTERM)`` and 143, or ``(SIGHUP)`` and 129 (128 +
+    the signal, as a shell reports a process the signal stops). Either way the page's
+    files, Gradio's copies included, are removed first.
+    """
+    from ..webapp import Terminated, serve
+
+    # found, not imported: Gradio reads where its cache goes when first imported (serve)
+    if importlib.util.find_spec("gradio") is None:
+        raise ValueError("the web page needs Gradio: pip install 'asteroid-wsas[app]'")
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
-    if args.max_size_mb <= 0 or args.max_queries < 1:
-        raise ValueError("--max-size-mb must be > 0 and --max-queries >= 1")
-    serve(args.model, args.host, args.port, args.max_size_mb, args.max_queries, args.device)
+    if not args.host.strip():
+        raise ValueError("--host must be an address, e.g. 127.0.0.1 (this machine only)")
+    if not 0 < args.max_size_mb < math.inf:  # nan fails both comparisons
+        raise ValueError(f"--max-size-mb must be a positive number of MB, got {args.max_size_mb:g}")
+    if args.max_queries < 1:
+        raise ValueError(f"--max-queries must be 1 or more, got {args.max_queries}")
+    try:
+        serve(args.model, args.host, args.port, args.max_size_mb, args.max_queries, args.device)
+    except Terminated as stop:
+        print(f"terminated ({stop.name})", file=sys.stderr)
+        raise SystemExit(stop.status) from None
