@@ -7,9 +7,10 @@ parser through this module.
 
 import argparse
 import contextlib
+import math
 import sys
 import warnings
-from typing import Iterator, Optional, TextIO, Type, Union
+from typing import Any, Iterator, Optional, TextIO, Type, Union
 
 from ..separation.contract import ClippingWarning, MissingEncoderError, QueryWarning
 
@@ -19,6 +20,10 @@ __all__ = [
     "show_warning",
     "recipe_conf",
     "conf_options",
+    "count",
+    "count0",
+    "positive",
+    "finite",
 ]
 
 
@@ -49,6 +54,48 @@ def user_errors(encoder_option: bool = False) -> Iterator[None]:
             advice = "; or pass --encoder" if encoder_option else ""
             err = f"{err.path} {err.what}: put its training run's conf.yml beside it{advice}"
         raise SystemExit(f"error: {err}") from None
+
+
+def _number(text: str, kind: type, what: str, ok) -> Any:
+    """``text`` as ``kind`` when ``ok`` holds, else argparse's error (the option named)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def count(text: str) -> int:
+    """argparse type: an integer >= 1 (sizes, steps, counts).
+
+    Examples:
+        >>> count("3")
+        3
+    """
+    return _number(text, int, "a positive integer", lambda v: v >= 1)
+
+
+def count0(text: str) -> int:
+    """argparse type: an integer >= 0 (seeds, optional counts)."""
+    return _number(text, int, "an integer >= 0", lambda v: v >= 0)
+
+
+def positive(text: str) -> float:
+    """argparse type: a finite number > 0 (seconds, rates, learning rates): ``nan``, ``inf``
+    and 0 would fail later, far from the option.
+
+    Examples:
+        >>> positive("0.5")
+        0.5
+    """
+    return _number(text, float, "a positive number", lambda v: math.isfinite(v) and v > 0)
+
+
+def finite(text: str) -> float:
+    """argparse type: a finite number (levels in dB)."""
+    return _number(text, float, "a finite number", math.isfinite)
 
 
 def show_warning(

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..utils import refuse_overwrite
-from .common import conf_options, recipe_conf
+from .common import conf_options, count, count0, finite, positive, recipe_conf
 
 __all__ = [
     "DATASET_NAMES",
@@ -85,6 +85,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         )
     if args.frames and not (args.fps > 0 and args.frame_size >= 4):
         raise SystemExit("error: need --fps > 0 and --frame-size >= 4")
+    if os.path.exists(args.root) and not os.path.isdir(args.root):
+        raise ValueError(f"{args.root} is a file; the dataset root is a folder to write")
     listing = os.path.join(args.root, get_dataset_class(args.dataset).listing.format(split="train"))
     refuse_overwrite(listing, force=args.force)
     common = dict(seconds=args.seconds, sample_rate=args.sample_rate, seed=args.seed)
@@ -126,6 +128,9 @@ def cmd_testset(args: argparse.Namespace) -> None:
     from ..data import build_test_set, write_manifest
     from ..data.registry import get_dataset
 
+    if args.snr_range and args.snr_range[0] > args.snr_range[1]:
+        low, high = args.snr_range
+        raise ValueError(f"--snr-range LOW HIGH: {low:g} is above {high:g}; give the lower first")
     refuse_overwrite(args.output, force=args.force)
     if args.events:  # phrase-level: each clip's clean events queried with their phrases
         from ..data import event_test_set
@@ -235,8 +240,8 @@ def _download_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="recipe stage 0: fetch a dataset with yt-dlp and ffmpeg")
     p.add_argument("dataset", choices=DATASET_NAMES, help="the dataset to fetch")
     p.add_argument("root", help="dataset root (list file(s) and audio/ go there)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="rate of the audio written")
-    p.add_argument("--limit", type=int, help="fetch at most this many clips (a trial)")
+    p.add_argument("--sample-rate", type=count, default=16000, help="rate of the audio written")
+    p.add_argument("--limit", type=count, help="fetch at most this many clips (a trial)")
     p.set_defaults(func=cmd_download)
     return p
 
@@ -246,10 +251,10 @@ def _generate_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write generated sounds in a dataset's public layout")
     p.add_argument("dataset", choices=DATASET_NAMES, help="the layout to write")
     p.add_argument("root", help="dataset root to write")
-    p.add_argument("--per-class", type=int, default=20, help="recordings per sound class")
-    p.add_argument("--seconds", type=float, default=4.0, help="length of each recording")
-    p.add_argument("--sample-rate", type=int, default=16000, help="rate in Hz")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sounds")
+    p.add_argument("--per-class", type=count, default=20, help="recordings per sound class")
+    p.add_argument("--seconds", type=positive, default=4.0, help="length of each recording")
+    p.add_argument("--sample-rate", type=count, default=16000, help="rate in Hz")
+    p.add_argument("--seed", type=count0, default=0, help="seed of the sounds")
     p.add_argument(
         "--sounds",
         choices=("synthetic", "rendered"),
@@ -264,9 +269,9 @@ def _generate_parser(sub) -> argparse.ArgumentParser:
         help="also write video frames (drawn pictures of each class) beside the audio, for "
         "image-queried methods (music and vggsound layouts)",
     )
-    p.add_argument("--fps", type=float, default=2.0, help="with --frames: frames per second")
+    p.add_argument("--fps", type=positive, default=2.0, help="with --frames: frames per second")
     p.add_argument(
-        "--frame-size", type=int, default=64, help="with --frames: side of the square frames"
+        "--frame-size", type=count, default=64, help="with --frames: side of the square frames"
     )
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_generate)
@@ -280,16 +285,16 @@ def _testset_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("root", help="dataset root (its list file and audio/ folder)")
     p.add_argument("-o", "--output", required=True, help="manifest JSON")
     p.add_argument("--list", help="list file if not at its usual place below root")
-    p.add_argument("--n-sources", type=int, default=2, help="sources per test mixture")
-    p.add_argument("--passes", type=int, help="default: MUSIC 10, VGGSound 2, AudioCaps 1")
+    p.add_argument("--n-sources", type=count, default=2, help="sources per test mixture")
+    p.add_argument("--passes", type=count, help="default: MUSIC 10, VGGSound 2, AudioCaps 1")
     p.add_argument(
-        "--seconds", type=float, default=131070 / 16000, help="mixture length (the paper's)"
+        "--seconds", type=positive, default=131070 / 16000, help="mixture length (the paper's)"
     )
-    p.add_argument("--sample-rate", type=int, default=16000, help="rate of the mixtures in Hz")
-    p.add_argument("--seed", type=int, default=0, help="seed of the draws (same seed, same set)")
+    p.add_argument("--sample-rate", type=count, default=16000, help="rate of the mixtures in Hz")
+    p.add_argument("--seed", type=count0, default=0, help="seed of the draws (same seed, same set)")
     p.add_argument(
         "--snr-range",
-        type=float,
+        type=finite,
         nargs=2,
         metavar=("LOW", "HIGH"),
         help="DCASE-2024-T9 style: target-to-interference ratio range in dB",

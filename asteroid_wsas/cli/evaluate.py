@@ -6,6 +6,8 @@ import argparse
 import os
 from typing import Any, Optional
 
+from .common import count
+
 __all__ = [
     "add_parser",
     "cmd_evaluate",
@@ -258,7 +260,7 @@ def _evaluate_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--batch-size",
-        type=int,
+        type=count,
         default=4,
         help="mixtures per separator call; with --scoring authors also the batch whose mean "
         "is averaged",
@@ -289,7 +291,7 @@ def _examples_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("manifest", help="test-set manifest JSON")
     p.add_argument("-o", "--output-dir", required=True, help="exp/<tag>/examples")
     p.add_argument("--model", required=True, help="best_model.pth")
-    p.add_argument("-n", type=int, default=4, help="number of test mixtures")
+    p.add_argument("-n", type=count, default=4, help="number of test mixtures")
     p.add_argument("--encoder", help="default: the one in conf.yml beside --model")
     p.add_argument("--device", help="default: cuda when available")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")

@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from ..utils import refuse_overwrite
+from .common import count, positive
 
 __all__ = ["add_parser", "cmd_compare", "cmd_paper_runs", "cmd_paper_tables"]
 
@@ -162,8 +163,8 @@ def _table_options(p: argparse.ArgumentParser, timed: str, tables: str) -> None:
         "si_sdr, si_sdri, esdr / esdri (the energy-ratio SDR of DCASE 2024 Task 9 and "
         "AudioSep) and clap / clapi (CLAPScore, runs evaluated with --clap-score)",
     )
-    p.add_argument("--resamples", type=int, default=10000, help="bootstrap replicates")
-    p.add_argument("--wall-time", type=float, help=f"seconds {timed} took (printed)")
+    p.add_argument("--resamples", type=count, default=10000, help="bootstrap replicates")
+    p.add_argument("--wall-time", type=positive, help=f"seconds {timed} took (printed)")
     p.add_argument("--note", action="append", help=f"a line printed under {tables}")
     p.add_argument("--title", default="", help="bold line above the table")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")
@@ -172,9 +173,9 @@ def _table_options(p: argparse.ArgumentParser, timed: str, tables: str) -> None:
 def _paper_options(p: argparse.ArgumentParser) -> None:
     """The options that choose the paper's runs (``paper-runs``, ``paper-tables``)."""
     p.add_argument("--methods", nargs="+", help="Table 1's rows (default: all registered)")
-    p.add_argument("--counts", nargs="+", type=int, default=[2, 3, 4], help="sources")
+    p.add_argument("--counts", nargs="+", type=count, default=[2, 3, 4], help="sources")
     p.add_argument(
-        "--fractions", nargs="+", type=int, default=[5, 10, 25, 75], help="clean %% (Table 2)"
+        "--fractions", nargs="+", type=count, default=[5, 10, 25, 75], help="clean %% (Table 2)"
     )
     p.add_argument("--no-table2", action="store_true", help="Table 1 only")
     p.add_argument(

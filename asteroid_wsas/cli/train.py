@@ -7,7 +7,7 @@ from typing import Any
 
 from ..methods import method_names
 from ..utils import refuse_overwrite
-from .common import conf_options, recipe_conf
+from .common import conf_options, count, count0, finite, positive, recipe_conf
 
 __all__ = [
     "OBJECTIVE_NAMES",
@@ -191,7 +191,7 @@ def _train_encoder_parser(sub) -> argparse.ArgumentParser:
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument(
-        "--synthetic", type=int, default=3000, metavar="N", help="N generated mixtures (default)"
+        "--synthetic", type=count, default=3000, metavar="N", help="N generated mixtures (default)"
     )
     source.add_argument("--manifest", help="CSV with columns path, caption")
     source.add_argument(
@@ -201,20 +201,20 @@ def _train_encoder_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--root", help="with --conf: dataset root (overrides data.root)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="with --conf: override")
     p.add_argument("-o", "--output", required=True, help="encoder file (.pth)")
-    p.add_argument("--val-items", type=int, default=200, help="held-out mixtures for R@1")
-    p.add_argument("--steps", type=int, default=2000, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=32, help="mixtures per step")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (one-cycle)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="the encoder's rate in Hz")
-    p.add_argument("--seconds", type=float, default=2.0, help="length of a training crop")
-    p.add_argument("--log-every", type=int, default=100, help="steps between log lines")
+    p.add_argument("--val-items", type=count0, default=200, help="held-out mixtures for R@1")
+    p.add_argument("--steps", type=count, default=2000, help="optimiser steps")
+    p.add_argument("--batch-size", type=count, default=32, help="mixtures per step")
+    p.add_argument("--lr", type=positive, default=1e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--sample-rate", type=count, default=16000, help="the encoder's rate in Hz")
+    p.add_argument("--seconds", type=positive, default=2.0, help="length of a training crop")
+    p.add_argument("--log-every", type=count, default=100, help="steps between log lines")
     p.add_argument(
         "--phrase-weight",
-        type=float,
+        type=finite,
         default=1.0,
         help="weight of the phrase loss (mixture vs the phrases of its sources; 0: captions only)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and data")
+    p.add_argument("--seed", type=count0, default=0, help="seed of weights and data")
     p.add_argument("--device", default="cpu", help="torch device")
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_train_encoder)
@@ -232,11 +232,11 @@ def _train_clip_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--root", help="dataset root (overrides data.root)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("-o", "--output", required=True, help="folder for the model (transformers')")
-    p.add_argument("--steps", type=int, default=300, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=32, help="most frames per step (1/class)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
-    p.add_argument("--image-size", type=int, default=32, help="side of the frames it sees")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and sampling")
+    p.add_argument("--steps", type=count, default=300, help="optimiser steps")
+    p.add_argument("--batch-size", type=count, default=32, help="most frames per step (1/class)")
+    p.add_argument("--lr", type=positive, default=1e-3, help="Adam's learning rate")
+    p.add_argument("--image-size", type=count, default=32, help="side of the frames it sees")
+    p.add_argument("--seed", type=count0, default=0, help="seed of weights and sampling")
     p.add_argument("--force", action="store_true", help="overwrite the output")
     p.set_defaults(func=cmd_train_clip)
     return p

@@ -246,3 +246,80 @@ def test_ctrl_c_during_a_command_is_one_line_and_status_130(tmp_path, capsys, mo
     monkeypatch.setattr(serve, "cmd", _raising(KeyboardInterrupt()))
     status, line, err = run_cli(["serve", "--model", "random"], capsys)
     assert (status, line, err) == (130, "interrupted", "interrupted\n")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["generate", "music", "g", "--seconds", "nan"],
+            "argument --seconds: must be a positive number, got 'nan'",
+        ),
+        (
+            ["generate", "music", "g", "--seconds", "-1"],
+            "argument --seconds: must be a positive number, got '-1'",
+        ),
+        (
+            ["generate", "music", "g", "--sample-rate", "0"],
+            "argument --sample-rate: must be a positive integer, got '0'",
+        ),
+        (
+            ["generate", "music", "g", "--per-class", "0"],
+            "argument --per-class: must be a positive integer, got '0'",
+        ),
+        (
+            ["testset", "music", "r", "-o", "t.json", "--n-sources", "0"],
+            "argument --n-sources: must be a positive integer, got '0'",
+        ),
+        (
+            ["testset", "music", "r", "-o", "t.json", "--snr-range", "0", "inf"],
+            "argument --snr-range: must be a finite number, got 'inf'",
+        ),
+        (
+            ["evaluate", "m.json", "--mixture", "-o", "s", "--batch-size", "0"],
+            "argument --batch-size: must be a positive integer, got '0'",
+        ),
+        (
+            ["train-encoder", "-o", "e.pth", "--lr", "0"],
+            "argument --lr: must be a positive number, got '0'",
+        ),
+        (
+            ["train-encoder", "-o", "e.pth", "--seed", "-1"],
+            "argument --seed: must be an integer >= 0, got '-1'",
+        ),
+    ],
+    ids=[
+        "nan",
+        "negative",
+        "rate-0",
+        "per-class-0",
+        "sources-0",
+        "snr-inf",
+        "batch-0",
+        "lr-0",
+        "seed<0",
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors_naming_the_option(
+    tmp_path, capsys, monkeypatch, argv, message
+):
+    monkeypatch.chdir(tmp_path)
+    status, line, err = run_cli(argv, capsys)
+    assert (status, line) == (2, f"asteroid-wsas {argv[0]}: error: {message}")
+    assert "Traceback" not in err and _files(tmp_path) == []
+
+
+def test_generate_into_a_file_and_a_reversed_snr_range_are_named(tmp_path, capsys):
+    (tmp_path / "x.json").write_text("{}")
+    status, line, _ = run_cli(["generate", "music", tmp_path / "x.json"], capsys)
+    assert (status, line) == (
+        1,
+        f"error: {tmp_path / 'x.json'} is a file; the dataset root is a folder to write",
+    )
+    argv = ["testset", "music", tmp_path, "-o", tmp_path / "t.json", "--snr-range", "10", "-10"]
+    status, line, _ = run_cli(argv, capsys)
+    assert (status, line) == (
+        1,
+        "error: --snr-range LOW HIGH: 10 is above -10; give the lower first",
+    )
+    assert _files(tmp_path) == ["x.json"]
