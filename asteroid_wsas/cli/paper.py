@@ -38,6 +38,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
         if name in rows:
             raise ValueError(f"two rows are named {name!r}; name them: NAME=DIR")
         rows[name] = folder
+    if args.curves and not args.curves.lower().endswith(".png"):
+        raise ValueError(f"--curves must name a .png file, got {args.curves}")
     outputs = [args.output, os.path.splitext(args.output)[0] + ".json"] if args.output else []
     for path in outputs + ([args.curves] if args.curves else []):
         refuse_overwrite(path, force=args.force)

@@ -16,6 +16,7 @@ fixed test set. :func:`compare` reads them and gives
 """
 
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -111,7 +112,8 @@ def compare(
         per-seed means), ``claims`` (text, value, low, high, goal, holds), ``mixtures``.
 
     Raises:
-        ValueError: a claim names an unknown row; rows scored on different test sets.
+        ValueError: a claim names an unknown row or has no value (a division by zero); rows
+            scored on different test sets.
     """
     parsed = [Claim(c) for c in claims]
     for claim in parsed:
@@ -153,6 +155,11 @@ def compare(
         boot = paired_bootstrap(
             {n: scores[n][claim.metric] for n in claim.names}, claim, n_resamples, confidence, seed
         )
+        if not math.isfinite(boot["value"]):  # a table row of nan would read as a result
+            raise ValueError(
+                f"claim {claim.text!r} has no value on these runs (a division by zero); "
+                "divide by a row whose mean is not 0"
+            )
         out_claims.append(
             {
                 "claim": claim.text,

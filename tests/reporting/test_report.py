@@ -91,6 +91,12 @@ def test_compare_refuses_unknown_rows_and_other_test_sets(comparison, tmp_path):
     _run(tmp_path / "other", [1.0, 2.0])
     with pytest.raises(ValueError, match="different test mixtures"):
         R.compare({**comparison, "other": tmp_path / "other"})
+    with pytest.raises(ValueError) as err:  # not a table row of nan
+        R.compare(comparison, ["weak / (Mixture - Mixture)"], n_resamples=50)
+    assert str(err.value) == (
+        "claim 'weak / (Mixture - Mixture)' has no value on these runs (a division by zero); "
+        "divide by a row whose mean is not 0"
+    )
 
 
 def test_curves_show_mean_and_band_and_never_an_empty_figure(comparison, tmp_path):
@@ -135,6 +141,9 @@ def test_compare_cli_writes_markdown_and_json(comparison, tmp_path, capsys):
         main(["compare", *rows, "-o", str(out)])
     with pytest.raises(SystemExit, match="no all_metrics.csv"):
         main(["compare", f"x={tmp_path / 'missing'}"])
+    with pytest.raises(SystemExit, match=r"--curves must name a \.png file, got .*val\.txt"):
+        main(["compare", *rows, "--curves", str(tmp_path / "val.txt")])
+    assert not (tmp_path / "val.txt").exists()
 
 
 def test_compare_cli_picks_the_table_columns(comparison, tmp_path, capsys):
