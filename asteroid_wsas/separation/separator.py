@@ -181,6 +181,11 @@ class Separator(nn.Module):
             source = os.path.join(source, SEPARATOR_FILE)
             if not os.path.exists(source) and os.path.exists(recipe_file):
                 source = recipe_file  # a recipe's experiment folder
+        if not os.path.exists(source) and os.path.isdir(os.fspath(pretrained)):
+            raise ValueError(
+                f"model folder {pretrained} holds no {SEPARATOR_FILE} (save_pretrained's) nor "
+                "best_model.pth (a recipe's)"
+            )
         if not os.path.exists(source) and not _looks_remote(source):
             raise ValueError(f"model {pretrained} not found (a folder, file, URL or hub id)")
         if os.path.exists(source):
@@ -197,7 +202,9 @@ class Separator(nn.Module):
         try:
             package = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
-            raise ValueError(f"{path} is not a separator file ({_reason(err)})") from None
+            raise ValueError(
+                f"{path} is not a separator file (torch.load cannot read it: {_reason(err)})"
+            ) from None
         if not isinstance(package, dict):
             raise ValueError(
                 f"{path} is not a separator file (it holds a {type(package).__name__}, not the "
@@ -236,11 +243,14 @@ class Separator(nn.Module):
 
         Raises:
             FileExistsError: The file exists and ``force`` is False.
+            ValueError: ``directory`` is a file.
         """
         from ..encoders.clap import ClapEncoder
         from ..encoders.clip import ClipEncoder
         from ..encoders.text_only import TextOnlyEncoder
 
+        if os.path.exists(directory) and not os.path.isdir(directory):
+            raise ValueError(f"{os.fspath(directory)} is a file; save_pretrained writes a folder")
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(os.fspath(directory), SEPARATOR_FILE)
         refuse_overwrite(path, force=force)

@@ -199,6 +199,20 @@ def test_save_and_load_round_trip_with_checksum(separator, tmp_path):
         Separator.from_pretrained(path, sha256="0" * 64)
     with pytest.raises(ValueError, match="not found"):
         Separator.from_pretrained(tmp_path / "missing.pth")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError) as err:
+        Separator.from_pretrained(tmp_path / "empty")
+    assert str(err.value) == (
+        f"model folder {tmp_path / 'empty'} holds no separator.pth (save_pretrained's) nor "
+        "best_model.pth (a recipe's)"
+    )
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError) as err:
+        separator.save_pretrained(tmp_path / "notes.txt")
+    assert str(err.value) == f"{tmp_path / 'notes.txt'} is a file; save_pretrained writes a folder"
+    (tmp_path / "text.pth").write_text("hello, I am not a model\n")
+    with pytest.raises(ValueError, match=r"text.pth is not a separator file \(torch.load cannot"):
+        Separator.from_pretrained(tmp_path / "text.pth")
 
 
 def test_recipe_best_model_loads_with_its_encoder(separator, tmp_path):
