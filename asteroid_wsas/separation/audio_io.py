@@ -386,7 +386,7 @@ def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[
     system lets go of it when its process ends, even killed, so no stale lock can stop a
     later run. The file is removed, and the folders the lock made if they are still empty,
     when the block ends; a waiter that finds its file removed takes the new one. Without
-    ``fcntl`` (Windows) nothing is locked.
+    ``fcntl`` (Windows), or on a file system without locks, nothing is locked.
 
     Args:
         folder: The output folder.
@@ -415,7 +415,7 @@ def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[
         return
     folder = os.fspath(folder)
     path = os.path.join(folder, LOCK_NAME)
-    made: List[str] = []  # folders made here, deepest first: removed if left empty
+    made: List[str] = []  # folders made here: removed if left empty
     told = False
     while True:
         made += [f for f in _missing_folders(folder) if f not in made]
@@ -425,24 +425,9 @@ def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[
         except FileNotFoundError:  # its last holder removed the folder meanwhile
             continue
         except OSError as err:
-            raise OutputWriteError(path, err) from None
+            raise OutputWriteError(folder, err) from None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not wait:
-                    raise FolderBusyError(
-                        f"{folder} is in use by another asteroid-wsas separate (leave out "
-                        "--no-wait to wait for it)"
-                    ) from None
-                if not told:
-                    print(
-                        f"waiting for {folder} (another asteroid-wsas separate writes there)",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    told = True
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            told = _flock(fcntl, fd, folder, wait, told)
             if _same_file(fd, path):
                 break
         except BaseException:
@@ -460,6 +445,33 @@ def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[
                 os.rmdir(made_folder)
             except OSError:  # outputs in it, or another writer's lock
                 break
+
+
+# flock's errors where a file system has no locks (some network and FUSE ones)
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
+
+
+def _flock(fcntl: Any, fd: int, folder: str, wait: bool, told: bool) -> bool:
+    """Lock ``fd`` for this process, waiting for its holder if ``wait`` (saying so once:
+    ``told`` says whether it was said); returns ``told``. A file system without locks is
+    written unlocked, as on Windows."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if not wait:
+            raise FolderBusyError(
+                f"{folder} is in use by another asteroid-wsas separate (leave out --no-wait "
+                "to wait for it)"
+            ) from None
+        if not told:
+            message = f"waiting for {folder} (another asteroid-wsas separate writes there)"
+            print(message, file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    except OSError as err:
+        if err.errno not in _NO_LOCKS:
+            raise
+    return told
 
 
 def _missing_folders(folder: str) -> List[str]:

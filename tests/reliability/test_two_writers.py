@@ -5,6 +5,7 @@ The real processes wait on a lock the test holds, so that both have planned thei
 before either writes: the race the lock must win is then certain, not a matter of timing.
 """
 
+import errno
 import fcntl
 import os
 import subprocess
@@ -293,3 +294,13 @@ def test_a_waiter_whose_lock_file_was_removed_takes_the_new_one(tmp_path, monkey
     thread.join()
     assert holders == ["first", "first done", "second"]
     assert not os.path.exists(out)
+
+
+def test_a_file_system_without_locks_is_written_unlocked(tmp_path, monkeypatch):
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with folder_lock(tmp_path / "out"):
+        (tmp_path / "out" / "x.wav").write_bytes(b"")
+    assert _tree(tmp_path) == ["out/x.wav"]
