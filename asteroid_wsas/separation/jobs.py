@@ -81,8 +81,8 @@ class Outcome:
         result: Its :class:`~asteroid_wsas.separation.separator.Separation` (None when it
             failed).
         error: Why it failed, naming the input (None when it did not).
-        skipped: Its outputs all appeared while it was waiting: another process wrote them
-            (``result`` is None).
+        skipped: Its outputs all appeared after :func:`pending_jobs` looked: another
+            process wrote them (``result`` is None).
     """
 
     job: Job
