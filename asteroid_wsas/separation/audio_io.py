@@ -240,9 +240,8 @@ class OutputFiles:
     def __enter__(self) -> "OutputFiles":
         import soundfile as sf
 
-        path = self.paths[0]
-        try:
-            for path in self.paths:
+        for path in self.paths:
+            try:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
                 # a unique name beside it (mkstemp would make the file private: mode 600)
                 part = self.commits.enter_context(atomic_path(path))
@@ -256,12 +255,12 @@ class OutputFiles:
                         format="WAV",  # the .part name says nothing of the format
                     )
                 )
-        except (OSError, RuntimeError) as err:  # libsndfile's errors are RuntimeErrors
-            self._close(keep=False)
-            raise OutputWriteError(path, err) from None
-        except BaseException:
-            self._close(keep=False)
-            raise
+            except (OSError, RuntimeError) as err:  # libsndfile's errors are RuntimeErrors
+                self._close(keep=False)
+                raise OutputWriteError(path, err) from None
+            except BaseException:
+                self._close(keep=False)
+                raise
         return self
 
     def write(self, block: Union[np.ndarray, torch.Tensor]) -> None:
