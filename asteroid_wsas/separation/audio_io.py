@@ -463,8 +463,12 @@ def _flock(fcntl: Any, fd: int, folder: str, wait: bool, told: bool) -> bool:
                 "to wait for it)"
             ) from None
         if not told:
-            message = f"waiting for {folder} (another asteroid-wsas separate writes there)"
-            print(message, file=sys.stderr, flush=True)
+            from tqdm.auto import tqdm  # above a batch's bar, not through it
+
+            tqdm.write(
+                f"waiting for {folder} (another asteroid-wsas separate writes there)", sys.stderr
+            )
+            sys.stderr.flush()
         fcntl.flock(fd, fcntl.LOCK_EX)
         return True
     except OSError as err:
