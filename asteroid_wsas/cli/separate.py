@@ -100,6 +100,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="stop at the first input that fails (default: go on, list the failures at the end)",
     )
+    p.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="fail when another asteroid-wsas separate writes to an output folder (default: "
+        "wait for it, then skip what it wrote)",
+    )
     p.set_defaults(func=cmd)
     return p
 
@@ -114,6 +121,10 @@ def cmd(args: argparse.Namespace) -> None:
         ValueError: A bad query, input or output folder (before any model is loaded), or
             failed inputs (listed at the end unless ``--fail-fast``).
         FileExistsError: A stream's output exists and ``--force`` was not given.
+        OutputWriteError: An output that could not be written (a full disk), named; a
+            ``ValueError``. The outputs of the inputs done before it stay.
+        FolderBusyError: ``--no-wait``, and another process writes to an output folder; a
+            ``ValueError``.
     """
     from ..separation import jobs
 
@@ -188,7 +199,9 @@ def _separate_stdin(args: argparse.Namespace, names: List[str], options: Dict[st
         reader = sf.SoundFile(sys.stdin.fileno(), closefd=False)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"stdin is not a WAV stream ({err})") from None
-    stream_to_files(_separator(args), reader, files, args.query, args.subtype, **options)
+    separator = _separator(args)
+    settings = dict(force=args.force, wait=args.wait, **options)
+    stream_to_files(separator, reader, files, args.query, args.subtype, **settings)
     print(f"stdin ({reader.samplerate} Hz, {reader.channels} ch) -> {', '.join(files)}")
 
 
@@ -201,39 +214,45 @@ def _separate_files(args: argparse.Namespace, todo: list, skipped: int, options:
 
     separator = _separator(args)
     several = len(todo) > 1
-    failed = []
+    failed, others = [], 0
     bar = tqdm(total=len(todo), desc="separating", unit="file", disable=not several)
-    for outcome in run_jobs(
+    outcomes = run_jobs(
         separator,
         todo,
         args.query,
         force=args.force,
         fail_fast=args.fail_fast or not several,
         subtype=args.subtype,
+        wait=args.wait,
         progress=not several,  # one bar for a batch: the files'
         **options,
-    ):
-        job, result = outcome.job, outcome.result
-        if outcome.error is not None:
-            failed.append(job.source)
-            tqdm.write(f"failed: {outcome.error}", file=sys.stderr)
-        else:
-            scores = [
-                f"{q!r} presence {p:+.2f}, level {lv:+.1f} dB"
-                for q, p, lv in zip(args.query, result.presence, result.level_db)
-            ]
-            if several:
-                folder = os.path.dirname(job.files[0])
-                tqdm.write(f"{job.source} -> {folder}: {'; '.join(scores)}")
+    )
+    with bar:  # closed on an error too: the error line comes last
+        for outcome in outcomes:
+            job, result = outcome.job, outcome.result
+            if outcome.error is not None:
+                failed.append(job.source)
+                tqdm.write(f"failed: {outcome.error}", file=sys.stderr)
+            elif outcome.skipped:
+                others += 1
+                tqdm.write(f"skipped {job.source}: another process wrote its outputs meanwhile")
             else:
-                for f, score in zip(job.files, scores):
-                    print(f"{f}: {score}")
-        bar.update()
-    bar.close()
+                scores = [
+                    f"{q!r} presence {p:+.2f}, level {lv:+.1f} dB"
+                    for q, p, lv in zip(args.query, result.presence, result.level_db)
+                ]
+                if several:
+                    folder = os.path.dirname(job.files[0])
+                    tqdm.write(f"{job.source} -> {folder}: {'; '.join(scores)}")
+                else:
+                    for f, score in zip(job.files, scores):
+                        print(f"{f}: {score}")
+            bar.update()
+    skipped += others
     if several:
         print(
-            f"{len(todo) - len(failed)} of {len(todo)} inputs separated -> {args.output_dir}"
-            + (f" ({skipped} skipped)" if skipped else "")
+            f"{len(todo) - len(failed) - others} of {len(todo)} inputs separated -> "
+            f"{args.output_dir}" + (f" ({skipped} skipped)" if skipped else "")
         )
     if failed:
         raise ValueError(f"{len(failed)} input(s) failed: {', '.join(failed)}")

@@ -10,7 +10,8 @@ module         what it holds
 ``core``       :func:`~.core.separate_batch`, the one separation path: queries encoded once
                (:class:`~.core.EncodedQueries`), masks to waveforms, the output selections
 ``windows``    chunking, crossfades, the FIFO, the stream resampler and streaming
-``audio_io``   reading audio, finding audio files, writing WAV files whole
+``audio_io``   reading audio, finding audio files, writing WAV files whole, one writer
+               per output folder (:func:`~.audio_io.folder_lock`)
 ``jobs``       batches of files: the output tree, collisions, skip-existing, failures
 ``separator``  :class:`~.separator.Separator`: loading, saving, ``separate``, ``stream``
 ============== ==============================================================================

@@ -4,14 +4,17 @@
 <asteroid_wsas.separation.separator.Separator.separate>` takes (any format libsndfile reads,
 and more with PyAV); :func:`audio_files` finds the audio below a folder;
 :class:`OutputFiles` writes estimates whole or not at all, in the sample format
-:func:`output_subtype` picks.
+:func:`output_subtype` picks, and names the output file when the disk fails
+(:class:`OutputWriteError`); :func:`folder_lock` keeps a second writer out of a folder.
 """
 
 import contextlib
+import errno
 import math
 import os
+import sys
 import warnings
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -27,6 +30,10 @@ __all__ = [
     "output_subtype",
     "audio_files",
     "OutputFiles",
+    "OutputWriteError",
+    "FolderBusyError",
+    "LOCK_NAME",
+    "folder_lock",
 ]
 
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -233,8 +240,8 @@ class OutputFiles:
     def __enter__(self) -> "OutputFiles":
         import soundfile as sf
 
-        try:
-            for path in self.paths:
+        for path in self.paths:
+            try:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
                 # a unique name beside it (mkstemp would make the file private: mode 600)
                 part = self.commits.enter_context(atomic_path(path))
@@ -248,9 +255,12 @@ class OutputFiles:
                         format="WAV",  # the .part name says nothing of the format
                     )
                 )
-        except BaseException:
-            self._close(keep=False)
-            raise
+            except (OSError, RuntimeError) as err:  # libsndfile's errors are RuntimeErrors
+                self._close(keep=False)
+                raise OutputWriteError(path, err) from None
+            except BaseException:
+                self._close(keep=False)
+                raise
         return self
 
     def write(self, block: Union[np.ndarray, torch.Tensor]) -> None:
@@ -267,8 +277,11 @@ class OutputFiles:
             self.peak = max(self.peak, float(np.abs(data).max()))
         if self.subtype not in ("FLOAT", "DOUBLE"):
             data = np.clip(data, -1.0, 1.0)  # integer samples wrap around past full scale
-        for f, rows in zip(self.files, data):
-            f.write(np.ascontiguousarray(rows.T, dtype=np.float32))
+        for path, f, rows in zip(self.paths, self.files, data):
+            try:
+                f.write(np.ascontiguousarray(rows.T, dtype=np.float32))
+            except (OSError, RuntimeError) as err:
+                raise OutputWriteError(path, err) from None
 
     def __exit__(self, kind, value, traceback) -> None:
         self._close(keep=kind is None)
@@ -282,11 +295,203 @@ class OutputFiles:
             )
 
     def _close(self, keep: bool) -> None:
-        for f in self.files:
-            f.close()
+        """Close every file, then rename them all into place (``keep``) or remove them all.
+
+        Raises:
+            OutputWriteError: With ``keep``, a file whose end did not fit (its header is
+                written last); every temporary file is removed then, and none renamed.
+        """
+        failure = None
+        for path, f in zip(self.paths, self.files):
+            try:
+                f.close()
+            except (OSError, RuntimeError) as err:  # each file is closed, whatever failed
+                failure = failure or OutputWriteError(path, err)
         self.files = []
-        if keep:  # every file renamed into place
-            self.commits.close()
-        else:  # every temporary file removed
-            self.commits.__exit__(RuntimeError, RuntimeError("not kept"), None)
-        self.commits = contextlib.ExitStack()
+        commits, self.commits = self.commits, contextlib.ExitStack()
+        if keep and failure is None:  # every file renamed into place
+            try:
+                commits.close()
+            except OSError as err:
+                raise OutputWriteError(err.filename2 or self.paths[0], err) from None
+            return
+        # every temporary file removed
+        commits.__exit__(RuntimeError, RuntimeError("not kept"), None)
+        if keep and failure is not None:  # else an error is on its way already
+            raise failure
+
+
+# errors of a full disk (or quota), where freeing space or another disk helps
+_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+class OutputWriteError(ValueError):
+    """An output file that could not be written: the disk, not the input, failed.
+
+    The message names the output file and the reason, with advice when the disk is full:
+    ``cannot write out/a_dog.wav: No space left on device (free some space, or pass -o on
+    another disk)``. A ``ValueError``, so that the command line shows it as one ``error:``
+    line.
+
+    Args:
+        path: The output file.
+        error: What failed: an ``OSError``, or libsndfile's error (whose "System error."
+            is told apart by the C ``errno`` it leaves).
+
+    Attributes:
+        path: The output file.
+        reason: Why, in words.
+        no_space: Whether the disk (or the quota) is full.
+
+    Examples:
+        >>> import errno
+        >>> str(OutputWriteError("out/x.wav", OSError(errno.EROFS, "Read-only file system")))
+        'cannot write out/x.wav: Read-only file system'
+    """
+
+    def __init__(self, path: Union[str, os.PathLike], error: BaseException):
+        code = getattr(error, "errno", None)
+        if code is None and hasattr(error, "error_string"):  # soundfile's LibsndfileError
+            from soundfile import _ffi
+
+            code = _ffi.errno if _ffi.errno in _NO_SPACE else None
+        if code:
+            reason = os.strerror(code)
+        else:
+            reason = getattr(error, "error_string", None) or str(error) or type(error).__name__
+        self.path, self.reason, self.no_space = os.fspath(path), reason, code in _NO_SPACE
+        advice = " (free some space, or pass -o on another disk)" if self.no_space else ""
+        super().__init__(f"cannot write {self.path}: {reason}{advice}")
+
+
+# the hidden file in an output folder that its writer holds locked (removed as it lets go)
+LOCK_NAME = ".asteroid-wsas.lock"
+
+
+class FolderBusyError(ValueError):
+    """Another process writes to the folder, and the caller would not wait for it."""
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[None]:
+    """Hold ``folder`` (made if needed) for one writer: another process that asks for it
+    waits until this one ends (``wait``) or fails at once.
+
+    Two processes that separate into one folder would otherwise both find its outputs
+    missing and both write them, leaving one input's estimates beside another's. Waiting is
+    the default: the second process then finds the first one's outputs and skips them (or
+    writes its own), as if the two commands had run one after the other; a Ctrl+C stops
+    the wait. The lock is an advisory ``flock`` on :data:`LOCK_NAME` in the folder: the
+    system lets go of it when its process ends, even killed, so no stale lock can stop a
+    later run. The file is removed, and the folders the lock made if they are still empty,
+    when the block ends; a waiter that finds its file removed takes the new one. Without
+    ``fcntl`` (Windows), or on a file system without locks, nothing is locked.
+
+    Args:
+        folder: The output folder.
+        wait: When another process holds the folder: wait for it, with a one-line message
+            on stderr (``waiting for FOLDER (another asteroid-wsas separate writes there)``),
+            or raise.
+
+    Raises:
+        FolderBusyError: Not ``wait``, and another process holds the folder.
+        OutputWriteError: The lock file could not be made (a full disk, a read-only
+            folder).
+
+    Examples:
+        >>> import tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "out")
+        >>> with folder_lock(out):
+        ...     sorted(os.listdir(out))
+        ['.asteroid-wsas.lock']
+        >>> os.path.exists(out)  # made for the block, empty again: removed
+        False
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock a holder can remove; write unlocked
+        yield
+        return
+    folder = os.fspath(folder)
+    path = os.path.join(folder, LOCK_NAME)
+    made: List[str] = []  # folders made here: removed if left empty
+    told = False
+    while True:
+        made += [f for f in _missing_folders(folder) if f not in made]
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # its last holder removed the folder meanwhile
+            continue
+        except OSError as err:
+            raise OutputWriteError(folder, err) from None
+        try:
+            told = _flock(fcntl, fd, folder, wait, told)
+            if _same_file(fd, path):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # its holder removed it as it let go: a lock on nothing; again
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # while held: a waiter sees it gone, takes anew
+            os.remove(path)
+        os.close(fd)
+        for made_folder in sorted(made, key=len, reverse=True):
+            try:
+                os.rmdir(made_folder)
+            except OSError:  # outputs in it, or another writer's lock
+                break
+
+
+# flock's errors where a file system has no locks (some network and FUSE ones)
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
+
+
+def _flock(fcntl: Any, fd: int, folder: str, wait: bool, told: bool) -> bool:
+    """Lock ``fd`` for this process, waiting for its holder if ``wait`` (saying so once:
+    ``told`` says whether it was said); returns ``told``. A file system without locks is
+    written unlocked, as on Windows."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if not wait:
+            raise FolderBusyError(
+                f"{folder} is in use by another asteroid-wsas separate (leave out --no-wait "
+                "to wait for it)"
+            ) from None
+        if not told:
+            from tqdm.auto import tqdm  # above a batch's bar, not through it
+
+            tqdm.write(
+                f"waiting for {folder} (another asteroid-wsas separate writes there)", sys.stderr
+            )
+            sys.stderr.flush()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    except OSError as err:
+        if err.errno not in _NO_LOCKS:
+            raise
+    return told
+
+
+def _missing_folders(folder: str) -> List[str]:
+    """``folder`` and its parents that do not exist, deepest first."""
+    missing = []
+    folder = os.path.abspath(folder)
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing
+
+
+def _same_file(fd: int, path: str) -> bool:
+    """Whether the open ``fd`` is the file at ``path`` now (not one removed meanwhile)."""
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)

@@ -9,11 +9,18 @@ folder each, two inputs never share one), the output folder is tried for writing
 files whole (:class:`~asteroid_wsas.separation.audio_io.OutputFiles`), and goes on past an
 input that fails unless told to stop.
 
+One process writes to a folder at a time (:func:`~.audio_io.folder_lock`): what a job
+writes is decided under the lock and written before it is let go, so two processes that
+share an output folder never leave one input's estimates beside another's. A disk that
+fails stops the batch with an error naming the output file
+(:class:`~.audio_io.OutputWriteError`), not the input.
+
 Examples:
     >>> output_names(["a dog barks", "image:cello.png"], residual=True)
     ['a_dog_barks', 'image_cello', 'residual']
 """
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,8 +28,15 @@ from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..utils import query_slug
-from .audio_io import OutputFiles, audio_files, output_subtype
+from ..utils import query_slug, refuse_overwrite
+from .audio_io import (
+    FolderBusyError,
+    OutputFiles,
+    OutputWriteError,
+    audio_files,
+    folder_lock,
+    output_subtype,
+)
 
 if TYPE_CHECKING:  # the class imports the model; the plan needs none of it
     from .separator import Separator
@@ -48,11 +62,14 @@ class Job:
         folder: Where its outputs go.
         files: One ``<name>.wav`` per output name, in the queries' order (then the residual);
             None until :func:`pending_jobs` names them.
+        existing: Those of ``files`` that existed when :func:`pending_jobs` looked (kept
+            unless ``force``); one that appears later is another process's.
     """
 
     source: str
     folder: str
     files: Optional[List[str]] = None
+    existing: Optional[List[str]] = None
 
 
 @dataclass
@@ -64,11 +81,14 @@ class Outcome:
         result: Its :class:`~asteroid_wsas.separation.separator.Separation` (None when it
             failed).
         error: Why it failed, naming the input (None when it did not).
+        skipped: Its outputs all appeared after :func:`pending_jobs` looked: another
+            process wrote them (``result`` is None).
     """
 
     job: Job
     result: Any = None
     error: Optional[str] = None
+    skipped: bool = False
 
 
 def output_names(queries: Sequence[str], residual: bool) -> List[str]:
@@ -158,7 +178,8 @@ def pending_jobs(jobs: Sequence[Job], names: Sequence[str], force: bool) -> Tupl
     todo, skipped = [], 0
     for job in jobs:
         job.files = [os.path.join(job.folder, f"{n}.wav") for n in names]
-        if not force and all(os.path.exists(f) for f in job.files):
+        job.existing = [f for f in job.files if os.path.exists(f)]
+        if not force and len(job.existing) == len(job.files):
             skipped += 1
         else:
             todo.append(job)
@@ -174,12 +195,16 @@ def run_jobs(
     fail_fast: bool = False,
     subtype: str = "input",
     residual: bool = False,
+    wait: bool = True,
     **options: Any,
 ) -> Iterator[Outcome]:
     """Separate job by job and write each one's files whole.
 
     Outputs of a job that exist already (an earlier, interrupted run) stay as they are
-    unless ``force``.
+    unless ``force``. Each job holds its folder (:func:`~.audio_io.folder_lock`) from the
+    check of its outputs to the last one written: a job whose outputs another process
+    wrote meanwhile is skipped (``Outcome.skipped``), and one where it wrote only some
+    fails rather than mix two inputs' estimates.
 
     Args:
         separator: A :class:`~asteroid_wsas.separation.separator.Separator`.
@@ -189,6 +214,7 @@ def run_jobs(
         fail_fast: Raise at the first job that fails, instead of going on.
         subtype: The WAV sample format (:func:`~.audio_io.output_subtype`).
         residual: Also write the residual (the last output name).
+        wait: Wait for a folder another process writes to (else raise).
         **options: More of :meth:`Separator.separate
             <asteroid_wsas.separation.separator.Separator.separate>`'s options
             (``negative``, ``chunk_seconds``, ``progress``, ...).
@@ -198,23 +224,51 @@ def run_jobs(
 
     Raises:
         ValueError: With ``fail_fast``: the first failure, naming the input.
+        OutputWriteError: An output that could not be written (a full disk): the next
+            inputs would fail alike, so the batch stops; the outputs written stay.
+        FolderBusyError: Not ``wait``, and another process writes to a job's folder.
     """
     for job in jobs:
         try:
-            result = separator.separate(job.source, queries, residual=residual, **options)
-            waves = list(result.estimates) + ([result.residual] if residual else [])
-            new = [k for k, f in enumerate(job.files) if force or not os.path.exists(f)]
-            files = [job.files[k] for k in new]
-            kind = output_subtype(subtype, job.source)
-            with OutputFiles(files, result.sample_rate, waves[0].shape[0], kind) as out:
-                out.write(np.stack([waves[k] for k in new]))
+            with folder_lock(job.folder, wait):
+                new, result = _outputs_to_write(job, force), None
+                if new:
+                    result = separator.separate(job.source, queries, residual=residual, **options)
+                    waves = list(result.estimates) + ([result.residual] if residual else [])
+                    files = [job.files[k] for k in new]
+                    kind = output_subtype(subtype, job.source)
+                    with OutputFiles(files, result.sample_rate, waves[0].shape[0], kind) as out:
+                        out.write(np.stack([waves[k] for k in new]))
+        except (OutputWriteError, FolderBusyError):
+            raise  # the output side: every next input would fail the same way
         except (ValueError, RuntimeError, OSError) as err:
             message = str(err) if job.source in str(err) else f"{job.source}: {err}"
             if fail_fast:
                 raise ValueError(message) from None
             yield Outcome(job, error=message)
-        else:
-            yield Outcome(job, result=result)
+        else:  # yielded with the folder let go: the caller may take its time
+            yield Outcome(job, result=result, skipped=not new)
+
+
+def _outputs_to_write(job: Job, force: bool) -> List[int]:
+    """Which of the job's files to write (their indices), looked at under its folder's lock.
+
+    Raises:
+        ValueError: Another process wrote some of them since :func:`pending_jobs` looked,
+            but not all: the rest, written now, would sit beside another input's.
+    """
+    if force:
+        return list(range(len(job.files)))
+    there = [os.path.exists(f) for f in job.files]
+    known = job.files if job.existing is None else job.existing
+    appeared = [f for f, t in zip(job.files, there) if t and f not in known]
+    if appeared and not all(there):
+        names = ", ".join(os.path.basename(f) for f in appeared)
+        raise ValueError(
+            f"{job.source}: another process wrote {names} in {job.folder} meanwhile; this "
+            "input's other outputs would sit beside another input's (--force redoes them all)"
+        )
+    return [k for k, t in enumerate(there) if not t]
 
 
 def stream_to_files(
@@ -223,11 +277,17 @@ def stream_to_files(
     files: Sequence[str],
     queries: Sequence[str],
     subtype: str,
+    *,
+    force: bool = False,
+    wait: bool = True,
     **options: Any,
 ) -> None:
     """Separate an open sound file as a stream (:meth:`Separator.stream
     <asteroid_wsas.separation.separator.Separator.stream>`), writing the estimates block by
     block into ``files`` (whole or not at all); the reader is closed at the end.
+
+    The files' folders are held (:func:`~.audio_io.folder_lock`) from the check that the
+    files do not exist to the last block written.
 
     Args:
         separator: A :class:`~asteroid_wsas.separation.separator.Separator`.
@@ -236,7 +296,15 @@ def stream_to_files(
         files: One WAV per query (then the residual).
         queries: Texts or ``image:PATH``.
         subtype: The WAV sample format (:func:`~.audio_io.output_subtype`).
+        force: Overwrite files that exist.
+        wait: Wait for a folder another process writes to (else raise).
         **options: More of ``stream``'s options (``chunk_seconds``, ``residual``, ...).
+
+    Raises:
+        FileExistsError: A file exists (another process may have written it meanwhile),
+            and not ``force``.
+        OutputWriteError: A file could not be written (a full disk); none is left.
+        FolderBusyError: Not ``wait``, and another process writes to a folder.
     """
 
     def blocks() -> Iterator[np.ndarray]:
@@ -248,7 +316,13 @@ def stream_to_files(
             yield block.T
 
     kind = output_subtype(subtype, reader)
-    with reader, OutputFiles(files, reader.samplerate, reader.channels, kind) as out:
-        stream = separator.stream(blocks(), queries, sample_rate=reader.samplerate, **options)
-        for block in stream:
-            out.write(block)
+    with reader, contextlib.ExitStack() as held:
+        # each folder once (a second lock would wait on the first), in one order: no deadlock
+        folders = {os.path.realpath(os.path.dirname(f) or "."): os.path.dirname(f) for f in files}
+        for real in sorted(folders):
+            held.enter_context(folder_lock(folders[real] or ".", wait))
+        refuse_overwrite(*files, force=force)
+        with OutputFiles(files, reader.samplerate, reader.channels, kind) as out:
+            stream = separator.stream(blocks(), queries, sample_rate=reader.samplerate, **options)
+            for block in stream:
+                out.write(block)
