@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .separation.contract import QueryWarning
+from .signals import STOP_SIGNALS, Terminated, raise_on_stop_signals, restore_handlers
 from .utils import query_slug
 
 __all__ = [
@@ -59,21 +60,6 @@ SILENCE = 1e-5  # peak below which the input counts as silent
 
 class PageError(ValueError):
     """A problem with what the user gave: shown on the page as one line."""
-
-
-class Terminated(KeyboardInterrupt):
-    """The server was told to stop by SIGTERM or SIGHUP: raised in the main thread, so that
-    it stops as on Ctrl+C (a ``KeyboardInterrupt``, which it subclasses for that).
-
-    Attributes:
-        name: The signal's name, e.g. ``"SIGTERM"``.
-        status: The exit status a shell reports for a process it stops (128 + its number).
-    """
-
-    def __init__(self, signum: int):
-        self.name = signal.Signals(signum).name
-        self.status = 128 + int(signum)
-        super().__init__(self.name)
 
 
 @dataclass
@@ -603,30 +589,9 @@ def _bind_error(host: str, port: int, address: str, err: OSError) -> str:
     return f"cannot listen on --host {host} --port {port}: {err.strerror or err}"
 
 
-# what stops the blocking server besides Ctrl+C: a service manager's stop, a closed terminal
-STOP_SIGNALS = ("SIGTERM", "SIGHUP")
-
-
 def _raise_on_stop_signals() -> dict:
-    """Make SIGTERM and SIGHUP raise :class:`Terminated` in the main thread; returns the
-    handlers they and SIGINT had (empty outside the main thread, where Python cannot set
-    one)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def stop(signum, frame):
-        raise Terminated(signum)
-
-    handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT)}
-    if handlers[signal.SIGINT] is None:  # not set from Python: it could not be given back
-        del handlers[signal.SIGINT]
-    for name in STOP_SIGNALS:
-        signum = getattr(signal, name, None)  # Windows has no SIGHUP
-        # an ignored signal stays ignored: e.g. SIGHUP under nohup
-        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
-            # None: set outside Python; the default is the nearest that can be given back
-            handlers[signum] = signal.signal(signum, stop) or signal.SIG_DFL
-    return handlers
+    """SIGTERM and SIGHUP raise :class:`Terminated` (:mod:`asteroid_wsas.signals`)."""
+    return raise_on_stop_signals()
 
 
 def _shutdown(
@@ -647,8 +612,7 @@ def _shutdown(
             os.environ.pop("GRADIO_TEMP_DIR", None)
         else:
             os.environ["GRADIO_TEMP_DIR"] = gradio_dir
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+        restore_handlers(handlers)
 
 
 def _launch(app, host: str, port: int, max_mb: float) -> None:

@@ -24,6 +24,7 @@ import warnings
 from typing import List, Optional
 
 from . import data, evaluate, export, paper, publish, separate, serve, train
+from ..signals import Terminated, raise_on_stop_signals, restore_handlers
 from .common import DefaultsFormatter, python_show_warning, recipe_conf, show_warning, user_errors
 from .data import DATASET_NAMES
 from .evaluate import encoder_of, evaluate_args, print_scores, scoring_of, separator_of
@@ -103,7 +104,9 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     A user error ends with one ``error: ...`` line and status 1 (:func:`user_errors`); any
     other exception with one line naming it and a hint to rerun with ``--debug`` (which
-    prints the traceback), status 1; Ctrl+C with ``interrupted``, status 130.
+    prints the traceback), status 1; Ctrl+C with ``interrupted``, status 130; SIGTERM or
+    SIGHUP with ``terminated (SIGTERM)``, status 128 + the signal (143, 129), after the same
+    clean-up as Ctrl+C (no ``.part`` file left).
 
     Args:
         argv: The arguments (None: ``sys.argv[1:]``).
@@ -116,11 +119,16 @@ def main(argv: Optional[List[str]] = None) -> None:
         args = build_parser().parse_args(argv)
         debug = args.debug
         warnings.showwarning = show_warning
+        handlers = raise_on_stop_signals()  # SIGTERM / SIGHUP clean up as Ctrl+C does
         try:
             with user_errors(encoder_option=hasattr(args, "encoder")):
                 args.func(args)
         finally:
             warnings.showwarning = python_show_warning
+            restore_handlers(handlers)
+    except Terminated as stop:
+        print(f"terminated ({stop.name})", file=sys.stderr)
+        raise SystemExit(stop.status) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
