@@ -6,6 +6,8 @@ argument errors answer at once, and the sub-commands import torch and register t
 models when they load one (``asteroid_wsas.models`` does it on import).
 """
 
+import sys
+
 # read by asteroid_wsas/__init__.py while the package is imported from main()
 LAUNCHING = False
 
@@ -16,8 +18,9 @@ def main() -> None:
     LAUNCHING = True
     try:
         from asteroid_wsas.cli import main as run
-    except KeyboardInterrupt:  # Ctrl+C while importing: one line, as in main()
-        raise SystemExit("interrupted") from None  # status 1: 130 needs the package
+    except KeyboardInterrupt:  # Ctrl+C while importing: one line and 130, as in main()
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
     finally:
         LAUNCHING = False
     run()
