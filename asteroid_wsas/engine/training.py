@@ -618,15 +618,28 @@ def fit(trainer, system, start: ResumePoint = ResumePoint(), trust_checkpoint: b
         system: The :class:`~asteroid_wsas.engine.WeakSupSystem`.
         start: Where the run starts.
         trust_checkpoint: Resume with ``weights_only=False``.
+
+    Raises:
+        KeyboardInterrupt: Ctrl+C, or a stop signal's
+            :class:`~asteroid_wsas.signals.Terminated`, after Lightning's teardown (not the
+            ``SystemExit(1)`` Lightning turns them into).
     """
     with warnings.catch_warnings():
         if start.checkpoint:  # of course it is: it holds the run being resumed
             warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
-        trainer.fit(
-            system,
-            ckpt_path=str(start.checkpoint) if start.checkpoint else None,
-            weights_only=not trust_checkpoint,
-        )
+        try:
+            trainer.fit(
+                system,
+                ckpt_path=str(start.checkpoint) if start.checkpoint else None,
+                weights_only=not trust_checkpoint,
+            )
+        except SystemExit as stop:
+            # Lightning answers Ctrl+C (and SIGTERM's Terminated, a KeyboardInterrupt) by
+            # tearing down and exiting with 1: raise what stopped it, so that the command
+            # line says "interrupted" (130) or "terminated" (143) and cleans up as for them
+            if isinstance(stop.__context__, KeyboardInterrupt):
+                raise stop.__context__ from None
+            raise
     _, last = _checkpoints(trainer)
     if (
         last is not None

@@ -373,3 +373,32 @@ def test_the_steps_of_build_system(tmp_path):
     mixit = C._merge(conf, {"objective": {"name": "mixit", "mixit": {"selection": "assignment"}}})
     assert T.system_config(mixit)["selection"] == "assignment"
     assert T.build_objective(mixit, model, sets).name == "mixit"
+
+
+def test_fit_raises_what_stopped_lightning_not_its_exit_1():
+    import signal as signals
+
+    from asteroid_wsas.signals import Terminated
+
+    class StoppedTrainer:  # what Lightning's fit does on Ctrl+C: tear down, then sys.exit(1)
+        def __init__(self, stop):
+            self.stop = stop
+
+        def fit(self, *args, **kwargs):
+            try:
+                raise self.stop
+            except KeyboardInterrupt:
+                raise SystemExit(1)
+
+    with pytest.raises(Terminated) as stop:
+        T.fit(StoppedTrainer(Terminated(signals.SIGTERM)), None)
+    assert stop.value.status == 143
+    with pytest.raises(KeyboardInterrupt):
+        T.fit(StoppedTrainer(KeyboardInterrupt()), None)
+    with pytest.raises(SystemExit):  # any other exit stays one
+
+        class Exiting:
+            def fit(self, *args, **kwargs):
+                raise SystemExit(3)
+
+        T.fit(Exiting(), None)
