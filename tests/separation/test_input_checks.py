@@ -356,6 +356,9 @@ def test_a_moved_encoder_file_is_named_with_its_conf(separator, tmp_path):
         f"the encoder file {gone} named in {run / 'conf.yml'} is not there; pass its new "
         "place (--encoder, encoder= in Python)"
     )
+    # on the command line: the command's option, or (serve: none) where it was
+    assert err.value.message("--encoder", command_line=True).endswith("(--encoder PATH)")
+    assert err.value.message(None, command_line=True).endswith("is not there; put it back there")
     # the recipe's short name "tiny": its stage-2 file beside the conf.yml
     (run / "conf.yml").write_text("encoder:\n  name: tiny\n")
     with pytest.raises(MissingEncoderError, match="encoder/tiny.pth named in"):
