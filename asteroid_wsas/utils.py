@@ -152,17 +152,18 @@ def check_device(device: Union[str, "torch.device"], argument: str = "device") -
     import torch
 
     have = available_devices()
+    shown = device if str(device).strip() else repr(device)  # --device "" shows as ''
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise ValueError(
-            f"{argument} {device}: not a device (e.g. cpu, cuda, cuda:1, mps; this machine "
+            f"{argument} {shown}: not a device (e.g. cpu, cuda, cuda:1, mps; this machine "
             f"has: {', '.join(have)})"
         ) from None
     name = parsed.type if parsed.type in ("cpu", "mps") else f"{parsed.type}:{parsed.index or 0}"
     if name not in have:
         raise ValueError(
-            f"{argument} {device}: not available here (this machine has: {', '.join(have)})"
+            f"{argument} {shown}: not available here (this machine has: {', '.join(have)})"
         )
     return parsed
 

@@ -78,6 +78,8 @@ def chunk_sizes(
             f"{chunk_name} must be at least twice {overlap_name}, got {seconds:g} and "
             f"{overlap_seconds:g}"
         )
+    if not math.isfinite(seconds * sample_rate):  # 1e308 s: finite, but not in samples
+        raise ValueError(f"{chunk_name}={seconds:g} is too long to count in samples")
     chunk = int(round(seconds * sample_rate))
     if chunk < max(1, min_samples):
         shortest = math.ceil(max(1, min_samples) / sample_rate * 1000) / 1000

@@ -84,8 +84,12 @@ def _separate(inputs, out, model, *more):
             ["--overlap-seconds", "6"],
             "error: --chunk-seconds must be at least twice --overlap-seconds, got 10 and 6",
         ),
+        (
+            ["--chunk-seconds", "1e308"],
+            "error: --chunk-seconds=1e+308 is too long to count in samples",
+        ),
     ],
-    ids=["0.01", "nan", "inf", "zero", "negative", "overlap-nan", "overlap-too-long"],
+    ids=["0.01", "nan", "inf", "zero", "negative", "overlap-nan", "overlap-too-long", "1e308"],
 )
 def test_bad_window_options_are_named_not_blamed_on_the_input(
     model_dir, tmp_path, capsys, options, message
@@ -120,13 +124,15 @@ def test_a_device_this_machine_lacks_is_one_line(model_dir, tmp_path, capsys, co
     assert _files(tmp_path) == ["in.wav"]
 
 
-def test_a_device_name_that_is_no_device_is_one_line(model_dir, tmp_path, capsys):
+@pytest.mark.parametrize("device, shown", [("foo", "foo"), ("", "''")])
+def test_a_device_name_that_is_no_device_is_one_line(model_dir, tmp_path, capsys, device, shown):
     (tmp_path / "in.wav").write_bytes(_wav_bytes(tmp_path))
-    argv = _separate([tmp_path / "in.wav"], tmp_path / "out", model_dir, "--device", "foo")
+    argv = _separate([tmp_path / "in.wav"], tmp_path / "out", model_dir, "--device", device)
     status, line, _ = run_cli(argv, capsys)
     have = "cpu" if CPU_ONLY else "cpu, "
     assert status == 1 and line.startswith(
-        f"error: --device foo: not a device (e.g. cpu, cuda, cuda:1, mps; this machine has: {have}"
+        f"error: --device {shown}: not a device (e.g. cpu, cuda, cuda:1, mps; this machine "
+        f"has: {have}"
     )
     assert _files(tmp_path) == ["in.wav"]
 
@@ -184,6 +190,18 @@ def test_a_dev_fd_path_is_separated_like_a_file(model_dir, tmp_path, capsys):
         os.close(read)
     assert status == 0, err
     assert _files(tmp_path / "out") == ["a_dog_barks.wav"]
+
+
+def test_an_empty_pipe_or_dev_null_is_named_empty(model_dir, tmp_path, capsys):
+    pipe = tmp_path / "pipe.wav"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: open(pipe, "wb").close(), daemon=True)
+    writer.start()
+    for source in (pipe, "/dev/null"):
+        status, line, _ = run_cli(_separate([source], tmp_path / "out", model_dir), capsys)
+        assert (status, line) == (1, f"error: audio file {source} is empty")
+    writer.join(10)
+    assert _files(tmp_path / "out") == []
 
 
 # --------------------------------------------------------------- 6. a name not in UTF-8
