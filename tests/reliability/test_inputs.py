@@ -14,7 +14,7 @@ import torch
 from asteroid_wsas.cli import main
 from asteroid_wsas.encoders.tiny import save_encoder
 
-from ..helpers import tiny_separator
+from ..helpers import named_pipe, tiny_separator
 from .test_cli_errors import SYNTHETIC, run_cli
 
 QUERY = "a dog barks"
@@ -150,16 +150,8 @@ def test_train_with_gpus_this_machine_lacks_is_one_line(tmp_path, capsys):
 
 # --------------------------------------------------------------- 5. a named pipe, <(...)
 def test_a_named_pipe_is_separated_like_a_file(model_dir, tmp_path, capsys):
-    data = _wav_bytes(tmp_path)
     pipe = tmp_path / "pipe.wav"
-    os.mkfifo(pipe)
-
-    def write():
-        with open(pipe, "wb") as f:
-            f.write(data)
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
+    writer = named_pipe(pipe, _wav_bytes(tmp_path))
     status, _, err = run_cli(_separate([pipe], tmp_path / "out", model_dir), capsys)
     writer.join(10)
     assert status == 0, err
@@ -194,9 +186,7 @@ def test_a_dev_fd_path_is_separated_like_a_file(model_dir, tmp_path, capsys):
 
 def test_an_empty_pipe_or_dev_null_is_named_empty(model_dir, tmp_path, capsys):
     pipe = tmp_path / "pipe.wav"
-    os.mkfifo(pipe)
-    writer = threading.Thread(target=lambda: open(pipe, "wb").close(), daemon=True)
-    writer.start()
+    writer = named_pipe(pipe, b"")
     for source in (pipe, "/dev/null"):
         status, line, _ = run_cli(_separate([source], tmp_path / "out", model_dir), capsys)
         assert (status, line) == (1, f"error: audio file {source} is empty")

@@ -4,7 +4,6 @@ the argument, or read the way a user of audio expects (integer PCM as WAV reader
 """
 
 import os
-import threading
 import warnings
 
 import numpy as np
@@ -23,7 +22,7 @@ from asteroid_wsas.separation.queries import query_warnings, unreadable
 from asteroid_wsas.separation.separator import Separator
 from asteroid_wsas.utils import check_device
 
-from ..helpers import tiny_separator
+from ..helpers import named_pipe, tiny_separator
 
 QUERY = "a dog barks"
 
@@ -314,22 +313,9 @@ def test_a_tokenizer_that_knows_nothing_of_a_text_is_said_so():
 
 
 # ------------------------------------------------------------------- 5. pipes as files
-def _pipe(path, data):
-    """A named pipe at ``path`` that a thread writes ``data`` into once it is opened."""
-    os.mkfifo(path)
-
-    def write():
-        with open(path, "wb") as f:
-            f.write(data)
-
-    thread = threading.Thread(target=write, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_a_named_pipe_is_read_as_a_file(separator, mixture, tmp_path):
     sf.write(tmp_path / "m.wav", mixture, 8000, subtype="PCM_16")
-    thread = _pipe(tmp_path / "pipe.wav", (tmp_path / "m.wav").read_bytes())
+    thread = named_pipe(tmp_path / "pipe.wav", (tmp_path / "m.wav").read_bytes())
     wav, rate, kind, one_d = load_audio(str(tmp_path / "pipe.wav"))
     thread.join(10)
     assert (rate, kind, one_d) == (8000, "file", False)
