@@ -436,15 +436,16 @@ def run_onnx(path: Union[str, os.PathLike], wave: Any) -> np.ndarray:
     Args:
         path: The ``.onnx`` file written by :func:`export_onnx`.
         wave: Mono audio at the graph's rate (its JSON's ``sample_rate``), :math:`(T,)` or
-            :math:`(B, T)`; a numpy array, a tensor or a list.
+            :math:`(B, T)`; a numpy array, a tensor or a list, of floats or integer PCM
+            (int16, int32, int8, uint8: scaled to [-1, 1] as WAV readers do).
 
     Returns:
         np.ndarray: float32 estimates in query order, :math:`(K, T)` for a 1-D ``wave``,
         :math:`(B, K, T)` otherwise.
 
     Raises:
-        ValueError: onnxruntime not installed, or ``wave`` of a bad shape, too short, or
-            not finite.
+        ValueError: onnxruntime not installed, or ``wave`` of a bad shape or sample type
+            (complex, bool, int64, ...), too short, or not finite.
 
     Note:
         Each call opens a new session; to run many inputs, keep one
@@ -459,9 +460,10 @@ def run_onnx(path: Union[str, os.PathLike], wave: Any) -> np.ndarray:
         import onnxruntime as ort
     except ImportError:
         raise ValueError("running an ONNX export needs onnxruntime: pip install onnxruntime")
-    if isinstance(wave, torch.Tensor):
-        wave = wave.detach().cpu().numpy()
-    x = np.asarray(wave, dtype=np.float32)
+    from .separation.audio_io import float_samples
+
+    # as Separator.separate reads arrays: integer PCM scaled to [-1, 1], complex refused
+    x = float_samples(wave, "wave").numpy()
     one_d = x.ndim == 1
     if one_d:
         x = x[None]

@@ -244,20 +244,14 @@ def _read_metrics(path: str) -> Dict[str, Any]:
 
 
 def _encoder_named(conf: Dict[str, Any], conf_path: str) -> str:
-    """The encoder ``encoder.name`` of conf.yml names, as ``load_encoder`` takes it; a
-    small-encoder file that is gone (a moved experiment) is said so, not met with a CLAP
-    download error."""
-    name = (conf.get("encoder") or {}).get("name")
-    if not name:
+    """The encoder ``encoder.name`` of conf.yml names, as ``load_encoder`` takes it
+    (:func:`~asteroid_wsas.encoders.loading.encoder_named`: a small-encoder file that is
+    gone is said so, in the words a separator's loading uses)."""
+    from .encoders.loading import encoder_named
+
+    name = encoder_named(conf, conf_path)
+    if name is None:
         raise ValueError(f"{conf_path} names no encoder (encoder.name); pass --encoder")
-    name = str(name)
-    if name == "tiny":  # the recipe's short name for its stage-2 file (training's rule)
-        name = os.path.join(os.path.dirname(os.path.abspath(conf_path)), "encoder", "tiny.pth")
-    if name.endswith(".pth") and not os.path.isfile(name):
-        raise ValueError(
-            f"the encoder file {name} named in {conf_path} is not there; pass its new place "
-            "(--encoder, encoder= in Python)"
-        )
     return name
 
 

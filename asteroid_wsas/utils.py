@@ -15,6 +15,8 @@ __all__ = [
     "atomic_write",
     "fast_bf16",
     "device_of",
+    "available_devices",
+    "check_device",
     "query_slug",
     "register_named",
 ]
@@ -107,6 +109,63 @@ def device_of(module: Any) -> "torch.device":
 
     param = next(module.parameters(), None)
     return torch.device("cpu") if param is None else param.device
+
+
+def available_devices() -> list:
+    """The torch devices this machine has, by name: ``cpu``, then ``cuda:0``, ..., ``mps``
+    and ``xpu:0``, ... where they are."""
+    import torch
+
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{k}" for k in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    xpu = getattr(torch, "xpu", None)
+    if xpu is not None and xpu.is_available():
+        names += [f"xpu:{k}" for k in range(xpu.device_count())]
+    return names
+
+
+def check_device(device: Union[str, "torch.device"], argument: str = "device") -> "torch.device":
+    """The one check of a device a user asks for: one that this machine has, refused in
+    one line that lists the ones it has (not torch's assertion deep in the first copy).
+
+    ``cuda`` means ``cuda:0`` (and so on for the other kinds with an index).
+
+    Args:
+        device: A torch device or its name (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+        argument: Its name in the message (``device``, ``--device``).
+
+    Returns:
+        torch.device: the device.
+
+    Raises:
+        ValueError: ``<argument> cuda:3: not available here (this machine has: cpu, cuda:0)``,
+            or a name that is no device.
+
+    Examples:
+        >>> check_device("cpu")
+        device(type='cpu')
+    """
+    import torch
+
+    have = available_devices()
+    shown = device if str(device).strip() else repr(device)  # --device "" shows as ''
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"{argument} {shown}: not a device (e.g. cpu, cuda, cuda:1, mps; this machine "
+            f"has: {', '.join(have)})"
+        ) from None
+    name = parsed.type if parsed.type in ("cpu", "mps") else f"{parsed.type}:{parsed.index or 0}"
+    if name not in have:
+        raise ValueError(
+            f"{argument} {shown}: not available here (this machine has: {', '.join(have)})"
+        )
+    return parsed
 
 
 def shuffled_loader(data: Any, batch_size: int, collate_fn: Any, seed: int) -> Any:

@@ -170,3 +170,20 @@ def count_calls(monkeypatch, owner, name: str) -> list:
 
     monkeypatch.setattr(owner, name, counted)
     return calls
+
+
+def named_pipe(path, data: bytes):
+    """A named pipe at ``path`` that a thread writes ``data`` into once a reader opens it;
+    returns the thread (join it after reading)."""
+    import os
+    import threading
+
+    os.mkfifo(path)
+
+    def write():
+        with open(path, "wb") as f:
+            f.write(data)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread

@@ -25,7 +25,14 @@ from typing import List, Optional
 
 from . import data, evaluate, export, paper, publish, separate, serve, train
 from ..signals import Terminated, raise_on_stop_signals, restore_handlers
-from .common import DefaultsFormatter, python_show_warning, recipe_conf, show_warning, user_errors
+from .common import (
+    DefaultsFormatter,
+    check_devices,
+    python_show_warning,
+    recipe_conf,
+    show_warning,
+    user_errors,
+)
 from .data import DATASET_NAMES
 from .evaluate import encoder_of, evaluate_args, print_scores, scoring_of, separator_of
 from .train import OBJECTIVE_NAMES, refuse_finished_run
@@ -115,6 +122,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         SystemExit: on any failure, with status 1 (its ``error:`` line) or 130.
     """
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    _print_any_file_name()
     try:
         args = build_parser().parse_args(argv)
         debug = args.debug
@@ -122,6 +130,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         handlers = raise_on_stop_signals()  # SIGTERM / SIGHUP clean up as Ctrl+C does
         try:
             with user_errors(encoder_option=hasattr(args, "encoder")):
+                check_devices(args)  # --device / --gpus: one this machine has
                 args.func(args)
         finally:
             warnings.showwarning = python_show_warning
@@ -139,3 +148,16 @@ def main(argv: Optional[List[str]] = None) -> None:
         message = " ".join(str(err).split())  # one line, whatever the exception holds
         print(f"error: unexpected {type(err).__name__}: {message}{hint}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _print_any_file_name() -> None:
+    """Let stdout and stderr print any file name: a name that is not valid UTF-8 comes from
+    the command line as surrogates (Python's ``surrogateescape``), and goes back out as the
+    same bytes instead of failing with a codec error."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            try:
+                reconfigure(errors="surrogateescape")
+            except (ValueError, OSError):  # a stream that cannot change now: left as it is
+                pass

@@ -17,6 +17,7 @@ from ..separation.contract import ClippingWarning, MissingEncoderError, QueryWar
 __all__ = [
     "DefaultsFormatter",
     "user_errors",
+    "check_devices",
     "show_warning",
     "recipe_conf",
     "conf_options",
@@ -50,9 +51,8 @@ def user_errors(encoder_option: bool = False) -> Iterator[None]:
     try:
         yield
     except (ValueError, FileExistsError, FileNotFoundError) as err:
-        if isinstance(err, MissingEncoderError):
-            advice = "; or pass --encoder" if encoder_option else ""
-            err = f"{err.path} {err.what}: put its training run's conf.yml beside it{advice}"
+        if isinstance(err, MissingEncoderError):  # the command's option, not encoder=
+            err = err.message("--encoder" if encoder_option else None, command_line=True)
         raise SystemExit(f"error: {err}") from None
 
 
@@ -96,6 +96,29 @@ def positive(text: str) -> float:
 def finite(text: str) -> float:
     """argparse type: a finite number (levels in dB)."""
     return _number(text, float, "a finite number", math.isfinite)
+
+
+def check_devices(args: argparse.Namespace) -> None:
+    """The devices a command asks for (``--device``, ``--gpus N``) are ones this machine
+    has, before any work: the one check (:func:`~asteroid_wsas.utils.check_device`) for
+    every command, in one line that lists the devices there are.
+
+    Raises:
+        ValueError: ``--device cuda: not available here (this machine has: cpu)``.
+    """
+    from ..utils import available_devices, check_device
+
+    device = getattr(args, "device", None)
+    if device is not None:
+        check_device(device, "--device")
+    gpus = getattr(args, "gpus", None)
+    if gpus is not None and str(gpus).strip().isdigit() and int(gpus) > 0:
+        have = available_devices()
+        if sum(name.startswith("cuda") for name in have) < int(gpus):
+            raise ValueError(
+                f"--gpus {gpus}: not available here (this machine has: {', '.join(have)}); "
+                "--gpus 0 trains on the CPU"
+            )
 
 
 def show_warning(

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, Dict, List
 
-from ..separation.contract import QueryError, check_queries, missing_images
+from ..separation.contract import QueryError, check_queries, check_seconds, missing_images
 from ..utils import refuse_overwrite
 
 __all__ = ["add_parser", "cmd"]
@@ -134,6 +134,11 @@ def cmd(args: argparse.Namespace) -> None:
     missing = missing_images(queries + (args.negative or []))
     if missing:
         raise ValueError(f"image query file(s) not found: {', '.join(missing)}")
+    # finite and positive before any model is loaded; the model's minimum once it is
+    if args.chunk_seconds is not None:
+        check_seconds(args.chunk_seconds, "--chunk-seconds")
+    if args.overlap_seconds is not None:
+        check_seconds(args.overlap_seconds, "--overlap-seconds", positive=False)
     overlap = args.overlap_seconds
     if overlap is None:  # a short --chunk-seconds alone is no error
         overlap = 1.0 if args.chunk_seconds is None else min(1.0, args.chunk_seconds / 2)
@@ -173,13 +178,16 @@ def _check_queries(queries: List[str], negatives: List[str]) -> None:
         ) from None
 
 
-def _separator(args: argparse.Namespace):
-    """``--model`` as a :class:`~asteroid_wsas.Separator`, with ``--encoder`` when given."""
+def _separator(args: argparse.Namespace, options: Dict[str, Any]):
+    """``--model`` as a :class:`~asteroid_wsas.Separator`, with ``--encoder`` when given;
+    ``--chunk-seconds`` checked against it (its STFT window), named as the option."""
     from ..encoders.loading import load_encoder
     from ..separation.separator import Separator
 
     encoder = load_encoder(args.encoder) if args.encoder else None
     separator = Separator.from_pretrained(args.model, encoder=encoder)
+    names = ("--chunk-seconds", "--overlap-seconds")
+    separator.check_windows(options["chunk_seconds"], options["overlap_seconds"], names)
     if args.device:
         separator.to(args.device)
     return separator
@@ -199,7 +207,7 @@ def _separate_stdin(args: argparse.Namespace, names: List[str], options: Dict[st
         reader = sf.SoundFile(sys.stdin.fileno(), closefd=False)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"stdin is not a WAV stream ({err})") from None
-    separator = _separator(args)
+    separator = _separator(args, options)
     settings = dict(force=args.force, wait=args.wait, **options)
     stream_to_files(separator, reader, files, args.query, args.subtype, **settings)
     print(f"stdin ({reader.samplerate} Hz, {reader.channels} ch) -> {', '.join(files)}")
@@ -212,7 +220,7 @@ def _separate_files(args: argparse.Namespace, todo: list, skipped: int, options:
 
     from ..separation.jobs import run_jobs
 
-    separator = _separator(args)
+    separator = _separator(args, options)
     several = len(todo) > 1
     failed, others = [], 0
     bar = tqdm(total=len(todo), desc="separating", unit="file", disable=not several)

@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional, Union
 
 from ..utils import conf_beside
 
-__all__ = ["load_encoder", "encoder_beside"]
+__all__ = ["load_encoder", "encoder_beside", "encoder_named"]
 
 Spec = Union[str, os.PathLike, Dict[str, Any]]
 
@@ -65,6 +65,52 @@ def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None)
 
 def encoder_beside(model_path: Union[str, os.PathLike]) -> Optional[str]:
     """The encoder a recipe trained a ``best_model.pth`` with: ``encoder.name`` of the
-    ``conf.yml`` beside it (None without one)."""
+    ``conf.yml`` beside it, as :func:`encoder_named` resolves it (None without a conf.yml,
+    or one that names no encoder).
+
+    Raises:
+        MissingEncoderError: The conf.yml names an encoder file that is not there.
+    """
     conf = conf_beside(model_path)
-    return None if conf is None else (conf.get("encoder") or {}).get("name")
+    if conf is None or not (conf.get("encoder") or {}).get("name"):
+        return None
+    conf_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "conf.yml")
+    return encoder_named(conf, conf_path, os.fspath(model_path))
+
+
+def encoder_named(
+    conf: Dict[str, Any], conf_path: str, model_path: Optional[str] = None
+) -> Optional[str]:
+    """The encoder a recipe config's ``encoder.name`` names, as :func:`load_encoder` takes
+    it: the recipe's ``tiny`` is its stage-2 file (``<run>/encoder/tiny.pth``, training's
+    rule); a local path that is gone (a moved or copied experiment) is said so, not met with
+    an error about CLAP hub ids.
+
+    Args:
+        conf: The config.
+        conf_path: Its file (``tiny`` is found beside it).
+        model_path: The separator file it belongs to (None: the config's own).
+
+    Returns:
+        str: the name; None when the config names none.
+
+    Raises:
+        MissingEncoderError: ``the encoder file X named in conf.yml is not there; ...``.
+    """
+    from ..separation.contract import MissingEncoderError
+
+    name = (conf.get("encoder") or {}).get("name")
+    if not name:
+        return None
+    name = str(name)
+    if name == "tiny":
+        name = os.path.join(os.path.dirname(os.path.abspath(conf_path)), "encoder", "tiny.pth")
+    # a local path, not a hub id: a small-encoder file, or an absolute / relative folder
+    # (a text-only or CLIP encoder's kind prefix and options apart)
+    prefix, colon, rest = name.partition(":")
+    path = rest if colon and prefix in ("bert", "clip", "clip_image") else name
+    path = path.split("?")[0]
+    local = path.endswith(".pth") or os.path.isabs(path) or path.startswith(("./", "../", "~"))
+    if local and not os.path.exists(os.path.expanduser(path)):
+        raise MissingEncoderError(model_path or conf_path, conf_path, path)
+    return name

@@ -10,6 +10,7 @@ and more with PyAV); :func:`audio_files` finds the audio below a folder;
 
 import contextlib
 import errno
+import io
 import math
 import os
 import sys
@@ -20,12 +21,14 @@ import numpy as np
 import torch
 
 from ..utils import atomic_path
-from .contract import ClippingWarning
+from .contract import ClippingWarning, check_sample_rate
 
 __all__ = [
     "AudioLike",
     "AUDIO_EXTENSIONS",
     "WAV_SUBTYPES",
+    "PCM_SCALES",
+    "float_samples",
     "load_audio",
     "output_subtype",
     "audio_files",
@@ -39,44 +42,141 @@ __all__ = [
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
 
 
+# integer PCM as WAV keeps it, and the divisor (and offset) that brings it to [-1, 1): what
+# soundfile does when it reads a PCM file as float
+PCM_SCALES = {
+    "int8": (2.0**7, 0.0),
+    "uint8": (2.0**7, 128.0),  # WAV's 8-bit samples are unsigned, silence at 128
+    "int16": (2.0**15, 0.0),
+    "int32": (2.0**31, 0.0),
+}
+_PCM_TORCH = {torch.int8: "int8", torch.uint8: "uint8", torch.int16: "int16", torch.int32: "int32"}
+
+
+def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
+    """Samples of an array or a tensor as float32 on the CPU, in the [-1, 1] scale: the one
+    rule for every array a separator takes (:func:`load_audio`, a stream's blocks).
+
+    Floats are taken as they are. Integer PCM (int8, int16, int32, uint8) is scaled as a WAV
+    reader scales it: int16 / 32768, int32 / 2**31, int8 / 128, (uint8 - 128) / 128. Other
+    types are refused rather than guessed: complex (its imaginary part would be dropped),
+    bool, int64 and the other integer types (no PCM format says their full scale), and
+    anything that is not a number.
+
+    Args:
+        audio: A numpy array, a tensor, or a sequence of numbers.
+        argument: Its name, for messages.
+
+    Returns:
+        torch.Tensor: float32, the shape of ``audio``.
+
+    Raises:
+        ValueError: A type that is not audio, naming ``argument`` and the type.
+
+    Examples:
+        >>> float_samples(np.array([-32768, 16384], dtype=np.int16)).tolist()
+        [-1.0, 0.5]
+        >>> float_samples(np.zeros(4, np.complex64))
+        Traceback (most recent call last):
+            ...
+        ValueError: audio is complex (complex64); pass the real signal, e.g. audio.real
+    """
+    if isinstance(audio, torch.Tensor):
+        wav = audio.detach().cpu()
+        name = str(wav.dtype).replace("torch.", "")
+        if wav.is_floating_point():
+            return wav.float()
+        scale = PCM_SCALES.get(_PCM_TORCH.get(wav.dtype, ""))
+        kind = "complex" if wav.is_complex() else "bool" if wav.dtype == torch.bool else "int"
+    else:
+        try:
+            array = np.asarray(audio)
+        except Exception as err:  # ragged lists and the like
+            raise ValueError(f"{argument} is not an array of samples ({err})") from None
+        name = array.dtype.name
+        if array.dtype.kind == "f":
+            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        scale = PCM_SCALES.get(name)
+        kind = {"c": "complex", "b": "bool", "i": "int", "u": "int"}.get(array.dtype.kind, "other")
+        wav = torch.from_numpy(array.astype(np.float64)) if scale is not None else None
+    if scale is not None:  # exact: every int32 is a float64, then one rounding to float32
+        return ((wav.double() - scale[1]) / scale[0]).float()
+    example = argument if argument.isidentifier() else "block"  # "block 3" is no name
+    if isinstance(audio, (bytes, bytearray)):
+        message = (
+            f"{argument} is bytes; pass a file path, or the samples (e.g. "
+            "soundfile.read(io.BytesIO(data)))"
+        )
+    elif kind == "complex":
+        message = f"{argument} is complex ({name}); pass the real signal, e.g. {example}.real"
+    elif kind == "bool":
+        message = f"{argument} is boolean; pass samples: floats in [-1, 1] or integer PCM"
+    elif kind == "int":
+        message = (
+            f"{argument} is {name}, which has no PCM full scale; pass floats in [-1, 1], or "
+            "int16 / int32 / int8 / uint8 PCM"
+        )
+    else:
+        what = "text" if name.startswith(("str", "bytes")) else f"{name} values"
+        message = f"{argument} holds {what}, not samples; pass numbers (floats in [-1, 1])"
+    raise ValueError(message)
+
+
 def load_audio(
     audio: AudioLike, sample_rate: Optional[int] = None
 ) -> Tuple[torch.Tensor, int, str, bool]:
-    """Audio as a float32 tensor :math:`(C, T)`, its rate, and how the input was shaped.
+    """Audio as a float32 tensor :math:`(C, T)` in the [-1, 1] scale, its rate, and how the
+    input was shaped.
 
     Args:
-        audio: A file path (any format soundfile reads), or an array / tensor :math:`(T,)`
-            or :math:`(C, T)` (channels first).
-        sample_rate: The rate of an array or tensor (required for them).
+        audio: A file path (any format soundfile reads; a named pipe or ``/dev/fd/N``, as
+            bash's ``<(...)`` gives, is read once into memory), or an array / tensor
+            :math:`(T,)` or :math:`(C, T)` (channels first): floats, or integer PCM
+            (int16, int32, int8, uint8) scaled to [-1, 1] as WAV readers do
+            (:func:`float_samples`).
+        sample_rate: The rate of an array or tensor (required for them): a positive whole
+            number of Hz.
 
     Returns:
         tuple: ``(wav, rate, kind, one_d)``: ``wav`` :math:`(C, T)`, its rate, ``kind``
         ``"file"``, ``"numpy"`` or ``"torch"``, and whether the input was 1-D.
 
     Raises:
-        ValueError: Unreadable or empty file, missing rate, bad shape; the message names
-            the argument.
+        ValueError: Unreadable or empty file, missing or bad rate, bad shape or sample type;
+            the message names the argument.
     """
     import soundfile as sf
 
     if isinstance(audio, (str, os.PathLike)):
         path = os.fspath(audio)
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise ValueError(f"audio file {path} not found")
-        if os.path.getsize(path) == 0:
-            raise ValueError(f"audio file {path} is empty")
+        if os.path.isdir(path):
+            raise ValueError(f"audio file {path} is a folder, not a file")
+        if os.path.isfile(path):
+            source: Any = sf_path(path)
+            if os.path.getsize(path) == 0:
+                raise ValueError(f"audio file {path} is empty")
+        else:  # a named pipe, <(...)'s /dev/fd/N: it can be read once, never sought
+            with open(path, "rb") as f:
+                source = io.BytesIO(f.read())
+            if not source.getbuffer().nbytes:
+                raise ValueError(f"audio file {path} is empty")
         try:
-            data, rate = sf.read(path, dtype="float32", always_2d=True)
+            data, rate = sf.read(source, dtype="float32", always_2d=True)
             data = data.T
         except Exception as err:  # soundfile raises its own error types
-            data, rate = _decode_with_av(path, err)
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
+            data, rate = _decode_with_av(path, err, source)
         if data.shape[1] == 0:
             raise ValueError(f"audio file {path} is empty")
         return torch.from_numpy(np.ascontiguousarray(data)), int(rate), "file", False
     if sample_rate is None:
         raise ValueError("sample_rate is required when audio is an array or a tensor")
-    kind = "numpy" if isinstance(audio, np.ndarray) else "torch"
-    wav = torch.as_tensor(audio).detach().float().cpu()
+    rate = check_sample_rate(sample_rate)
+    kind = "torch" if isinstance(audio, torch.Tensor) else "numpy"
+    wav = float_samples(audio, "audio")
     one_d = wav.dim() == 1
     if one_d:
         wav = wav.unsqueeze(0)
@@ -91,13 +191,24 @@ def load_audio(
         raise ValueError("audio is empty")
     if not torch.isfinite(wav).all():
         raise ValueError("audio holds NaN or infinite values")
-    return wav, int(sample_rate), kind, one_d
+    return wav, rate, kind, one_d
 
 
-def _decode_with_av(path: str, soundfile_error: Exception) -> Tuple[np.ndarray, int]:
+def sf_path(path: Union[str, os.PathLike]) -> Union[str, bytes]:
+    """A path as soundfile opens it: its bytes on POSIX, so that a name that is not valid
+    UTF-8 (Python keeps its bytes as surrogates) opens, where soundfile's own encoding
+    refuses it."""
+    path = os.fspath(path)
+    return path if sys.platform == "win32" else os.fsencode(path)
+
+
+def _decode_with_av(
+    path: str, soundfile_error: Exception, source: Any = None
+) -> Tuple[np.ndarray, int]:
     """Formats libsndfile does not read (AAC / M4A, Opus in WebM, video files' sound), decoded
     with PyAV when it is installed (``pip install av``, the ``video`` extra): float32
-    ``(C, T)`` and the rate."""
+    ``(C, T)`` and the rate. ``source``: the file's bytes when it was read already (a
+    pipe), else the path."""
     try:
         import av
     except ImportError:
@@ -106,7 +217,8 @@ def _decode_with_av(path: str, soundfile_error: Exception) -> Tuple[np.ndarray, 
             "libsndfile does not read (m4a, webm, ...): pip install av"
         ) from None
     try:
-        with av.open(path) as container:
+        opened = source if isinstance(source, io.BytesIO) else path
+        with av.open(opened) as container:
             if not container.streams.audio:
                 raise ValueError("no audio stream")
             stream = container.streams.audio[0]
@@ -159,9 +271,10 @@ def output_subtype(requested: str, source: Any = None) -> str:
             raise ValueError(f"subtype must be input or one of {', '.join(WAV_SUBTYPES)}")
         return requested
     subtype = getattr(source, "subtype", None)
-    if subtype is None and isinstance(source, (str, os.PathLike)):
+    # a regular file only: a pipe read once already would block, and has no format to keep
+    if subtype is None and isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
         try:
-            subtype = sf.info(os.fspath(source)).subtype
+            subtype = sf.info(sf_path(source)).subtype
         except (RuntimeError, TypeError, OSError):  # a format soundfile does not read
             subtype = None
     if subtype == "PCM_S8":  # WAV keeps 8 bits unsigned
@@ -247,7 +360,7 @@ class OutputFiles:
                 part = self.commits.enter_context(atomic_path(path))
                 self.files.append(
                     sf.SoundFile(
-                        part,
+                        sf_path(part),
                         "w",
                         self.sample_rate,
                         self.channels,

@@ -8,6 +8,8 @@ torch; the library raises and warns with the same classes.
 """
 
 import json
+import math
+import numbers
 import os
 from typing import Any, List, Optional, Union
 
@@ -18,6 +20,8 @@ __all__ = [
     "QueryWarning",
     "QueryError",
     "check_queries",
+    "check_sample_rate",
+    "check_seconds",
     "image_path",
     "missing_images",
     "read_json",
@@ -30,19 +34,42 @@ IMAGE_PREFIX = "image:"
 
 class MissingEncoderError(ValueError):
     """A separator file without its query encoder: a bare ``best_model.pth`` whose run's
-    ``conf.yml`` is not beside it.
+    ``conf.yml`` is not beside it, or whose ``conf.yml`` names an encoder file that is no
+    longer there (a moved or copied experiment).
 
     Args:
-        path: The file.
+        path: The separator file.
+        conf: The ``conf.yml`` that names the encoder (None: there is none).
+        encoder: The encoder path it names that is not there.
     """
 
-    def __init__(self, path: str):
-        self.path = path
-        super().__init__(
-            f"{path} {self.what}: put its training run's conf.yml beside it, or pass encoder="
-        )
+    def __init__(self, path: str, conf: Optional[str] = None, encoder: Optional[str] = None):
+        self.path, self.conf, self.encoder = path, conf, encoder
+        super().__init__(self.message(None))
 
     what = "holds no encoder and no conf.yml beside it names one"
+
+    def message(self, option: Optional[str], command_line: bool = False) -> str:
+        """What is wrong and what to do.
+
+        Args:
+            option: The command's option that gives an encoder (``--encoder``); None: the
+                library's message (Python's ``encoder=``), or with ``command_line`` a
+                command without one.
+            command_line: Say nothing of Python's arguments.
+        """
+        if self.encoder is None:
+            if not command_line:
+                advice = ", or pass encoder="
+            else:
+                advice = f"; or pass {option}" if option else ""
+            return f"{self.path} {self.what}: put its training run's conf.yml beside it{advice}"
+        # the file, where it is named, and what to do (publish's wording)
+        if not command_line:
+            advice = "pass its new place (--encoder, encoder= in Python)"
+        else:
+            advice = f"pass its new place ({option} PATH)" if option else "put it back there"
+        return f"the encoder file {self.encoder} named in {self.conf} is not there; {advice}"
 
 
 class ClippingWarning(UserWarning):
@@ -69,6 +96,76 @@ class QueryError(ValueError):
     def __init__(self, message: str, argument: str, index: Optional[int], reason: str):
         super().__init__(message)
         self.argument, self.index, self.reason = argument, index, reason
+
+
+def check_sample_rate(value: Any, argument: str = "sample_rate") -> int:
+    """The one check of a sample rate a user gives: a positive whole number of Hz.
+
+    An integral float (``16000.0``, what arithmetic on rates gives) is taken; a fraction
+    (``44.1``: kHz, not Hz), zero, a negative, NaN, a bool or a text is refused instead of
+    being rounded into another rate.
+
+    Args:
+        value: The rate.
+        argument: Its name, for the message.
+
+    Returns:
+        int: the rate.
+
+    Raises:
+        ValueError: ``<argument> must be a positive whole number of Hz, got <value>``.
+
+    Examples:
+        >>> check_sample_rate(16000.0)
+        16000
+        >>> check_sample_rate(44.1)
+        Traceback (most recent call last):
+            ...
+        ValueError: sample_rate must be a positive whole number of Hz (e.g. 44100), got 44.1
+    """
+    rate = None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        rate = int(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if math.isfinite(number) and number == int(number):
+            rate = int(number)
+    if rate is None or rate <= 0:
+        raise ValueError(
+            f"{argument} must be a positive whole number of Hz (e.g. 44100), got {value!r}"
+        )
+    return rate
+
+
+def check_seconds(value: Any, argument: str, positive: bool = True) -> float:
+    """The one check of a duration a user gives: a finite number of seconds, above zero
+    (``positive``) or at least zero.
+
+    Args:
+        value: The duration.
+        argument: Its name, for the message (``chunk_seconds``, ``--chunk-seconds``).
+        positive: Zero is refused too.
+
+    Returns:
+        float: the duration.
+
+    Raises:
+        ValueError: ``<argument> must be a finite number of seconds > 0, got <value>``.
+
+    Examples:
+        >>> check_seconds(0.5, "chunk_seconds")
+        0.5
+        >>> check_seconds(float("nan"), "--chunk-seconds")
+        Traceback (most recent call last):
+            ...
+        ValueError: --chunk-seconds must be a finite number of seconds > 0, got nan
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    seconds = float(value) if ok else math.nan
+    if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{argument} must be a finite number of seconds {bound}, got {value!r}")
+    return seconds
 
 
 def image_path(query: Any) -> Optional[str]:

@@ -7,6 +7,7 @@ queries the encoder cannot read or tell apart.
 """
 
 import os
+import unicodedata
 import warnings
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
@@ -16,7 +17,7 @@ import torch
 from ..encoders.base import BimodalEncoder, Query, encode_queries
 from .contract import IMAGE_PREFIX, QueryWarning, check_queries, image_path
 
-__all__ = ["QueryLike", "resolve_queries", "query_warnings", "warn_queries"]
+__all__ = ["QueryLike", "resolve_queries", "query_warnings", "unreadable", "warn_queries"]
 
 # a text, or an image: "image:PATH", a Path, a PIL image, an array or a tensor
 QueryLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, Any]
@@ -75,10 +76,12 @@ def query_warnings(
 ) -> List[str]:
     """What is wrong with queries that the encoder cannot read or tell apart.
 
-    Two checks: words a small encoder's vocabulary lacks (they are all read as one
+    Three checks: texts the encoder reads as nothing (:func:`unreadable`: no letter or
+    digit, or no token its tokenizer knows: Japanese for the small encoder, emoji for a
+    WordPiece one), words a small encoder's vocabulary lacks (they are all read as one
     ``<unk>`` token), and queries whose text embeddings are the same vector (their
-    estimates are then identical). Encoders of free text (CLAP, BERT, CLIP) have no
-    unknown words; only the second check applies to them.
+    estimates are then identical). Byte-level tokenizers (CLAP's RoBERTa, CLIP) read every
+    character, so for them only a text without letters or digits is unreadable.
 
     Args:
         encoder: The separator's query encoder.
@@ -98,12 +101,16 @@ def query_warnings(
     """
     messages = []
     index = getattr(encoder, "index", None)  # the small encoder's vocabulary
+    for name, query in zip(names, queries):
+        reason = unreadable(encoder, query) if isinstance(query, str) else None
+        if reason is not None:
+            messages.append(f"query {name!r} has {reason}; its estimate will be a guess")
     if index is not None:
         from ..encoders.tiny import SPECIALS, words
 
         known = len(index) - len(SPECIALS)
         for name, query in zip(names, queries):
-            if isinstance(query, str):
+            if isinstance(query, str) and unreadable(encoder, query) is None:
                 unknown = [w for w in words(query) if w not in index]
                 if unknown:
                     listed = ", ".join(repr(w) for w in dict.fromkeys(unknown))
@@ -125,6 +132,48 @@ def query_warnings(
                         "their estimates will be identical"
                     )
     return messages
+
+
+def unreadable(encoder: Any, text: str) -> Optional[str]:
+    """Why the encoder reads ``text`` as nothing useful, or None when it reads some of it.
+
+    The one rule for every text encoder: a text without a letter or a digit (emoji,
+    punctuation, zero-width spaces) says nothing an encoder trained on captions knows; and
+    a text whose every token is one the tokenizer does not know or a special token (the
+    small encoder keeps ``a-z``, ``0-9`` and ``'`` and drops the rest; a WordPiece
+    tokenizer gives ``[UNK]``) is read as an empty text.
+
+    Args:
+        encoder: A query encoder: the small one (its ``index``), or one with a transformers
+            ``tokenizer``; another is judged on the first rule only.
+        text: The query.
+
+    Returns:
+        str: the reason, to follow ``has`` in a message; None when the text is readable.
+
+    Examples:
+        >>> from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+        >>> enc = TinyBimodalEncoder(build_vocab(["a dog barks"]), embed_dim=16, token_dim=12)
+        >>> unreadable(enc, "犬が吠える")
+        "no characters the text encoder reads (it reads a-z, 0-9 and ')"
+        >>> unreadable(enc, "a dog") is None
+        True
+    """
+    if not any(unicodedata.category(c)[0] in "LN" for c in text):
+        return "no letters or digits"
+    if getattr(encoder, "index", None) is not None:  # the small encoder: its own words
+        from ..encoders.tiny import words
+
+        if not words(text):
+            return "no characters the text encoder reads (it reads a-z, 0-9 and ')"
+        return None
+    tokenizer = getattr(encoder, "tokenizer", None)
+    if tokenizer is not None and callable(tokenizer):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        special = set(getattr(tokenizer, "all_special_ids", []))
+        if not [i for i in ids if i not in special]:  # [UNK] is one of them
+            return "no token the text encoder's tokenizer knows (all read as unknown)"
+    return None
 
 
 def warn_queries(

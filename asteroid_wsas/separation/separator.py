@@ -10,7 +10,18 @@ and reuses them for every window and channel.
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 import torch
@@ -21,9 +32,9 @@ from torchaudio.functional import resample
 from ..encoders.loading import encoder_beside, load_encoder
 from ..models import TextCondUNet
 from ..models.registry import model_from_package
-from ..utils import device_of, refuse_overwrite
+from ..utils import check_device, device_of, refuse_overwrite
 from .audio_io import AudioLike, load_audio
-from .contract import MissingEncoderError
+from .contract import MissingEncoderError, check_sample_rate
 from .core import (
     EncodedQueries,
     autocast_dtype,
@@ -74,7 +85,9 @@ class Separation:
     Attributes:
         queries: The queries, in order.
         estimates: One estimate per query, :math:`(K, C, T)` (:math:`(K, T)` for 1-D input),
-            at ``sample_rate``; numpy for file or numpy input, a tensor for tensor input.
+            at ``sample_rate``; numpy for file or numpy input, a tensor for tensor input;
+            float32 in the [-1, 1] scale whatever the input's sample type (integer PCM
+            input is scaled to it first: int16 / 32768, ...).
         sample_rate: The input's rate.
         presence: Per query, the encoder's cosine similarity between the estimate and the
             query text (mean over channels; NaN with a text-only query encoder); compare
@@ -219,9 +232,15 @@ class Separator(nn.Module):
             if "unconditioned_queries" in package:  # written before the model carried them
                 model_package["unconditioned_queries"] = package["unconditioned_queries"]
             spec = package["encoder"]
-        else:  # a recipe's best_model.pth
-            name = encoder_beside(path)
-            model_package, spec = package, None if name is None else {"name": name}
+        else:  # a recipe's best_model.pth: the encoder its conf.yml names
+            model_package, spec = package, None
+            try:
+                name = encoder_beside(path)
+            except MissingEncoderError:
+                if encoder is None:  # gone from where conf.yml says, and none given
+                    raise
+                name = None
+            spec = None if name is None else {"name": name}
         try:
             model = model_from_package(model_package)
         except ValueError as err:
@@ -295,13 +314,17 @@ class Separator(nn.Module):
 
         Args:
             audio: A file, or an array / tensor :math:`(T,)` or :math:`(C, T)`; channels are
-                separated one by one (as a batch).
+                separated one by one (as a batch). Arrays hold floats, or integer PCM
+                (int16, int32, int8, uint8), scaled to [-1, 1] as WAV readers do; the
+                estimates are float32 in that scale. Complex, bool and other integer types
+                are refused.
             queries: One query or a list; all are answered in one batched pass. A query is a
                 text, or an image with an encoder of images (``clip_image:...``): a path as
                 ``"image:PATH"`` or a ``pathlib.Path``, a PIL image, an array / tensor
                 :math:`(H, W, 3)` or :math:`(3, H, W)` (uint8, or float in [0, 1]), or
                 frames :math:`(F, 3, H, W)` (their mean embedding). Texts and images mix.
-            sample_rate: The rate of an array or tensor (files carry theirs).
+            sample_rate: The rate of an array or tensor (files carry theirs): a positive
+                whole number of Hz (``16000.0`` is taken, ``44.1`` is refused).
             residual: Also return the input minus the sum of the estimates.
             negative: Query (or queries) of what to remove: each estimate's mask is
                 multiplied by one minus the mask of the negative query (several: their
@@ -313,7 +336,7 @@ class Separator(nn.Module):
                 overlap_seconds``; the last one, shorter, is separated zero-padded to a
                 chunk (the windows :meth:`stream` cuts a stream into).
             overlap_seconds: Crossfade between chunks.
-            device: Where to run (default: the model's device).
+            device: Where to run (default: the model's device); one this machine has.
             precision: ``"auto"`` (bf16 where the hardware runs it fast), ``"bf16"`` or
                 ``"fp32"``.
             progress: Show a progress bar over the chunks; a callable is called as
@@ -325,8 +348,9 @@ class Separator(nn.Module):
             its ``queries`` name images ``"image:PATH"`` or ``"image <k>"``.
 
         Raises:
-            ValueError: Bad audio, no query, empty query, unreadable image, or bad chunk
-                settings.
+            ValueError: Bad audio or sample rate, no query, empty query, unreadable image,
+                bad chunk settings (not finite, or a chunk shorter than the model's STFT
+                window), or a device this machine does not have.
             TypeError: An image query with an encoder that embeds text only.
 
         Examples:
@@ -340,6 +364,8 @@ class Separator(nn.Module):
                 "negative needs a text-conditioned separator; this one was trained with MixIT "
                 "and answers a query by picking one of its fixed outputs"
             )
+        # checked whether or not the input is long enough to need them
+        sizes = self.check_windows(chunk_seconds, overlap_seconds)
         wav, rate, kind, one_d, x, device, dtype = self._prepare(
             audio, sample_rate, device, precision
         )
@@ -350,7 +376,7 @@ class Separator(nn.Module):
             warn_queries(self.encoder, names, queries, encoded.embed[0, : len(queries)])
         chunk, overlap = x.shape[-1], 0  # one pass
         if chunk_seconds is not None or x.shape[-1] > DEFAULT_CHUNK * self.sample_rate:
-            chunk, overlap = chunk_sizes(chunk_seconds, overlap_seconds, self.sample_rate)
+            chunk, overlap = sizes
         # a learned-query model gives all M outputs per chunk; the queries pick outputs
         # once, on the whole file (the same output in every chunk)
         asked = None if self.learned_queries else encoded
@@ -423,9 +449,12 @@ class Separator(nn.Module):
 
         Args:
             chunks: Blocks of audio, numpy or torch, :math:`(T,)` or :math:`(C, T)` with a
-                fixed channel count, of any sizes (empty blocks are skipped).
+                fixed channel count, of any sizes (empty blocks are skipped); floats or
+                integer PCM, as :meth:`separate` takes them (the output is float32 in the
+                [-1, 1] scale).
             queries: As :meth:`separate`.
-            sample_rate: The blocks' rate (None: the model's, ``separator.sample_rate``).
+            sample_rate: The blocks' rate (None: the model's, ``separator.sample_rate``), a
+                positive whole number of Hz.
             chunk_seconds: Window length (None: 10 s).
             overlap_seconds: Crossfade between windows.
             residual: Also give the input minus the sum of the estimates, as a last row.
@@ -461,11 +490,9 @@ class Separator(nn.Module):
                 "stream needs a text-conditioned separator; a MixIT separator picks its "
                 "outputs on the whole input (use separate)"
             )
-        chunk, overlap = chunk_sizes(chunk_seconds, overlap_seconds, self.sample_rate)
-        rate = self.sample_rate if sample_rate is None else int(sample_rate)
-        if rate <= 0:
-            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-        device = torch.device(device) if device is not None else device_of(self.model)
+        chunk, overlap = self.check_windows(chunk_seconds, overlap_seconds)
+        rate = self.sample_rate if sample_rate is None else check_sample_rate(sample_rate)
+        device = check_device(device) if device is not None else device_of(self.model)
         dtype = autocast_dtype(device, precision)
         self.encoder.to(device)
         with torch.inference_mode():  # once per stream, not per window and channel
@@ -519,9 +546,33 @@ class Separator(nn.Module):
             >>> separator.stream_latency(44100, 10.0)  # an 8 kHz model  # doctest: +SKIP
             441955
         """
-        chunk, _ = chunk_sizes(chunk_seconds, 0.0, self.sample_rate)
-        rate = self.sample_rate if sample_rate is None else int(sample_rate)
+        chunk, _ = self.check_windows(chunk_seconds, 0.0)
+        rate = self.sample_rate if sample_rate is None else check_sample_rate(sample_rate)
         return stream_latency(rate, self.sample_rate, chunk)
+
+    def check_windows(
+        self,
+        chunk_seconds: Optional[float],
+        overlap_seconds: float = 1.0,
+        names: Tuple[str, str] = ("chunk_seconds", "overlap_seconds"),
+    ) -> Tuple[int, int]:
+        """The one check of :meth:`separate`'s and :meth:`stream`'s window settings against
+        this model: finite numbers, a crossfade at most half the chunk, and a chunk at least
+        the model's STFT window.
+
+        Args:
+            chunk_seconds: Window length (None: 10 s).
+            overlap_seconds: Crossfade between windows.
+            names: The settings' names in messages (``--chunk-seconds`` on the command line).
+
+        Returns:
+            tuple: ``(chunk, overlap)`` in samples at the model's rate.
+
+        Raises:
+            ValueError: A bad setting, naming it and the shortest chunk the model takes.
+        """
+        n_fft = int(getattr(self.model, "n_fft", 1))
+        return chunk_sizes(chunk_seconds, overlap_seconds, self.sample_rate, n_fft, names)
 
     def _separate_window(
         self,
@@ -609,7 +660,7 @@ class Separator(nn.Module):
         """The input as read, and at the model's rate on ``device`` (channels are the batch),
         with the device and the autocast dtype."""
         wav, rate, kind, one_d = load_audio(audio, sample_rate)
-        device = torch.device(device) if device is not None else device_of(self.model)
+        device = check_device(device) if device is not None else device_of(self.model)
         dtype = autocast_dtype(device, precision)
         self.encoder.to(device)
         x = wav if rate == self.sample_rate else resample(wav, rate, self.sample_rate)

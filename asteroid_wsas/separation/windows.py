@@ -16,6 +16,9 @@ import numpy as np
 import torch
 import torchaudio
 
+from .audio_io import float_samples
+from .contract import check_seconds
+
 __all__ = [
     "DEFAULT_CHUNK",
     "chunk_sizes",
@@ -36,34 +39,56 @@ WindowRun = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 def chunk_sizes(
-    chunk_seconds: Optional[float], overlap_seconds: float, sample_rate: int
+    chunk_seconds: Optional[float],
+    overlap_seconds: float,
+    sample_rate: int,
+    min_samples: int = 1,
+    names: Tuple[str, str] = ("chunk_seconds", "overlap_seconds"),
 ) -> Tuple[int, int]:
-    """Chunk and crossfade in samples at ``sample_rate`` (the crossfade at most half a chunk).
+    """Chunk and crossfade in samples at ``sample_rate`` (the crossfade at most half a
+    chunk): the one check of window settings, made before any audio is read.
 
     Args:
         chunk_seconds: Window length (None: :data:`DEFAULT_CHUNK`).
         overlap_seconds: Crossfade between windows.
         sample_rate: The model's rate.
+        min_samples: The shortest window the model takes (its STFT window, ``n_fft``).
+        names: The two settings' names in messages (the command line's options).
 
     Returns:
         tuple: ``(chunk, overlap)`` in samples.
 
     Raises:
-        ValueError: A chunk not longer than twice the crossfade, or shorter than a sample.
+        ValueError: A setting that is not a finite number, a chunk not longer than twice
+            the crossfade, or shorter than ``min_samples``; naming the setting.
 
     Examples:
         >>> chunk_sizes(0.25, 0.0625, 8000)
         (2000, 500)
+        >>> chunk_sizes(0.01, 0.0, 8000, min_samples=126)
+        Traceback (most recent call last):
+            ...
+        ValueError: chunk_seconds=0.01 is 80 samples at the model's 8000 Hz, shorter than its STFT window (126 samples): give at least 0.016
     """
-    seconds = DEFAULT_CHUNK if chunk_seconds is None else float(chunk_seconds)
-    if seconds <= 0 or overlap_seconds < 0 or overlap_seconds * 2 > seconds:
+    chunk_name, overlap_name = names
+    seconds = DEFAULT_CHUNK if chunk_seconds is None else check_seconds(chunk_seconds, chunk_name)
+    overlap_seconds = check_seconds(overlap_seconds, overlap_name, positive=False)
+    if overlap_seconds * 2 > seconds:
         raise ValueError(
-            f"chunk_seconds must be > 2 * overlap_seconds > 0, got {chunk_seconds} "
-            f"and {overlap_seconds}"
+            f"{chunk_name} must be at least twice {overlap_name}, got {seconds:g} and "
+            f"{overlap_seconds:g}"
         )
+    if not math.isfinite(seconds * sample_rate):  # 1e308 s: finite, but not in samples
+        raise ValueError(f"{chunk_name}={seconds:g} is too long to count in samples")
     chunk = int(round(seconds * sample_rate))
-    if chunk < 1:
-        raise ValueError(f"chunk_seconds={chunk_seconds} is shorter than one sample")
+    if chunk < max(1, min_samples):
+        shortest = math.ceil(max(1, min_samples) / sample_rate * 1000) / 1000
+        window = f"its STFT window ({min_samples} samples)" if min_samples > 1 else "a sample"
+        raise ValueError(
+            f"{chunk_name}={chunk_seconds} is {chunk} sample{'s' * (chunk != 1)} at the "
+            f"model's {sample_rate} Hz, "
+            f"shorter than {window}: give at least {shortest:g}"
+        )
     return chunk, min(int(round(overlap_seconds * sample_rate)), chunk // 2)
 
 
@@ -424,14 +449,14 @@ def stream_blocks(
         Estimates :math:`(K, C, t)` (:math:`(K, t)` for 1-D blocks), numpy for numpy blocks.
 
     Raises:
-        ValueError: A block that is no array, of a bad shape or channel count, or holding
-            NaN; a stream without audio.
+        ValueError: A block that is no array, of a bad shape, channel count or sample type
+            (:func:`~.audio_io.float_samples`), or holding NaN; a stream without audio.
     """
     state, kind, one_d = None, None, False
     for index, block in enumerate(chunks):
         if not isinstance(block, (np.ndarray, torch.Tensor)):
             raise ValueError(f"block {index} is a {type(block).__name__}, not an array")
-        wav = torch.as_tensor(block).detach().float().cpu()
+        wav = float_samples(block, f"block {index}")  # integer PCM to [-1, 1], as separate()
         if wav.dim() == 1:
             wav = wav[None]
         if wav.dim() != 2 or (wav.shape[0] > 16 and wav.shape[1] <= 16):
