@@ -37,6 +37,7 @@ __all__ = [
     "FolderBusyError",
     "LOCK_NAME",
     "folder_lock",
+    "missing_folders",
 ]
 
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -530,7 +531,7 @@ def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[
     made: List[str] = []  # folders made here: removed if left empty
     told = False
     while True:
-        made += [f for f in _missing_folders(folder) if f not in made]
+        made += [f for f in missing_folders(folder) if f not in made]
         try:
             os.makedirs(folder, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -590,8 +591,14 @@ def _flock(fcntl: Any, fd: int, folder: str, wait: bool, told: bool) -> bool:
     return told
 
 
-def _missing_folders(folder: str) -> List[str]:
-    """``folder`` and its parents that do not exist, deepest first."""
+def missing_folders(folder: Union[str, os.PathLike]) -> List[str]:
+    """``folder`` and its parents that do not exist, deepest first (those a ``makedirs``
+    would make).
+
+    Examples:
+        >>> missing_folders("/no/such/place")
+        ['/no/such/place', '/no/such', '/no']
+    """
     missing = []
     folder = os.path.abspath(folder)
     while not os.path.isdir(folder) and os.path.dirname(folder) != folder:

@@ -35,6 +35,7 @@ from .audio_io import (
     OutputWriteError,
     audio_files,
     folder_lock,
+    missing_folders,
     output_subtype,
 )
 
@@ -150,18 +151,27 @@ def plan_jobs(inputs: Sequence[str], output_dir: str) -> List[Job]:
 
 
 def check_writable(folder: str) -> None:
-    """Make ``folder`` and write a file in it: a folder that cannot be written fails now,
-    not after the first separation.
+    """Write a file in ``folder``: a folder that cannot be written fails now, not after the
+    first separation. The folders made for the test are removed again: a command refused
+    later (a model that does not load, an input that fails) leaves no empty folder; each
+    job's folder is made when its outputs are written.
 
     Raises:
         ValueError: Naming the folder and why.
     """
+    made = missing_folders(folder)
     try:
         os.makedirs(folder, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise ValueError(f"output folder {folder} is not writable ({reason})") from None
+    finally:
+        for path in made:  # deepest first; one another process writes in stays
+            try:
+                os.rmdir(path)
+            except OSError:
+                break
 
 
 def pending_jobs(jobs: Sequence[Job], names: Sequence[str], force: bool) -> Tuple[List[Job], int]:
