@@ -18,6 +18,7 @@ run, so ``asteroid-wsas --help`` starts without it.
 """
 
 import argparse
+import errno
 import sys
 import traceback
 import warnings
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 DEBUG_HELP = "on an unexpected error, show Python's traceback (default: one line)"
 # the exit status of a command stopped by Ctrl+C (128 + SIGINT), as shells report it
 INTERRUPTED = 130
+# a full disk or quota: what the user can fix, said as such by every command
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -111,7 +114,9 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     A user error ends with one ``error: ...`` line and status 1 (:func:`user_errors`); any
     other exception with one line naming it and a hint to rerun with ``--debug`` (which
-    prints the traceback), status 1; Ctrl+C with ``interrupted``, status 130; SIGTERM or
+    prints the traceback), status 1; a full disk (``OSError`` ENOSPC / EDQUOT, from any
+    write: a checkpoint, a log, a manifest) with ``error: cannot write FILE: No space left on
+    device (...)``, status 1; Ctrl+C with ``interrupted``, status 130; SIGTERM or
     SIGHUP with ``terminated (SIGTERM)``, status 128 + the signal (143, 129), after the same
     clean-up as Ctrl+C (no ``.part`` file left).
 
@@ -141,13 +146,28 @@ def main(argv: Optional[List[str]] = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
-    except Exception as err:  # noqa: BLE001 - the last line of defence: no traceback
-        if debug:
-            traceback.print_exc()
-        hint = "" if debug else " (rerun with --debug for the traceback)"
-        message = " ".join(str(err).split())  # one line, whatever the exception holds
-        print(f"error: unexpected {type(err).__name__}: {message}{hint}", file=sys.stderr)
+    except OSError as err:
+        if err.errno not in FULL_DISK:
+            _unexpected(err, debug)
+        # a checkpoint, a log, a manifest: any command's write can meet a full disk
+        where = f"cannot write {err.filename}: " if err.filename else ""
+        print(
+            f"error: {where}{err.strerror} (free some space, or write to another disk)",
+            file=sys.stderr,
+        )
         raise SystemExit(1) from None
+    except Exception as err:  # noqa: BLE001 - the last line of defence: no traceback
+        _unexpected(err, debug)
+
+
+def _unexpected(err: BaseException, debug: bool) -> None:
+    """One line naming an unexpected error (its traceback with ``--debug``); exits 1."""
+    if debug:
+        traceback.print_exc()
+    hint = "" if debug else " (rerun with --debug for the traceback)"
+    message = " ".join(str(err).split())  # one line, whatever the exception holds
+    print(f"error: unexpected {type(err).__name__}: {message}{hint}", file=sys.stderr)
+    raise SystemExit(1) from None
 
 
 def _print_any_file_name() -> None:

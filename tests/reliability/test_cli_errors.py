@@ -231,6 +231,24 @@ def test_train_with_a_config_that_is_no_config_names_it(tmp_path, capsys, conten
     assert _files(tmp_path) == ["conf.yml"]
 
 
+def test_a_full_disk_in_any_command_is_one_line_naming_the_file(capsys, monkeypatch):
+    import errno
+
+    full = OSError(errno.ENOSPC, "No space left on device", "exp/weak/checkpoints/last.ckpt")
+    monkeypatch.setattr(serve, "cmd", _raising(full))
+    status, line, err = run_cli(["serve", "--model", "random"], capsys)
+    assert (status, line) == (
+        1,
+        "error: cannot write exp/weak/checkpoints/last.ckpt: No space left on device (free some "
+        "space, or write to another disk)",
+    )
+    assert err.count("\n") == 1
+    other = OSError(errno.EIO, "Input/output error")  # not the user's to fix: unexpected
+    monkeypatch.setattr(serve, "cmd", _raising(other))
+    status, line, _ = run_cli(["serve", "--model", "random"], capsys)
+    assert (status, line) == (1, f"error: unexpected OSError: [Errno 5] Input/output error {HINT}")
+
+
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_debug_shows_the_traceback(capsys, monkeypatch, where):
     monkeypatch.setattr(serve, "cmd", _raising(RuntimeError("the GPU caught fire")))
