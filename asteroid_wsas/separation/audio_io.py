@@ -27,6 +27,7 @@ __all__ = [
     "output_subtype",
     "audio_files",
     "OutputFiles",
+    "FileWindows",
 ]
 
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -290,3 +291,52 @@ class OutputFiles:
         else:  # every temporary file removed
             self.commits.__exit__(RuntimeError, RuntimeError("not kept"), None)
         self.commits = contextlib.ExitStack()
+
+
+class FileWindows:
+    """An open sound file read forward, as the windows of a separation ask for it: only the
+    samples from the first one still wanted to the last one read are held (about a chunk),
+    never the whole file.
+
+    Args:
+        reader: A ``soundfile.SoundFile`` open for reading, at its start.
+        length: How many frames it has (``reader.frames``).
+        name: The file's name, for errors.
+
+    Examples:
+        >>> import soundfile as sf  # doctest: +SKIP
+        >>> with sf.SoundFile("long.wav") as f:  # doctest: +SKIP
+        ...     windows = FileWindows(f, f.frames, "long.wav")
+        ...     first = windows(0, 80000)  # (channels, 80000)
+        ...     windows.release(72000)  # nothing before sample 72000 is asked for again
+    """
+
+    def __init__(self, reader: Any, length: int, name: str):
+        self.reader, self.length, self.name = reader, int(length), name
+        self.data = torch.zeros(reader.channels, 0)
+        self.start = 0  # the file's sample that data[:, 0] holds
+        self.largest_read = 0  # the most frames read at once (memory stays flat)
+
+    def __call__(self, start: int, stop: int) -> torch.Tensor:
+        """The samples :math:`[start, stop)`, :math:`(C, stop - start)` (a view: copy it to
+        keep it); ``start`` is at or after the last :meth:`release`."""
+        if start < self.start:
+            raise ValueError(f"samples from {start} on were released (now from {self.start})")
+        need = stop - self.start - self.data.shape[-1]
+        if need > 0:
+            block = self.reader.read(need, dtype="float32", always_2d=True)
+            self.largest_read = max(self.largest_read, need)
+            if len(block) < need:  # the header promised more
+                got = self.start + self.data.shape[-1] + len(block)
+                raise ValueError(
+                    f"audio file {self.name} ended after {got} of its {self.length} samples"
+                )
+            self.data = torch.cat([self.data, torch.from_numpy(np.ascontiguousarray(block.T))], -1)
+        return self.data[:, start - self.start : stop - self.start]
+
+    def release(self, until: int) -> None:
+        """Forget the samples before ``until``."""
+        drop = min(until - self.start, self.data.shape[-1])
+        if drop > 0:
+            self.data = self.data[:, drop:]
+            self.start += drop

@@ -201,13 +201,24 @@ def run_jobs(
     """
     for job in jobs:
         try:
-            result = separator.separate(job.source, queries, residual=residual, **options)
-            waves = list(result.estimates) + ([result.residual] if residual else [])
             new = [k for k, f in enumerate(job.files) if force or not os.path.exists(f)]
             files = [job.files[k] for k in new]
             kind = output_subtype(subtype, job.source)
-            with OutputFiles(files, result.sample_rate, waves[0].shape[0], kind) as out:
-                out.write(np.stack([waves[k] for k in new]))
+            info = _in_blocks(separator, job.source)
+            if info is not None:  # read and written block by block: flat memory
+                with OutputFiles(files, info.samplerate, info.channels, kind) as out:
+                    result = separator.separate_file(
+                        job.source,
+                        queries,
+                        lambda block: out.write(block[new]),
+                        residual=residual,
+                        **options,
+                    )
+            else:  # decoded whole (PyAV), resampled, or a MixIT separator
+                result = separator.separate(job.source, queries, residual=residual, **options)
+                waves = list(result.estimates) + ([result.residual] if residual else [])
+                with OutputFiles(files, result.sample_rate, waves[0].shape[0], kind) as out:
+                    out.write(np.stack([waves[k] for k in new]))
         except (ValueError, RuntimeError, OSError) as err:
             message = str(err) if job.source in str(err) else f"{job.source}: {err}"
             if fail_fast:
@@ -215,6 +226,24 @@ def run_jobs(
             yield Outcome(job, error=message)
         else:
             yield Outcome(job, result=result)
+
+
+def _in_blocks(separator: "Separator", path: str) -> Any:
+    """The file's ``soundfile.info`` when :meth:`Separator.separate_file
+    <asteroid_wsas.separation.separator.Separator.separate_file>` can take it (libsndfile
+    reads it, its length is exact and it is at the model's rate; a text-queried
+    separator), else None."""
+    import soundfile as sf
+
+    if separator.learned_queries:
+        return None
+    try:
+        info = sf.info(path)
+    except Exception:  # soundfile raises its own error types; separate() names the file
+        return None
+    # MP3's length is an estimate in libsndfile: the windows are planned on the length
+    exact = info.format != "MPEG" and info.frames > 0
+    return info if exact and info.samplerate == separator.sample_rate else None
 
 
 def stream_to_files(

@@ -8,9 +8,21 @@ and reuses them for every window and channel.
 """
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 import torch
@@ -22,7 +34,7 @@ from ..encoders.loading import encoder_beside, load_encoder
 from ..models import TextCondUNet
 from ..models.registry import model_from_package
 from ..utils import device_of, refuse_overwrite
-from .audio_io import AudioLike, load_audio
+from .audio_io import AudioLike, FileWindows, load_audio
 from .contract import MissingEncoderError
 from .core import (
     EncodedQueries,
@@ -38,6 +50,7 @@ from .windows import (
     Stream,
     chunk_sizes,
     overlap_add,
+    overlap_add_blocks,
     stream_blocks,
     stream_latency,
 )
@@ -338,9 +351,7 @@ class Separator(nn.Module):
         encoded = encode(self.encoder, [queries], negatives, with_tokens=tokens)
         if not self.learned_queries:
             warn_queries(self.encoder, names, queries, encoded.embed[0, : len(queries)])
-        chunk, overlap = x.shape[-1], 0  # one pass
-        if chunk_seconds is not None or x.shape[-1] > DEFAULT_CHUNK * self.sample_rate:
-            chunk, overlap = chunk_sizes(chunk_seconds, overlap_seconds, self.sample_rate)
+        chunk, overlap = self._windows(x.shape[-1], chunk_seconds, overlap_seconds)
         # a learned-query model gives all M outputs per chunk; the queries pick outputs
         # once, on the whole file (the same output in every chunk)
         asked = None if self.learned_queries else encoded
@@ -375,6 +386,131 @@ class Separator(nn.Module):
             out = out.numpy()
             res = None if res is None else res.numpy()
         return Separation(names, out, rate, presence, level, res, extras)
+
+    @torch.inference_mode()
+    def separate_file(
+        self,
+        path: Union[str, os.PathLike],
+        queries: Union[QueryLike, Sequence[QueryLike]],
+        write: Callable[[np.ndarray], Any],
+        *,
+        residual: bool = False,
+        negative: Union[None, QueryLike, Sequence[QueryLike]] = None,
+        chunk_seconds: Optional[float] = None,
+        overlap_seconds: float = 1.0,
+        device: Union[None, str, torch.device] = None,
+        precision: str = "auto",
+        progress: Union[bool, Callable[[int, int], Any]] = False,
+    ) -> Separation:
+        """:meth:`separate` of a file at the model's rate, read and given out block by block:
+        memory stays flat however long the file.
+
+        The file is read forward as the windows need it, and each block of estimates is
+        handed to ``write`` as soon as no later window changes it. The windows, weights and
+        sums are :meth:`separate`'s own (one generator,
+        :func:`~asteroid_wsas.separation.windows.overlap_add_blocks`), so the blocks,
+        concatenated, are ``separate(path, ...)``'s estimates (and residual) sample for
+        sample, and so are the presence scores; the levels are summed block by block, equal
+        to :meth:`separate`'s to about 1e-4 dB.
+
+        Args:
+            path: A file libsndfile reads (WAV, FLAC, Ogg, ...) at ``separator.sample_rate``.
+            queries: As :meth:`separate`.
+            write: Called with each block :math:`(K, C, t)` (:math:`K + 1` rows with
+                ``residual``: the residual last), numpy float32, in order.
+            residual: Also give the input minus the sum of the estimates.
+            negative: As :meth:`separate`.
+            chunk_seconds: As :meth:`separate` (None: 10 s windows beyond 10 s).
+            overlap_seconds: As :meth:`separate`.
+            device: Where to run (default: the model's device).
+            precision: ``"auto"``, ``"bf16"`` or ``"fp32"``.
+            progress: As :meth:`separate`.
+
+        Returns:
+            Separation: presence scores and levels; ``estimates`` and ``residual`` are None
+            (they went to ``write``).
+
+        Raises:
+            ValueError: A file libsndfile cannot read, at another rate, empty or shorter
+                than one STFT frame, or ending before its header says; a MixIT separator
+                (it picks its outputs on the whole input: use :meth:`separate`); bad queries
+                or chunk settings.
+
+        Examples:
+            >>> import soundfile as sf  # doctest: +SKIP
+            >>> files = [sf.SoundFile(f, "w", 8000, 1) for f in ("dog.wav", "bell.wav")]
+            >>> def write(block):  # doctest: +SKIP
+            ...     for f, rows in zip(files, block):
+            ...         f.write(rows.T)
+            >>> result = separator.separate_file(  # doctest: +SKIP
+            ...     "long.wav", ["a dog barks", "a bell rings"], write)
+        """
+        import soundfile as sf
+
+        names, resolved = resolve_queries(queries, "queries")
+        _, negatives = resolve_queries(negative, "negative", allow_empty=True)
+        if self.learned_queries:
+            raise ValueError(
+                "separate_file needs a text-conditioned separator; a MixIT separator picks its "
+                "outputs on the whole input (use separate)"
+            )
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ValueError(f"audio file {path} not found")
+        try:
+            reader = sf.SoundFile(path)
+        except Exception as err:  # soundfile raises its own error types
+            raise ValueError(f"audio file {path} is not readable audio ({err})") from None
+        with reader:
+            rate, length = reader.samplerate, reader.frames
+            if rate != self.sample_rate:
+                raise ValueError(
+                    f"audio file {path} is at {rate} Hz, the model at {self.sample_rate} Hz "
+                    "(separate resamples it)"
+                )
+            if length <= 0:
+                raise ValueError(f"audio file {path} is empty")
+            self._refuse_short(length, length, rate)
+            device = torch.device(device) if device is not None else device_of(self.model)
+            dtype = autocast_dtype(device, precision)
+            self.encoder.to(device)
+            encoded = encode(self.encoder, [resolved], negatives, self.model.wants_tokens)
+            warn_queries(self.encoder, names, resolved, encoded.embed[0, : len(resolved)])
+            chunk, overlap = self._windows(length, chunk_seconds, overlap_seconds)
+            source = FileWindows(reader, length, path)
+
+            def window(start: int, stop: int) -> torch.Tensor:
+                return source(start, stop).to(device)
+
+            def run(piece: torch.Tensor, size: int) -> torch.Tensor:
+                return self._separate_window(piece, size, encoded, dtype)
+
+            n_q, n_ch = len(names), reader.channels
+            loudest = LoudestFrames(n_q * n_ch, min(length, 10 * self.sample_rate), 3)
+            # sums of squares, in float64: separate()'s means over the whole signals
+            energy, energies, at = 0.0, torch.zeros(n_q, dtype=torch.float64), 0
+            for block in overlap_add_blocks(window, length, chunk, overlap, run, progress):
+                loudest.push(block.reshape(n_q * n_ch, -1))
+                est, n = block.cpu(), block.shape[-1]
+                wav = source(at, at + n)
+                energy += float(wav.double().square().sum())
+                energies += est.double().square().sum((1, 2))
+                if residual:
+                    est = torch.cat([est, (wav - est.sum(0))[None]])
+                write(est.numpy())
+                at += n
+                source.release(at)
+        if not getattr(self.encoder, "has_audio", True):  # a text-only query encoder
+            presence = [float("nan")] * n_q
+        else:
+            audio_embed = _embed_frames(self.encoder, self.sample_rate, loudest.picked(), n_q)
+            text_embed = encoded.embed[0, :n_q].float()
+            score = torch.nn.functional.normalize(text_embed, dim=-1) @ audio_embed.T
+            presence = [float(v) for v in score.diagonal()]
+        count = n_ch * length
+        floor = max(energy / count, 1e-12)
+        level = [10 * math.log10(max(float(e) / count, 1e-12) / floor) for e in energies]
+        return Separation(names, None, rate, presence, level)
 
     def stream(
         self,
@@ -603,15 +739,28 @@ class Separator(nn.Module):
         dtype = autocast_dtype(device, precision)
         self.encoder.to(device)
         x = wav if rate == self.sample_rate else resample(wav, rate, self.sample_rate)
+        self._refuse_short(x.shape[-1], wav.shape[-1], rate)
+        return wav, rate, kind, one_d, x.to(device), device, dtype
+
+    def _refuse_short(self, model_samples: int, samples: int, rate: int) -> None:
+        """Raise for an input shorter than one STFT frame of the model."""
         n_fft = getattr(self.model, "n_fft", 0)
-        if x.shape[-1] < n_fft:  # counted at the input's rate, which is what the user has
+        if model_samples < n_fft:  # counted at the input's rate, which is what the user has
             # resample's output has ceil(n * model rate / rate) samples: the fewest n giving n_fft
             need = (n_fft - 1) * rate // self.sample_rate + 1
             raise ValueError(
-                f"audio has {wav.shape[-1]} samples at {rate} Hz, fewer than the {need} of one "
+                f"audio has {samples} samples at {rate} Hz, fewer than the {need} of one "
                 f"STFT frame of the model ({n_fft} samples at {self.sample_rate} Hz)"
             )
-        return wav, rate, kind, one_d, x.to(device), device, dtype
+
+    def _windows(
+        self, length: int, chunk_seconds: Optional[float], overlap_seconds: float
+    ) -> Tuple[int, int]:
+        """:meth:`separate`'s window and crossfade (model samples) for ``length`` model
+        samples: one pass up to 10 s unless ``chunk_seconds`` is given."""
+        if chunk_seconds is None and length <= DEFAULT_CHUNK * self.sample_rate:
+            return length, 0
+        return chunk_sizes(chunk_seconds, overlap_seconds, self.sample_rate)
 
     def _to_input(self, out: torch.Tensor, rate: int, length: int) -> torch.Tensor:
         """Estimates at the model's rate, back at the input's rate and length, on the CPU."""
@@ -622,17 +771,83 @@ class Separator(nn.Module):
     def _audio_embeddings(self, est: torch.Tensor, windows: int = 3) -> torch.Tensor:
         """Unit-norm encoder embedding :math:`(K, D)` of each estimate :math:`(K, C, T)`,
         from its ``windows`` loudest 10 s windows (mean over them and the channels): the
-        cost does not grow with the length."""
+        cost does not grow with the length. Uses ``self.encoder`` and ``self.sample_rate``
+        only (CLAPScore calls it on a stand-in)."""
         n_q, n_ch, length = est.shape
-        size = min(length, 10 * self.sample_rate)
-        pieces = est.reshape(n_q * n_ch, length)
-        n_win = length // size
-        frames = pieces[:, : n_win * size].reshape(n_q * n_ch, n_win, size)
-        loudest = frames.square().mean(-1).topk(min(windows, n_win), dim=1).indices
-        picked = torch.gather(frames, 1, loudest.unsqueeze(-1).expand(-1, -1, size))
-        audio = self.encoder.embed_audio(picked.flatten(0, 1), self.sample_rate).float()
-        audio = audio.reshape(n_q, -1, audio.shape[-1]).mean(1)
-        return torch.nn.functional.normalize(audio, dim=-1)
+        loudest = LoudestFrames(n_q * n_ch, min(length, 10 * self.sample_rate), windows)
+        loudest.push(est.reshape(n_q * n_ch, length))
+        return _embed_frames(self.encoder, self.sample_rate, loudest.picked(), n_q)
+
+
+class LoudestFrames:
+    """The ``count`` loudest frames of ``size`` samples of each row of a signal that comes
+    in blocks: what presence scores embed (:meth:`Separator._audio_embeddings`).
+
+    Frames start at multiples of ``size``; a last, partial frame is left out. Each frame's
+    level is computed once, on the frame alone, so the frames picked do not depend on how
+    the signal was cut into blocks; only frames that can still be among the loudest are
+    kept (about ``count`` per row), whatever the signal's length.
+
+    Args:
+        rows: Signals side by side (queries times channels).
+        size: Frame length in samples.
+        count: Frames picked per row.
+
+    Examples:
+        >>> frames = LoudestFrames(1, 2, 1)
+        >>> frames.push(torch.tensor([[0.1, 0.1, 1.0]])); frames.push(torch.tensor([[1.0, 0.0]]))
+        >>> frames.picked()  # (rows, count, size): the second frame, [1, 1]
+        tensor([[[1., 1.]]])
+    """
+
+    def __init__(self, rows: int, size: int, count: int):
+        self.size, self.count = size, count
+        self.pieces: List[torch.Tensor] = []  # the frame being filled
+        self.filled = 0
+        self.levels: List[torch.Tensor] = []  # (rows,) per frame
+        self.kept: List[Dict[int, torch.Tensor]] = [{} for _ in range(rows)]
+
+    def push(self, block: torch.Tensor) -> None:
+        """Take the next samples :math:`(rows, t)`."""
+        at = 0
+        while at < block.shape[-1]:
+            take = min(self.size - self.filled, block.shape[-1] - at)
+            self.pieces.append(block[:, at : at + take])
+            self.filled += take
+            at += take
+            if self.filled == self.size:
+                self._frame(torch.cat(self.pieces, -1))  # contiguous, however it came
+                self.pieces, self.filled = [], 0
+
+    def _frame(self, frame: torch.Tensor) -> None:
+        level = frame.square().mean(-1)
+        index = len(self.levels)
+        self.levels.append(level)
+        levels = torch.stack(self.levels, 1)
+        # a frame below the count-th loudest so far can never be picked (ties are kept)
+        floor = levels.topk(min(self.count, index + 1), dim=1).values[:, -1]
+        for row, kept in enumerate(self.kept):
+            if level[row] >= floor[row]:
+                kept[index] = frame[row].clone()
+            for old in [i for i in kept if levels[row, i] < floor[row]]:
+                del kept[old]
+
+    def picked(self) -> torch.Tensor:
+        r"""The loudest frames :math:`(rows, n, size)`, loudest first
+        (:math:`n = \min(count, frames)`)."""
+        levels = torch.stack(self.levels, 1)
+        loudest = levels.topk(min(self.count, levels.shape[1]), dim=1).indices
+        return torch.stack(
+            [torch.stack([kept[int(i)] for i in row]) for row, kept in zip(loudest, self.kept)]
+        )
+
+
+def _embed_frames(encoder, sample_rate: int, picked: torch.Tensor, n_q: int) -> torch.Tensor:
+    """Unit-norm embedding :math:`(K, D)` of each query's picked frames :math:`(K C, n, L)`:
+    the mean over its frames and channels."""
+    audio = encoder.embed_audio(picked.flatten(0, 1), sample_rate).float()
+    audio = audio.reshape(n_q, -1, audio.shape[-1]).mean(1)
+    return torch.nn.functional.normalize(audio, dim=-1)
 
 
 def _reason(err: BaseException) -> str:
