@@ -1,0 +1,189 @@
+"""Peak memory of ``asteroid-wsas separate`` in file mode against stdin streaming (issue 33).
+
+For each length (default 1 min and 10 min of 8 kHz mono: tones and noise, written to a
+temporary folder) the command separates the file twice, each time in a fresh process: once
+given the file (file mode) and once given ``-`` with the file piped into stdin (streaming).
+Each child's peak RSS is its own (``os.wait4``'s resource usage). The table gives both, their
+ratio and whether file mode is within 10 % of streaming: the goal is that file mode's memory
+does not grow with the file's length, as streaming's does not.
+
+The separator is a random-weight one of the default size: the authors' default
+``TextCondUNet`` at 8 kHz (87.69 M parameters) and a small encoder with CLAP's output sizes,
+saved with ``save_pretrained`` in the temporary folder. Its estimates are meaningless; the
+memory is what is measured.
+
+Usage:
+    python bench/separate_memory.py                       # 1 min and 10 min
+    OMP_NUM_THREADS=1 python bench/separate_memory.py --minutes 60 --together
+    python bench/separate_memory.py --minutes 0.05 --small    # a quick check
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+RATE = 8000
+GOAL = 0.10  # file mode within 10 % of streaming
+QUERIES = ["a dog barks", "a man speaks"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build(folder: str, small: bool) -> str:
+    """Save a random-weight separator in ``folder`` and return it."""
+    import torch
+
+    from asteroid_wsas import Separator, TextCondUNet
+    from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+
+    torch.manual_seed(0)
+    dims = dict(embed_dim=64, token_dim=32) if small else dict(embed_dim=512, token_dim=768)
+    encoder = TinyBimodalEncoder(build_vocab(QUERIES), RATE, **dims)
+    args = dict(text_embed_dim=dims["embed_dim"], text_token_dim=dims["token_dim"])
+    if small:
+        args.update(channels=[16, 32, 32, 32], attention_levels=[2, 3], n_heads=2)
+    Separator(TextCondUNet(RATE, **args), encoder).save_pretrained(folder)
+    return folder
+
+
+def write_input(path: str, seconds: float) -> None:
+    """``seconds`` of 8 kHz mono (tones and noise, 16-bit), written a minute at a time."""
+    import soundfile as sf
+
+    gen = np.random.default_rng(0)
+    total, done = int(seconds * RATE), 0
+    with sf.SoundFile(path, "w", RATE, 1, "PCM_16") as f:
+        while done < total:
+            n = min(60 * RATE, total - done)
+            t = (done + np.arange(n)) / RATE
+            tone = 0.2 * np.sin(2 * np.pi * (220 + 110 * np.sin(2 * np.pi * t / 7)) * t)
+            f.write((tone + 0.05 * gen.standard_normal(n)).astype(np.float32))
+            done += n
+
+
+def command(model: str, out: str, source: str) -> List[str]:
+    """``asteroid-wsas separate`` through the console script's launcher."""
+    cli = [sys.executable, "-c", "import asteroid_wsas_cli; asteroid_wsas_cli.main()"]
+    args = ["separate", source, "--model", model, "-o", out, "--force"]
+    for query in QUERIES:
+        args += ["-q", query]
+    return cli + args
+
+
+def start(model: str, wav: str, out: str, stream: bool) -> Tuple[subprocess.Popen, float]:
+    """Start one child: the file, or ``-`` with the file piped in by a thread."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    argv = command(model, out, "-" if stream else wav)
+    began = time.perf_counter()
+    # stderr (the progress bar) to a file: a full pipe would stall a child run beside another
+    with open(out + ".log", "wb") as log:
+        child = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.PIPE if stream else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    child.log = out + ".log"
+    if stream:
+
+        def feed() -> None:
+            with open(wav, "rb") as f:
+                try:
+                    for block in iter(lambda: f.read(1 << 16), b""):
+                        child.stdin.write(block)
+                except BrokenPipeError:  # the child failed: finish() says why
+                    pass
+                finally:
+                    try:
+                        child.stdin.close()
+                    except BrokenPipeError:
+                        pass
+
+        threading.Thread(target=feed, daemon=True).start()
+    return child, began
+
+
+def finish(child: subprocess.Popen, began: float) -> Dict[str, float]:
+    """Wait for ``child``: its own peak RSS (MB) and wall time; raise if it failed."""
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        with open(child.log, encoding="utf-8", errors="replace") as f:
+            raise RuntimeError(f"separate failed ({child.returncode}): {f.read()[-2000:]}")
+    return {"peak_rss_mb": usage.ru_maxrss / 1024, "wall_s": time.perf_counter() - began}
+
+
+def measure(model: str, folder: str, minutes: float, together: bool) -> Dict[str, object]:
+    """Both modes on one generated file (one after the other, or side by side)."""
+    wav = os.path.join(folder, f"in_{minutes:g}min.wav")
+    write_input(wav, minutes * 60)
+    runs = {}
+    modes = [("file", False), ("stream", True)]
+    outs = {name: os.path.join(folder, f"out_{name}") for name, _ in modes}
+    if together:  # two children at once: each one's peak is still its own
+        started = {name: start(model, wav, outs[name], stream) for name, stream in modes}
+        runs = {name: finish(*started[name]) for name, _ in modes}
+    else:
+        for name, stream in modes:
+            runs[name] = finish(*start(model, wav, outs[name], stream))
+    os.remove(wav)
+    file_mb, stream_mb = runs["file"]["peak_rss_mb"], runs["stream"]["peak_rss_mb"]
+    return {
+        "minutes": minutes,
+        "file": runs["file"],
+        "stream": runs["stream"],
+        "ratio": file_mb / stream_mb,
+        "within_goal": abs(file_mb / stream_mb - 1) <= GOAL,
+    }
+
+
+def table(rows: List[Dict[str, object]]) -> str:
+    lines = [
+        "| Audio (8 kHz mono) | File mode peak RSS | Streaming peak RSS | Ratio | Within 10 % "
+        "| Wall (file / stream) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        f, s = row["file"], row["stream"]
+        lines.append(
+            f"| {row['minutes']:g} min | {f['peak_rss_mb']:,.0f} MB | {s['peak_rss_mb']:,.0f} MB "
+            f"| {row['ratio']:.3f} | {'yes' if row['within_goal'] else 'NO'} "
+            f"| {f['wall_s']:.0f} s / {s['wall_s']:.0f} s |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--minutes", type=float, nargs="+", default=[1, 10], help="lengths (default: 1 10)"
+    )
+    parser.add_argument("--small", action="store_true", help="a small model (a quick check)")
+    parser.add_argument(
+        "--together", action="store_true", help="run the two modes side by side (saves time)"
+    )
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="separate_memory_") as folder:
+        model = build(os.path.join(folder, "model"), args.small)
+        for minutes in args.minutes:
+            rows.append(measure(model, folder, minutes, args.together))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+    print(f"\nOMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, queries {QUERIES}")
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
