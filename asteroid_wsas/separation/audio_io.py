@@ -28,6 +28,7 @@ __all__ = [
     "audio_files",
     "OutputFiles",
     "FileWindows",
+    "ResampledReader",
 ]
 
 AudioLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -340,3 +341,58 @@ class FileWindows:
         if drop > 0:
             self.data = self.data[:, drop:]
             self.start += drop
+
+
+class ResampledReader:
+    """An open sound file read forward at another rate: ``read`` as a ``soundfile.SoundFile``
+    reads, through :class:`~asteroid_wsas.separation.windows.StreamResampler`
+    (``torchaudio.functional.resample``'s kernel, block by block), keeping what was read at
+    the file's own rate until :meth:`take` gives it out (the residual and levels need it).
+
+    Args:
+        reader: A ``soundfile.SoundFile`` open for reading, at its start.
+        length: Its frames.
+        rate: The rate to read at.
+        name: The file's name, for errors.
+    """
+
+    def __init__(self, reader: Any, length: int, rate: int, name: str):
+        from .windows import Fifo, StreamResampler
+
+        self.reader, self.name, self.channels = reader, name, reader.channels
+        self.length, self.left = int(length), int(length)
+        cpu = torch.device("cpu")
+        self.resampler = StreamResampler(reader.samplerate, int(rate), cpu)
+        self.ready = Fifo(self.channels, cpu)  # resampled, not read yet
+        self.inputs = Fifo(self.channels, cpu)  # at the file's rate, not taken yet
+        self.step = max(4096, reader.samplerate // 10)
+        self.ended = False
+
+    def read(self, frames: int, dtype: str = "float32", always_2d: bool = True) -> np.ndarray:
+        """Up to ``frames`` resampled frames :math:`(t, C)` (fewer only at the end)."""
+        while len(self.ready) < frames and not self.ended:
+            if self.left == 0:  # torchaudio's zero padding at the end
+                self.ready.append(self.resampler.finish(self.channels))
+                self.ended = True
+                continue
+            block = self.reader.read(min(self.step, self.left), dtype="float32", always_2d=True)
+            if not len(block):
+                raise ValueError(
+                    f"audio file {self.name} ended after {self.length - self.left} of its "
+                    f"{self.length} samples"
+                )
+            self.left -= len(block)
+            x = torch.from_numpy(np.ascontiguousarray(block.T))
+            self.inputs.append(x)
+            self.resampler.push(x)
+            self.ready.append(self.resampler.pull())
+        n = min(frames, len(self.ready))
+        out = self.ready.view(n).T.numpy().copy()
+        self.ready.drop(n)
+        return out
+
+    def take(self, n: int) -> torch.Tensor:
+        """The next ``n`` samples :math:`(C, n)` at the file's rate (read already)."""
+        out = self.inputs.view(n).clone()
+        self.inputs.drop(n)
+        return out

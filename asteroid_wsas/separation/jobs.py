@@ -214,7 +214,7 @@ def run_jobs(
                         residual=residual,
                         **options,
                     )
-            else:  # decoded whole (PyAV), resampled, or a MixIT separator
+            else:  # decoded whole (PyAV, MP3), or a MixIT separator
                 result = separator.separate(job.source, queries, residual=residual, **options)
                 waves = list(result.estimates) + ([result.residual] if residual else [])
                 with OutputFiles(files, result.sample_rate, waves[0].shape[0], kind) as out:
@@ -231,8 +231,7 @@ def run_jobs(
 def _in_blocks(separator: "Separator", path: str) -> Any:
     """The file's ``soundfile.info`` when :meth:`Separator.separate_file
     <asteroid_wsas.separation.separator.Separator.separate_file>` can take it (libsndfile
-    reads it, its length is exact and it is at the model's rate; a text-queried
-    separator), else None."""
+    reads it and its length is exact; a text-queried separator), else None."""
     import soundfile as sf
 
     if separator.learned_queries:
@@ -242,8 +241,7 @@ def _in_blocks(separator: "Separator", path: str) -> Any:
     except Exception:  # soundfile raises its own error types; separate() names the file
         return None
     # MP3's length is an estimate in libsndfile: the windows are planned on the length
-    exact = info.format != "MPEG" and info.frames > 0
-    return info if exact and info.samplerate == separator.sample_rate else None
+    return info if info.format != "MPEG" and info.frames > 0 else None
 
 
 def stream_to_files(

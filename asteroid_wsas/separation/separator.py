@@ -34,7 +34,7 @@ from ..encoders.loading import encoder_beside, load_encoder
 from ..models import TextCondUNet
 from ..models.registry import model_from_package
 from ..utils import device_of, refuse_overwrite
-from .audio_io import AudioLike, FileWindows, load_audio
+from .audio_io import AudioLike, FileWindows, ResampledReader, load_audio
 from .contract import MissingEncoderError
 from .core import (
     EncodedQueries,
@@ -50,7 +50,9 @@ from .windows import (
     Stream,
     chunk_sizes,
     overlap_add,
+    StreamResampler,
     overlap_add_blocks,
+    resampled_length,
     stream_blocks,
     stream_latency,
 )
@@ -402,19 +404,22 @@ class Separator(nn.Module):
         precision: str = "auto",
         progress: Union[bool, Callable[[int, int], Any]] = False,
     ) -> Separation:
-        """:meth:`separate` of a file at the model's rate, read and given out block by block:
-        memory stays flat however long the file.
+        """:meth:`separate` of a file, read and given out block by block: memory stays flat
+        however long the file.
 
         The file is read forward as the windows need it, and each block of estimates is
         handed to ``write`` as soon as no later window changes it. The windows, weights and
         sums are :meth:`separate`'s own (one generator,
-        :func:`~asteroid_wsas.separation.windows.overlap_add_blocks`), so the blocks,
-        concatenated, are ``separate(path, ...)``'s estimates (and residual) sample for
-        sample, and so are the presence scores; the levels are summed block by block, equal
-        to :meth:`separate`'s to about 1e-4 dB.
+        :func:`~asteroid_wsas.separation.windows.overlap_add_blocks`), so at the model's
+        rate the blocks, concatenated, are ``separate(path, ...)``'s estimates (and
+        residual) sample for sample, and so are the presence scores; the levels are summed
+        block by block, equal to :meth:`separate`'s to about 1e-4 dB. At another rate the
+        input and the estimates are resampled as streams with the kernel of
+        ``torchaudio.functional.resample`` (as :meth:`stream` does), equal to
+        :meth:`separate`'s resampling of the whole signals up to float rounding (1e-5).
 
         Args:
-            path: A file libsndfile reads (WAV, FLAC, Ogg, ...) at ``separator.sample_rate``.
+            path: A file libsndfile reads (WAV, FLAC, Ogg, ...), at any rate.
             queries: As :meth:`separate`.
             write: Called with each block :math:`(K, C, t)` (:math:`K + 1` rows with
                 ``residual``: the residual last), numpy float32, in order.
@@ -431,8 +436,8 @@ class Separator(nn.Module):
             (they went to ``write``).
 
         Raises:
-            ValueError: A file libsndfile cannot read, at another rate, empty or shorter
-                than one STFT frame, or ending before its header says; a MixIT separator
+            ValueError: A file libsndfile cannot read, empty or shorter than one STFT
+                frame, or ending before its header says; a MixIT separator
                 (it picks its outputs on the whole input: use :meth:`separate`); bad queries
                 or chunk settings.
 
@@ -463,21 +468,23 @@ class Separator(nn.Module):
             raise ValueError(f"audio file {path} is not readable audio ({err})") from None
         with reader:
             rate, length = reader.samplerate, reader.frames
-            if rate != self.sample_rate:
-                raise ValueError(
-                    f"audio file {path} is at {rate} Hz, the model at {self.sample_rate} Hz "
-                    "(separate resamples it)"
-                )
             if length <= 0:
                 raise ValueError(f"audio file {path} is empty")
-            self._refuse_short(length, length, rate)
+            resampled = rate != self.sample_rate
+            # separate() resamples the whole input: torchaudio's output length
+            model_length = resampled_length(length, rate, self.sample_rate)
+            self._refuse_short(model_length, length, rate)
             device = torch.device(device) if device is not None else device_of(self.model)
             dtype = autocast_dtype(device, precision)
             self.encoder.to(device)
             encoded = encode(self.encoder, [resolved], negatives, self.model.wants_tokens)
             warn_queries(self.encoder, names, resolved, encoded.embed[0, : len(resolved)])
-            chunk, overlap = self._windows(length, chunk_seconds, overlap_seconds)
-            source = FileWindows(reader, length, path)
+            chunk, overlap = self._windows(model_length, chunk_seconds, overlap_seconds)
+            n_q, n_ch = len(names), reader.channels
+            if resampled:  # to the model's rate and back as streams, as stream() does
+                inputs = ResampledReader(reader, length, self.sample_rate, path)
+                back = StreamResampler(self.sample_rate, rate, device)
+            source = FileWindows(inputs if resampled else reader, model_length, path)
 
             def window(start: int, stop: int) -> torch.Tensor:
                 return source(start, stop).to(device)
@@ -485,21 +492,38 @@ class Separator(nn.Module):
             def run(piece: torch.Tensor, size: int) -> torch.Tensor:
                 return self._separate_window(piece, size, encoded, dtype)
 
-            n_q, n_ch = len(names), reader.channels
-            loudest = LoudestFrames(n_q * n_ch, min(length, 10 * self.sample_rate), 3)
+            loudest = LoudestFrames(n_q * n_ch, min(model_length, 10 * self.sample_rate), 3)
             # sums of squares, in float64: separate()'s means over the whole signals
-            energy, energies, at = 0.0, torch.zeros(n_q, dtype=torch.float64), 0
-            for block in overlap_add_blocks(window, length, chunk, overlap, run, progress):
-                loudest.push(block.reshape(n_q * n_ch, -1))
-                est, n = block.cpu(), block.shape[-1]
-                wav = source(at, at + n)
+            energy, energies, given = 0.0, torch.zeros(n_q, dtype=torch.float64), 0
+
+            def give(est: torch.Tensor) -> None:
+                """Out: estimates (K, C, n) at the input's rate, from sample ``given`` on."""
+                nonlocal energy, energies, given
+                n = est.shape[-1]
+                wav = inputs.take(n) if resampled else source(given, given + n)
                 energy += float(wav.double().square().sum())
                 energies += est.double().square().sum((1, 2))
                 if residual:
                     est = torch.cat([est, (wav - est.sum(0))[None]])
                 write(est.numpy())
-                at += n
+                given += n
+
+            at = 0  # model samples done
+            for block in overlap_add_blocks(window, model_length, chunk, overlap, run, progress):
+                loudest.push(block.reshape(n_q * n_ch, -1))
+                at += block.shape[-1]
+                if not resampled:
+                    give(block.cpu())
+                    source.release(at)
+                    continue
                 source.release(at)
+                back.push(block.reshape(n_q * n_ch, -1))
+                give(back.pull()[:, : length - given].cpu().reshape(n_q, n_ch, -1))
+            if resampled:  # the resampler's end, cut or zero-padded to the input's length
+                rest = fit_length(
+                    back.finish(n_q * n_ch)[:, : length - given].cpu(), length - given
+                )
+                give(rest.reshape(n_q, n_ch, -1))
         if not getattr(self.encoder, "has_audio", True):  # a text-only query encoder
             presence = [float("nan")] * n_q
         else:

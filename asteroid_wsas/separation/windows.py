@@ -26,6 +26,7 @@ __all__ = [
     "Fifo",
     "sinc_width",
     "StreamResampler",
+    "resampled_length",
     "Stream",
     "stream_latency",
     "stream_blocks",
@@ -303,6 +304,20 @@ class StreamResampler:
         self.fifo.drop(count * self.orig)
         self.frames += count
         return out.transpose(1, 2).reshape(rows, -1)
+
+
+def resampled_length(length: int, orig: int, new: int) -> int:
+    """How many samples ``torchaudio.functional.resample`` gives for ``length`` at ``orig``
+    resampled to ``new`` (its own float32 expression, so the lengths agree exactly).
+
+    Examples:
+        >>> resampled_length(44100, 44100, 8000), resampled_length(5, 3, 3)
+        (8000, 5)
+    """
+    if orig == new:
+        return length
+    g = math.gcd(orig, new)
+    return int(torch.ceil(torch.as_tensor((new // g) * length / (orig // g))))
 
 
 class Stream:
