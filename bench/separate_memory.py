@@ -8,16 +8,17 @@ ratio and whether file mode is within 10 % of streaming: the goal is that file m
 does not grow with the file's length, as streaming's does not.
 
 The separator has random weights: by default the one ``asteroid-wsas serve --model random``
-builds (:func:`~asteroid_wsas.webapp.demo_separator`), at 8 kHz; with ``--full`` the authors'
-default ``TextCondUNet`` at 8 kHz (87.69 M parameters, several times slower than real time
-on a shared CPU) and a small encoder with CLAP's output sizes. It is saved with
-``save_pretrained`` in the temporary folder. Its estimates are meaningless; the memory is
-what is measured.
+builds (:func:`~asteroid_wsas.webapp.demo_separator`), at 8 kHz; ``--model tiny`` the tests'
+3-level U-Net (what grows with the length is the same, and an hour takes minutes);
+``--model full`` the authors' default ``TextCondUNet`` at 8 kHz (87.69 M parameters, slower
+than real time on a shared CPU) and a small encoder with CLAP's output sizes. It is saved
+with ``save_pretrained`` in the temporary folder. Its estimates are meaningless; the memory
+is what is measured.
 
 Usage:
     python bench/separate_memory.py                       # 1 min and 10 min
-    OMP_NUM_THREADS=1 python bench/separate_memory.py --minutes 60 --together
-    python bench/separate_memory.py --minutes 0.05 --full     # the authors' model
+    OMP_NUM_THREADS=1 python bench/separate_memory.py --model tiny --minutes 1 10 60 --together
+    python bench/separate_memory.py --minutes 0.05 --model full   # the authors' model
 """
 
 import argparse
@@ -38,22 +39,34 @@ QUERIES = ["a dog barks", "a man speaks"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def build(folder: str, full: bool) -> str:
-    """Save a random-weight separator in ``folder`` and return it: ``serve --model random``'s
-    (:func:`~asteroid_wsas.webapp.demo_separator`) at 8 kHz, or with ``full`` the authors'
-    default ``TextCondUNet`` (87.69 M parameters) and a small encoder of CLAP's sizes."""
+def build(folder: str, size: str) -> str:
+    """Save a random-weight separator in ``folder`` and return it.
+
+    ``size``: ``"random"``, ``serve --model random``'s (:func:`~asteroid_wsas.webapp.
+    demo_separator`) at 8 kHz; ``"tiny"``, the tests' 3-level U-Net (the buffers that grow
+    with the length are the same, the model's time is not: an hour in minutes); ``"full"``,
+    the authors' default ``TextCondUNet`` (87.69 M parameters) with a small encoder of
+    CLAP's sizes.
+    """
     import torch
 
     from asteroid_wsas import Separator, TextCondUNet
     from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
     from asteroid_wsas.webapp import demo_separator
 
-    if not full:
+    if size == "random":
         demo_separator(sample_rate=RATE).save_pretrained(folder)
         return folder
     torch.manual_seed(0)
-    encoder = TinyBimodalEncoder(build_vocab(QUERIES), RATE, embed_dim=512, token_dim=768)
-    Separator(TextCondUNet(RATE), encoder).save_pretrained(folder)
+    dims = (
+        dict(embed_dim=16, token_dim=12) if size == "tiny" else dict(embed_dim=512, token_dim=768)
+    )
+    encoder = TinyBimodalEncoder(build_vocab(QUERIES), RATE, **dims)
+    args = dict(text_embed_dim=dims["embed_dim"], text_token_dim=dims["token_dim"])
+    if size == "tiny":
+        args.update(n_fft=126, hop_length=32, channels=[8, 16, 16], attention_levels=[2])
+        args.update(n_heads=2, out_channels=4)
+    Separator(TextCondUNet(RATE, **args), encoder).save_pretrained(folder)
     return folder
 
 
@@ -171,7 +184,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         "--minutes", type=float, nargs="+", default=[1, 10], help="lengths (default: 1 10)"
     )
     parser.add_argument(
-        "--full", action="store_true", help="the authors' default model (slow on a CPU)"
+        "--model",
+        choices=("random", "tiny", "full"),
+        default="random",
+        help="serve --model random's separator, the tests' tiny one (fast), or the authors' "
+        "default (slow on a CPU) (default: %(default)s)",
     )
     parser.add_argument(
         "--together", action="store_true", help="run the two modes side by side (saves time)"
@@ -180,11 +197,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="separate_memory_") as folder:
-        model = build(os.path.join(folder, "model"), args.full)
+        model = build(os.path.join(folder, "model"), args.model)
         for minutes in args.minutes:
             rows.append(measure(model, folder, minutes, args.together))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
-    print(f"\nOMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, queries {QUERIES}")
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(f"\nmodel {args.model}, OMP_NUM_THREADS={threads}, queries {QUERIES}")
     print(table(rows))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
