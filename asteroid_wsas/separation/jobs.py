@@ -6,8 +6,9 @@ planned whole (:func:`plan_jobs`: a folder keeps its tree, files named together 
 folder each, two inputs never share one), the output folder is tried for writing
 (:func:`check_writable`), and inputs whose outputs all exist are skipped
 (:func:`pending_jobs`). :func:`run_jobs` then separates input by input, writing each one's
-files whole (:class:`~asteroid_wsas.separation.audio_io.OutputFiles`), and goes on past an
-input that fails unless told to stop.
+files block by block as the windows complete where libsndfile reads the input (flat
+memory), whole or not at all (:class:`~asteroid_wsas.separation.audio_io.OutputFiles`), and
+goes on past an input that fails unless told to stop.
 
 Examples:
     >>> output_names(["a dog barks", "image:cello.png"], residual=True)
@@ -62,7 +63,8 @@ class Outcome:
     Attributes:
         job: The job.
         result: Its :class:`~asteroid_wsas.separation.separator.Separation` (None when it
-            failed).
+            failed); its ``estimates`` and ``residual`` are None where the input was
+            separated block by block (they went to the files as they came).
         error: Why it failed, naming the input (None when it did not).
     """
 
@@ -176,9 +178,15 @@ def run_jobs(
     residual: bool = False,
     **options: Any,
 ) -> Iterator[Outcome]:
-    """Separate job by job and write each one's files whole.
+    """Separate job by job and write each one's files.
 
-    Outputs of a job that exist already (an earlier, interrupted run) stay as they are
+    A file libsndfile reads with an exact length goes through :meth:`Separator.separate_file
+    <asteroid_wsas.separation.separator.Separator.separate_file>`: read forward and
+    written block by block as windows complete (flat memory; the samples, presence scores
+    and, to 1e-4 dB, levels of :meth:`Separator.separate
+    <asteroid_wsas.separation.separator.Separator.separate>`). Others (MP3, what only PyAV
+    decodes) and a MixIT separator's jobs are separated whole. Outputs of a job that exist
+    already (an earlier, interrupted run) stay as they are
     unless ``force``.
 
     Args:
