@@ -3,7 +3,8 @@
 For each length (default 1 min and 10 min of 8 kHz mono: tones and noise, written to a
 temporary folder) the command separates the file twice, each time in a fresh process: once
 given the file (file mode) and once given ``-`` with the file piped into stdin (streaming).
-Each child's peak RSS is its own (``os.wait4``'s resource usage). The table gives both, their
+Each child's peak RSS is its own (``os.wait4``'s resource usage; this process imports no
+torch, so a child does not start from its pages). The table gives both, their
 ratio and whether file mode is within 10 % of streaming: the goal is that file mode's memory
 does not grow with the file's length, as streaming's does not.
 
@@ -194,10 +195,19 @@ def main(argv: Optional[List[str]] = None) -> None:
         "--together", action="store_true", help="run the two modes side by side (saves time)"
     )
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--build", help=argparse.SUPPRESS)  # the child that saves the model
     args = parser.parse_args(argv)
+    if args.build:
+        build(args.build, args.model)
+        return
     rows = []
     with tempfile.TemporaryDirectory(prefix="separate_memory_") as folder:
-        model = build(os.path.join(folder, "model"), args.model)
+        # built in a child: this process stays small (no torch), so a child it starts
+        # cannot inherit its peak (Linux counts the forking process' pages until exec)
+        model = os.path.join(folder, "model")
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        builder = [sys.executable, os.path.abspath(__file__), "--build", model]
+        subprocess.run(builder + ["--model", args.model], check=True, env=env)
         for minutes in args.minutes:
             rows.append(measure(model, folder, minutes, args.together))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
