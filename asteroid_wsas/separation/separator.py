@@ -474,11 +474,9 @@ class Separator(nn.Module):
             # separate() resamples the whole input: torchaudio's output length
             model_length = resampled_length(length, rate, self.sample_rate)
             self._refuse_short(model_length, length, rate)
-            device = torch.device(device) if device is not None else device_of(self.model)
-            dtype = autocast_dtype(device, precision)
-            self.encoder.to(device)
-            encoded = encode(self.encoder, [resolved], negatives, self.model.wants_tokens)
-            warn_queries(self.encoder, names, resolved, encoded.embed[0, : len(resolved)])
+            encoded, device, dtype = self._text_queries(
+                names, resolved, negatives, device, precision
+            )
             chunk, overlap = self._windows(model_length, chunk_seconds, overlap_seconds)
             n_q, n_ch = len(names), reader.channels
             if resampled:  # to the model's rate and back as streams, as stream() does
@@ -615,12 +613,8 @@ class Separator(nn.Module):
         rate = self.sample_rate if sample_rate is None else int(sample_rate)
         if rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-        device = torch.device(device) if device is not None else device_of(self.model)
-        dtype = autocast_dtype(device, precision)
-        self.encoder.to(device)
-        with torch.inference_mode():  # once per stream, not per window and channel
-            encoded = encode(self.encoder, [resolved], negatives, self.model.wants_tokens)
-        warn_queries(self.encoder, names, resolved, encoded.embed[0, : len(resolved)])
+        # once per stream, not per window and channel
+        encoded, device, dtype = self._text_queries(names, resolved, negatives, device, precision)
 
         def run(window: torch.Tensor, size: int) -> torch.Tensor:
             return self._separate_window(window, size, encoded, dtype)
@@ -765,6 +759,17 @@ class Separator(nn.Module):
         x = wav if rate == self.sample_rate else resample(wav, rate, self.sample_rate)
         self._refuse_short(x.shape[-1], wav.shape[-1], rate)
         return wav, rate, kind, one_d, x.to(device), device, dtype
+
+    @torch.inference_mode()
+    def _text_queries(self, names, resolved, negatives, device, precision):
+        """A text-queried separator's queries encoded once (and warned about), with the
+        device and the autocast dtype (:meth:`stream`, :meth:`separate_file`)."""
+        device = torch.device(device) if device is not None else device_of(self.model)
+        dtype = autocast_dtype(device, precision)
+        self.encoder.to(device)
+        encoded = encode(self.encoder, [resolved], negatives, self.model.wants_tokens)
+        warn_queries(self.encoder, names, resolved, encoded.embed[0, : len(resolved)])
+        return encoded, device, dtype
 
     def _refuse_short(self, model_samples: int, samples: int, rate: int) -> None:
         """Raise for an input shorter than one STFT frame of the model."""
