@@ -814,13 +814,14 @@ class LoudestFrames:
 
     Frames start at multiples of ``size``; a last, partial frame is left out. Each frame's
     level is computed once, on the frame alone, so the frames picked do not depend on how
-    the signal was cut into blocks; only frames that can still be among the loudest are
-    kept (about ``count`` per row), whatever the signal's length.
+    the signal was cut into blocks. The frame being filled and the ``count`` kept per row
+    live in buffers allocated once: nothing is allocated per frame that outlives it, so a
+    long signal does not scatter the heap (memory stays flat).
 
     Args:
         rows: Signals side by side (queries times channels).
         size: Frame length in samples.
-        count: Frames picked per row.
+        count: Frames picked per row (of equal levels, the earlier frame).
 
     Examples:
         >>> frames = LoudestFrames(1, 2, 1)
@@ -830,45 +831,48 @@ class LoudestFrames:
     """
 
     def __init__(self, rows: int, size: int, count: int):
-        self.size, self.count = size, count
-        self.pieces: List[torch.Tensor] = []  # the frame being filled
+        self.rows, self.size, self.count = rows, size, count
+        self.partial: Optional[torch.Tensor] = None  # (rows, size): the frame being filled
         self.filled = 0
-        self.levels: List[torch.Tensor] = []  # (rows,) per frame
-        self.kept: List[Dict[int, torch.Tensor]] = [{} for _ in range(rows)]
+        self.kept: Optional[torch.Tensor] = None  # (rows, count, size)
+        self.levels = [[-math.inf] * count for _ in range(rows)]  # of the kept frames
+        self.indices = [[-1] * count for _ in range(rows)]  # their frame numbers
+        self.frames = 0  # frames seen
 
     def push(self, block: torch.Tensor) -> None:
         """Take the next samples :math:`(rows, t)`."""
+        if self.partial is None:
+            self.partial = torch.zeros(self.rows, self.size, device=block.device)
+            self.kept = torch.zeros(self.rows, self.count, self.size, device=block.device)
         at = 0
         while at < block.shape[-1]:
             take = min(self.size - self.filled, block.shape[-1] - at)
-            self.pieces.append(block[:, at : at + take])
+            self.partial[:, self.filled : self.filled + take] = block[:, at : at + take]
             self.filled += take
             at += take
             if self.filled == self.size:
-                self._frame(torch.cat(self.pieces, -1))  # contiguous, however it came
-                self.pieces, self.filled = [], 0
+                self._frame()
+                self.filled = 0
 
-    def _frame(self, frame: torch.Tensor) -> None:
-        level = frame.square().mean(-1)
-        index = len(self.levels)
-        self.levels.append(level)
-        levels = torch.stack(self.levels, 1)
-        # a frame below the count-th loudest so far can never be picked (ties are kept)
-        floor = levels.topk(min(self.count, index + 1), dim=1).values[:, -1]
-        for row, kept in enumerate(self.kept):
-            if level[row] >= floor[row]:
-                kept[index] = frame[row].clone()
-            for old in [i for i in kept if levels[row, i] < floor[row]]:
-                del kept[old]
+    def _frame(self) -> None:
+        level = self.partial.square().mean(-1).tolist()
+        for row in range(self.rows):
+            levels = self.levels[row]
+            weakest = min(range(self.count), key=lambda k: (levels[k], -self.indices[row][k]))
+            if level[row] > levels[weakest]:  # strictly: of equal ones, the earlier stays
+                self.kept[row, weakest] = self.partial[row]
+                levels[weakest], self.indices[row][weakest] = level[row], self.frames
+        self.frames += 1
 
     def picked(self) -> torch.Tensor:
-        r"""The loudest frames :math:`(rows, n, size)`, loudest first
-        (:math:`n = \min(count, frames)`)."""
-        levels = torch.stack(self.levels, 1)
-        loudest = levels.topk(min(self.count, levels.shape[1]), dim=1).indices
-        return torch.stack(
-            [torch.stack([kept[int(i)] for i in row]) for row, kept in zip(loudest, self.kept)]
-        )
+        """The loudest frames :math:`(rows, n, size)`, loudest first (the earlier of equal
+        ones first; :math:`n` = ``min(count, frames)``)."""
+        n = min(self.count, self.frames)
+        order = [
+            sorted(range(self.count), key=lambda k: (-levels[k], indices[k]))[:n]
+            for levels, indices in zip(self.levels, self.indices)
+        ]
+        return torch.stack([self.kept[row, slots] for row, slots in enumerate(order)])
 
 
 def _embed_frames(encoder, sample_rate: int, picked: torch.Tensor, n_q: int) -> torch.Tensor:
