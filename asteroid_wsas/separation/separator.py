@@ -443,7 +443,8 @@ class Separator(nn.Module):
 
         Examples:
             >>> import soundfile as sf  # doctest: +SKIP
-            >>> files = [sf.SoundFile(f, "w", 8000, 1) for f in ("dog.wav", "bell.wav")]
+            >>> files = [sf.SoundFile(f, "w", 8000, 1)  # doctest: +SKIP
+            ...          for f in ("dog.wav", "bell.wav")]
             >>> def write(block):  # doctest: +SKIP
             ...     for f, rows in zip(files, block):
             ...         f.write(rows.T)
