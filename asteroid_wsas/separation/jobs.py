@@ -6,8 +6,9 @@ planned whole (:func:`plan_jobs`: a folder keeps its tree, files named together 
 folder each, two inputs never share one), the output folder is tried for writing
 (:func:`check_writable`), and inputs whose outputs all exist are skipped
 (:func:`pending_jobs`). :func:`run_jobs` then separates input by input, writing each one's
-files whole (:class:`~asteroid_wsas.separation.audio_io.OutputFiles`), and goes on past an
-input that fails unless told to stop.
+files block by block as the windows complete where libsndfile reads the input (flat
+memory), whole or not at all (:class:`~asteroid_wsas.separation.audio_io.OutputFiles`), and
+goes on past an input that fails unless told to stop.
 
 One process writes to a folder at a time (:func:`~.audio_io.folder_lock`): what a job
 writes is decided under the lock and written before it is let go, so two processes that
@@ -24,7 +25,7 @@ import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from .audio_io import (
     folder_lock,
     missing_folders,
     output_subtype,
+    sf_path,
 )
 
 if TYPE_CHECKING:  # the class imports the model; the plan needs none of it
@@ -80,7 +82,8 @@ class Outcome:
     Attributes:
         job: The job.
         result: Its :class:`~asteroid_wsas.separation.separator.Separation` (None when it
-            failed).
+            failed); its ``estimates`` and ``residual`` are None where the input was
+            separated block by block (they went to the files as they came).
         error: Why it failed, naming the input (None when it did not).
         skipped: Its outputs all appeared after :func:`pending_jobs` looked: another
             process wrote them (``result`` is None).
@@ -208,7 +211,14 @@ def run_jobs(
     wait: bool = True,
     **options: Any,
 ) -> Iterator[Outcome]:
-    """Separate job by job and write each one's files whole.
+    """Separate job by job and write each one's files.
+
+    A file libsndfile reads with an exact length goes through :meth:`Separator.separate_file
+    <asteroid_wsas.separation.separator.Separator.separate_file>`: read forward and
+    written block by block as windows complete (flat memory; the samples, presence scores
+    and, to 1e-4 dB, levels of :meth:`Separator.separate
+    <asteroid_wsas.separation.separator.Separator.separate>`). Others (MP3, what only PyAV
+    decodes) and a MixIT separator's jobs are separated whole.
 
     Outputs of a job that exist already (an earlier, interrupted run) stay as they are
     unless ``force``. Each job holds its folder (:func:`~.audio_io.folder_lock`) from the
@@ -243,12 +253,7 @@ def run_jobs(
             with folder_lock(job.folder, wait):
                 new, result = _outputs_to_write(job, force), None
                 if new:
-                    result = separator.separate(job.source, queries, residual=residual, **options)
-                    waves = list(result.estimates) + ([result.residual] if residual else [])
-                    files = [job.files[k] for k in new]
-                    kind = output_subtype(subtype, job.source)
-                    with OutputFiles(files, result.sample_rate, waves[0].shape[0], kind) as out:
-                        out.write(np.stack([waves[k] for k in new]))
+                    result = _separate_job(separator, job, new, queries, subtype, residual, options)
         except (OutputWriteError, FolderBusyError):
             raise  # the output side: every next input would fail the same way
         except (ValueError, RuntimeError, OSError) as err:
@@ -258,6 +263,37 @@ def run_jobs(
             yield Outcome(job, error=message)
         else:  # yielded with the folder let go: the caller may take its time
             yield Outcome(job, result=result, skipped=not new)
+
+
+def _separate_job(
+    separator: "Separator",
+    job: Job,
+    new: List[int],
+    queries: Sequence[str],
+    subtype: str,
+    residual: bool,
+    options: Dict[str, Any],
+) -> Any:
+    """Separate one job and write its files ``new`` (indices into ``job.files``): block by
+    block where libsndfile reads the input with an exact length, else whole."""
+    files = [job.files[k] for k in new]
+    kind = output_subtype(subtype, job.source)
+    info = _in_blocks(separator, job.source)
+    if info is not None:  # read and written block by block: flat memory
+        with OutputFiles(files, info.samplerate, info.channels, kind) as out:
+            return separator.separate_file(
+                job.source,
+                queries,
+                lambda block: out.write(block[new]),
+                residual=residual,
+                **options,
+            )
+    # decoded whole (PyAV, MP3), or a MixIT separator
+    result = separator.separate(job.source, queries, residual=residual, **options)
+    waves = list(result.estimates) + ([result.residual] if residual else [])
+    with OutputFiles(files, result.sample_rate, waves[0].shape[0], kind) as out:
+        out.write(np.stack([waves[k] for k in new]))
+    return result
 
 
 def _outputs_to_write(job: Job, force: bool) -> List[int]:
@@ -279,6 +315,22 @@ def _outputs_to_write(job: Job, force: bool) -> List[int]:
             "input's other outputs would sit beside another input's (--force redoes them all)"
         )
     return [k for k, t in enumerate(there) if not t]
+
+
+def _in_blocks(separator: "Separator", path: str) -> Any:
+    """The file's ``soundfile.info`` when :meth:`Separator.separate_file
+    <asteroid_wsas.separation.separator.Separator.separate_file>` can take it (libsndfile
+    reads it and its length is exact; a text-queried separator), else None."""
+    import soundfile as sf
+
+    if separator.learned_queries or not os.path.isfile(path):  # a pipe is read once, whole
+        return None
+    try:
+        info = sf.info(sf_path(path))
+    except Exception:  # soundfile raises its own error types; separate() names the file
+        return None
+    # MP3's length is an estimate in libsndfile: the windows are planned on the length
+    return info if info.format != "MPEG" and info.frames > 0 else None
 
 
 def stream_to_files(

@@ -8,6 +8,7 @@ and reuses them for every window and channel.
 """
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from typing import (
@@ -33,7 +34,7 @@ from ..encoders.loading import encoder_beside, load_encoder
 from ..models import TextCondUNet
 from ..models.registry import model_from_package
 from ..utils import check_device, device_of, refuse_overwrite
-from .audio_io import AudioLike, load_audio
+from .audio_io import AudioLike, FileWindows, ResampledReader, load_audio, sf_path
 from .contract import MissingEncoderError, check_sample_rate
 from .core import (
     EncodedQueries,
@@ -49,6 +50,9 @@ from .windows import (
     Stream,
     chunk_sizes,
     overlap_add,
+    StreamResampler,
+    overlap_add_blocks,
+    resampled_length,
     stream_blocks,
     stream_latency,
 )
@@ -412,6 +416,152 @@ class Separator(nn.Module):
             res = None if res is None else res.numpy()
         return Separation(names, out, rate, presence, level, res, extras)
 
+    @torch.inference_mode()
+    def separate_file(
+        self,
+        path: Union[str, os.PathLike],
+        queries: Union[QueryLike, Sequence[QueryLike]],
+        write: Callable[[np.ndarray], Any],
+        *,
+        residual: bool = False,
+        negative: Union[None, QueryLike, Sequence[QueryLike]] = None,
+        chunk_seconds: Optional[float] = None,
+        overlap_seconds: float = 1.0,
+        device: Union[None, str, torch.device] = None,
+        precision: str = "auto",
+        progress: Union[bool, Callable[[int, int], Any]] = False,
+    ) -> Separation:
+        """:meth:`separate` of a file, read and given out block by block: memory stays flat
+        however long the file.
+
+        The file is read forward as the windows need it, and each block of estimates is
+        handed to ``write`` as soon as no later window changes it. The windows, weights and
+        sums are :meth:`separate`'s own (one generator,
+        :func:`~asteroid_wsas.separation.windows.overlap_add_blocks`), so at the model's
+        rate the blocks, concatenated, are ``separate(path, ...)``'s estimates (and
+        residual) sample for sample, and so are the presence scores; the levels are summed
+        block by block, equal to :meth:`separate`'s to about 1e-4 dB. At another rate the
+        input and the estimates are resampled as streams with the kernel of
+        ``torchaudio.functional.resample`` (as :meth:`stream` does), equal to
+        :meth:`separate`'s resampling of the whole signals up to float rounding (1e-5).
+
+        Args:
+            path: A file libsndfile reads (WAV, FLAC, Ogg, ...), at any rate.
+            queries: As :meth:`separate`.
+            write: Called with each block :math:`(K, C, t)` (:math:`K + 1` rows with
+                ``residual``: the residual last), numpy float32, in order.
+            residual: Also give the input minus the sum of the estimates.
+            negative: As :meth:`separate`.
+            chunk_seconds: As :meth:`separate` (None: 10 s windows beyond 10 s).
+            overlap_seconds: As :meth:`separate`.
+            device: Where to run (default: the model's device).
+            precision: ``"auto"``, ``"bf16"`` or ``"fp32"``.
+            progress: As :meth:`separate`.
+
+        Returns:
+            Separation: presence scores and levels; ``estimates`` and ``residual`` are None
+            (they went to ``write``).
+
+        Raises:
+            ValueError: A file libsndfile cannot read, empty or shorter than one STFT
+                frame, or ending before its header says; a MixIT separator
+                (it picks its outputs on the whole input: use :meth:`separate`); bad queries
+                or chunk settings.
+
+        Examples:
+            >>> import soundfile as sf  # doctest: +SKIP
+            >>> files = [sf.SoundFile(f, "w", 8000, 1)  # doctest: +SKIP
+            ...          for f in ("dog.wav", "bell.wav")]
+            >>> def write(block):  # doctest: +SKIP
+            ...     for f, rows in zip(files, block):
+            ...         f.write(rows.T)
+            >>> result = separator.separate_file(  # doctest: +SKIP
+            ...     "long.wav", ["a dog barks", "a bell rings"], write)
+        """
+        import soundfile as sf
+
+        names, resolved = resolve_queries(queries, "queries")
+        _, negatives = resolve_queries(negative, "negative", allow_empty=True)
+        if self.learned_queries:
+            raise ValueError(
+                "separate_file needs a text-conditioned separator; a MixIT separator picks its "
+                "outputs on the whole input (use separate)"
+            )
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ValueError(f"audio file {path} not found")
+        try:
+            reader = sf.SoundFile(sf_path(path))  # bytes: a name that is not UTF-8 opens
+        except Exception as err:  # soundfile raises its own error types
+            raise ValueError(f"audio file {path} is not readable audio ({err})") from None
+        with reader:
+            rate, length = reader.samplerate, reader.frames
+            if length <= 0:
+                raise ValueError(f"audio file {path} is empty")
+            resampled = rate != self.sample_rate
+            # separate() resamples the whole input: torchaudio's output length
+            model_length = resampled_length(length, rate, self.sample_rate)
+            self._refuse_short(model_length, length, rate)
+            encoded, device, dtype = self._text_queries(
+                names, resolved, negatives, device, precision
+            )
+            chunk, overlap = self._windows(model_length, chunk_seconds, overlap_seconds)
+            n_q, n_ch = len(names), reader.channels
+            if resampled:  # to the model's rate and back as streams, as stream() does
+                inputs = ResampledReader(reader, length, self.sample_rate, path)
+                back = StreamResampler(self.sample_rate, rate, device)
+            source = FileWindows(inputs if resampled else reader, model_length, path)
+
+            def window(start: int, stop: int) -> torch.Tensor:
+                return source(start, stop).to(device)
+
+            def run(piece: torch.Tensor, size: int) -> torch.Tensor:
+                return self._separate_window(piece, size, encoded, dtype)
+
+            loudest = LoudestFrames(n_q * n_ch, min(model_length, 10 * self.sample_rate), 3)
+            # sums of squares, in float64: separate()'s means over the whole signals
+            energy, energies, given = 0.0, torch.zeros(n_q, dtype=torch.float64), 0
+
+            def give(est: torch.Tensor) -> None:
+                """Out: estimates (K, C, n) at the input's rate, from sample ``given`` on."""
+                nonlocal energy, energies, given
+                n = est.shape[-1]
+                wav = inputs.take(n) if resampled else source(given, given + n)
+                energy += float(wav.double().square().sum())
+                energies += est.double().square().sum((1, 2))
+                if residual:
+                    est = torch.cat([est, (wav - est.sum(0))[None]])
+                write(est.numpy())
+                given += n
+
+            at = 0  # model samples done
+            for block in overlap_add_blocks(window, model_length, chunk, overlap, run, progress):
+                loudest.push(block.reshape(n_q * n_ch, -1))
+                at += block.shape[-1]
+                if not resampled:
+                    give(block.cpu())
+                    source.release(at)
+                    continue
+                source.release(at)
+                back.push(block.reshape(n_q * n_ch, -1))
+                give(back.pull()[:, : length - given].cpu().reshape(n_q, n_ch, -1))
+            if resampled:  # the resampler's end, cut or zero-padded to the input's length
+                rest = fit_length(
+                    back.finish(n_q * n_ch)[:, : length - given].cpu(), length - given
+                )
+                give(rest.reshape(n_q, n_ch, -1))
+        if not getattr(self.encoder, "has_audio", True):  # a text-only query encoder
+            presence = [float("nan")] * n_q
+        else:
+            audio_embed = _embed_frames(self.encoder, self.sample_rate, loudest.picked(), n_q)
+            text_embed = encoded.embed[0, :n_q].float()
+            score = torch.nn.functional.normalize(text_embed, dim=-1) @ audio_embed.T
+            presence = [float(v) for v in score.diagonal()]
+        count = n_ch * length
+        floor = max(energy / count, 1e-12)
+        level = [10 * math.log10(max(float(e) / count, 1e-12) / floor) for e in energies]
+        return Separation(names, None, rate, presence, level)
+
     def stream(
         self,
         chunks: Iterable[Union[np.ndarray, torch.Tensor]],
@@ -492,12 +642,8 @@ class Separator(nn.Module):
             )
         chunk, overlap = self.check_windows(chunk_seconds, overlap_seconds)
         rate = self.sample_rate if sample_rate is None else check_sample_rate(sample_rate)
-        device = check_device(device) if device is not None else device_of(self.model)
-        dtype = autocast_dtype(device, precision)
-        self.encoder.to(device)
-        with torch.inference_mode():  # once per stream, not per window and channel
-            encoded = encode(self.encoder, [resolved], negatives, self.model.wants_tokens)
-        warn_queries(self.encoder, names, resolved, encoded.embed[0, : len(resolved)])
+        # once per stream, not per window and channel
+        encoded, device, dtype = self._text_queries(names, resolved, negatives, device, precision)
 
         def run(window: torch.Tensor, size: int) -> torch.Tensor:
             return self._separate_window(window, size, encoded, dtype)
@@ -664,15 +810,42 @@ class Separator(nn.Module):
         dtype = autocast_dtype(device, precision)
         self.encoder.to(device)
         x = wav if rate == self.sample_rate else resample(wav, rate, self.sample_rate)
+        self._refuse_short(x.shape[-1], wav.shape[-1], rate)
+        return wav, rate, kind, one_d, x.to(device), device, dtype
+
+    @torch.inference_mode()
+    def _text_queries(self, names, resolved, negatives, device, precision):
+        """A text-queried separator's queries encoded once (and warned about), with the
+        device and the autocast dtype (:meth:`stream`, :meth:`separate_file`)."""
+        device = check_device(device) if device is not None else device_of(self.model)
+        dtype = autocast_dtype(device, precision)
+        self.encoder.to(device)
+        with torch.inference_mode():  # a generator's caller may run outside inference mode
+            encoded = encode(self.encoder, [resolved], negatives, self.model.wants_tokens)
+        warn_queries(self.encoder, names, resolved, encoded.embed[0, : len(resolved)])
+        return encoded, device, dtype
+
+    def _refuse_short(self, model_samples: int, samples: int, rate: int) -> None:
+        """Raise for an input shorter than one STFT frame of the model."""
         n_fft = getattr(self.model, "n_fft", 0)
-        if x.shape[-1] < n_fft:  # counted at the input's rate, which is what the user has
+        if model_samples < n_fft:  # counted at the input's rate, which is what the user has
             # resample's output has ceil(n * model rate / rate) samples: the fewest n giving n_fft
             need = (n_fft - 1) * rate // self.sample_rate + 1
             raise ValueError(
-                f"audio has {wav.shape[-1]} samples at {rate} Hz, fewer than the {need} of one "
+                f"audio has {samples} samples at {rate} Hz, fewer than the {need} of one "
                 f"STFT frame of the model ({n_fft} samples at {self.sample_rate} Hz)"
             )
-        return wav, rate, kind, one_d, x.to(device), device, dtype
+
+    def _windows(
+        self, length: int, chunk_seconds: Optional[float], overlap_seconds: float
+    ) -> Tuple[int, int]:
+        """:meth:`separate`'s window and crossfade (model samples) for ``length`` model
+        samples: one pass up to 10 s unless ``chunk_seconds`` is given (checked either way:
+        :meth:`check_windows`)."""
+        sizes = self.check_windows(chunk_seconds, overlap_seconds)
+        if chunk_seconds is None and length <= DEFAULT_CHUNK * self.sample_rate:
+            return length, 0
+        return sizes
 
     def _to_input(self, out: torch.Tensor, rate: int, length: int) -> torch.Tensor:
         """Estimates at the model's rate, back at the input's rate and length, on the CPU."""
@@ -683,17 +856,87 @@ class Separator(nn.Module):
     def _audio_embeddings(self, est: torch.Tensor, windows: int = 3) -> torch.Tensor:
         """Unit-norm encoder embedding :math:`(K, D)` of each estimate :math:`(K, C, T)`,
         from its ``windows`` loudest 10 s windows (mean over them and the channels): the
-        cost does not grow with the length."""
+        cost does not grow with the length. Uses ``self.encoder`` and ``self.sample_rate``
+        only (CLAPScore calls it on a stand-in)."""
         n_q, n_ch, length = est.shape
-        size = min(length, 10 * self.sample_rate)
-        pieces = est.reshape(n_q * n_ch, length)
-        n_win = length // size
-        frames = pieces[:, : n_win * size].reshape(n_q * n_ch, n_win, size)
-        loudest = frames.square().mean(-1).topk(min(windows, n_win), dim=1).indices
-        picked = torch.gather(frames, 1, loudest.unsqueeze(-1).expand(-1, -1, size))
-        audio = self.encoder.embed_audio(picked.flatten(0, 1), self.sample_rate).float()
-        audio = audio.reshape(n_q, -1, audio.shape[-1]).mean(1)
-        return torch.nn.functional.normalize(audio, dim=-1)
+        loudest = LoudestFrames(n_q * n_ch, min(length, 10 * self.sample_rate), windows)
+        loudest.push(est.reshape(n_q * n_ch, length))
+        return _embed_frames(self.encoder, self.sample_rate, loudest.picked(), n_q)
+
+
+class LoudestFrames:
+    """The ``count`` loudest frames of ``size`` samples of each row of a signal that comes
+    in blocks: what presence scores embed (:meth:`Separator._audio_embeddings`).
+
+    Frames start at multiples of ``size``; a last, partial frame is left out. Each frame's
+    level is computed once, on the frame alone, so the frames picked do not depend on how
+    the signal was cut into blocks. The frame being filled and the ``count`` kept per row
+    live in buffers allocated once: nothing is allocated per frame that outlives it, so a
+    long signal does not scatter the heap (memory stays flat).
+
+    Args:
+        rows: Signals side by side (queries times channels).
+        size: Frame length in samples.
+        count: Frames picked per row (of equal levels, the earlier frame).
+
+    Examples:
+        >>> frames = LoudestFrames(1, 2, 1)
+        >>> frames.push(torch.tensor([[0.1, 0.1, 1.0]])); frames.push(torch.tensor([[1.0, 0.0]]))
+        >>> frames.picked()  # (rows, count, size): the second frame, [1, 1]
+        tensor([[[1., 1.]]])
+    """
+
+    def __init__(self, rows: int, size: int, count: int):
+        self.rows, self.size, self.count = rows, size, count
+        self.partial: Optional[torch.Tensor] = None  # (rows, size): the frame being filled
+        self.filled = 0
+        self.kept: Optional[torch.Tensor] = None  # (rows, count, size)
+        self.levels = [[-math.inf] * count for _ in range(rows)]  # of the kept frames
+        self.indices = [[-1] * count for _ in range(rows)]  # their frame numbers
+        self.frames = 0  # frames seen
+
+    def push(self, block: torch.Tensor) -> None:
+        """Take the next samples :math:`(rows, t)`."""
+        if self.partial is None:
+            self.partial = torch.zeros(self.rows, self.size, device=block.device)
+            self.kept = torch.zeros(self.rows, self.count, self.size, device=block.device)
+        at = 0
+        while at < block.shape[-1]:
+            take = min(self.size - self.filled, block.shape[-1] - at)
+            self.partial[:, self.filled : self.filled + take] = block[:, at : at + take]
+            self.filled += take
+            at += take
+            if self.filled == self.size:
+                self._frame()
+                self.filled = 0
+
+    def _frame(self) -> None:
+        level = self.partial.square().mean(-1).tolist()
+        for row in range(self.rows):
+            levels = self.levels[row]
+            weakest = min(range(self.count), key=lambda k: (levels[k], -self.indices[row][k]))
+            if level[row] > levels[weakest]:  # strictly: of equal ones, the earlier stays
+                self.kept[row, weakest] = self.partial[row]
+                levels[weakest], self.indices[row][weakest] = level[row], self.frames
+        self.frames += 1
+
+    def picked(self) -> torch.Tensor:
+        """The loudest frames :math:`(rows, n, size)`, loudest first (the earlier of equal
+        ones first; :math:`n` = ``min(count, frames)``)."""
+        n = min(self.count, self.frames)
+        order = [
+            sorted(range(self.count), key=lambda k: (-levels[k], indices[k]))[:n]
+            for levels, indices in zip(self.levels, self.indices)
+        ]
+        return torch.stack([self.kept[row, slots] for row, slots in enumerate(order)])
+
+
+def _embed_frames(encoder, sample_rate: int, picked: torch.Tensor, n_q: int) -> torch.Tensor:
+    """Unit-norm embedding :math:`(K, D)` of each query's picked frames :math:`(K C, n, L)`:
+    the mean over its frames and channels."""
+    audio = encoder.embed_audio(picked.flatten(0, 1), sample_rate).float()
+    audio = audio.reshape(n_q, -1, audio.shape[-1]).mean(1)
+    return torch.nn.functional.normalize(audio, dim=-1)
 
 
 def _reason(err: BaseException) -> str:

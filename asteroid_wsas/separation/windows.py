@@ -24,10 +24,12 @@ __all__ = [
     "chunk_sizes",
     "fade_weights",
     "crossfade_windows",
+    "overlap_add_blocks",
     "overlap_add",
     "Fifo",
     "sinc_width",
     "StreamResampler",
+    "resampled_length",
     "Stream",
     "stream_latency",
     "stream_blocks",
@@ -129,6 +131,72 @@ def crossfade_windows(
         start += hop
 
 
+def overlap_add_blocks(
+    window: Callable[[int, int], torch.Tensor],
+    length: int,
+    chunk: int,
+    overlap: int,
+    run: WindowRun,
+    progress: Union[bool, Callable[[int, int], Any]] = False,
+) -> Iterator[torch.Tensor]:
+    """Estimates of an input of ``length`` samples, window by window, crossfaded, given out
+    as soon as no later window adds to them.
+
+    The one windowing of :meth:`Separator.separate
+    <asteroid_wsas.separation.separator.Separator.separate>`: :func:`overlap_add`
+    concatenates the blocks, and a file separated block by block writes them as they come,
+    so both give the same samples. Only the last window's crossfade (``overlap`` samples) is
+    held between windows.
+
+    Args:
+        window: ``window(start, stop)`` gives the input :math:`(C, stop - start)`; it is
+            asked for the windows of :func:`crossfade_windows` in order (starts and stops
+            increase), so a file can be read forward.
+        length: The input's length in samples.
+        chunk: Window length in samples (``chunk >= length``: one pass).
+        overlap: Crossfade in samples.
+        run: One window through the model (:data:`WindowRun`); a window after the first is
+            separated padded to ``chunk``, the first is whole or a chunk.
+        progress: A bar over the windows (when there are several), or a callable called as
+            ``progress(windows_done, windows_total)`` after each window.
+
+    Yields:
+        torch.Tensor: :math:`(K, C, t)` blocks that cover the input in order (one per
+        window: from its start to the next window's).
+
+    Examples:
+        >>> x = torch.ones(1, 10)
+        >>> blocks = overlap_add_blocks(lambda a, b: x[:, a:b], 10, 4, 2,
+        ...                             lambda w, size: w[None])
+        >>> [b.shape[-1] for b in blocks]  # a block every hop, then the last window
+        [2, 2, 2, 4]
+    """
+    windows = crossfade_windows(length, chunk, overlap)
+    iterator = windows
+    if progress is True and len(windows) > 1:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(windows, desc="separating", unit="chunk")
+    held = None  # (K, C, n): the sums from the current window's start on
+    for done, (start, stop, weight) in enumerate(iterator, 1):
+        # contiguous, whatever the source: a view of a tensor and a block read from a file
+        # reach the model alike
+        est = run(window(start, stop).contiguous(), chunk if start else stop - start)
+        if weight is not None:
+            est = est * weight.to(est.device)
+        if held is None:
+            held = torch.zeros(*est.shape[:2], 0, device=est.device)
+        # zeros first, as a sum that starts from nothing: the same additions in every path
+        grow = stop - start - held.shape[-1]
+        held = torch.cat([held, torch.zeros(*est.shape[:2], grow, device=est.device)], -1)
+        held += est
+        end = stop - start if done == len(windows) else chunk - overlap
+        if callable(progress):
+            progress(done, len(windows))
+        yield held[..., :end]
+        held = held[..., end:].clone()
+
+
 def overlap_add(
     x: torch.Tensor,
     chunk: int,
@@ -136,7 +204,8 @@ def overlap_add(
     run: WindowRun,
     progress: Union[bool, Callable[[int, int], Any]] = False,
 ) -> torch.Tensor:
-    """Estimates of a whole input, window by window, crossfaded.
+    """Estimates of a whole input, window by window, crossfaded
+    (:func:`overlap_add_blocks`' blocks, concatenated).
 
     Args:
         x: The input :math:`(C, T)` at the model's rate.
@@ -150,22 +219,14 @@ def overlap_add(
     Returns:
         torch.Tensor: :math:`(K, C, T)` on ``x``'s device.
     """
-    windows = crossfade_windows(x.shape[-1], chunk, overlap)
-    out = None
-    iterator = windows
-    if progress is True and len(windows) > 1:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(windows, desc="separating", unit="chunk")
-    for done, (start, stop, weight) in enumerate(iterator, 1):
-        est = run(x[:, start:stop], chunk if start else stop - start)
-        if out is None:
-            out = torch.zeros(est.shape[0], *x.shape, device=x.device)
-        if weight is not None:
-            est = est * weight.to(x.device)
-        out[:, :, start:stop] += est
-        if callable(progress):
-            progress(done, len(windows))
+    out, at = None, 0
+    for block in overlap_add_blocks(
+        lambda a, b: x[:, a:b], x.shape[-1], chunk, overlap, run, progress
+    ):
+        if out is None:  # one allocation: the blocks are copied in, not concatenated
+            out = torch.empty(*block.shape[:2], x.shape[-1], device=block.device)
+        out[..., at : at + block.shape[-1]] = block
+        at += block.shape[-1]
     return out
 
 
@@ -268,6 +329,20 @@ class StreamResampler:
         self.fifo.drop(count * self.orig)
         self.frames += count
         return out.transpose(1, 2).reshape(rows, -1)
+
+
+def resampled_length(length: int, orig: int, new: int) -> int:
+    """How many samples ``torchaudio.functional.resample`` gives for ``length`` at ``orig``
+    resampled to ``new`` (its own float32 expression, so the lengths agree exactly).
+
+    Examples:
+        >>> resampled_length(44100, 44100, 8000), resampled_length(5, 3, 3)
+        (8000, 5)
+    """
+    if orig == new:
+        return length
+    g = math.gcd(orig, new)
+    return int(torch.ceil(torch.as_tensor((new // g) * length / (orig // g))))
 
 
 class Stream:
