@@ -34,7 +34,7 @@ from ..encoders.loading import encoder_beside, load_encoder
 from ..models import TextCondUNet
 from ..models.registry import model_from_package
 from ..utils import check_device, device_of, refuse_overwrite
-from .audio_io import AudioLike, FileWindows, ResampledReader, load_audio, sf_path
+from .audio_io import AudioLike, load_audio, sf_path
 from .contract import MissingEncoderError, check_sample_rate
 from .core import (
     EncodedQueries,
@@ -47,10 +47,12 @@ from .core import (
 from .queries import QueryLike, resolve_queries, warn_queries
 from .windows import (
     DEFAULT_CHUNK,
+    FileWindows,
+    ResampledReader,
     Stream,
+    StreamResampler,
     chunk_sizes,
     overlap_add,
-    StreamResampler,
     overlap_add_blocks,
     resampled_length,
     stream_blocks,

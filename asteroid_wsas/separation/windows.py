@@ -33,6 +33,8 @@ __all__ = [
     "Stream",
     "stream_latency",
     "stream_blocks",
+    "FileWindows",
+    "ResampledReader",
 ]
 
 DEFAULT_CHUNK = 10.0  # seconds: about the training clips' length, and flat memory
@@ -567,3 +569,106 @@ def _as_output(out: torch.Tensor, kind: str, one_d: bool) -> Union[np.ndarray, t
     if one_d:
         out = out[:, 0]
     return out.numpy() if kind == "numpy" else out
+
+
+class FileWindows:
+    """An open sound file read forward, as the windows of a separation ask for it: only the
+    samples from the first one still wanted to the last one read are held (about a chunk),
+    never the whole file.
+
+    Args:
+        reader: A ``soundfile.SoundFile`` open for reading, at its start.
+        length: How many frames it has (``reader.frames``).
+        name: The file's name, for errors.
+
+    Examples:
+        >>> import soundfile as sf  # doctest: +SKIP
+        >>> with sf.SoundFile("long.wav") as f:  # doctest: +SKIP
+        ...     windows = FileWindows(f, f.frames, "long.wav")
+        ...     first = windows(0, 80000)  # (channels, 80000)
+        ...     windows.release(72000)  # nothing before sample 72000 is asked for again
+    """
+
+    def __init__(self, reader: Any, length: int, name: str):
+        self.reader, self.length, self.name = reader, int(length), name
+        self.data = torch.zeros(reader.channels, 0)
+        self.start = 0  # the file's sample that data[:, 0] holds
+        self.largest_read = 0  # the most frames read at once (memory stays flat)
+
+    def __call__(self, start: int, stop: int) -> torch.Tensor:
+        """The samples :math:`[start, stop)`, :math:`(C, stop - start)` (a view: copy it to
+        keep it); ``start`` is at or after the last :meth:`release`."""
+        if start < self.start:
+            raise ValueError(f"samples from {start} on were released (now from {self.start})")
+        need = stop - self.start - self.data.shape[-1]
+        if need > 0:
+            block = self.reader.read(need, dtype="float32", always_2d=True)
+            self.largest_read = max(self.largest_read, need)
+            if len(block) < need:  # the header promised more
+                got = self.start + self.data.shape[-1] + len(block)
+                raise ValueError(
+                    f"audio file {self.name} ended after {got} of its {self.length} samples"
+                )
+            self.data = torch.cat([self.data, torch.from_numpy(np.ascontiguousarray(block.T))], -1)
+        return self.data[:, start - self.start : stop - self.start]
+
+    def release(self, until: int) -> None:
+        """Forget the samples before ``until``."""
+        drop = min(until - self.start, self.data.shape[-1])
+        if drop > 0:
+            self.data = self.data[:, drop:]
+            self.start += drop
+
+
+class ResampledReader:
+    """An open sound file read forward at another rate: ``read`` as a ``soundfile.SoundFile``
+    reads, through :class:`~asteroid_wsas.separation.windows.StreamResampler`
+    (``torchaudio.functional.resample``'s kernel, block by block), keeping what was read at
+    the file's own rate until :meth:`take` gives it out (the residual and levels need it).
+
+    Args:
+        reader: A ``soundfile.SoundFile`` open for reading, at its start.
+        length: Its frames.
+        rate: The rate to read at.
+        name: The file's name, for errors.
+    """
+
+    def __init__(self, reader: Any, length: int, rate: int, name: str):
+
+        self.reader, self.name, self.channels = reader, name, reader.channels
+        self.length, self.left = int(length), int(length)
+        cpu = torch.device("cpu")
+        self.resampler = StreamResampler(reader.samplerate, int(rate), cpu)
+        self.ready = Fifo(self.channels, cpu)  # resampled, not read yet
+        self.inputs = Fifo(self.channels, cpu)  # at the file's rate, not taken yet
+        self.step = max(4096, reader.samplerate // 10)
+        self.ended = False
+
+    def read(self, frames: int, dtype: str = "float32", always_2d: bool = True) -> np.ndarray:
+        """Up to ``frames`` resampled frames :math:`(t, C)` (fewer only at the end)."""
+        while len(self.ready) < frames and not self.ended:
+            if self.left == 0:  # torchaudio's zero padding at the end
+                self.ready.append(self.resampler.finish(self.channels))
+                self.ended = True
+                continue
+            block = self.reader.read(min(self.step, self.left), dtype="float32", always_2d=True)
+            if not len(block):
+                raise ValueError(
+                    f"audio file {self.name} ended after {self.length - self.left} of its "
+                    f"{self.length} samples"
+                )
+            self.left -= len(block)
+            x = torch.from_numpy(np.ascontiguousarray(block.T))
+            self.inputs.append(x)
+            self.resampler.push(x)
+            self.ready.append(self.resampler.pull())
+        n = min(frames, len(self.ready))
+        out = self.ready.view(n).T.numpy().copy()
+        self.ready.drop(n)
+        return out
+
+    def take(self, n: int) -> torch.Tensor:
+        """The next ``n`` samples :math:`(C, n)` at the file's rate (read already)."""
+        out = self.inputs.view(n).clone()
+        self.inputs.drop(n)
+        return out
