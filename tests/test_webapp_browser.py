@@ -144,12 +144,13 @@ def _submit(driver, audio, queries: str = "", negative: str = "", residual: bool
     driver.find_element(By.ID, "wsas-run").click()
 
 
-def _status(driver, timeout: float = 120) -> str:
-    """The status line once the request has answered."""
+def _status(driver, timeout: float = 120, old: str = "") -> str:
+    """The status line once the request has answered (with a line other than ``old``,
+    the answer to the page's previous request)."""
 
     def answered(d):
         text = d.find_element(By.ID, "wsas-status").text
-        return text if ("Separated" in text or "Error" in text) else False
+        return text if ("Separated" in text or "Error" in text) and text != old else False
 
     return WebDriverWait(driver, timeout).until(answered)
 
@@ -258,3 +259,111 @@ def test_stopping_the_server_removes_its_files(tmp_path):
     folder = [line.split(": ", 1)[1] for line in output.splitlines() if "temporary files" in line]
     assert folder, output
     assert not os.path.exists(folder[0])
+
+
+# samples, every 50 ms while a request runs, what is on screen: the progress line's size
+# while it names a chunk and lies in the window, and whether Separate was disabled
+WATCH_JS = """
+window.wsasSeen = {progress: 0, disabled: false, texts: []};
+window.wsasWatch = setInterval(() => {
+    const line = document.getElementById('wsas-progress');
+    const button = document.getElementById('wsas-run');
+    if (line && (line.innerText || '').includes('chunk')) {
+        const box = line.getBoundingClientRect();
+        if (box.bottom > 0 && box.top < window.innerHeight) {
+            const size = Math.min(box.width, box.height);
+            window.wsasSeen.progress = Math.max(window.wsasSeen.progress, size);
+            window.wsasSeen.texts.push(line.innerText);
+        }
+    }
+    if (button && button.disabled) window.wsasSeen.disabled = true;
+}, 50);
+"""
+
+# images without alt text, and buttons or links without a name, in the page's own parts
+UNNAMED_JS = """
+const bad = [];
+const named = (el) => (el.getAttribute('aria-label') || el.getAttribute('title')
+    || el.innerText || '').trim() || [...el.querySelectorAll('img')].some((i) => i.alt.trim());
+for (const part of document.querySelectorAll('[id^=wsas-]')) {
+    for (const img of part.querySelectorAll('img')) {
+        if (!(img.getAttribute('alt') || '').trim()) bad.push('img in #' + part.id);
+    }
+    for (const el of part.querySelectorAll('button, a, [role=button]')) {
+        if (!named(el)) bad.push(el.tagName.toLowerCase() + ' in #' + part.id + ': '
+            + el.outerHTML.slice(0, 120));
+    }
+}
+return bad;
+"""
+
+
+def _results_shown(driver, count: int) -> None:
+    """Each of ``count`` outputs shows its player, score and spectrogram on screen."""
+    for k in range(count):
+        for part in ("output", "score", "spectrogram"):
+            element = driver.find_element(By.ID, f"wsas-{part}-{k}")
+            assert element.is_displayed(), f"wsas-{part}-{k} is hidden"
+        image = driver.find_element(By.CSS_SELECTOR, f"#wsas-spectrogram-{k} img")
+        assert driver.execute_script("return arguments[0].naturalWidth", image) > 200
+
+
+def test_a_good_run_after_an_error_shows_everything_with_progress(server, browser, tmp_path):
+    _open(browser, server.url)
+    _submit(browser, None, "The sound of violin")  # no file: an error first
+    error = _status(browser)
+    assert "Upload or record some audio first" in error
+    # 60 s at 8 kHz: seven chunks, long enough to watch the progress line
+    t = np.arange(60 * 8000) / 8000
+    wave = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sign(np.sin(2 * np.pi * 3 * t))
+    path = _wave(tmp_path, "minute.wav", wave, 8000)
+    browser.execute_script(WATCH_JS)
+    # an unknown word: its warning keeps the "<unk> token" text
+    _submit(browser, path, "\nThe sound of trumpet")
+    status = _status(browser, timeout=300, old=error)
+    seen = browser.execute_script("clearInterval(window.wsasWatch); return window.wsasSeen")
+    assert "Separated 2 output(s)" in status and "8000 Hz, 1 channel(s)" in status
+    assert "read as one <unk> token" in status and "'trumpet'" in status
+    assert seen["progress"] >= 10, seen  # a bar and its line, in view, while chunks ran
+    assert any("chunk" in text and "%" in text for text in seen["texts"]), seen
+    assert seen["disabled"], "Separate stayed enabled during the request"
+    _results_shown(browser, 2)
+    assert browser.find_element(By.ID, "wsas-input-spectrogram").is_displayed()
+    assert browser.find_element(By.ID, "wsas-zip").is_displayed()
+    # Gradio leaves hidden components out of the page
+    assert not [e for e in browser.find_elements(By.ID, "wsas-progress") if e.is_displayed()]
+    assert browser.find_element(By.ID, "wsas-run").is_enabled()
+    assert browser.execute_script(UNNAMED_JS) == []
+    # an error after results hides them; the next good run shows them again
+    browser.find_element(By.CSS_SELECTOR, "#wsas-queries textarea").clear()
+    browser.find_element(By.ID, "wsas-run").click()
+    assert "Type at least one query" in _status(browser, old=status)
+    assert not [e for e in browser.find_elements(By.ID, "wsas-output-0") if e.is_displayed()]
+
+
+def test_page_on_a_phone(server, browser, tmp_path):
+    browser.set_window_size(390, 844)
+    try:
+        _open(browser, server.url)
+        width = "return [document.documentElement.scrollWidth, window.innerWidth]"
+        page, window = browser.execute_script(width)
+        assert page <= window + 1, "the page scrolls sideways"
+        shot = os.environ.get("WSAS_SCREENSHOT_PHONE")
+        if shot:
+            browser.save_screenshot(shot.replace(".png", "_before.png"))
+        _submit(browser, _wave(tmp_path, "short.wav", _stereo()), "The sound of violin")
+        assert "Separated 1 output(s)" in _status(browser)
+        time.sleep(0.5)  # the scroll follows the answer
+        top = browser.execute_script(
+            "return document.getElementById('wsas-status').getBoundingClientRect().top"
+        )
+        assert 0 <= top < 844, f"the results are out of view (top at {top})"
+        _results_shown(browser, 1)
+        picture = browser.find_element(By.ID, "wsas-spectrogram-0").rect
+        assert picture["width"] <= 390
+        page, window = browser.execute_script(width)
+        assert page <= window + 1, "the results scroll sideways"
+        if shot:
+            browser.save_screenshot(shot.replace(".png", "_after.png"))
+    finally:
+        browser.set_window_size(1400, 2200)
