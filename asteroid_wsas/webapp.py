@@ -512,7 +512,8 @@ def build_app(
     max_queries: int = DEFAULT_MAX_QUERIES,
     workspace: Optional[Workspace] = None,
 ):
-    """The page as a ``gradio.Blocks`` (call ``.launch()`` on it, or use :func:`serve`).
+    """The page as a ``gradio.Blocks``: serve it with :func:`serve`, or with
+    ``app.launch(**app.launch_options)`` (the page's CSS and script).
 
     Args:
         separator: The loaded :class:`~asteroid_wsas.Separator` (None with ``load_error``).
@@ -538,9 +539,7 @@ def build_app(
     n_slots = max_queries + 1  # + the residual
     run = _page_handler(separator, load_error, workspace, max_mb, max_queries, n_slots)
     with gr.Blocks(
-        title="asteroid-wsas: separate audio with text",
-        delete_cache=(1800, 3600),
-        css=PAGE_CSS,
+        title="asteroid-wsas: separate audio with text", delete_cache=(1800, 3600)
     ) as app:
         about = [
             "# Separate audio with text queries",
@@ -573,6 +572,8 @@ def build_app(
         run_event.then(None, None, None, js=SHOW_RESULTS_JS)
     app.workspace = workspace
     app.hints = hints
+    # Gradio 6 takes a page's CSS and head in launch(), not in Blocks()
+    app.launch_options = {"css": PAGE_CSS, "head": PAGE_HEAD}
     return app
 
 
@@ -590,6 +591,18 @@ PAGE_CSS = """
 #wsas-examples table, #wsas-about { overflow-wrap: anywhere; }
 #wsas-examples .table-wrap, #wsas-examples table { max-width: 100%; overflow-x: auto; }
 """
+
+# Gradio's download links hold only an icon button: name each after its file, so that a
+# screen reader says which file it downloads
+PAGE_HEAD = """<script>
+new MutationObserver(() => {
+    for (const link of document.querySelectorAll('a[download]:not([aria-label])')) {
+        const file = decodeURIComponent(link.href.split('/').pop() || 'file');
+        link.setAttribute('aria-label', 'Download ' + file);
+        link.setAttribute('title', 'Download ' + file);
+    }
+}).observe(document.documentElement, {childList: true, subtree: true});
+</script>"""
 
 SHOW_RESULTS_JS = """() => {
     const status = document.getElementById('wsas-status');
@@ -930,6 +943,7 @@ def _launch(app, host: str, port: int, max_mb: float) -> None:
             prevent_thread_lock=True,
             quiet=True,
             footer_links=[],
+            **getattr(app, "launch_options", {}),
         )
     except OSError:
         check_address(host, port)
