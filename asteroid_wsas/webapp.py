@@ -238,8 +238,8 @@ def model_hints(separator) -> ModelHints:
     Examples:
         >>> model_hints(demo_separator()).examples
         ['The sound of violin', 'The sound of piano']
-        >>> model_hints(demo_separator(8000)).rate_note
-        'This model runs at 8 kHz: the estimates hold nothing above 4 kHz (they are given back at the input's rate).'
+        >>> print(model_hints(demo_separator(8000)).rate_note)
+        This model runs at 8 kHz: the estimates hold nothing above 4 kHz (they are given back at the input's rate).
     """
     if separator is None:
         return ModelHints(list(FREE_TEXT_EXAMPLES))
