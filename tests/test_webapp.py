@@ -205,3 +205,25 @@ def test_every_path_sets_every_output(separator, stereo, tmp_path):
     assert "read as one &lt;unk&gt; token" in shown[0]["value"]
     assert running[1]["visible"] and "chunk 2/4 - 50 %" in running[1]["value"]
     assert running[-1]["interactive"] is False and shown[-1]["interactive"] is True
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line_and_130(tmp_path):
+    import subprocess
+    import sys
+
+    # Ctrl+C lands while the package is imported (the first seconds of `asteroid-wsas serve`)
+    code = (
+        "import builtins, sys, asteroid_wsas_cli\n"
+        "real = builtins.__import__\n"
+        "def stop(name, *args, **kwargs):\n"
+        "    if name == 'asteroid_wsas.cli':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = stop\n"
+        "sys.argv = ['asteroid-wsas', 'serve', '--model', 'random']\n"
+        "asteroid_wsas_cli.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert (done.returncode, done.stderr, done.stdout) == (130, "interrupted\n", "")

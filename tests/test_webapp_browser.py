@@ -228,6 +228,10 @@ def test_page_answers_bad_input_with_a_message(server, browser, tmp_path):
         _submit(browser, audio, queries)
         status = _status(browser)
         assert message in status and "Traceback" not in browser.page_source
+        if audio == str(garbage):  # said at upload already, in one line without errno
+            note = browser.find_element(By.ID, "wsas-upload-note").text
+            assert note.startswith("garbage.wav is not readable audio") and "Errno" not in note
+            assert "Errno" not in status
     # over the size limit (1 MB here): Gradio refuses the upload, the page says why
     big = _wave(tmp_path, "big.wav", np.tile(_stereo(), (3, 1)))
     assert os.path.getsize(big) > 2**20
