@@ -543,7 +543,8 @@ def build_app(
     ) as app:
         about = [
             "# Separate audio with text queries",
-            f"Model: `{_markdown_text(model_name or 'given in Python')}` · one query per line; "
+            # no code span: a path's "_" would show its escape there
+            f"Model: **{_markdown_text(model_name or 'given in Python')}** · one query per line; "
             "all are answered in one pass.",
         ]
         about += [note for note in (hints.rate_note, hints.vocabulary_note) if note]
@@ -805,6 +806,7 @@ def _output_column(n_slots: int) -> list:
     status = gr.Markdown(elem_id="wsas-status")
     mixture = gr.Image(
         label="Input",
+        show_label=False,  # the picture's own title says "input"
         type="filepath",
         interactive=False,
         visible=False,

@@ -3,8 +3,10 @@ system's headless Chromium through Selenium and the system's chromedriver.
 
 Skipped where Chromium, chromedriver, Gradio or Selenium are missing, unless
 ``WSAS_REQUIRE_BROWSER=1`` (CI sets it: there a missing browser is a failure).
-Set ``WSAS_SCREENSHOT=PATH`` to keep a screenshot of an example's result page
-(docs/images/web_app.png) and ``WSAS_WEBAPP_MODEL`` to serve a trained model instead of the
+Set ``WSAS_SCREENSHOT=docs/images/web_app.png`` to keep screenshots of the page at
+1400x1000 before and after running an example (``web_app_before.png``, ``web_app_after.png``),
+``WSAS_SCREENSHOT_PHONE=docs/images/web_app_phone.png`` for the same at 390x844 (the phone
+test's own run), and ``WSAS_WEBAPP_MODEL`` to serve a trained model instead of the
 random-initialised one.
 """
 
@@ -198,19 +200,37 @@ def test_page_runs_a_shipped_example(server, browser):
     _open(browser, server.url)
     rows = browser.find_elements(By.CSS_SELECTOR, "#wsas-examples tr.tr-body")
     assert len(rows) >= 2
+    shot = os.environ.get("WSAS_SCREENSHOT")
+    if shot:
+        browser.set_window_size(1400, 1000)  # the size the docs' pictures show
     rows[0].click()  # fills the audio and the queries
     WebDriverWait(browser, 30).until(
         lambda d: "violin"
         in d.find_element(By.CSS_SELECTOR, "#wsas-queries textarea").get_attribute("value")
     )
+    if shot:
+        time.sleep(1.0)  # the example's waveform is drawn
+        _screenshot(browser, shot.replace(".png", "_before.png"))
     _submit(browser, None)
     status = _status(browser)
     assert "Separated 2 output(s)" in status and "16000 Hz, 1 channel(s)" in status
     assert "The sound of violin" in browser.find_element(By.ID, "wsas-output-0").text
-    shot = os.environ.get("WSAS_SCREENSHOT")
     if shot:
         browser.execute_script("window.scrollTo(0, 0)")
-        browser.save_screenshot(shot)
+        _screenshot(browser, shot.replace(".png", "_after.png"))
+        browser.set_window_size(1400, 2200)
+
+
+def _screenshot(driver, path: str) -> None:
+    """A screenshot for the docs, in 256 colours when Pillow is there (a few 100 KB)."""
+    driver.save_screenshot(path)
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(256)
+    small.save(path, optimize=True)
 
 
 def test_page_answers_bad_input_with_a_message(server, browser, tmp_path):
@@ -357,7 +377,7 @@ def test_page_on_a_phone(server, browser, tmp_path):
         assert page <= window + 1, "the page scrolls sideways"
         shot = os.environ.get("WSAS_SCREENSHOT_PHONE")
         if shot:
-            browser.save_screenshot(shot.replace(".png", "_before.png"))
+            _screenshot(browser, shot.replace(".png", "_before.png"))
         _submit(browser, _wave(tmp_path, "short.wav", _stereo()), "The sound of violin")
         assert "Separated 1 output(s)" in _status(browser)
         time.sleep(0.5)  # the scroll follows the answer
@@ -371,6 +391,6 @@ def test_page_on_a_phone(server, browser, tmp_path):
         page, window = browser.execute_script(width)
         assert page <= window + 1, "the results scroll sideways"
         if shot:
-            browser.save_screenshot(shot.replace(".png", "_after.png"))
+            _screenshot(browser, shot.replace(".png", "_after.png"))
     finally:
         browser.set_window_size(1400, 2200)
