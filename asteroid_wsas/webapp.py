@@ -445,7 +445,7 @@ def _spectrogram_png(
 
     from .plots import draw_spectrogram
 
-    fig = Figure(figsize=(4.2, 2.4), layout="constrained")
+    fig = Figure(figsize=(6.4, 2.4), layout="constrained")
     top = draw_spectrogram(fig.subplots(), wave, sample_rate, title, top_db, hop=hop)
     fig.savefig(path, dpi=90)
     return top
@@ -589,8 +589,11 @@ PRESENCE_NOTE = (
 PAGE_CSS = """
 #wsas-progress progress { width: 100%; height: 1.1em; }
 #wsas-progress { font-variant-numeric: tabular-nums; }
-#wsas-examples table, #wsas-about { overflow-wrap: anywhere; }
-#wsas-examples .table-wrap, #wsas-examples table { max-width: 100%; overflow-x: auto; }
+#wsas-about { overflow-wrap: anywhere; }
+#wsas-examples table { table-layout: fixed; width: 100%; }
+#wsas-examples th, #wsas-examples td, #wsas-examples td div {
+    white-space: normal !important; overflow-wrap: anywhere;
+}
 """
 
 # Gradio's download links hold only an icon button: name each after its file, so that a

@@ -203,13 +203,15 @@ def test_page_runs_a_shipped_example(server, browser):
     shot = os.environ.get("WSAS_SCREENSHOT")
     if shot:
         browser.set_window_size(1400, 1000)  # the size the docs' pictures show
-    rows[0].click()  # fills the audio and the queries
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", rows[0])
+    rows[0].find_element(By.CSS_SELECTOR, "td").click()  # fills the audio and the queries
     WebDriverWait(browser, 30).until(
         lambda d: "violin"
         in d.find_element(By.CSS_SELECTOR, "#wsas-queries textarea").get_attribute("value")
     )
     if shot:
         time.sleep(1.0)  # the example's waveform is drawn
+        browser.execute_script("window.scrollTo(0, 0)")
         _screenshot(browser, shot.replace(".png", "_before.png"))
     _submit(browser, None)
     status = _status(browser)
@@ -375,6 +377,13 @@ def test_page_on_a_phone(server, browser, tmp_path):
         width = "return [document.documentElement.scrollWidth, window.innerWidth]"
         page, window = browser.execute_script(width)
         assert page <= window + 1, "the page scrolls sideways"
+        # the examples' table fits: no cell cut off, none past the screen's edge
+        cut = browser.execute_script(
+            "return [...document.querySelectorAll('#wsas-examples th, #wsas-examples td')]"
+            ".filter(c => c.scrollWidth > c.clientWidth + 1"
+            " || c.getBoundingClientRect().right > window.innerWidth).length"
+        )
+        assert cut == 0, f"{cut} cells of the examples' table are cut off"
         shot = os.environ.get("WSAS_SCREENSHOT_PHONE")
         if shot:
             _screenshot(browser, shot.replace(".png", "_before.png"))
