@@ -721,7 +721,7 @@ def page_updates(
         status = ""
     shown = result is not None and not busy
     updates = [
-        gr.update(value=status, visible=True),
+        status,  # always shown; a plain string, so that API clients read it as text
         gr.update(value=_progress_html(*progress) if busy else "", visible=busy),
         gr.update(
             value=result.mixture_image if shown else None,

@@ -195,14 +195,15 @@ def test_every_path_sets_every_output(separator, stereo, tmp_path):
     failed = page_updates(n_slots, error="bad <input>")
     running = page_updates(n_slots, progress=(0.5, "chunk 2/4"))
     for updates in (shown, failed, running):
-        assert len(updates) == size and all("visible" in u for u in updates[:-1])
+        assert len(updates) == size and all("visible" in u for u in updates[1:-1])
+        assert isinstance(updates[0], str)  # the status line: always shown, text for the API
     # after an error, a result makes its slots visible again: player and picture included
     assert [u["visible"] for u in shown[3:11]] == [True] * 8
     assert [u["visible"] for u in shown[11:15]] == [False] * 4
-    assert not any(u["visible"] for u in failed[1:-1]) and failed[0]["visible"]
-    assert "bad &lt;input&gt;" in failed[0]["value"]
+    assert not any(u["visible"] for u in failed[1:-1])
+    assert "bad &lt;input&gt;" in failed[0]
     # the warning's "<unk>" is text, not an HTML tag the page would drop
-    assert "read as one &lt;unk&gt; token" in shown[0]["value"]
+    assert "read as one &lt;unk&gt; token" in shown[0]
     assert running[1]["visible"] and "chunk 2/4 - 50 %" in running[1]["value"]
     assert running[-1]["interactive"] is False and shown[-1]["interactive"] is True
 
