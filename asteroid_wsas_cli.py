@@ -6,6 +6,7 @@ argument errors answer at once, and the sub-commands import torch and register t
 models when they load one (``asteroid_wsas.models`` does it on import).
 """
 
+import os
 import sys
 
 # read by asteroid_wsas/__init__.py while the package is imported from main()
@@ -19,8 +20,10 @@ def main() -> None:
     try:
         from asteroid_wsas.cli import main as run
     except KeyboardInterrupt:  # Ctrl+C while importing: one line and 130, as in main()
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        print("interrupted", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        # not SystemExit: at exit, half-imported modules (numpy) could print tracebacks
+        os._exit(130)
     finally:
         LAUNCHING = False
     run()

@@ -39,6 +39,7 @@ def draw_spectrogram(
     title: str,
     top_db: Optional[float] = None,
     range_db: float = 80.0,
+    hop: int = 128,
 ) -> float:
     """Draw a spectrogram on a matplotlib axis: time in seconds, frequency in kHz.
 
@@ -50,11 +51,13 @@ def draw_spectrogram(
         top_db: Top of the colour scale (dB); None: this spectrogram's maximum. Pass the
             mixture's to draw estimates on the mixture's scale.
         range_db: Dynamic range shown below ``top_db``.
+        hop: STFT hop; a larger one draws a long file faster (fewer frames than pixels
+            lose nothing).
 
     Returns:
         float: the top of the colour scale used.
     """
-    db = spectrogram_db(wav)
+    db = spectrogram_db(wav, hop=hop)
     top = float(db.max()) if top_db is None else float(top_db)
     length = torch.as_tensor(wav).shape[-1]
     ax.imshow(

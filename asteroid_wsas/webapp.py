@@ -17,7 +17,10 @@ Examples:
 
 import atexit
 import errno
+import html
 import os
+import queue
+import re
 import shutil
 import signal
 import socket
@@ -39,6 +42,7 @@ from .signals import STOP_SIGNALS, Terminated, raise_on_stop_signals, restore_ha
 from .utils import query_slug
 
 __all__ = [
+    "ModelHints",
     "PageError",
     "PageResult",
     "Terminated",
@@ -46,7 +50,10 @@ __all__ = [
     "build_app",
     "check_address",
     "demo_separator",
+    "check_audio_file",
     "load_model",
+    "model_hints",
+    "page_updates",
     "parse_queries",
     "separate_upload",
     "serve",
@@ -138,15 +145,24 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def parse_queries(text: Optional[str], max_queries: int = DEFAULT_MAX_QUERIES) -> List[str]:
+def parse_queries(
+    text: Optional[str], max_queries: int = DEFAULT_MAX_QUERIES, example: str = ""
+) -> List[str]:
     """The queries typed on the page: one per line, blank lines ignored.
+
+    Args:
+        text: What was typed.
+        max_queries: Most queries accepted.
+        example: A query the model can answer, quoted in the no-query message
+            (:func:`model_hints`); none quoted when empty.
 
     Raises:
         PageError: No query, too many, or two that give the same file name.
     """
     queries = [line.strip() for line in (text or "").splitlines() if line.strip()]
     if not queries:
-        raise PageError("Type at least one query (one per line), e.g. 'a violin'.")
+        hint = f", e.g. '{example}'" if example else ""
+        raise PageError(f"Type at least one query (one per line){hint}.")
     if len(queries) > max_queries:
         raise PageError(f"{len(queries)} queries: this page answers at most {max_queries}.")
     names = [query_slug(q) for q in queries]
@@ -154,6 +170,91 @@ def parse_queries(text: Optional[str], max_queries: int = DEFAULT_MAX_QUERIES) -
     if twins:
         raise PageError(f"These queries are the same once written as file names: {twins}.")
     return queries
+
+
+# words of the training prompts ("The sound of violin", "The sound mixture of a and b"):
+# in a small encoder's vocabulary, but no answer to a query on their own
+PROMPT_WORDS = frozenset("the sound of mixture and a an".split())
+FREE_TEXT_EXAMPLES = ("a dog barks", "a piano plays")
+
+
+@dataclass
+class ModelHints:
+    """What the page tells about the served model, taken from the model itself.
+
+    Attributes:
+        examples: Queries the model can answer (the placeholder and the no-query message's
+            example): for a small encoder, its training prompt around words of its
+            vocabulary; for an encoder of free text (CLAP, ...), plain phrases.
+        words: The small encoder's content words (empty for free text).
+        sample_rate: The rate the model runs at (0: no model).
+        rate_note: One line: that rate, and what it means for the estimates' bandwidth.
+    """
+
+    examples: List[str]
+    words: List[str] = field(default_factory=list)
+    sample_rate: int = 0
+    rate_note: str = ""
+
+    @property
+    def placeholder(self) -> str:
+        """The queries box's placeholder: the examples, one per line."""
+        return "\n".join(self.examples)
+
+    @property
+    def vocabulary_note(self) -> str:
+        """One line listing the words a small encoder knows (empty for free text)."""
+        if not self.words:
+            return ""
+        shown = ", ".join(self.words[:40]) + (", ..." if len(self.words) > 40 else "")
+        return (
+            f"This model's encoder knows {len(self.words)} words ({shown}); other words are "
+            "all read as one unknown token."
+        )
+
+
+def model_hints(separator) -> ModelHints:
+    """Example queries and the rate line for ``separator`` (None: no model loaded).
+
+    A small encoder (:class:`~asteroid_wsas.encoders.tiny.TinyBimodalEncoder`) keeps its
+    vocabulary, most frequent words first: the words of its training prompt come first
+    ("the sound of"), then the labels. The examples put the two most frequent labels in that
+    prompt ("The sound of violin"), in the form the model was trained on.
+
+    Examples:
+        >>> model_hints(demo_separator()).examples
+        ['The sound of violin', 'The sound of piano']
+        >>> print(model_hints(demo_separator(8000)).rate_note)
+        This model runs at 8 kHz: the estimates hold nothing above 4 kHz (they are given back at the input's rate).
+    """
+    if separator is None:
+        return ModelHints(list(FREE_TEXT_EXAMPLES))
+    rate = int(separator.sample_rate)
+    rate_note = (
+        f"This model runs at {rate / 1000:g} kHz: the estimates hold nothing above "
+        f"{rate / 2000:g} kHz (they are given back at the input's rate)."
+    )
+    vocab = getattr(separator.encoder, "vocab", None)
+    if not vocab:  # free text: any phrase is read
+        return ModelHints(list(FREE_TEXT_EXAMPLES), [], rate, rate_note)
+    from .encoders.tiny import SPECIALS
+
+    known = set(vocab)
+    content = [w for w in vocab if w not in SPECIALS and w not in PROMPT_WORDS]
+    # the training prompt, as far as the vocabulary shows it
+    if {"the", "sound", "of"} <= known:
+        template = "The sound of {}"
+    elif "a" in known:
+        template = "a {}"
+    else:
+        template = "{}"
+    return ModelHints([template.format(w) for w in content[:2]], content, rate, rate_note)
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` shown as written in a Markdown component: ``<unk>`` stays text, a query's
+    ``*`` or ``_`` no emphasis."""
+    return re.sub(r"([\\`*_\[\]#|])", r"\\\1", html.escape(text, quote=False))
 
 
 def _check_upload(path: Optional[str], max_mb: float) -> None:
@@ -164,6 +265,45 @@ def _check_upload(path: Optional[str], max_mb: float) -> None:
     size_mb = os.path.getsize(path) / 2**20
     if size_mb > max_mb:
         raise PageError(f"The file is {size_mb:.1f} MB; this page takes files up to {max_mb:g} MB.")
+
+
+def _unreadable(name: str) -> PageError:
+    # one line without the decoders' own wording ("[Errno 1094995529] Invalid data ...")
+    return PageError(
+        f"{name} is not readable audio: upload a sound file (WAV, FLAC, OGG, MP3, ...)."
+    )
+
+
+def check_audio_file(path: Optional[str]) -> str:
+    """What the page says right after an upload: its length, rate and channels, or why it
+    cannot be separated. Reads the header only (soundfile, else PyAV), so it is quick.
+
+    Returns:
+        str: One line (empty when nothing is uploaded).
+    """
+    if not path:
+        return ""
+    name = os.path.basename(path)
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return f"{name} is empty: upload a sound file (WAV, FLAC, OGG, MP3, ...)."
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+        seconds, rate, channels = info.duration, info.samplerate, info.channels
+    except Exception:  # soundfile raises its own error types: try PyAV's formats
+        try:
+            import av
+
+            with av.open(path) as container:
+                stream = container.streams.audio[0]  # IndexError: no sound in it
+                rate, channels = stream.rate, stream.channels
+                seconds = float(container.duration or 0) / 1e6  # in AV_TIME_BASE units
+        except Exception:  # not installed, or not audio: same answer
+            return str(_unreadable(name))
+    if seconds <= 0 and rate:
+        return f"{name} holds no samples: upload another file."
+    return f"{name}: {seconds:.1f} s at {rate} Hz, {channels} channel(s)."
 
 
 def separate_upload(
@@ -203,18 +343,21 @@ def separate_upload(
     from .separation.audio_io import load_audio
 
     step = progress or (lambda fraction, message: None)
-    queries = parse_queries(queries_text, max_queries)
+    examples = model_hints(separator).examples
+    queries = parse_queries(queries_text, max_queries, examples[0] if examples else "")
     _check_upload(audio_path, max_mb)
-    step(0.05, "reading the audio")
+    step(0.02, "reading the audio")
+    name = os.path.basename(audio_path)
     try:
         wav, rate, _, _ = load_audio(audio_path)
     except ValueError as err:
-        name = os.path.basename(audio_path)
-        raise PageError(str(err).replace(str(audio_path), name)) from None
+        if "is empty" in str(err):
+            raise PageError(f"{name} is empty: upload a sound file.") from None
+        raise _unreadable(name) from None
     if float(wav.abs().max()) < SILENCE:
         raise PageError("The audio is silent: there is nothing to separate.")
     negative = (negative_text or "").strip() or None
-    step(0.15, f"separating {len(queries)} queries")
+    step(0.05, f"separating {len(queries)} queries")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", QueryWarning)
@@ -226,36 +369,39 @@ def separate_upload(
                 negative=negative,
                 # long files run in chunks: the bar moves with them
                 progress=lambda done, total: step(
-                    0.15 + 0.65 * done / total, f"chunk {done}/{total}"
+                    0.05 + 0.85 * done / total, f"chunk {done}/{total}"
                 ),
             )
     except (ValueError, TypeError) as err:  # the Separator's own checks, e.g. an image query
         raise PageError(str(err)) from None
     # queries the encoder cannot read or tell apart: said on the page, beside the results
     notes = [str(w.message) for w in caught if issubclass(w.category, QueryWarning)]
-    step(0.8, "writing files and pictures")
+    step(0.9, "writing files and pictures")
     folder = Path(folder)
     names = list(queries) + (["residual"] if residual else [])
     waves = list(result.estimates) + ([result.residual] if residual else [])
     audio, images, scores = [], [], []
+    # a long file is drawn with a larger hop: ~1,000 frames are more than the picture's pixels
+    hop = max(128, wav.shape[-1] // 1000)
     mixture_png = folder / "input.png"
-    top = _spectrogram_png(mixture_png, [(wav, "input")], rate)
     for k, (name, wave) in enumerate(zip(names, waves)):
         stem = "residual" if k == len(queries) else query_slug(name)
         path = folder / f"{stem}.wav"
         sf.write(path, np.asarray(wave).T, rate, subtype="FLOAT")
         audio.append(str(path))
-        png = folder / f"{stem}.png"
-        _spectrogram_png(png, [(wav, "input"), (torch.as_tensor(wave), name)], rate, top)
-        images.append(str(png))
+        images.append(str(folder / f"{stem}.png"))
         if k < len(queries):
             presence = result.presence[k]
             shown = "n/a (text-only encoder)" if np.isnan(presence) else f"{presence:+.2f}"
             scores.append(f"presence {shown} · level {result.level_db[k]:+.1f} dB")
         else:
             scores.append("what the queries left")
+    pictures = [(mixture_png, wav, "input")]
+    pictures += [(png, torch.as_tensor(w), n) for png, w, n in zip(images, waves, names)]
+    _spectrogram_pngs(pictures, rate, hop)
     archive = folder / "separated.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+    # stored, not compressed: float WAV hardly compresses, and deflating it took seconds
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
         for path in audio + images + [str(mixture_png)]:
             zf.write(path, os.path.basename(path))
     step(1.0, "done")
@@ -275,19 +421,25 @@ def separate_upload(
     )
 
 
-def _spectrogram_png(path, panels, sample_rate: int, top_db: Optional[float] = None) -> float:
-    """Panels side by side (the input first), on one colour scale; returns its top."""
+def _spectrogram_pngs(pictures, sample_rate: int, hop: int = 128) -> None:
+    """One PNG per ``(path, wave, title)``, the first's colour scale for all (so that what an
+    estimate took out shows). One figure serves them all: only its image and title change,
+    which takes half the time of a new figure each."""
     from matplotlib.figure import Figure
 
-    from .plots import draw_spectrogram
+    from .plots import draw_spectrogram, spectrogram_db
 
-    fig = Figure(figsize=(4.2 * len(panels), 2.6), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (wave, title) in zip(axes, panels):
-        top = draw_spectrogram(ax, wave, sample_rate, title, top_db)
-        top_db = top if top_db is None else top_db
+    fig = Figure(figsize=(6.4, 2.4))
+    ax = fig.subplots()
+    fig.subplots_adjust(left=0.08, right=0.99, bottom=0.2, top=0.88)  # a fixed layout: quick
+    (path, wave, title), *rest = pictures
+    draw_spectrogram(ax, wave, sample_rate, title, hop=hop)
     fig.savefig(path, dpi=90)
-    return top_db
+    image = ax.images[0]
+    for path, wave, title in rest:
+        image.set_data(spectrogram_db(wave, hop=hop).numpy())
+        ax.set_title(title, fontsize=9)
+        fig.savefig(path, dpi=90)
 
 
 def demo_separator(sample_rate: int = 16000, seed: int = 0):
@@ -351,7 +503,8 @@ def build_app(
     max_queries: int = DEFAULT_MAX_QUERIES,
     workspace: Optional[Workspace] = None,
 ):
-    """The page as a ``gradio.Blocks`` (call ``.launch()`` on it, or use :func:`serve`).
+    """The page as a ``gradio.Blocks``: serve it with :func:`serve`, or with
+    ``app.launch(**app.launch_options)`` (the page's CSS and script).
 
     Args:
         separator: The loaded :class:`~asteroid_wsas.Separator` (None with ``load_error``).
@@ -373,30 +526,87 @@ def build_app(
         ) from None
 
     workspace = workspace or Workspace()
+    hints = model_hints(separator)
     n_slots = max_queries + 1  # + the residual
     run = _page_handler(separator, load_error, workspace, max_mb, max_queries, n_slots)
     with gr.Blocks(
         title="asteroid-wsas: separate audio with text", delete_cache=(1800, 3600)
     ) as app:
-        gr.Markdown(
-            "# Separate audio with text queries\n"
-            f"Model: `{model_name or 'given in Python'}` · one query per line; all are "
-            "answered in one pass. Presence: how much the estimate sounds like its query "
-            "to the model's encoder (compare queries with each other); level: the estimate's "
-            "level relative to the input."
-        )
+        about = [
+            "# Separate audio with text queries",
+            # no code span: a path's "_" would show its escape there
+            f"Model: **{_markdown_text(model_name or 'given in Python')}** · one query per line; "
+            "all are answered in one pass.",
+        ]
+        about += [note for note in (hints.rate_note, hints.vocabulary_note) if note]
+        about.append(PRESENCE_NOTE)
+        gr.Markdown("\n\n".join(about), elem_id="wsas-about")
         if load_error:
             gr.Markdown(
-                f"**The model could not be loaded:** {load_error}", elem_id="wsas-model-error"
+                f"**The model could not be loaded:** {_markdown_text(load_error)}",
+                elem_id="wsas-model-error",
             )
-        with gr.Row():
-            with gr.Column(scale=1):
-                inputs, button = _input_column(max_mb)
-            with gr.Column(scale=2):
+        with gr.Row(elem_id="wsas-columns"):
+            with gr.Column(scale=1, min_width=300):
+                inputs, button, progress, note = _input_column(max_mb, hints)
+            with gr.Column(scale=2, min_width=300):
                 outputs = _output_column(n_slots)
-        button.click(run, inputs, outputs, concurrency_limit=1)
+        inputs[0].change(check_audio_file, inputs[0], note, show_progress="hidden")
+        # every output, the button and the progress line are set on every path (page_updates)
+        run_event = button.click(
+            run,
+            inputs,
+            [outputs[0], progress] + outputs[1:] + [button],
+            concurrency_limit=1,
+            show_progress="hidden",  # the page's own progress line says how far it is
+        )
+        # on a phone the results are below the inputs: bring them into view
+        run_event.then(None, None, None, js=SHOW_RESULTS_JS)
     app.workspace = workspace
+    app.hints = hints
+    # Gradio 6 takes a page's CSS and head in launch(), not in Blocks()
+    app.launch_options = {"css": PAGE_CSS, "head": PAGE_HEAD}
     return app
+
+
+PRESENCE_NOTE = (
+    "Presence: the cosine similarity, from -1 to +1, between an estimate's sound and its "
+    "query under the model's encoder; +0.3 means the estimate sounds more like its query "
+    "than an estimate scoring +0.1 (compare queries with each other, not with a fixed "
+    "threshold). Level: the estimate's level relative to the input."
+)
+
+# narrow screens: long words wrap, tables scroll inside their own box
+PAGE_CSS = """
+#wsas-progress progress { width: 100%; height: 1.1em; }
+#wsas-progress { font-variant-numeric: tabular-nums; }
+#wsas-about { overflow-wrap: anywhere; }
+#wsas-examples table { table-layout: fixed; width: 100%; }
+#wsas-examples th, #wsas-examples td, #wsas-examples td div {
+    white-space: normal !important; overflow-wrap: anywhere;
+}
+"""
+
+# Gradio's download links hold only an icon button: name each after its file, so that a
+# screen reader says which file it downloads
+PAGE_HEAD = """<script>
+new MutationObserver(() => {
+    for (const link of document.querySelectorAll('a[download]:not([aria-label])')) {
+        const file = decodeURIComponent(link.href.split('/').pop() || 'file');
+        link.setAttribute('aria-label', 'Download ' + file);
+        link.setAttribute('title', 'Download ' + file);
+    }
+}).observe(document.documentElement, {childList: true, subtree: true});
+</script>"""
+
+SHOW_RESULTS_JS = """() => {
+    const status = document.getElementById('wsas-status');
+    if (!status) return;
+    const box = status.getBoundingClientRect();
+    if (box.top > window.innerHeight * 0.6 || box.bottom < 0) {
+        status.scrollIntoView({block: 'start'});
+    }
+}"""
 
 
 def _page_handler(
@@ -407,69 +617,143 @@ def _page_handler(
     max_queries: int,
     n_slots: int,
 ) -> Callable:
-    """The Separate button's handler: the page's inputs in, :func:`_output_column`'s
-    updates out (an error is one line on the page)."""
-    import gradio as gr
+    """The Separate button's handler: the page's inputs in, :func:`page_updates` out, first
+    with the progress line while it runs (a generator), then the results or the error."""
 
-    def run(audio_path, queries_text, negative_text, residual, progress=gr.Progress()):
-        try:
-            if load_error:
-                raise PageError(f"The model could not be loaded: {load_error}")
-            result = separate_upload(
-                separator,
-                audio_path,
-                queries_text,
-                negative_text,
-                bool(residual),
-                workspace.new_request(),
-                max_mb,
-                max_queries,
-                lambda fraction, message: progress(fraction, desc=message),
-            )
-        except PageError as err:
-            return _error_updates(f"**Error:** {err}", n_slots)
-        except Exception as err:  # anything else: one line on the page, not a traceback
-            message = f"**Error:** the separation failed ({type(err).__name__}: {err})"
-            return _error_updates(message, n_slots)
-        return _result_updates(result, n_slots)
+    def run(audio_path, queries_text, negative_text, residual):
+        # the separation runs in its own thread; its progress comes back through a queue
+        steps: "queue.Queue" = queue.Queue()
+        answer: dict = {}
+
+        def work():
+            try:
+                if load_error:
+                    raise PageError(f"The model could not be loaded: {load_error}")
+                answer["result"] = separate_upload(
+                    separator,
+                    audio_path,
+                    queries_text,
+                    negative_text,
+                    bool(residual),
+                    workspace.new_request(),
+                    max_mb,
+                    max_queries,
+                    lambda fraction, message: steps.put((fraction, message)),
+                )
+            except PageError as err:
+                answer["error"] = str(err)
+            except Exception as err:  # anything else: one line on the page, not a traceback
+                answer["error"] = f"the separation failed ({type(err).__name__}: {err})"
+            finally:
+                steps.put(None)
+
+        yield page_updates(n_slots, progress=(0.0, "starting"))
+        threading.Thread(target=work, daemon=True).start()
+        while True:
+            step = steps.get()
+            if step is None:
+                break
+            while not steps.empty():  # only the latest step is worth drawing
+                later = steps.get()
+                if later is None:
+                    steps.put(None)
+                    break
+                step = later
+            yield page_updates(n_slots, progress=step)
+        if "error" in answer:
+            yield page_updates(n_slots, error=answer["error"])
+        else:
+            yield page_updates(n_slots, result=answer["result"])
 
     return run
 
 
-def _error_updates(message: str, n_slots: int) -> list:
-    """The message in the status line, every output hidden."""
+def page_updates(
+    n_slots: int,
+    *,
+    result: Optional[PageResult] = None,
+    error: Optional[str] = None,
+    progress: Optional[tuple] = None,
+) -> list:
+    """The whole page's state in one place: one update for every output, on every path.
+
+    Running (``progress`` given): the progress line shown, results hidden, Separate
+    disabled. Done: the results (or the error) shown, the progress line hidden, Separate
+    enabled. Every component's visibility is set each time, so that no path can leave one
+    hidden for the next request.
+
+    Args:
+        n_slots: Output slots of the page.
+        result: A finished separation.
+        error: Why a request failed (one line).
+        progress: ``(fraction, message)`` while a request runs.
+
+    Returns:
+        list: Updates for, in order: the status line, the progress line, the input's
+        spectrogram, per slot its box, player, spectrogram and score, the zip, the button.
+    """
     import gradio as gr
 
-    hidden = gr.update(visible=False)
-    return [message, hidden] + [hidden] * (4 * n_slots) + [hidden]
-
-
-def _result_updates(result: PageResult, n_slots: int) -> list:
-    """The status line, the input's spectrogram, one filled slot per output (the others
-    hidden) and the zip."""
-    import gradio as gr
-
+    busy = progress is not None
+    if busy:
+        status = "Separating: the results appear here when it is done."
+    elif error is not None:
+        status = f"**Error:** {_markdown_text(error)}"
+    elif result is not None:
+        status = f"Separated {len(result.names)} output(s) from {result.info}." + "".join(
+            f"\n\n**Warning:** {_markdown_text(note)}" for note in result.warnings
+        )
+    else:
+        status = ""
+    shown = result is not None and not busy
     updates = [
-        f"Separated {len(result.names)} output(s) from {result.info}."
-        + "".join(f"\n\n**Warning:** {note}" for note in result.warnings),
-        gr.update(value=result.mixture_image, visible=True),
+        status,  # always shown; a plain string, so that API clients read it as text
+        gr.update(value=_progress_html(*progress) if busy else "", visible=busy),
+        gr.update(
+            value=result.mixture_image if shown else None,
+            visible=shown,
+            alt_text="Spectrogram of the input: time left to right, frequency upwards",
+        ),
     ]
     for k in range(n_slots):
-        if k < len(result.names):
-            updates += [
-                gr.update(visible=True),
-                gr.update(value=result.audio[k], label=result.names[k]),
-                gr.update(value=result.images[k]),
-                f"**{result.names[k]}**: {result.scores[k]}",
-            ]
-        else:
-            updates += [gr.update(visible=False)] * 4
-    return updates + [gr.update(value=result.archive, visible=True)]
+        filled = shown and k < len(result.names)
+        name = result.names[k] if filled else ""
+        updates += [
+            gr.update(visible=filled),
+            gr.update(
+                value=result.audio[k] if filled else None,
+                label=name or "estimate",
+                visible=filled,
+            ),
+            gr.update(
+                value=result.images[k] if filled else None,
+                visible=filled,
+                alt_text=f"Spectrogram of the estimate for {name!r}, on the input's colour scale",
+            ),
+            gr.update(
+                value=f"**{_markdown_text(name)}**: {result.scores[k]}" if filled else "",
+                visible=filled,
+            ),
+        ]
+    updates.append(gr.update(value=result.archive if shown else None, visible=shown))
+    updates.append(gr.update(value="Separating..." if busy else "Separate", interactive=not busy))
+    return updates
 
 
-def _input_column(max_mb: float) -> tuple:
-    """The audio, queries, negative query and residual inputs, the examples, and the
-    Separate button. Returns (the handler's inputs, the button)."""
+def _progress_html(fraction: float, message: str) -> str:
+    """A progress bar with its step and percentage, e.g. "chunk 2/7 - 33 %"."""
+    percent = 100 * min(max(float(fraction), 0.0), 1.0)
+    text = html.escape(f"{message} - {percent:.0f} %")
+    return (
+        f'<progress value="{percent:.1f}" max="100" aria-label="separation progress">'
+        f"{percent:.0f} %</progress><div>{text}</div>"
+    )
+
+
+def _input_column(max_mb: float, hints: ModelHints) -> tuple:
+    """The audio, queries, negative query and residual inputs, the Separate button, the
+    progress line and the examples. Returns (the handler's inputs, the button, the progress
+    line, the upload's note)."""
     import gradio as gr
 
     audio_in = gr.Audio(
@@ -478,10 +762,12 @@ def _input_column(max_mb: float) -> tuple:
         label=f"Audio: upload or record (up to {max_mb:g} MB)",
         elem_id="wsas-input",
     )
+    # what the upload is, or why it cannot be separated, as soon as it is there
+    note = gr.Markdown(elem_id="wsas-upload-note")
     queries = gr.Textbox(
         label="Queries, one per line",
         lines=3,
-        placeholder="a violin\na piano",
+        placeholder=hints.placeholder,
         elem_id="wsas-queries",
     )
     negative = gr.Textbox(
@@ -493,6 +779,8 @@ def _input_column(max_mb: float) -> tuple:
         elem_id="wsas-residual",
     )
     button = gr.Button("Separate", variant="primary", elem_id="wsas-run")
+    # right under the button, so that it is in view where the click was (phones too)
+    progress = gr.HTML(visible=False, elem_id="wsas-progress")
     examples = _examples()
     if examples:
         gr.Examples(
@@ -501,7 +789,7 @@ def _input_column(max_mb: float) -> tuple:
             label="Example mixtures",
             elem_id="wsas-examples",
         )
-    return [audio_in, queries, negative, residual], button
+    return [audio_in, queries, negative, residual], button, progress, note
 
 
 def _output_column(n_slots: int) -> list:
@@ -512,9 +800,11 @@ def _output_column(n_slots: int) -> list:
     status = gr.Markdown(elem_id="wsas-status")
     mixture = gr.Image(
         label="Input",
+        show_label=False,  # the picture's own title says "input"
         type="filepath",
         interactive=False,
         visible=False,
+        buttons=[],  # a toolbar of unnamed icon buttons, and the player offers the files
         elem_id="wsas-input-spectrogram",
     )
     outputs = []
@@ -531,6 +821,7 @@ def _output_column(n_slots: int) -> list:
                 type="filepath",
                 interactive=False,
                 show_label=False,
+                buttons=[],
                 elem_id=f"wsas-spectrogram-{k}",
             )
         outputs += [box, player, picture, score]
@@ -626,6 +917,7 @@ def _launch(app, host: str, port: int, max_mb: float) -> None:
             prevent_thread_lock=True,
             quiet=True,
             footer_links=[],
+            **getattr(app, "launch_options", {}),
         )
     except OSError:
         check_address(host, port)

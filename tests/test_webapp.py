@@ -2,6 +2,7 @@
 
 import os
 import zipfile
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,8 +11,11 @@ import soundfile as sf
 from asteroid_wsas.webapp import (
     PageError,
     Workspace,
+    check_audio_file,
     demo_separator,
     load_model,
+    model_hints,
+    page_updates,
     parse_queries,
     separate_upload,
 )
@@ -66,7 +70,7 @@ def test_separate_upload_keeps_rate_length_and_channels(separator, stereo, tmp_p
         total = total + data
     # the residual is the input minus the estimates: together they give the input back
     assert np.abs(total - input_wave).max() < 1e-4
-    assert all(os.path.getsize(png) > 5000 for png in result.images + [result.mixture_image])
+    assert all(os.path.getsize(png) > 3000 for png in result.images + [result.mixture_image])
     assert result.scores[0].startswith("presence ") and "dB" in result.scores[0]
     with zipfile.ZipFile(result.archive) as zf:
         names = set(zf.namelist())
@@ -135,3 +139,92 @@ def test_queries_the_encoder_cannot_read_are_reported_on_the_page(separator, ste
     (tmp_path / "b").mkdir()
     quiet = separate_upload(separator, path, "a violin\na piano", "", False, tmp_path / "b")
     assert quiet.warnings == []
+
+
+def test_hints_come_from_a_small_encoders_vocabulary_and_prompt():
+    from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
+
+    captions = ["The sound of drum", "The sound of drum", "The sound of violin"]
+    captions += ["The sound mixture of violin and drum", "The sound of acoustic guitar"]
+    encoder = TinyBimodalEncoder(build_vocab(captions), embed_dim=16, token_dim=12)
+    hints = model_hints(SimpleNamespace(sample_rate=8000, encoder=encoder))
+    # the prompt's own words are no example; the most frequent labels come first
+    assert hints.examples == ["The sound of drum", "The sound of violin"]
+    assert hints.words == ["drum", "violin", "acoustic", "guitar"]
+    assert hints.placeholder == "The sound of drum\nThe sound of violin"
+    assert "knows 4 words (drum, violin, acoustic, guitar)" in hints.vocabulary_note
+    assert hints.rate_note.startswith(
+        "This model runs at 8 kHz: the estimates hold nothing above 4 kHz"
+    )
+    # the served demo model: a real Separator
+    assert model_hints(demo_separator()).examples == ["The sound of violin", "The sound of piano"]
+
+
+def test_hints_for_a_free_text_encoder_and_without_a_model():
+    clap_like = SimpleNamespace(sample_rate=32000, encoder=SimpleNamespace(sample_rate=48000))
+    hints = model_hints(clap_like)
+    assert hints.examples == ["a dog barks", "a piano plays"] and hints.words == []
+    assert hints.vocabulary_note == ""
+    assert "runs at 32 kHz: the estimates hold nothing above 16 kHz" in hints.rate_note
+    assert model_hints(None).rate_note == ""
+
+
+def test_no_query_message_quotes_a_query_the_model_knows(separator, stereo, tmp_path):
+    with pytest.raises(PageError, match="e.g. 'The sound of violin'"):
+        separate_upload(separator, stereo[0], " ", "", False, tmp_path)
+    assert "e.g." not in str(pytest.raises(PageError, parse_queries, "").value)
+
+
+def test_upload_check_reads_the_header(stereo, tmp_path):
+    assert check_audio_file(stereo[0]) == "stereo.wav: 1.5 s at 44100 Hz, 2 channel(s)."
+    text = tmp_path / "notes.wav"
+    text.write_text("not a sound file\n" * 20)
+    message = check_audio_file(str(text))
+    assert message.startswith("notes.wav is not readable audio") and "Errno" not in message
+    assert "is empty" in check_audio_file(str(tmp_path / "missing.wav"))
+    assert check_audio_file(None) == ""
+
+
+def test_every_path_sets_every_output(separator, stereo, tmp_path):
+    import gradio as gr  # noqa: F401  (page_updates builds Gradio updates)
+
+    result = separate_upload(separator, stereo[0], "a violin\na trumpet", "", False, tmp_path)
+    n_slots = 3
+    size = 3 + 4 * n_slots + 2
+    shown = page_updates(n_slots, result=result)
+    failed = page_updates(n_slots, error="bad <input>")
+    running = page_updates(n_slots, progress=(0.5, "chunk 2/4"))
+    for updates in (shown, failed, running):
+        assert len(updates) == size and all("visible" in u for u in updates[1:-1])
+        assert isinstance(updates[0], str)  # the status line: always shown, text for the API
+    # after an error, a result makes its slots visible again: player and picture included
+    assert [u["visible"] for u in shown[3:11]] == [True] * 8
+    assert [u["visible"] for u in shown[11:15]] == [False] * 4
+    assert not any(u["visible"] for u in failed[1:-1])
+    assert "bad &lt;input&gt;" in failed[0]
+    # the warning's "<unk>" is text, not an HTML tag the page would drop
+    assert "read as one &lt;unk&gt; token" in shown[0]
+    assert running[1]["visible"] and "chunk 2/4 - 50 %" in running[1]["value"]
+    assert running[-1]["interactive"] is False and shown[-1]["interactive"] is True
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line_and_130(tmp_path):
+    import subprocess
+    import sys
+
+    # Ctrl+C lands while the package is imported (the first seconds of `asteroid-wsas serve`)
+    code = (
+        "import builtins, sys, asteroid_wsas_cli\n"
+        "real = builtins.__import__\n"
+        "def stop(name, *args, **kwargs):\n"
+        "    if name == 'asteroid_wsas.cli':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = stop\n"
+        "sys.argv = ['asteroid-wsas', 'serve', '--model', 'random']\n"
+        "asteroid_wsas_cli.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert (done.returncode, done.stderr, done.stdout) == (130, "interrupted\n", "")

@@ -3,8 +3,10 @@ system's headless Chromium through Selenium and the system's chromedriver.
 
 Skipped where Chromium, chromedriver, Gradio or Selenium are missing, unless
 ``WSAS_REQUIRE_BROWSER=1`` (CI sets it: there a missing browser is a failure).
-Set ``WSAS_SCREENSHOT=PATH`` to keep a screenshot of an example's result page
-(docs/images/web_app.png) and ``WSAS_WEBAPP_MODEL`` to serve a trained model instead of the
+Set ``WSAS_SCREENSHOT=docs/images/web_app.png`` to keep screenshots of the page at
+1400x1000 before and after running an example (``web_app_before.png``, ``web_app_after.png``),
+``WSAS_SCREENSHOT_PHONE=docs/images/web_app_phone.png`` for the same at 390x844 (the phone
+test's own run), and ``WSAS_WEBAPP_MODEL`` to serve a trained model instead of the
 random-initialised one.
 """
 
@@ -47,6 +49,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 RATE, SECONDS = 44100, 2.5
@@ -144,12 +147,13 @@ def _submit(driver, audio, queries: str = "", negative: str = "", residual: bool
     driver.find_element(By.ID, "wsas-run").click()
 
 
-def _status(driver, timeout: float = 120) -> str:
-    """The status line once the request has answered."""
+def _status(driver, timeout: float = 120, old: str = "") -> str:
+    """The status line once the request has answered (with a line other than ``old``,
+    the answer to the page's previous request)."""
 
     def answered(d):
         text = d.find_element(By.ID, "wsas-status").text
-        return text if ("Separated" in text or "Error" in text) else False
+        return text if ("Separated" in text or "Error" in text) and text != old else False
 
     return WebDriverWait(driver, timeout).until(answered)
 
@@ -196,19 +200,39 @@ def test_page_runs_a_shipped_example(server, browser):
     _open(browser, server.url)
     rows = browser.find_elements(By.CSS_SELECTOR, "#wsas-examples tr.tr-body")
     assert len(rows) >= 2
-    rows[0].click()  # fills the audio and the queries
+    shot = os.environ.get("WSAS_SCREENSHOT")
+    if shot:
+        browser.set_window_size(1400, 1000)  # the size the docs' pictures show
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", rows[0])
+    rows[0].find_element(By.CSS_SELECTOR, "td").click()  # fills the audio and the queries
     WebDriverWait(browser, 30).until(
         lambda d: "violin"
         in d.find_element(By.CSS_SELECTOR, "#wsas-queries textarea").get_attribute("value")
     )
+    if shot:
+        time.sleep(1.0)  # the example's waveform is drawn
+        browser.execute_script("window.scrollTo(0, 0)")
+        _screenshot(browser, shot.replace(".png", "_before.png"))
     _submit(browser, None)
     status = _status(browser)
     assert "Separated 2 output(s)" in status and "16000 Hz, 1 channel(s)" in status
     assert "The sound of violin" in browser.find_element(By.ID, "wsas-output-0").text
-    shot = os.environ.get("WSAS_SCREENSHOT")
     if shot:
         browser.execute_script("window.scrollTo(0, 0)")
-        browser.save_screenshot(shot)
+        _screenshot(browser, shot.replace(".png", "_after.png"))
+        browser.set_window_size(1400, 2200)
+
+
+def _screenshot(driver, path: str) -> None:
+    """A screenshot for the docs, in 256 colours when Pillow is there (a few 100 KB)."""
+    driver.save_screenshot(path)
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(256)
+    small.save(path, optimize=True)
 
 
 def test_page_answers_bad_input_with_a_message(server, browser, tmp_path):
@@ -227,6 +251,10 @@ def test_page_answers_bad_input_with_a_message(server, browser, tmp_path):
         _submit(browser, audio, queries)
         status = _status(browser)
         assert message in status and "Traceback" not in browser.page_source
+        if audio == str(garbage):  # said at upload already, in one line without errno
+            note = browser.find_element(By.ID, "wsas-upload-note").text
+            assert note.startswith("garbage.wav is not readable audio") and "Errno" not in note
+            assert "Errno" not in status
     # over the size limit (1 MB here): Gradio refuses the upload, the page says why
     big = _wave(tmp_path, "big.wav", np.tile(_stereo(), (3, 1)))
     assert os.path.getsize(big) > 2**20
@@ -258,3 +286,120 @@ def test_stopping_the_server_removes_its_files(tmp_path):
     folder = [line.split(": ", 1)[1] for line in output.splitlines() if "temporary files" in line]
     assert folder, output
     assert not os.path.exists(folder[0])
+
+
+# samples, every 50 ms while a request runs, what is on screen: the progress line's size
+# while it names a chunk and lies in the window, and whether Separate was disabled
+WATCH_JS = """
+window.wsasSeen = {progress: 0, disabled: false, texts: []};
+window.wsasWatch = setInterval(() => {
+    const line = document.getElementById('wsas-progress');
+    const button = document.getElementById('wsas-run');
+    if (line && (line.innerText || '').includes('chunk')) {
+        const box = line.getBoundingClientRect();
+        if (box.bottom > 0 && box.top < window.innerHeight) {
+            const size = Math.min(box.width, box.height);
+            window.wsasSeen.progress = Math.max(window.wsasSeen.progress, size);
+            window.wsasSeen.texts.push(line.innerText);
+        }
+    }
+    if (button && button.disabled) window.wsasSeen.disabled = true;
+}, 50);
+"""
+
+# images without alt text, and buttons or links without a name, in the page's own parts
+UNNAMED_JS = """
+const bad = [];
+const named = (el) => (el.getAttribute('aria-label') || el.getAttribute('title')
+    || el.innerText || '').trim() || [...el.querySelectorAll('img')].some((i) => i.alt.trim());
+for (const part of document.querySelectorAll('[id^=wsas-]')) {
+    for (const img of part.querySelectorAll('img')) {
+        if (!(img.getAttribute('alt') || '').trim()) bad.push('img in #' + part.id);
+    }
+    for (const el of part.querySelectorAll('button, a, [role=button]')) {
+        if (!named(el)) bad.push(el.tagName.toLowerCase() + ' in #' + part.id + ': '
+            + el.outerHTML.slice(0, 120));
+    }
+}
+return bad;
+"""
+
+
+def _results_shown(driver, count: int) -> None:
+    """Each of ``count`` outputs shows its player, score and spectrogram on screen."""
+    for k in range(count):
+        for part in ("output", "score", "spectrogram"):
+            element = driver.find_element(By.ID, f"wsas-{part}-{k}")
+            assert element.is_displayed(), f"wsas-{part}-{k} is hidden"
+        image = driver.find_element(By.CSS_SELECTOR, f"#wsas-spectrogram-{k} img")
+        assert driver.execute_script("return arguments[0].naturalWidth", image) > 200
+
+
+def test_a_good_run_after_an_error_shows_everything_with_progress(server, browser, tmp_path):
+    _open(browser, server.url)
+    _submit(browser, None, "The sound of violin")  # no file: an error first
+    error = _status(browser)
+    assert "Upload or record some audio first" in error
+    # 60 s at 8 kHz: seven chunks, long enough to watch the progress line
+    t = np.arange(60 * 8000) / 8000
+    wave = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sign(np.sin(2 * np.pi * 3 * t))
+    path = _wave(tmp_path, "minute.wav", wave, 8000)
+    browser.execute_script(WATCH_JS)
+    # an unknown word: its warning keeps the "<unk> token" text
+    _submit(browser, path, "\nThe sound of trumpet")
+    status = _status(browser, timeout=300, old=error)
+    seen = browser.execute_script("clearInterval(window.wsasWatch); return window.wsasSeen")
+    assert "Separated 2 output(s)" in status and "8000 Hz, 1 channel(s)" in status
+    assert "read as one <unk> token" in status and "'trumpet'" in status
+    assert seen["progress"] >= 10, seen  # a bar and its line, in view, while chunks ran
+    assert any("chunk" in text and "%" in text for text in seen["texts"]), seen
+    assert seen["disabled"], "Separate stayed enabled during the request"
+    _results_shown(browser, 2)
+    assert browser.find_element(By.ID, "wsas-input-spectrogram").is_displayed()
+    assert browser.find_element(By.ID, "wsas-zip").is_displayed()
+    # Gradio leaves hidden components out of the page
+    assert not [e for e in browser.find_elements(By.ID, "wsas-progress") if e.is_displayed()]
+    assert browser.find_element(By.ID, "wsas-run").is_enabled()
+    assert browser.execute_script(UNNAMED_JS) == []
+    # an error after results hides them; the next good run shows them again
+    box = browser.find_element(By.CSS_SELECTOR, "#wsas-queries textarea")
+    box.send_keys(Keys.CONTROL, "a")  # typed, not clear(): the page hears keys only
+    box.send_keys(Keys.DELETE)
+    browser.find_element(By.ID, "wsas-run").click()
+    assert "Type at least one query" in _status(browser, old=status)
+    assert not [e for e in browser.find_elements(By.ID, "wsas-output-0") if e.is_displayed()]
+
+
+def test_page_on_a_phone(server, browser, tmp_path):
+    browser.set_window_size(390, 844)
+    try:
+        _open(browser, server.url)
+        width = "return [document.documentElement.scrollWidth, window.innerWidth]"
+        page, window = browser.execute_script(width)
+        assert page <= window + 1, "the page scrolls sideways"
+        # the examples' table fits: no cell cut off, none past the screen's edge
+        cut = browser.execute_script(
+            "return [...document.querySelectorAll('#wsas-examples th, #wsas-examples td')]"
+            ".filter(c => c.scrollWidth > c.clientWidth + 1"
+            " || c.getBoundingClientRect().right > window.innerWidth).length"
+        )
+        assert cut == 0, f"{cut} cells of the examples' table are cut off"
+        shot = os.environ.get("WSAS_SCREENSHOT_PHONE")
+        if shot:
+            _screenshot(browser, shot.replace(".png", "_before.png"))
+        _submit(browser, _wave(tmp_path, "short.wav", _stereo()), "The sound of violin")
+        assert "Separated 1 output(s)" in _status(browser)
+        time.sleep(0.5)  # the scroll follows the answer
+        top = browser.execute_script(
+            "return document.getElementById('wsas-status').getBoundingClientRect().top"
+        )
+        assert -2 <= top < 844, f"the results are out of view (top at {top})"
+        _results_shown(browser, 1)
+        picture = browser.find_element(By.ID, "wsas-spectrogram-0").rect
+        assert picture["width"] <= 390
+        page, window = browser.execute_script(width)
+        assert page <= window + 1, "the results scroll sideways"
+        if shot:
+            _screenshot(browser, shot.replace(".png", "_after.png"))
+    finally:
+        browser.set_window_size(1400, 2200)

@@ -266,25 +266,6 @@ def test_ctrl_c_during_a_command_is_one_line_and_status_130(tmp_path, capsys, mo
     assert (status, line, err) == (130, "interrupted", "interrupted\n")
 
 
-def test_ctrl_c_while_the_launcher_imports_is_one_line_and_status_130(capsys, monkeypatch):
-    import builtins
-
-    import asteroid_wsas_cli
-
-    real_import = builtins.__import__
-
-    def interrupted_import(name, *args, **kwargs):
-        if name == "asteroid_wsas.cli":
-            raise KeyboardInterrupt
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", interrupted_import)
-    with pytest.raises(SystemExit) as stop:
-        asteroid_wsas_cli.main()
-    assert stop.value.code == 130 and capsys.readouterr().err == "interrupted\n"
-    assert asteroid_wsas_cli.LAUNCHING is False
-
-
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -1,0 +1,98 @@
+"""Where a web-page request's time goes: separation vs writing files and pictures.
+
+Times :func:`asteroid_wsas.webapp.separate_upload` on a generated file (tones and noise)
+against :meth:`Separator.separate` alone on the same audio and queries, and prints the
+split and the ratio. Issue 34's targets: files and pictures at most 20 % of the request,
+and the request at most 1.2x the separation alone.
+
+Usage:
+    python bench/webapp_timing.py                      # random model, 60 s at 8 kHz, 2 queries
+    python bench/webapp_timing.py --model exp/weak --seconds 60 --rate 44100 --channels 2
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+
+def _mixture(seconds: float, rate: int, channels: int) -> np.ndarray:
+    """Two tones and some noise: something for every query to take."""
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(0)
+    mono = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sign(np.sin(2 * np.pi * 3 * t))
+    mono = mono + 0.05 * rng.standard_normal(t.size)
+    return np.stack([mono] * channels, 1).astype(np.float32)
+
+
+def main(argv=None) -> dict:
+    """Run the bench; returns the figures it prints (seconds and ratios)."""
+    from asteroid_wsas import webapp
+    from asteroid_wsas.webapp import load_model, separate_upload
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="random", help="as serve's --model")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=int, default=8000)
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
+    args = parser.parse_args(argv)
+
+    separator = load_model(args.model)
+    # queries the model knows (the page's own hints; fixed ones for the page before them)
+    hints = getattr(webapp, "model_hints", None)
+    queries = hints(separator).examples[:2] if hints else ["The sound of violin", "a piano"]
+    wave = _mixture(args.seconds, args.rate, args.channels)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mixture.wav"
+        sf.write(path, wave, args.rate, subtype="PCM_16")
+        alone, request, separating = [], [], []
+        for k in range(args.repeats):
+            start = time.perf_counter()
+            separator.separate(wave.T, queries, sample_rate=args.rate)
+            alone.append(time.perf_counter() - start)
+            marks = {}
+
+            def step(fraction, message, marks=marks):
+                # the files-and-pictures phase starts when the last chunk is done
+                if message.startswith("writing") and "files" not in marks:
+                    marks["files"] = time.perf_counter()
+
+            folder = Path(tmp) / f"request{k}"
+            folder.mkdir()
+            start = time.perf_counter()
+            separate_upload(
+                separator, str(path), "\n".join(queries), "", False, folder, 500, 6, step
+            )
+            end = time.perf_counter()
+            request.append(end - start)
+            separating.append(marks.get("files", end) - start)
+    best = int(np.argmin(request))
+    figures = {
+        "separate_alone_s": min(alone),
+        "request_s": request[best],
+        "separating_s": separating[best],
+        "files_and_pictures_s": request[best] - separating[best],
+    }
+    figures["files_share"] = figures["files_and_pictures_s"] / figures["request_s"]
+    figures["ratio_to_separate"] = figures["request_s"] / figures["separate_alone_s"]
+    print(
+        f"{args.seconds:g} s at {args.rate} Hz, {args.channels} channel(s), model {args.model}, "
+        f"queries {queries}, best of {args.repeats}"
+    )
+    print(f"Separator.separate alone : {figures['separate_alone_s']:.2f} s")
+    print(f"page request             : {figures['request_s']:.2f} s")
+    print(f"  reading + separating   : {figures['separating_s']:.2f} s")
+    print(
+        f"  files and pictures     : {figures['files_and_pictures_s']:.2f} s "
+        f"({100 * figures['files_share']:.0f} % of the request; target <= 20 %)"
+    )
+    print(f"request / separate alone : {figures['ratio_to_separate']:.2f}x (target <= 1.2x)")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
