@@ -140,8 +140,12 @@ def test_generate_cli_writes_frames_for_music(tmp_path, capsys):
     assert os.path.isfile(tmp_path / "v" / "frames" / "info.json")
     with pytest.raises(SystemExit, match="audiocaps layout has no videos"):
         main(["generate", "audiocaps", str(tmp_path / "a"), "--frames"])
-    with pytest.raises(SystemExit, match="--fps"):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:  # a usage error, where the option is read
         main(["generate", "music", str(tmp_path / "b"), "--frames", "--fps", "0"])
+    assert stop.value.code == 2
+    assert "argument --fps: must be a positive number, got '0'" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
 
 
 def test_generate_cli_writes_frames_for_rendered_music(tmp_path):
