@@ -187,3 +187,15 @@ def named_pipe(path, data: bytes):
     thread = threading.Thread(target=write, daemon=True)
     thread.start()
     return thread
+
+
+def default_signals() -> None:
+    """``preexec_fn`` of a child that must answer Ctrl+C and stop signals as a terminal's
+    would: a job started in the background of a shell (``cmd &``, ``nohup``) ignores SIGINT
+    and SIGHUP, and a child inherits that, so Python would never see them."""
+    import signal
+
+    for name in ("SIGINT", "SIGHUP", "SIGTERM"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, signal.SIG_DFL)

@@ -52,6 +52,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from tests.helpers import default_signals  # noqa: E402
+
 RATE, SECONDS = 44100, 2.5
 
 
@@ -70,7 +72,11 @@ class Server:
         command = [sys.executable, "-m", "asteroid_wsas.cli", "serve", "--model", model]
         command += ["--host", "127.0.0.1", "--port", str(self.port), *options]
         self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=default_signals,  # SIGINT stops it even where the tests run under nohup
         )
         deadline = time.time() + 120
         while True:

@@ -20,6 +20,7 @@ import urllib.request
 import pytest
 
 from asteroid_wsas import webapp
+from tests.helpers import default_signals
 
 from .test_cli_errors import REPO, run_cli
 
@@ -136,6 +137,9 @@ def test_a_stop_signal_raises_terminated_until_given_back(name, status):
     signum = getattr(signal, name, None)
     if signum is None or threading.current_thread() is not threading.main_thread():
         pytest.skip(f"no {name} here, or not in the main thread (where Python handles signals)")
+    ignored = signal.getsignal(signum) is signal.SIG_IGN  # e.g. SIGHUP under nohup
+    if ignored:  # serve keeps an ignored signal ignored; here: as from a terminal
+        signal.signal(signum, signal.SIG_DFL)
     before = signal.getsignal(signum)
     handlers = webapp._raise_on_stop_signals()
     try:
@@ -147,6 +151,8 @@ def test_a_stop_signal_raises_terminated_until_given_back(name, status):
     assert (stop.value.name, stop.value.status) == (name, status)
     assert isinstance(stop.value, KeyboardInterrupt)  # what does not know it stops as on Ctrl+C
     assert signal.getsignal(signum) is before
+    if ignored:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def test_the_workspace_keeps_gradios_cache_while_it_runs(tmp_path):
@@ -200,6 +206,7 @@ def test_stopping_the_server_leaves_no_file(tmp_path, name, status, last_line):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=default_signals,  # as from a terminal, even where the tests run under nohup
     )
     try:
         url = f"http://127.0.0.1:{port}/"

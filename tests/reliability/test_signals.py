@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from asteroid_wsas.signals import Terminated, raise_on_stop_signals, restore_handlers
-from tests.helpers import tiny_separator
+from tests.helpers import default_signals, tiny_separator
 from tests.reliability.test_cli_errors import REPO
 
 RATE = 8000
@@ -53,6 +53,7 @@ def test_sigterm_while_streaming_leaves_no_part_file(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": REPO},
+        preexec_fn=default_signals,  # as from a terminal, even under nohup
     )
     try:
         noise = 0.1 * np.random.default_rng(0).standard_normal(4 * RATE).astype("<f4")
