@@ -2,7 +2,7 @@
 
 Upload or record audio, type one or several queries (and optionally a negative query and
 the residual), and get for each query a player, a download, its spectrogram next to the
-input's, and its presence score; "download all" gives a zip. The page works with every
+input's, and its presence score; "make a zip" gives all files at once. The page works with every
 model :class:`~asteroid_wsas.Separator` loads, and with ``random`` (random weights, to try
 the page without a trained model).
 
@@ -39,7 +39,7 @@ import torch
 
 from .separation.contract import QueryWarning
 from .signals import STOP_SIGNALS, Terminated, raise_on_stop_signals, restore_handlers
-from .utils import query_slug
+from .utils import atomic_path, query_slug
 
 __all__ = [
     "ModelHints",
@@ -51,7 +51,9 @@ __all__ = [
     "check_address",
     "demo_separator",
     "check_audio_file",
+    "draw_pictures",
     "load_model",
+    "make_archive",
     "model_hints",
     "page_updates",
     "parse_queries",
@@ -79,12 +81,14 @@ class PageResult:
         images: Per output: a PNG of the input's spectrogram next to the output's.
         scores: Per output: one line with its presence score and level.
         mixture_image: PNG of the input's spectrogram.
-        archive: A zip of every WAV and PNG.
         sample_rate: The input's rate.
         length: The input's length in samples.
         info: The input's length, rate and channels, for the status line.
         extras: What the separator returned besides (e.g. a MixIT model's outputs).
         warnings: Queries the encoder cannot read or tell apart (shown on the page).
+        drawn: Whether ``images`` and ``mixture_image`` are written yet
+            (:func:`draw_pictures`).
+        archive: The zip of every WAV and PNG once :func:`make_archive` built it.
     """
 
     names: List[str]
@@ -92,12 +96,21 @@ class PageResult:
     images: List[str]
     scores: List[str]
     mixture_image: str
-    archive: str
     sample_rate: int
     length: int
     info: str = ""
     extras: dict = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
+    drawn: bool = False
+    archive: Optional[str] = None
+    # (png, wave, title) still to draw, and the STFT hop: kept until draw_pictures
+    pending: list = field(default_factory=list, repr=False)
+    hop: int = 128
+
+    @property
+    def files(self) -> List[str]:
+        """Every file of the result that exists: the WAVs, then the PNGs once drawn."""
+        return self.audio + (self.images + [self.mixture_image] if self.drawn else [])
 
 
 class Workspace:
@@ -316,6 +329,7 @@ def separate_upload(
     max_mb: float = DEFAULT_MAX_MB,
     max_queries: int = DEFAULT_MAX_QUERIES,
     progress: Optional[Callable[[float, str], Any]] = None,
+    pictures: bool = True,
 ) -> PageResult:
     """Everything the page's "Separate" button does, without the page.
 
@@ -330,6 +344,8 @@ def separate_upload(
         max_mb: Largest accepted file.
         max_queries: Most queries per request.
         progress: ``progress(fraction, message)`` callback.
+        pictures: Draw the spectrograms now; False leaves them to :func:`draw_pictures`
+            (the page shows the players first, then draws).
 
     Returns:
         PageResult: the files to show.
@@ -376,17 +392,16 @@ def separate_upload(
         raise PageError(str(err)) from None
     # queries the encoder cannot read or tell apart: said on the page, beside the results
     notes = [str(w.message) for w in caught if issubclass(w.category, QueryWarning)]
-    step(0.9, "writing files and pictures")
+    step(0.9, "writing files")
     folder = Path(folder)
     names = list(queries) + (["residual"] if residual else [])
     waves = list(result.estimates) + ([result.residual] if residual else [])
     audio, images, scores = [], [], []
-    # a long file is drawn with a larger hop: ~1,000 frames are more than the picture's pixels
-    hop = max(128, wav.shape[-1] // 1000)
     mixture_png = folder / "input.png"
     for k, (name, wave) in enumerate(zip(names, waves)):
         stem = "residual" if k == len(queries) else query_slug(name)
         path = folder / f"{stem}.wav"
+        # float samples as they came out: no re-encoding, nothing clipped
         sf.write(path, np.asarray(wave).T, rate, subtype="FLOAT")
         audio.append(str(path))
         images.append(str(folder / f"{stem}.png"))
@@ -396,29 +411,65 @@ def separate_upload(
             scores.append(f"presence {shown} · level {result.level_db[k]:+.1f} dB")
         else:
             scores.append("what the queries left")
-    pictures = [(mixture_png, wav, "input")]
-    pictures += [(png, torch.as_tensor(w), n) for png, w, n in zip(images, waves, names)]
-    _spectrogram_pngs(pictures, rate, hop)
-    archive = folder / "separated.zip"
-    # stored, not compressed: float WAV hardly compresses, and deflating it took seconds
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        for path in audio + images + [str(mixture_png)]:
-            zf.write(path, os.path.basename(path))
-    step(1.0, "done")
     seconds = wav.shape[-1] / rate
     info = f"{seconds:.1f} s at {rate} Hz, {wav.shape[0]} channel(s)"
-    return PageResult(
+    page = PageResult(
         names,
         audio,
         images,
         scores,
         str(mixture_png),
-        str(archive),
         rate,
         wav.shape[-1],
         info,
         warnings=notes,
+        pending=[(mixture_png, wav, "input")]
+        + [(png, torch.as_tensor(w), n) for png, w, n in zip(images, waves, names)],
+        # a long file is drawn with a larger hop: ~1,000 frames are more than its pixels
+        hop=max(128, wav.shape[-1] // 1000),
     )
+    if pictures:
+        step(0.95, "drawing spectrograms")
+        draw_pictures(page)
+    step(1.0, "done")
+    return page
+
+
+def draw_pictures(result: PageResult) -> PageResult:
+    """Write the spectrogram PNGs of a :func:`separate_upload` result made with
+    ``pictures=False`` (nothing to do when they are drawn), and let go of its waves.
+
+    Args:
+        result: The result to draw.
+
+    Returns:
+        PageResult: ``result``, with ``drawn`` True.
+    """
+    if not result.drawn:
+        _spectrogram_pngs(result.pending, result.sample_rate, result.hop)
+        result.pending, result.drawn = [], True
+    return result
+
+
+def make_archive(result: PageResult) -> str:
+    """The zip of a result's files (built once, when asked: most people want one file).
+
+    Args:
+        result: A :func:`separate_upload` result; its pictures are included once drawn.
+
+    Returns:
+        str: The zip's path, ``separated.zip`` next to the result's files.
+    """
+    archive = Path(result.audio[0]).parent / "separated.zip"
+    if result.archive is None or not archive.is_file():
+        # stored, not compressed: float WAV hardly compresses, and deflating it took seconds
+        with atomic_path(archive) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as zf:
+            for path in result.files:
+                zf.write(path, os.path.basename(path))
+        if not result.drawn:  # built again once the pictures are there
+            return str(archive)
+        result.archive = str(archive)
+    return result.archive
 
 
 def _spectrogram_pngs(pictures, sample_rate: int, hop: int = 128) -> None:
@@ -553,13 +604,15 @@ def build_app(
                 outputs = _output_column(n_slots)
         inputs[0].change(check_audio_file, inputs[0], note, show_progress="hidden")
         # every output, the button and the progress line are set on every path (page_updates)
+        shown = gr.State(None)  # the result on the page: what the zip button packs
         run_event = button.click(
             run,
             inputs,
-            [outputs[0], progress] + outputs[1:] + [button],
+            [outputs[0], progress] + outputs[1:] + [button, shown],
             concurrency_limit=1,
             show_progress="hidden",  # the page's own progress line says how far it is
         )
+        outputs[-2].click(_zip_handler, shown, [outputs[-1], outputs[-2]])
         # on a phone the results are below the inputs: bring them into view
         run_event.then(None, None, None, js=SHOW_RESULTS_JS)
     app.workspace = workspace
@@ -618,7 +671,8 @@ def _page_handler(
     n_slots: int,
 ) -> Callable:
     """The Separate button's handler: the page's inputs in, :func:`page_updates` out, first
-    with the progress line while it runs (a generator), then the results or the error."""
+    with the progress line while it runs (a generator), then the results or the error; the
+    results come in two steps, players and scores, then their pictures."""
 
     def run(audio_path, queries_text, negative_text, residual):
         # the separation runs in its own thread; its progress comes back through a queue
@@ -639,6 +693,7 @@ def _page_handler(
                     max_mb,
                     max_queries,
                     lambda fraction, message: steps.put((fraction, message)),
+                    pictures=False,
                 )
             except PageError as err:
                 answer["error"] = str(err)
@@ -662,10 +717,28 @@ def _page_handler(
             yield page_updates(n_slots, progress=step)
         if "error" in answer:
             yield page_updates(n_slots, error=answer["error"])
-        else:
-            yield page_updates(n_slots, result=answer["result"])
+            return
+        # players and scores first; the pictures follow (a second or so on a long file)
+        result = answer["result"]
+        yield page_updates(n_slots, result=result, drawing=True)
+        try:
+            draw_pictures(result)
+        except Exception as err:  # the separation stands without its pictures
+            result.warnings.append(
+                f"the spectrograms could not be drawn ({type(err).__name__}: {err})"
+            )
+        yield page_updates(n_slots, result=result)
 
     return run
+
+
+def _zip_handler(result: Optional[PageResult]) -> list:
+    """The zip button: builds the zip of the shown result and offers it for download."""
+    import gradio as gr
+
+    if result is None:  # nothing shown (a reload): nothing to zip
+        return [gr.update(value=None, visible=False), gr.update(visible=False)]
+    return [gr.update(value=make_archive(result), visible=True), gr.update(visible=False)]
 
 
 def page_updates(
@@ -674,27 +747,33 @@ def page_updates(
     result: Optional[PageResult] = None,
     error: Optional[str] = None,
     progress: Optional[tuple] = None,
+    drawing: bool = False,
 ) -> list:
     """The whole page's state in one place: one update for every output, on every path.
 
     Running (``progress`` given): the progress line shown, results hidden, Separate
-    disabled. Done: the results (or the error) shown, the progress line hidden, Separate
-    enabled. Every component's visibility is set each time, so that no path can leave one
-    hidden for the next request.
+    disabled. Drawing (``result`` and ``drawing``): players and scores shown, the pictures
+    not yet, the progress line says so and Separate stays disabled. Done: the results (or
+    the error) shown, the progress line hidden, Separate enabled. Every component's
+    visibility is set each time, so that no path can leave one hidden for the next request.
 
     Args:
         n_slots: Output slots of the page.
         result: A finished separation.
         error: Why a request failed (one line).
         progress: ``(fraction, message)`` while a request runs.
+        drawing: The result's pictures are being drawn.
 
     Returns:
         list: Updates for, in order: the status line, the progress line, the input's
-        spectrogram, per slot its box, player, spectrogram and score, the zip, the button.
+        spectrogram, per slot its box, player, spectrogram and score, the zip button, the
+        zip, the Separate button, and the shown result (the page's state, for the zip).
     """
     import gradio as gr
 
-    busy = progress is not None
+    if drawing and result is not None and progress is None:
+        progress = (0.95, "drawing spectrograms")
+    busy = progress is not None and not drawing
     if busy:
         status = "Separating: the results appear here when it is done."
     elif error is not None:
@@ -706,12 +785,14 @@ def page_updates(
     else:
         status = ""
     shown = result is not None and not busy
+    pictured = shown and result.drawn
+    running = busy or drawing
     updates = [
         status,  # always shown; a plain string, so that API clients read it as text
-        gr.update(value=_progress_html(*progress) if busy else "", visible=busy),
+        gr.update(value=_progress_html(*progress) if running else "", visible=running),
         gr.update(
-            value=result.mixture_image if shown else None,
-            visible=shown,
+            value=result.mixture_image if pictured else None,
+            visible=pictured,
             alt_text="Spectrogram of the input: time left to right, frequency upwards",
         ),
     ]
@@ -726,8 +807,8 @@ def page_updates(
                 visible=filled,
             ),
             gr.update(
-                value=result.images[k] if filled else None,
-                visible=filled,
+                value=result.images[k] if filled and pictured else None,
+                visible=filled and pictured,
                 alt_text=f"Spectrogram of the estimate for {name!r}, on the input's colour scale",
             ),
             gr.update(
@@ -735,8 +816,15 @@ def page_updates(
                 visible=filled,
             ),
         ]
-    updates.append(gr.update(value=result.archive if shown else None, visible=shown))
-    updates.append(gr.update(value="Separating..." if busy else "Separate", interactive=not busy))
+    done = shown and not drawing
+    # the zip is built when asked (its button), and offered again once built
+    updates.append(gr.update(visible=done and result.archive is None))
+    zipped = done and result.archive is not None
+    updates.append(gr.update(value=result.archive if zipped else None, visible=zipped))
+    updates.append(
+        gr.update(value="Separating..." if running else "Separate", interactive=not running)
+    )
+    updates.append(result if shown else None)
     return updates
 
 
@@ -794,7 +882,8 @@ def _input_column(max_mb: float, hints: ModelHints) -> tuple:
 
 def _output_column(n_slots: int) -> list:
     """The status line, the input's spectrogram, ``n_slots`` hidden output slots (box,
-    player, spectrogram, score) and the zip, in the order the handler updates them."""
+    player, spectrogram, score), the zip button and the zip, in the order the handler
+    updates them."""
     import gradio as gr
 
     status = gr.Markdown(elem_id="wsas-status")
@@ -825,8 +914,11 @@ def _output_column(n_slots: int) -> list:
                 elem_id=f"wsas-spectrogram-{k}",
             )
         outputs += [box, player, picture, score]
+    zip_button = gr.Button(
+        "Make a zip of every file", visible=False, size="sm", elem_id="wsas-make-zip"
+    )
     archive = gr.File(label="Download all (zip)", visible=False, elem_id="wsas-zip")
-    return [status, mixture] + outputs + [archive]
+    return [status, mixture] + outputs + [zip_button, archive]
 
 
 def check_address(host: str, port: int) -> None:

@@ -11,9 +11,12 @@ import soundfile as sf
 from asteroid_wsas.webapp import (
     PageError,
     Workspace,
+    _page_handler,
     check_audio_file,
     demo_separator,
+    draw_pictures,
     load_model,
+    make_archive,
     model_hints,
     page_updates,
     parse_queries,
@@ -72,9 +75,14 @@ def test_separate_upload_keeps_rate_length_and_channels(separator, stereo, tmp_p
     assert np.abs(total - input_wave).max() < 1e-4
     assert all(os.path.getsize(png) > 3000 for png in result.images + [result.mixture_image])
     assert result.scores[0].startswith("presence ") and "dB" in result.scores[0]
-    with zipfile.ZipFile(result.archive) as zf:
+    # the zip is built only when asked
+    assert result.archive is None and not (folder / "separated.zip").exists()
+    with zipfile.ZipFile(make_archive(result)) as zf:
         names = set(zf.namelist())
     assert {"a_violin.wav", "a_dog_barks.wav", "residual.wav", "input.png"} <= names
+    assert sorted(os.listdir(folder)) == sorted(os.path.basename(f) for f in result.files) + [
+        "separated.zip"
+    ]
     assert steps[0] < steps[-1] == 1.0
     assert "44100 Hz, 2 channel(s)" in result.info
 
@@ -190,22 +198,64 @@ def test_every_path_sets_every_output(separator, stereo, tmp_path):
 
     result = separate_upload(separator, stereo[0], "a violin\na trumpet", "", False, tmp_path)
     n_slots = 3
-    size = 3 + 4 * n_slots + 2
+    size = 3 + 4 * n_slots + 4  # ... slots, zip button, zip, Separate, the shown result
     shown = page_updates(n_slots, result=result)
     failed = page_updates(n_slots, error="bad <input>")
     running = page_updates(n_slots, progress=(0.5, "chunk 2/4"))
     for updates in (shown, failed, running):
-        assert len(updates) == size and all("visible" in u for u in updates[1:-1])
+        assert len(updates) == size and all("visible" in u for u in updates[1:-2])
         assert isinstance(updates[0], str)  # the status line: always shown, text for the API
     # after an error, a result makes its slots visible again: player and picture included
     assert [u["visible"] for u in shown[3:11]] == [True] * 8
     assert [u["visible"] for u in shown[11:15]] == [False] * 4
-    assert not any(u["visible"] for u in failed[1:-1])
+    assert not any(u["visible"] for u in failed[1:-2])
+    assert failed[-1] is None and running[-1] is None and shown[-1] is result
     assert "bad &lt;input&gt;" in failed[0]
     # the warning's "<unk>" is text, not an HTML tag the page would drop
     assert "read as one &lt;unk&gt; token" in shown[0]
     assert running[1]["visible"] and "chunk 2/4 - 50 %" in running[1]["value"]
-    assert running[-1]["interactive"] is False and shown[-1]["interactive"] is True
+    assert running[-2]["interactive"] is False and shown[-2]["interactive"] is True
+    # the zip: its button with a result, the file once built (and after the next request)
+    assert (shown[-4]["visible"], shown[-3]["visible"]) == (True, False)
+    make_archive(result)
+    zipped = page_updates(n_slots, result=result)
+    assert (zipped[-4]["visible"], zipped[-3]["visible"]) == (False, True)
+    assert zipped[-3]["value"] == result.archive
+    assert not running[-4]["visible"] and not running[-3]["visible"]
+
+
+def test_the_page_shows_players_before_it_draws_pictures(separator, stereo, tmp_path):
+    import gradio as gr  # noqa: F401  (page_updates builds Gradio updates)
+
+    n_slots = 3
+    run = _page_handler(separator, None, Workspace(tmp_path / "page"), 50, 2, n_slots)
+    states = list(run(stereo[0], "a violin\na piano", "", False))
+    result = states[-1][-1]
+    first = next(k for k, state in enumerate(states) if state[-1] is not None)
+    drawing, done = states[first], states[-1]
+    assert first == len(states) - 2 and result is drawing[-1]
+    # players and scores shown, pictures not yet, the progress line says why, Separate off
+    assert [drawing[3 + 4 * k + 1]["visible"] for k in range(2)] == [True, True]
+    assert [drawing[3 + 4 * k + 2]["visible"] for k in range(2)] == [False, False]
+    assert not drawing[2]["visible"] and "drawing spectrograms" in drawing[1]["value"]
+    assert drawing[-2]["interactive"] is False and not drawing[-4]["visible"]
+    # then every picture, written, the progress line gone and Separate back
+    assert result.drawn and all(os.path.getsize(png) > 3000 for png in result.images)
+    assert [done[3 + 4 * k + 2]["visible"] for k in range(2)] == [True, True]
+    assert done[2]["value"] == result.mixture_image and not done[1]["visible"]
+    assert done[-2]["interactive"] is True and done[-4]["visible"]
+
+
+def test_pictures_are_drawn_when_asked_and_the_zip_holds_what_exists(separator, stereo, tmp_path):
+    result = separate_upload(separator, stereo[0], "a violin", "", True, tmp_path, pictures=False)
+    assert not result.drawn and not any(os.path.exists(p) for p in result.images)
+    with zipfile.ZipFile(make_archive(result)) as zf:  # asked before the pictures: the WAVs
+        assert sorted(zf.namelist()) == ["a_violin.wav", "residual.wav"]
+    assert draw_pictures(result) is result and result.drawn and result.pending == []
+    assert all(os.path.isfile(p) for p in result.images + [result.mixture_image])
+    assert result.archive is None  # so asked again, the zip is built with the pictures
+    with zipfile.ZipFile(make_archive(result)) as zf:
+        assert "input.png" in zf.namelist() and "residual.png" in zf.namelist()
 
 
 def test_ctrl_c_while_the_command_starts_is_one_line_and_130(tmp_path):

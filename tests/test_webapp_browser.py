@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -154,12 +155,15 @@ def _submit(driver, audio, queries: str = "", negative: str = "", residual: bool
 
 
 def _status(driver, timeout: float = 120, old: str = "") -> str:
-    """The status line once the request has answered (with a line other than ``old``,
-    the answer to the page's previous request)."""
+    """The status line once the request has answered and finished (with a line other than
+    ``old``, the answer to the page's previous request; pictures drawn, Separate back)."""
 
     def answered(d):
         text = d.find_element(By.ID, "wsas-status").text
-        return text if ("Separated" in text or "Error" in text) and text != old else False
+        if not ("Separated" in text or "Error" in text) or text == old:
+            return False
+        button = d.find_element(By.ID, "wsas-run")
+        return text if button.is_enabled() and button.text == "Separate" else False
 
     return WebDriverWait(driver, timeout).until(answered)
 
@@ -198,8 +202,17 @@ def test_page_separates_an_uploaded_stereo_file(server, browser, tmp_path):
     shown = browser.find_element(By.CSS_SELECTOR, "#wsas-input-spectrogram img")
     assert browser.execute_script("return arguments[0].naturalWidth", shown) > 300
     assert not browser.find_elements(By.ID, "wsas-output-2")  # no third output
-    archive = browser.find_element(By.CSS_SELECTOR, "#wsas-zip a[download]")
+    # the zip is built when asked: its button, then the file's link
+    assert not [e for e in browser.find_elements(By.ID, "wsas-zip") if e.is_displayed()]
+    browser.find_element(By.ID, "wsas-make-zip").click()
+    archive = WebDriverWait(browser, 30).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#wsas-zip a[download]")
+    )
     assert archive.get_attribute("href").endswith(".zip")
+    with zipfile.ZipFile(
+        io.BytesIO(urllib.request.urlopen(archive.get_attribute("href")).read())
+    ) as zf:
+        assert {"a_violin.wav", "a_dog_barks.wav", "input.png"} <= set(zf.namelist())
 
 
 def test_page_runs_a_shipped_example(server, browser):
@@ -297,8 +310,14 @@ def test_stopping_the_server_removes_its_files(tmp_path):
 # samples, every 50 ms while a request runs, what is on screen: the progress line's size
 # while it names a chunk and lies in the window, and whether Separate was disabled
 WATCH_JS = """
-window.wsasSeen = {progress: 0, disabled: false, texts: []};
+window.wsasSeen = {progress: 0, disabled: false, texts: [], playerFirst: false};
 window.wsasWatch = setInterval(() => {
+    // a player on screen while its spectrogram is still being drawn
+    const player = document.getElementById('wsas-output-0');
+    const picture = document.querySelector('#wsas-spectrogram-0 img');
+    if (player && player.offsetParent && !(picture && picture.offsetParent)) {
+        window.wsasSeen.playerFirst = true;
+    }
     const line = document.getElementById('wsas-progress');
     const button = document.getElementById('wsas-run');
     if (line && (line.innerText || '').includes('chunk')) {
@@ -360,9 +379,10 @@ def test_a_good_run_after_an_error_shows_everything_with_progress(server, browse
     assert seen["progress"] >= 10, seen  # a bar and its line, in view, while chunks ran
     assert any("chunk" in text and "%" in text for text in seen["texts"]), seen
     assert seen["disabled"], "Separate stayed enabled during the request"
+    assert seen["playerFirst"], "the players waited for the pictures"
     _results_shown(browser, 2)
     assert browser.find_element(By.ID, "wsas-input-spectrogram").is_displayed()
-    assert browser.find_element(By.ID, "wsas-zip").is_displayed()
+    assert browser.find_element(By.ID, "wsas-make-zip").is_displayed()
     # Gradio leaves hidden components out of the page
     assert not [e for e in browser.find_elements(By.ID, "wsas-progress") if e.is_displayed()]
     assert browser.find_element(By.ID, "wsas-run").is_enabled()
