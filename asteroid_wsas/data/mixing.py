@@ -31,9 +31,10 @@ class LabeledSourceMixtures(SeededAudioDataset):
     Item ``i`` starts from solo ``i`` (so an epoch visits every solo once as the first
     source) and adds ``n_sources - 1`` solos of other classes drawn at random. Each solo is
     cropped (random and non-silent in training, centred otherwise), augmented in training
-    when ``augment`` is given (pitch, stretch, room: :class:`~asteroid_wsas.data.augment.SoloAugment`),
-    scaled by a gain U(0.5, 1.5) in training, clipped to [-1, 1] and divided by
-    ``n_sources``; the mixture is their sum (the authors' mixing).
+    when ``augment`` is given (pitch, stretch, room:
+    :class:`~asteroid_wsas.data.augment.SoloAugment`), scaled by a gain U(0.5, 1.5) in
+    training, clipped to [-1, 1] and divided by ``n_sources``; the mixture is their sum (the
+    authors' mixing).
 
     Prompts: "The sound of {label}" per source, "The sound mixture of {a} and {b}" for the
     mixture. With ``n_sources=1`` an item is one clean solo (supervised training).

@@ -56,7 +56,10 @@ test_manifest=$data_dir/test_2mix.json
 score_root=$exp_root
 scoring=(--force)
 if [ -n "$test_on" ]; then
-  [ "$ablation" = true ] && { echo "--test_on scores the main job's rows, not --ablation" >&2; exit 1; }
+  if [ "$ablation" = true ]; then
+    echo "--test_on scores the main job's rows, not those of --ablation" >&2
+    exit 1
+  fi
   test_manifest=$test_on/test_2mix.json
   [ "$protocol" = authors ] && test_manifest=$test_on/authors/test_2mix.json
   if in_stages 4 && [ ! -f "$test_manifest" ]; then

@@ -210,6 +210,8 @@ def test_main_job_scores_its_runs_on_another_sets_test_without_touching_their_ow
     )
     missing = _run(recipe, *args, *on, "data/none", check=False)
     assert missing.returncode == 1 and "no data/none/test_2mix.json" in missing.stderr
+    ablation = _run(recipe, *args, "--ablation", "true", "--test_on", "data/other", check=False)
+    assert ablation.returncode == 1 and "not those of --ablation" in ablation.stderr
 
 
 def test_main_job_ablation_trains_the_five_variants_and_compares_them(tmp_path):
