@@ -50,8 +50,9 @@ class LabeledSourceMixtures(SeededAudioDataset):
             each source at its crop's time span (image-queried methods).
         n_frames: Frames per source, at the centres of equal parts of the crop.
         augment: What to do to each training solo before the mixing (``data.augment``),
-            drawn from a generator spawned from the item's, so that crops, gains and
-            partners stay those drawn without it; None: nothing (evaluation never augments).
+            drawn from a generator spawned from the item's, so that gains and partners stay
+            those drawn without it (and crops, unless a stretch may speed a source up: a
+            longer crop is read); None: nothing (evaluation never augments).
         Other args: see :class:`~asteroid_wsas.data.base.SeededAudioDataset`.
 
     Items are dicts: ``mixture`` :math:`(T,)`, ``sources`` :math:`(N, T)` (when
@@ -167,7 +168,7 @@ class LabeledSourceMixtures(SeededAudioDataset):
             seconds = augment.read_seconds(self.segment)
         crops = [self.read(self.entries[p].info, rng, True, seconds) for p in picks]
         wavs = [wav for wav, _ in crops]
-        if augment is not None:  # a child stream: the crops, gains and partners stay the same
+        if augment is not None:  # a child stream: the gains and partners stay the same
             child, length = rng.spawn(1)[0], int(round(self.segment * self.sample_rate))
             wavs = [augment(wav, child, self.sample_rate, length) for wav in wavs]
         sources = torch.stack([(wav * self.gain(rng)).clamp(-1, 1) for wav in wavs])
