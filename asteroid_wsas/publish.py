@@ -442,7 +442,8 @@ def _data_line(data: Dict[str, Any], objective: str, rate: int) -> str:
         line += f" (root folder {_md_code(os.path.basename(os.path.normpath(root)))})"
     line += (
         f", {data.get('n_sources', 2)}-source training mixtures of "
-        f"{data.get('segment', '?')} s at {data.get('sample_rate', rate)} Hz"
+        f"{data.get('train_segment') or data.get('segment', '?')} s at "
+        f"{data.get('sample_rate', rate)} Hz"
     )
     for key in ("clean_fraction", "supervised_fraction"):  # clean_fraction: semi's alone
         if key in data and (key == "supervised_fraction" or objective == "semi"):
@@ -634,7 +635,7 @@ def _model_card(
         "folder": folder,
         **_usage(separator, intended, test_queries),
         "nyquist": rate // 2,
-        "segment": data.get("segment", "?"),
+        "segment": data.get("train_segment") or data.get("segment", "?"),
         "n_sources": data.get("n_sources", 2),
         "dataset": _md_code(data.get("dataset")),
         "caveats": _caveats(separator, objective),

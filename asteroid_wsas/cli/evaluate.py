@@ -94,10 +94,14 @@ def evaluate_args(
     args: argparse.Namespace, model: Optional[str], encoder: Any, clap_scorer: Any = None
 ) -> dict:
     """Score ``model`` (None: the mixture) on ``args.manifest`` with the evaluate command's
-    options (the batch size, device, ``--force``, ``--queries``, :func:`scoring_of`), into
-    ``args.output_dir``: the evaluate command's run and the recipes' eval.py's. Returns
-    :func:`~asteroid_wsas.engine.evaluation.evaluate`'s summary."""
-    from ..engine.evaluation import evaluate
+    options (the batch size, device, ``--force``, ``--queries``, :func:`scoring_of`, the
+    classes of ``--classes-of``), into ``args.output_dir``: the evaluate command's run and
+    the recipes' eval.py's. Returns :func:`~asteroid_wsas.engine.evaluation.evaluate`'s
+    summary."""
+    from ..engine.evaluation import check_classes_of, evaluate
+
+    if getattr(args, "classes_of", None):  # another set's test: only classes the run knows
+        check_classes_of(args.manifest, args.classes_of)
 
     return evaluate(
         model,
@@ -170,6 +174,7 @@ def _score_recordings(args: argparse.Namespace) -> None:
         (args.mixture, "--mixture"),
         (args.scoring, "--scoring"),
         (args.protocol, "--protocol"),
+        (args.classes_of, "--classes-of"),
     ):
         if given:
             raise ValueError(f"--audio separates with --model; {option} is for test sets")
@@ -278,6 +283,13 @@ def _evaluate_parser(sub) -> argparse.ArgumentParser:
         help="eval.scoring: ours (near-silent references skipped one by one, mean over "
         "mixtures) or authors (a mixture with a silent reference or estimate is dropped; "
         "mean of per-batch means) (default: ours, or authors with --protocol authors)",
+    )
+    p.add_argument(
+        "--classes-of",
+        metavar="MANIFEST",
+        help="a test set of the run's own data: refuse to score when the manifest asks a "
+        "class it lacks, or is at another sample rate (a run scored on a second rendered "
+        "set, e.g. another soundfont's)",
     )
     p.add_argument("--device", help="default: cuda when available")
     p.add_argument("--force", action="store_true", help="overwrite the outputs")

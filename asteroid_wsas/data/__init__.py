@@ -7,6 +7,7 @@ from .audiocaps import (
     event_test_set,
     read_events,
 )
+from .augment import SoloAugment
 from .frames import FrameStore, MissingFrames, UnreadableFrames, load_image
 from .loader import ResumableLoader, ResumableSampler
 from .manifest import CaptionManifest
@@ -66,6 +67,7 @@ __all__ = [
     "SyntheticCaptionedMixtures",
     "SOUND_CLASSES",
     "LabeledSourceMixtures",
+    "SoloAugment",
     "SoloEntry",
     "CLEAN_FRACTIONS",
     "clean_fraction_split",

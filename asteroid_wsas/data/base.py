@@ -80,6 +80,7 @@ class SeededAudioDataset(Dataset):
         if crop not in CROPS:
             raise ValueError(f"crop (data.crop) must be one of {CROPS}, got {crop!r}")
         self.crop = crop
+        self.gain_range = (0.5, 1.5)
         self.epoch = 0
         self.bad_files: Set[str] = set()
         self.load_failures = 0
@@ -94,7 +95,11 @@ class SeededAudioDataset(Dataset):
         return np.random.default_rng(key)
 
     def read(
-        self, info: AudioInfo, rng: np.random.Generator, with_start: bool = False
+        self,
+        info: AudioInfo,
+        rng: np.random.Generator,
+        with_start: bool = False,
+        seconds: Optional[float] = None,
     ) -> Union[torch.Tensor, Tuple[torch.Tensor, float]]:
         """A crop of ``segment`` seconds: random and non-silent in training, centred otherwise
         (or the authors' crop: ``crop``).
@@ -103,6 +108,8 @@ class SeededAudioDataset(Dataset):
             info: The file.
             rng: The item's generator.
             with_start: Also return where the crop starts (seconds; the span of its frames).
+            seconds: Read this long a crop instead of ``segment`` (a stretch that speeds a
+                source up needs more than the clip).
 
         Returns:
             torch.Tensor :math:`(T,)`, or ``(wav, start)`` with ``with_start``.
@@ -112,18 +119,19 @@ class SeededAudioDataset(Dataset):
         """
         if info.path in self.bad_files:
             raise UnreadableAudio(info.path)
+        seconds = seconds or self.segment
         try:
-            if self.segment is None:
+            if seconds is None:
                 from .audio import read_segment
 
                 wav, start = read_segment(info, self.sample_rate), 0.0
             elif self.crop != "non_silent":
                 wav, start = read_authors_crop(
-                    info, self.sample_rate, self.segment, self.crop, rng if self.train else None
+                    info, self.sample_rate, seconds, self.crop, rng if self.train else None
                 )
             else:
                 wav, start = read_non_silent(
-                    info, self.sample_rate, self.segment, rng if self.train else None, self.min_db
+                    info, self.sample_rate, seconds, rng if self.train else None, self.min_db
                 )
             return (wav, start) if with_start else wav
         except UnreadableAudio as err:
@@ -137,8 +145,9 @@ class SeededAudioDataset(Dataset):
             raise
 
     def gain(self, rng: np.random.Generator) -> float:
-        """Random gain U(0.5, 1.5) in training (as the authors), 1 otherwise."""
-        return float(rng.uniform(0.5, 1.5)) if self.train else 1.0
+        """Random gain U(``gain_range``) in training (U(0.5, 1.5) as the authors, unless
+        ``data.augment.gain`` says otherwise), 1 otherwise."""
+        return float(rng.uniform(*self.gain_range)) if self.train else 1.0
 
     def first_good(self, index: int, make: Callable[[int], dict]) -> dict:
         """``make(index)``, or the next index whose files read, when a file fails."""

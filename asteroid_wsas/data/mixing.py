@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 
 from ..text import fix_phrases, mixture_prompt, source_prompt
 from .audio import AudioInfo, UnreadableAudio
+from .augment import SoloAugment
 from .base import SeededAudioDataset
 
 CLEAN_FRACTIONS = (0.05, 0.10, 0.25, 0.75, 1.0)
@@ -29,9 +30,11 @@ class LabeledSourceMixtures(SeededAudioDataset):
 
     Item ``i`` starts from solo ``i`` (so an epoch visits every solo once as the first
     source) and adds ``n_sources - 1`` solos of other classes drawn at random. Each solo is
-    cropped (random and non-silent in training, centred otherwise), scaled by a gain
-    U(0.5, 1.5) in training, clipped to [-1, 1] and divided by ``n_sources``; the mixture is
-    their sum (the authors' mixing).
+    cropped (random and non-silent in training, centred otherwise), augmented in training
+    when ``augment`` is given (pitch, stretch, room:
+    :class:`~asteroid_wsas.data.augment.SoloAugment`), scaled by a gain U(0.5, 1.5) in
+    training, clipped to [-1, 1] and divided by ``n_sources``; the mixture is their sum (the
+    authors' mixing).
 
     Prompts: "The sound of {label}" per source, "The sound mixture of {a} and {b}" for the
     mixture. With ``n_sources=1`` an item is one clean solo (supervised training).
@@ -46,6 +49,10 @@ class LabeledSourceMixtures(SeededAudioDataset):
             :class:`~asteroid_wsas.data.frames.FrameStore`): items then carry the frames of
             each source at its crop's time span (image-queried methods).
         n_frames: Frames per source, at the centres of equal parts of the crop.
+        augment: What to do to each training solo before the mixing (``data.augment``),
+            drawn from a generator spawned from the item's, so that gains and partners stay
+            those drawn without it (and crops, unless a stretch may speed a source up: a
+            longer crop is read); None: nothing (evaluation never augments).
         Other args: see :class:`~asteroid_wsas.data.base.SeededAudioDataset`.
 
     Items are dicts: ``mixture`` :math:`(T,)`, ``sources`` :math:`(N, T)` (when
@@ -70,8 +77,12 @@ class LabeledSourceMixtures(SeededAudioDataset):
         frames=None,
         n_frames: int = 1,
         crop: str = "non_silent",
+        augment: Optional[SoloAugment] = None,
     ):
         super().__init__(sample_rate, segment, train, seed, min_db, crop)
+        self.augment = augment if train else None
+        if self.augment is not None:
+            self.gain_range = self.augment.gain
         if n_frames < 1:
             raise ValueError(f"n_frames must be >= 1, got {n_frames}")
         if frames is not None and segment is None:
@@ -152,8 +163,15 @@ class LabeledSourceMixtures(SeededAudioDataset):
 
     def _make(self, picks: Sequence[int], rng: np.random.Generator) -> dict:
         """The item of the solos ``picks`` (crops and gains drawn from ``rng``)."""
-        crops = [self.read(self.entries[p].info, rng, with_start=True) for p in picks]
-        sources = torch.stack([(wav * self.gain(rng)).clamp(-1, 1) for wav, _ in crops])
+        augment, seconds = self.augment, None
+        if augment is not None:
+            seconds = augment.read_seconds(self.segment)
+        crops = [self.read(self.entries[p].info, rng, True, seconds) for p in picks]
+        wavs = [wav for wav, _ in crops]
+        if augment is not None:  # a child stream: the gains and partners stay the same
+            child, length = rng.spawn(1)[0], int(round(self.segment * self.sample_rate))
+            wavs = [augment(wav, child, self.sample_rate, length) for wav in wavs]
+        sources = torch.stack([(wav * self.gain(rng)).clamp(-1, 1) for wav in wavs])
         sources = sources / self.n_sources
         labels = [self.entries[p].label for p in picks]
         item = {

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 from torch.utils.data import Dataset
 
 from ..utils import register_named
+from .augment import SoloAugment
 from .mixing import LabeledSourceMixtures, SoloEntry, clean_fraction_split
 from .testsets import Candidate, solo_candidates
 
@@ -164,13 +165,27 @@ class RecipeData:
             return {}
         return {"frames": frames, "n_frames": frames_block(self.conf).get("n_frames", 1)}
 
+    def segment(self, split: str = "train") -> Optional[float]:
+        """Seconds per item of ``split``: ``data.train_segment`` for training crops when it
+        is set, else ``data.segment`` (also the length of every validation and test
+        mixture, so that runs trained on longer clips are scored alike).
+
+        Examples:
+            >>> data = RecipeData({"segment": 1.0, "train_segment": 2.0})
+            >>> data.segment("train"), data.segment("test")
+            (2.0, 1.0)
+        """
+        if split == "train" and self.conf.get("train_segment") is not None:
+            return self.conf["train_segment"]
+        return self.conf.get("segment")
+
     def _common(self, split: str) -> Dict[str, Any]:
         crop = self.conf.get("crop") or "non_silent"
         if crop not in ("non_silent", "authors"):
             raise ValueError(f"data.crop must be 'non_silent' or 'authors', got {crop!r}")
         return dict(
             sample_rate=self.conf["sample_rate"],
-            segment=self.conf.get("segment"),
+            segment=self.segment(split),
             train=split == "train",
             seed=self.conf.get("seed", 0),
             crop=self.authors_crop if crop == "authors" else crop,
@@ -200,6 +215,7 @@ class LabelledSolos(RecipeData):
             entries,
             n_sources=n_sources,
             return_sources=return_sources,
+            augment=SoloAugment.from_conf(self.conf.get("augment")) if split == "train" else None,
             **self._common(split),
             **extra,
         )

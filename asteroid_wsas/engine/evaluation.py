@@ -18,6 +18,7 @@ from ..utils import refuse_overwrite
 
 __all__ = [
     "build_manifest",
+    "check_classes_of",
     "load_separator",
     "separated_batches",
     "evaluate",
@@ -90,6 +91,41 @@ def build_manifest(
         test_set.mixtures = test_set.mixtures[:max_mixtures]
     write_manifest(test_set, path, force=force)
     return os.fspath(path)
+
+
+def check_classes_of(manifest: PathLike, reference: PathLike) -> List[str]:
+    """Refuse to score on ``manifest`` what a run of ``reference``'s data was never asked:
+    a class (label) that set lacks, or another sample rate. For scoring a run on a second
+    set of the same classes (another soundfont's rendering) without retraining.
+
+    Args:
+        manifest: The test set to score on.
+        reference: A test set of the run's own data (its classes are those it trained on).
+
+    Returns:
+        list: the classes ``manifest`` asks, sorted.
+
+    Raises:
+        ValueError: ``manifest`` asks classes ``reference`` lacks (named), or the two sets'
+            sample rates differ.
+    """
+    from ..data import read_manifest
+
+    sets = [read_manifest(manifest), read_manifest(reference)]
+    asked, known = ({s.label for m in t.mixtures for s in m.sources} for t in sets)
+    missing = sorted(asked - known)
+    if missing:
+        raise ValueError(
+            f"{manifest} asks {len(missing)} class(es) that {reference} does not have: "
+            f"{', '.join(missing)}; a run of that data never learnt them (score on a set of "
+            "the same classes)"
+        )
+    if sets[0].sample_rate != sets[1].sample_rate:
+        raise ValueError(
+            f"{manifest} is at {sets[0].sample_rate} Hz, {reference} at "
+            f"{sets[1].sample_rate} Hz: render the second set at the run's rate"
+        )
+    return sorted(asked)
 
 
 def load_separator(path: PathLike):

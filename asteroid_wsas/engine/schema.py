@@ -86,6 +86,8 @@ SECTIONS: Dict[str, Dict[str, Type]] = {
         "list": STR,
         "sample_rate": COUNT,
         "segment": POSITIVE,
+        "train_segment": POSITIVE,  # training crops; validation and test keep segment
+        "augment": DICT,  # its keys: data.augment.SoloAugment
         "n_sources": COUNT,
         "n_phrases": COUNT,
         "phrases": STR,
@@ -223,6 +225,7 @@ def check_conf(conf: Dict[str, Any], source: str, final: Optional[Dict[str, Any]
     else:
         data_keys = None if own is None else {**data_keys, **extra}
     _check_block(conf.get("data"), data_keys, "data.", source)
+    _check_augment(conf.get("data"), source)
 
     for name in ("training", "eval", "encoder"):
         _check_block(conf.get(name), SECTIONS[name], f"{name}.", source)
@@ -251,6 +254,19 @@ def check_conf(conf: Dict[str, Any], source: str, final: Optional[Dict[str, Any]
     chosen = OBJECTIVES.get(block_of("objective").get("name"))
     if chosen is not None:
         _check_objective(objective.get("args"), chosen, "objective.args.", source, OBJECTIVES)
+
+
+def _check_augment(data: Any, source: str) -> None:
+    """``data.augment``: its keys, probabilities and ranges
+    (:class:`~asteroid_wsas.data.augment.SoloAugment` checks them where it is built)."""
+    from ..data.augment import SoloAugment
+
+    if not isinstance(data, dict):
+        return
+    try:
+        SoloAugment.from_conf(data.get("augment"))
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
 
 
 def _check_objective(block: Any, cls: Any, where: str, source: str, objectives) -> None:

@@ -84,13 +84,18 @@ def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
     """The training dataset(s) the configured objective declares (``Objective.batches``):
     ``{"weak": mixtures}``, ``{"clean": mixtures with their sources}`` or both.
 
+    Their clips last ``data.train_segment`` seconds when it is set (else ``data.segment``,
+    which the validation and test mixtures keep), and their solos are augmented as
+    ``data.augment`` says (:class:`~asteroid_wsas.data.augment.SoloAugment`).
+
     The clean part is a share of the data's own clips, or, with ``data.clean_data``
     (:func:`~asteroid_wsas.data.registry.clean_data`), clips of a second dataset; then every
     clip of ``data`` is a mixture.
 
     Raises:
-        ValueError: ``data.clean_data`` is set for an objective without clean batches, or
-            the data has no clean single sources where the objective needs them.
+        ValueError: ``data.clean_data`` is set for an objective without clean batches,
+            the data has no clean single sources where the objective needs them, or
+            ``data.augment`` is set for data that are not labelled solos.
     """
     data, name = conf["data"], conf["objective"]["name"]
     needs = OBJECTIVES[name].batches
@@ -100,6 +105,11 @@ def train_datasets(conf: Dict[str, Any]) -> Dict[str, Any]:
         raise ValueError(
             f"data.frames: {data.get('dataset')!r} has no videos here; frames are read for "
             "datasets of labelled videos (MUSIC, VGGSound)"
+        )
+    if data.get("augment") and not isinstance(dataset, LabelledSolos):
+        raise ValueError(
+            f"data.augment: {data.get('dataset')!r} clips are not single sources to augment "
+            "before a mixing; augmentation applies to labelled solos (MUSIC, VGGSound)"
         )
     other = clean_data(data)
     if other is not None and "clean" not in needs:

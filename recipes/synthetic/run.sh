@@ -33,6 +33,7 @@ variant=""            # a name for the runs of these settings: exp[/<name of sou
 train_args=""         # more train.py options for every row, e.g. "--set training.bn_stats=per_query"
 train_protocol=""     # the protocol of training alone (default: --protocol), scoring as --protocol
 ablation=false        # true: the fidelity ablation of the weak row instead (docs/recipes/synthetic.md): 5 variants x seeds (auto: 0 1 2)
+test_on=""            # stage 4 scores the runs on another set's test instead: its data folder (e.g. data/timgm6mb), into exp[/<set>][/<variant>]/on_<folder name>/
 . ../utils/parse_options.sh
 . ../utils/stages.sh
 . ../utils/rendered.sh  # stage0_render, stage2_teachers, teacher_of
@@ -49,6 +50,27 @@ fi
 [ "$protocol" = authors ] && data_dir=$data_dir/authors
 encoder_root=$exp_root  # the set's small encoders serve every variant
 [ -n "$variant" ] && exp_root=$exp_root/$variant
+# where stage 4 scores: the runs' own test set into their folders, or (--test_on) another
+# set's into on_<name>/, refused where scores exist unless --force true
+test_manifest=$data_dir/test_2mix.json
+score_root=$exp_root
+scoring=(--force)
+if [ -n "$test_on" ]; then
+  if [ "$ablation" = true ]; then
+    echo "--test_on scores the main job's rows, not those of --ablation" >&2
+    exit 1
+  fi
+  test_manifest=$test_on/test_2mix.json
+  [ "$protocol" = authors ] && test_manifest=$test_on/authors/test_2mix.json
+  if in_stages 4 && [ ! -f "$test_manifest" ]; then
+    echo "--test_on $test_on: no $test_manifest (stages 0-1 of that set build it, e.g." \
+      "run.sh --soundfont SF2 --stage 0 --stop_stage 1)" >&2
+    exit 1
+  fi
+  score_root=$exp_root/on_$(basename "$test_on")
+  scoring=(--classes-of "$data_dir/test_2mix.json")  # only the classes the runs learnt
+  [ "$force" = true ] && scoring+=(--force)
+fi
 start=$SECONDS
 if [ "$ablation" = true ]; then
   # The weak row five ways, each a variant of its own (exp[/<set>]/abl_<name>/), all scored on
@@ -163,9 +185,8 @@ run_one() {
       $overrides "${extra[@]}" || return 1
   fi
   if in_stages 4; then
-    python eval.py "$data_dir/test_2mix.json" -o "$exp_dir" --model "$exp_dir/best_model.pth" \
-      --protocol "$protocol" \
-      --force || return 1
+    python eval.py "$test_manifest" -o "$score_root/${n}src/$method/seed$seed" \
+      --model "$exp_dir/best_model.pth" --protocol "$protocol" "${scoring[@]}" || return 1
   fi
 }
 # relative cost of a row's step (measured on 2 CPU cores), to start the longest runs first
@@ -188,11 +209,11 @@ if in_stages 3 || in_stages 4; then
 fi
 if in_stages 4; then
   say "stage 4: the unprocessed mixture (the table's first row), the table and the claims"
-  python eval.py "$data_dir/test_2mix.json" -o "$exp_root/mixture" --mixture --force \
-    --protocol "$protocol"
-  rows=("Mixture=$exp_root/mixture")
-  for method in $methods; do rows+=("$method=$exp_root/2src/$method"); done
-  for method in $methods_3src; do rows+=("${method}_3src=$exp_root/3src/$method"); done
+  python eval.py "$test_manifest" -o "$score_root/mixture" --mixture --protocol "$protocol" \
+    "${scoring[@]}"
+  rows=("Mixture=$score_root/mixture")
+  for method in $methods; do rows+=("$method=$score_root/2src/$method"); done
+  for method in $methods_3src; do rows+=("${method}_3src=$score_root/3src/$method"); done
   has() { [[ " $methods " == *" $1 "* ]]; }
   claims=()
   has weak && has supervised && claims+=(--claim "weak / supervised >= 0.9")
@@ -204,9 +225,16 @@ if in_stages 4; then
   fi
   has semi && has supervised_5pct && claims+=(--claim "semi - supervised_5pct > 0")
   has semi && has weak && claims+=(--claim "semi - weak")
-  wsas compare "${rows[@]}" "${claims[@]}" -o "$exp_root/results.md" \
-    --curves "$exp_root/val_sdr.png" --wall-time "$((SECONDS - start))" --force \
-    --title "Rendered instruments, 2-source test set ($(wc -w <<<"$seeds") seed(s) per row, $max_steps steps)"
+  title="Rendered instruments, 2-source test set"
+  report=(--curves "$exp_root/val_sdr.png" --force)  # the curves: the runs' own validation
+  if [ -n "$test_on" ]; then
+    title="$title of $test_on (runs of $root)"
+    report=()
+    [ "$force" = true ] && report=(--force)
+  fi
+  wsas compare "${rows[@]}" "${claims[@]}" -o "$score_root/results.md" "${report[@]}" \
+    --wall-time "$((SECONDS - start))" \
+    --title "$title ($(wc -w <<<"$seeds") seed(s) per row, $max_steps steps)"
 fi
 if in_stages 5; then
   first_seed=${seeds%% *}
@@ -217,4 +245,4 @@ if in_stages 5; then
       --model "$exp_dir/best_model.pth" -n "$n_examples" --force
   done
 fi
-say "done in $((SECONDS - start)) s: $PWD/$exp_root/results.md, val_sdr.png, 2src/*/seed*/examples/"
+say "done in $((SECONDS - start)) s: $PWD/$score_root/results.md, $exp_root/val_sdr.png, 2src/*/seed*/examples/"

@@ -159,3 +159,26 @@ def test_zero_overrides_are_refused_not_ignored(option, kwargs):
 def test_empty_overrides_are_refused_not_ignored(option, key):
     with pytest.raises(ValueError, match=f"{option} is empty"):
         recipe_overrides(**{key: ""})
+
+
+def test_train_segment_and_augment_are_checked_by_name():
+    conf = _synthetic()
+    conf["data"]["train_segment"] = 2.0
+    conf["data"]["augment"] = {"pitch_prob": 0.5, "stretch_rate": [0.8, 1.25], "room_prob": 0}
+    check_conf(conf, "conf.yml")
+    conf["data"]["train_segment"] = 0
+    assert _error(conf) == "conf.yml: data.train_segment must be a positive number, got 0"
+    conf["data"]["train_segment"] = None
+    conf["data"]["augment"]["room_prob"] = 2
+    assert _error(conf) == ("conf.yml: data.augment.room_prob must be a number from 0 to 1, got 2")
+    conf["data"]["augment"] = {"room_rt6": [0.1, 0.2]}
+    assert _error(conf) == (
+        "conf.yml: unknown key 'data.augment.room_rt6'; did you mean 'data.augment.room_rt60'?"
+    )
+    conf["data"]["augment"] = "pitch"
+    assert _error(conf) == "conf.yml: data.augment must be a mapping, got 'pitch'"
+    with pytest.raises(ConfigError) as err:  # one key of the block, on the command line
+        load_conf(SYNTHETIC, recipe_overrides(["data.augment.stretch_rate=[0.1, 1]"]))
+    assert str(err.value).startswith(
+        "the command line's overrides: data.augment.stretch_rate must be [low, high] with 0.5"
+    )

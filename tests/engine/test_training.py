@@ -402,3 +402,33 @@ def test_fit_raises_what_stopped_lightning_not_its_exit_1():
                 raise SystemExit(3)
 
         T.fit(Exiting(), None)
+
+
+@pytest.mark.parametrize("objective", ["weak", "supervised"])
+def test_training_clips_longer_than_the_validation_mixtures(tmp_path, objective):
+    """data.train_segment: 1 s training clips (and longer spectrograms through the U-Net's
+    attention and the objective), 0.5 s validation and test mixtures (data.segment)."""
+    from asteroid_wsas.data import TestSetDataset, collate_test_items
+    from asteroid_wsas.engine.evaluation import build_manifest
+    from asteroid_wsas.separation.core import separate_batch
+
+    write_music_layout(str(tmp_path / "m"), 5, ["beep", "hum", "bell", "siren"], 2.0, 8000)
+    conf = C.load_conf(_conf(tmp_path, train_segment=1.0), {"objective": {"name": objective}})
+    conf["model"] = {"n_fft": 126, "hop_length": 32, "channels": [8, 16], "n_heads": 2}
+    conf["model"].update(attention_levels=[1], out_channels=4)
+    sets = T.train_datasets(conf)
+    batch = next(iter(T.combine_loaders(T.train_loaders(conf, sets))))
+    assert batch["mix"].shape == (2, 8000)  # 2 mixtures of mixtures of 1 s
+    encoder = tiny_encoder(["the sound of beep hum bell siren mixture and"])
+    model = T.build_model(conf, encoder)
+    loss = T.build_objective(conf, model, sets)(model, encoder, batch)["loss"]
+    loss.backward()
+    assert torch.isfinite(loss) and all(
+        torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None
+    )
+    val = TestSetDataset(build_manifest(conf["data"], tmp_path / "val.json", split="val"))
+    item = collate_test_items([val[0]])
+    assert item["mixture"].shape == (1, 4000)  # data.segment, whatever the training clips
+    with torch.no_grad():
+        est = separate_batch(model.eval(), encoder, item["mixture"], item["queries"])
+    assert est.shape == item["references"].shape

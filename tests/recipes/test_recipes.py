@@ -167,6 +167,53 @@ def test_main_job_under_the_authors_protocol_on_a_second_soundfont(tmp_path):
     assert not (exp / "theirs" / "encoder").exists()
 
 
+def test_main_job_scores_its_runs_on_another_sets_test_without_touching_their_own(tmp_path):
+    """--test_on: stage 4 scores the trained runs on a second set's test into on_<set>/,
+    refuses to overwrite those scores without --force true, and refuses a set that asks a
+    class the runs never learnt."""
+    recipe = _recipe(tmp_path, "synthetic")
+    data = recipe / "data"
+    # generated sets in place of the rendered ones: stage 0 finds them and renders nothing
+    write_music_layout(str(data / "rendered"), 5, CLASSES, seconds=1.0, sample_rate=8000)
+    write_music_layout(str(data / "rendered_other"), 5, CLASSES, 1.0, 8000, seed=1)
+    other = ["bell", "beep", "hum", "whistle"]  # whistle: a class the runs never heard
+    write_music_layout(str(data / "rendered_fewer"), 5, other, 1.0, 8000, seed=2)
+    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
+    args += ["--per_class", "5", "--methods", "weak"]
+    _run(recipe, *args, "--stop_stage", "4")
+    for name in ("other", "fewer"):  # their test sets (stage 1 of a second set)
+        _run(recipe, *args, "--soundfont", f"/sf2/{name}.sf2", "--stage", "1", "--stop_stage", "1")
+    exp, run = recipe / "exp", recipe / "exp" / "2src" / "weak" / "seed0"
+    own = {f: (run / f).read_bytes() for f in ("all_metrics.csv", "final_metrics.json")}
+    table = (exp / "results.md").read_bytes()
+
+    on = ["--stage", "4", "--stop_stage", "4", "--test_on"]
+    proc = _run(recipe, *args, *on, "data/other")
+    scored = exp / "on_other" / "2src" / "weak" / "seed0"
+    assert (scored / "all_metrics.csv").read_bytes() != own["all_metrics.csv"]
+    assert (exp / "on_other" / "mixture" / "final_metrics.json").is_file()
+    report = (exp / "on_other" / "results.md").read_text()
+    assert "| weak | 1 |" in report and "test set of data/other (runs of data/rendered)" in report
+    assert report.strip() in proc.stdout
+    assert {f: (run / f).read_bytes() for f in own} == own  # the run's own scores stay
+    assert (exp / "results.md").read_bytes() == table
+    assert not (exp / "on_other" / "val_sdr.png").exists()
+
+    again = _run(recipe, *args, *on, "data/other", check=False)
+    assert again.returncode != 0 and "exists" in again.stdout + again.stderr
+    _run(recipe, *args, *on, "data/other", "--force", "true")
+
+    fewer = _run(recipe, *args, *on, "data/fewer", check=False)
+    assert fewer.returncode != 0 and not (exp / "on_fewer" / "2src").exists()
+    assert "asks 1 class(es) that data/test_2mix.json does not have: whistle" in (
+        fewer.stdout + fewer.stderr
+    )
+    missing = _run(recipe, *args, *on, "data/none", check=False)
+    assert missing.returncode == 1 and "no data/none/test_2mix.json" in missing.stderr
+    ablation = _run(recipe, *args, "--ablation", "true", "--test_on", "data/other", check=False)
+    assert ablation.returncode == 1 and "not those of --ablation" in ablation.stderr
+
+
 def test_main_job_ablation_trains_the_five_variants_and_compares_them(tmp_path):
     _render_tools_or_skip()
     recipe = _recipe(tmp_path, "synthetic")

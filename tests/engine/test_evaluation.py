@@ -1,0 +1,64 @@
+"""Scoring a run on another set's test (check_classes_of, evaluate --classes-of)."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asteroid_wsas.cli import main
+from asteroid_wsas.data import build_test_set, write_manifest
+from asteroid_wsas.data.audio import probe
+from asteroid_wsas.data.testsets import Candidate
+from asteroid_wsas.engine.evaluation import check_classes_of
+
+
+def _manifest(folder, labels, rate=8000, seed=0):
+    """A 2-source test set of noise clips, one clip per class label."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    candidates = []
+    for label in labels:
+        path = folder / f"{label}.wav"
+        sf.write(path, 0.2 * rng.standard_normal(rate), rate, subtype="FLOAT")
+        candidates.append(Candidate(label, probe(str(path)), label, f"The sound of {label}"))
+    test_set = build_test_set("t", candidates, folder, seconds=0.5, sample_rate=rate, seed=seed)
+    write_manifest(test_set, folder / "test_2mix.json")
+    return folder / "test_2mix.json"
+
+
+def test_a_set_of_the_same_or_fewer_classes_passes_and_another_class_is_named(tmp_path):
+    own = _manifest(tmp_path / "own", ["beep", "hum", "bell"])
+    other = _manifest(tmp_path / "other", ["bell", "beep", "hum"], seed=1)
+    fewer = _manifest(tmp_path / "fewer", ["beep", "hum"], seed=2)
+    assert check_classes_of(other, own) == ["beep", "bell", "hum"]
+    assert check_classes_of(fewer, own) == ["beep", "hum"]
+    new = _manifest(tmp_path / "new", ["beep", "siren", "whistle"], seed=3)
+    with pytest.raises(ValueError) as err:
+        check_classes_of(new, own)
+    assert f"{new} asks 2 class(es) that {own} does not have: siren, whistle" in str(err.value)
+    fast = _manifest(tmp_path / "fast", ["beep", "hum"], rate=16000)
+    with pytest.raises(ValueError, match="is at 16000 Hz, .* at 8000 Hz"):
+        check_classes_of(fast, own)
+
+
+def test_evaluate_scores_another_set_into_its_own_folder_and_keeps_what_is_there(tmp_path):
+    own = _manifest(tmp_path / "own", ["beep", "hum", "bell"])
+    other = _manifest(tmp_path / "other", ["bell", "beep", "hum"], seed=1)
+    out = tmp_path / "exp" / "on_other"
+    argv = ["evaluate", str(other), "-o", str(out), "--mixture", "--classes-of", str(own)]
+    main(argv)
+    first = json.loads((out / "final_metrics.json").read_text())
+    assert first["counts"]["mixtures"] == 3
+    with pytest.raises(SystemExit, match="exists"):
+        main(argv)
+    main(argv + ["--force"])
+    new = _manifest(tmp_path / "new", ["beep", "whistle"], seed=3)
+    argv = ["evaluate", str(new), "-o", str(tmp_path / "on_new"), "--mixture"]
+    with pytest.raises(SystemExit, match="does not have: whistle"):
+        main(argv + ["--classes-of", str(own)])
+    assert not (tmp_path / "on_new").exists()  # refused before anything is written
+    main(argv)  # without the option: scored, whatever its classes
+    audio = ["evaluate", "-o", str(tmp_path), "--model", "m", "--audio", "x.wav"]
+    with pytest.raises(SystemExit, match="--classes-of"):
+        main(audio + ["--classes-of", str(own)])
