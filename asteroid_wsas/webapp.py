@@ -576,6 +576,9 @@ def build_app(
             "the web page needs Gradio: pip install 'asteroid-wsas[app]' (or gradio)"
         ) from None
 
+    # matplotlib's first import takes about a second: paid at start, not by the first request
+    import matplotlib.figure  # noqa: F401
+
     workspace = workspace or Workspace()
     hints = model_hints(separator)
     n_slots = max_queries + 1  # + the residual

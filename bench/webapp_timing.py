@@ -45,6 +45,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
     args = parser.parse_args(argv)
 
+    # the server imports matplotlib when it starts (build_app): not part of a request
+    import matplotlib.figure  # noqa: F401
+
     separator = load_model(args.model)
     queries = model_hints(separator).examples[:2]  # queries the model knows
     wave = _mixture(args.seconds, args.rate, args.channels)
@@ -93,7 +96,8 @@ def main(argv=None) -> dict:
                 }
             )
     figures = min(runs, key=lambda run: run["request_s"])
-    figures["separate_alone_s"] = min(run["separate_alone_s"] for run in runs)
+    for key in ("separate_alone_s", "pictures_s", "zip_s"):  # each at its best
+        figures[key] = min(run[key] for run in runs)
     figures["files_share"] = figures["files_s"] / figures["request_s"]
     figures["ratio_to_separate"] = figures["request_s"] / figures["separate_alone_s"]
     figures["with_pictures_ratio"] = (figures["request_s"] + figures["pictures_s"]) / figures[
