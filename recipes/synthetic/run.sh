@@ -29,6 +29,7 @@ n_examples=3          # example separations per row in stage 5
 jobs=auto             # runs trained at once, each on cores / jobs threads (auto: 2 on a CPU with 2+ cores, else 1; on GPUs up to 8 per GPU: docs/performance.md)
 protocol=ours         # ours | authors: the authors' code's choice for every departure (docs/objective.md)
 soundfont=""          # a GM .sf2 to render with (default FluidR3_GM); another one gets its own data/<name>/ and exp/<name>/
+set_name=""           # a rendered set of its own: data/rendered_<name>/, data/<name>/, exp/<name>/ (default: the --soundfont's name, else none); e.g. another rate (--conf) or --per_class
 variant=""            # a name for the runs of these settings: exp[/<name of soundfont>]/<variant>/, sharing that set's encoders
 train_args=""         # more train.py options for every row, e.g. "--set training.bn_stats=per_query"
 train_protocol=""     # the protocol of training alone (default: --protocol), scoring as --protocol
@@ -40,11 +41,17 @@ test_on=""            # stage 4 scores the runs on another set's test instead: i
 root=data/rendered
 render_args=()
 if [ -n "$soundfont" ]; then  # a second rendered set: its own recordings, test sets, runs
-  set_name=$(basename "${soundfont%.*}" | tr '[:upper:]' '[:lower:]')
+  [ -z "$set_name" ] && set_name=$(basename "${soundfont%.*}" | tr '[:upper:]' '[:lower:]')
+  render_args=(--soundfont "$soundfont")
+fi
+if [ -n "$set_name" ]; then
+  if [[ ! "$set_name" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]]; then
+    echo "--set_name $set_name: letters, digits, '_', '.' and '-' only (it names folders)" >&2
+    exit 1
+  fi
   root=data/rendered_$set_name
   data_dir=data/$set_name
   exp_root=exp/$set_name
-  render_args=(--soundfont "$soundfont")
 fi
 # the authors' test composition and scoring (stage 1, 4) have their own manifests
 [ "$protocol" = authors ] && data_dir=$data_dir/authors
@@ -82,6 +89,7 @@ if [ "$ablation" = true ]; then
   common+=(--encoder_steps "$encoder_steps" --per_class "$per_class" --gpus "$gpus")
   common+=(--render_seed "$render_seed" --jobs "$jobs" --protocol "$protocol")
   [ -n "$soundfont" ] && common+=(--soundfont "$soundfont")
+  [ -n "$set_name" ] && common+=(--set_name "$set_name")
   if [ "$stage" -le 2 ]; then
     bash run.sh "${common[@]}" --stage "$stage" --stop_stage "$((stop_stage < 2 ? stop_stage : 2))" ||
       exit 1

@@ -23,13 +23,16 @@ stage0_render() {
   shift $(($# < 3 ? $# : 3))
   listing=$(python -c "from asteroid_wsas.data import get_dataset_class as D; \
 print(D('$dataset').listing.format(split='train'))")
+  rate=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['sample_rate'])")
   if [ -f "$out/$listing" ] && [ "$force" != true ] &&
     { [[ " $* " != *" --frames "* ]] || [ -d "$out/frames" ]; }; then
+    # a set rendered with other settings is not silently reused under this run's name
+    python ../utils/check_rendered.py "$out" --dataset "$dataset" --sample-rate "$rate" \
+      --seed "$render_seed" --per-class "$per_class" || exit 1
     say "stage 0: $out exists"
     return
   fi
   say "stage 0: rendering $per_class $dataset-layout recordings per class -> $out"
-  rate=$(python -c "import yaml; print(yaml.safe_load(open('$conf'))['data']['sample_rate'])")
   wsas generate "$dataset" "$out" --sounds rendered --per-class "$per_class" --seconds "$seconds" \
     --sample-rate "$rate" --seed "$render_seed" --force "$@"
 }

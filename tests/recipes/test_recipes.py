@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import yaml
 
@@ -419,3 +421,30 @@ def test_every_recipe_config_loads(path):
     conf = load_conf(path)
     make_objective(conf["objective"]["name"], **objective_args(conf))  # valid arguments
     assert conf["training"]["batch_size"] >= 1 and conf["data"]["sample_rate"] > 0
+
+
+def test_a_rendered_set_of_other_settings_is_not_reused(tmp_path):
+    recipe = _recipe(tmp_path, "synthetic")
+    root = recipe / "data" / "rendered_r16k"
+    for label in ("violin", "drum"):
+        (root / "audio" / label).mkdir(parents=True)
+        for k in range(3):
+            sf.write(root / "audio" / label / f"{label}{k}.wav", np.zeros(800), 8000)
+    (root / "MUSIC_solo_videos.json").write_text("{}")
+    (root / "generator.json").write_text(json.dumps({"sample_rate": 8000, "seed": 1}))
+    conf = yaml.safe_load((recipe / "local" / "tiny.yml").read_text())
+    conf["data"]["sample_rate"] = 16000
+    (recipe / "local" / "r16k.yml").write_text(yaml.safe_dump(conf))
+    stage0 = ["--set_name", "r16k", "--stage", "0", "--stop_stage", "0", "--per_class", "3"]
+    bad = _run(recipe, *stage0, "--conf", "local/r16k.yml", check=False)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "stage 0: data/rendered_r16k was rendered with other settings (8000 Hz, not 16000 Hz):"
+        " pass --set_name NAME for a set of its own, or --force true to render it again"
+    )
+    bad = _run(recipe, *stage0[:-1], "5", "--conf", "local/tiny.yml", check=False)
+    assert bad.returncode == 1 and "3 recordings per class, not 5" in bad.stderr
+    fits = _run(recipe, *stage0, "--conf", "local/tiny.yml")  # the set's own settings
+    assert "stage 0: data/rendered_r16k exists" in fits.stdout
+    bad = _run(recipe, "--set_name", "../x", "--stage", "0", "--stop_stage", "0", check=False)
+    assert bad.returncode == 1 and "--set_name ../x: letters, digits" in bad.stderr
