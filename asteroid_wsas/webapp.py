@@ -517,12 +517,18 @@ def demo_separator(sample_rate: int = 16000, seed: int = 0):
     return Separator(model.eval(), encoder)
 
 
-def load_model(spec: str, device: Optional[str] = None):
+def load_model(spec: str, device: Optional[str] = None, encoder: Optional[str] = None):
     """The page's separator: ``"random"`` (:func:`demo_separator`) or anything
-    :meth:`Separator.from_pretrained` loads."""
+    :meth:`Separator.from_pretrained` loads, with ``encoder`` (a CLAP folder or hub id, or a
+    small-encoder ``.pth``) instead of the one the model names when given."""
+    from .encoders.loading import load_encoder
     from .separation.separator import Separator
 
-    separator = demo_separator() if spec == "random" else Separator.from_pretrained(spec)
+    if spec == "random":
+        separator = demo_separator()
+    else:
+        loaded = load_encoder(encoder) if encoder else None
+        separator = Separator.from_pretrained(spec, encoder=loaded)
     if device:
         separator.to(device)
     return separator.eval()
@@ -1030,8 +1036,10 @@ def serve(
     max_queries: int = DEFAULT_MAX_QUERIES,
     device: Optional[str] = None,
     block: bool = True,
+    encoder: Optional[str] = None,
 ):
-    """Load ``model`` and serve the page on ``host:port`` (loopback by default).
+    """Load ``model`` (with ``encoder`` instead of the one it names, when given: a moved
+    experiment's encoder file) and serve the page on ``host:port`` (loopback by default).
 
     The address is checked first (:func:`check_address`). A model that fails to load does
     not stop the server: the page says why (and so does the terminal). Gradio keeps copies
@@ -1062,7 +1070,7 @@ def serve(
     try:
         load_error, separator = None, None
         try:
-            separator = load_model(model, device)
+            separator = load_model(model, device, encoder)
         except Exception as err:  # any loading failure is reported on the page
             load_error = str(err) or type(err).__name__
             print(f"error: the model could not be loaded: {load_error}")

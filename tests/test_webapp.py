@@ -278,3 +278,24 @@ def test_ctrl_c_while_the_command_starts_is_one_line_and_130(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
     )
     assert (done.returncode, done.stderr, done.stdout) == (130, "interrupted\n", "")
+
+
+def test_a_moved_encoder_is_given_to_the_page_with_the_option(separator, tmp_path):
+    import torch
+
+    from asteroid_wsas.cli import build_parser
+    from asteroid_wsas.encoders.tiny import save_encoder
+
+    run = tmp_path / "exp"
+    run.mkdir()
+    torch.save(separator.model.serialize(), run / "best_model.pth")
+    gone = tmp_path / "old" / "encoder" / "tiny.pth"
+    (run / "conf.yml").write_text(f"encoder:\n  name: {gone}\n")
+    with pytest.raises(Exception, match=r"is not there; pass its new place \(--encoder"):
+        load_model(str(run))
+    save_encoder(separator.encoder, tmp_path / "moved.pth")
+    loaded = load_model(str(run), encoder=str(tmp_path / "moved.pth"))
+    assert loaded.encoder.vocab == separator.encoder.vocab
+    # the page's command takes the option the message names
+    args = build_parser().parse_args(["serve", "--model", str(run), "--encoder", "moved.pth"])
+    assert args.encoder == "moved.pth"

@@ -39,6 +39,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--max-queries", type=int, default=6, help="most queries per request (default: %(default)s)"
     )
+    p.add_argument(
+        "--encoder",
+        help="CLAP folder or hub id, or a small-encoder .pth (default: the one bundled with "
+        "--model, or named by the conf.yml beside it)",
+    )
     p.add_argument("--device", help="torch device, e.g. cuda (default: cpu)")
     p.set_defaults(func=cmd)
     return p
@@ -70,7 +75,15 @@ def cmd(args: argparse.Namespace) -> None:
     if args.max_queries < 1:
         raise ValueError(f"--max-queries must be 1 or more, got {args.max_queries}")
     try:
-        serve(args.model, args.host, args.port, args.max_size_mb, args.max_queries, args.device)
+        serve(
+            args.model,
+            args.host,
+            args.port,
+            args.max_size_mb,
+            args.max_queries,
+            args.device,
+            encoder=args.encoder,
+        )
     except Terminated as stop:
         print(f"terminated ({stop.name})", file=sys.stderr)
         raise SystemExit(stop.status) from None
