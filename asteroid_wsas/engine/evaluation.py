@@ -14,7 +14,7 @@ import torch
 from ..data import TestSetDataset, build_test_set, collate_test_items, write_manifest
 from ..data.registry import get_dataset
 from ..separation.core import separate_batch
-from ..utils import refuse_overwrite
+from ..utils import check_device, refuse_overwrite
 
 __all__ = [
     "build_manifest",
@@ -161,6 +161,14 @@ def default_selection(model) -> str:
     return objective.selection if objective is not None else "text"
 
 
+def _device(device: Optional[Union[str, torch.device]]) -> torch.device:
+    """The device asked for, checked (one line naming ``device`` and what this machine has),
+    or CUDA when available, else the CPU."""
+    if device is None or device == "":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return check_device(device, "device")
+
+
 def separated_batches(
     separator: Optional[PathLike],
     encoder,
@@ -184,7 +192,7 @@ def separated_batches(
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = _device(device)
     model = None
     if separator is not None:
         model = load_separator(separator)
@@ -295,6 +303,7 @@ def evaluate(
     from ..metrics import Evaluator
 
     evaluator = Evaluator.for_scoring(scoring, device="cpu")  # checks scoring before any work
+    device = _device(device)  # and the device
     out_dir = Path(out_dir)
     files = [out_dir / n for n in ("all_metrics.csv", "final_metrics.json", "scores.png")]
     refuse_overwrite(*files, force=force)
@@ -302,7 +311,7 @@ def evaluate(
     clap: Dict[str, List[float]] = {"clap": [], "clapi": []}
     sizes: List[int] = []  # queries per mixture, in the order added (the CSV's row order)
     if clap_scorer is not None:
-        clap_scorer.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        clap_scorer.to(device)
     for batch, est in separated_batches(
         separator,
         encoder,
@@ -433,6 +442,7 @@ def score_recordings(
     from ..separation.audio_io import audio_files, load_audio
     from ..separation.separator import Separator
 
+    device = _device(device)  # before any file is read
     queries = [str(q) for q in queries]
     if not queries or any(not q.strip() for q in queries):
         raise ValueError(f"queries must be non-empty texts, got {queries!r}")
@@ -451,7 +461,6 @@ def score_recordings(
         raise ValueError(f"no audio files in {[os.fspath(i) for i in inputs]}")
     if not isinstance(separator, Separator):
         separator = Separator.from_pretrained(separator)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     separator.to(device)
     scorer.to(device)
     rows: List[Dict[str, Any]] = []

@@ -62,3 +62,21 @@ def test_evaluate_scores_another_set_into_its_own_folder_and_keeps_what_is_there
     audio = ["evaluate", "-o", str(tmp_path), "--model", "m", "--audio", "x.wav"]
     with pytest.raises(SystemExit, match="--classes-of"):
         main(audio + ["--classes-of", str(own)])
+
+
+def test_a_device_this_machine_lacks_is_named_before_any_work(tmp_path):
+    import torch
+
+    from asteroid_wsas.engine.evaluation import evaluate, score_recordings
+
+    manifest = _manifest(tmp_path / "set", ["violin", "drum"])
+    have = "cpu" if not torch.cuda.is_available() else None
+    for call in (
+        lambda: evaluate(None, None, manifest, tmp_path / "out", device="cuda:7"),
+        lambda: score_recordings("not-read", [tmp_path / "set"], ["a"], None, "o", device="cuda:7"),
+    ):
+        with pytest.raises(ValueError, match=r"^device cuda:7: not available here") as info:
+            call()
+        if have:
+            assert info.value.args[0].endswith("(this machine has: cpu)")
+    assert not (tmp_path / "out").exists()  # nothing written
