@@ -199,3 +199,14 @@ def default_signals() -> None:
         signum = getattr(signal, name, None)
         if signum is not None:
             signal.signal(signum, signal.SIG_DFL)
+
+
+def moved_encoder_run(separator, folder):
+    """A recipe run (``<folder>/exp``: best_model.pth, conf.yml) whose conf.yml names a
+    small-encoder file that is gone (a moved experiment). Returns (run folder, gone file)."""
+    run = folder / "exp"
+    run.mkdir()
+    torch.save(separator.model.serialize(), run / "best_model.pth")
+    gone = folder / "old" / "encoder" / "tiny.pth"
+    (run / "conf.yml").write_text(f"encoder:\n  name: {gone}\n")
+    return run, gone

@@ -22,6 +22,7 @@ from asteroid_wsas.webapp import (
     parse_queries,
     separate_upload,
 )
+from tests.helpers import moved_encoder_run
 
 
 @pytest.fixture(scope="module")
@@ -281,16 +282,10 @@ def test_ctrl_c_while_the_command_starts_is_one_line_and_130(tmp_path):
 
 
 def test_a_moved_encoder_is_given_to_the_page_with_the_option(separator, tmp_path):
-    import torch
-
     from asteroid_wsas.cli import build_parser
     from asteroid_wsas.encoders.tiny import save_encoder
 
-    run = tmp_path / "exp"
-    run.mkdir()
-    torch.save(separator.model.serialize(), run / "best_model.pth")
-    gone = tmp_path / "old" / "encoder" / "tiny.pth"
-    (run / "conf.yml").write_text(f"encoder:\n  name: {gone}\n")
+    run, gone = moved_encoder_run(separator, tmp_path)
     with pytest.raises(Exception, match=r"is not there; pass its new place \(--encoder"):
         load_model(str(run))
     save_encoder(separator.encoder, tmp_path / "moved.pth")

@@ -14,7 +14,7 @@ import torch
 from asteroid_wsas.cli import main
 from asteroid_wsas.encoders.tiny import save_encoder
 
-from ..helpers import named_pipe, tiny_separator
+from ..helpers import moved_encoder_run, named_pipe, tiny_separator
 from .test_cli_errors import SYNTHETIC, run_cli
 
 QUERY = "a dog barks"
@@ -249,11 +249,7 @@ def test_a_query_the_encoder_reads_as_nothing_is_one_warning_line(model_dir, tmp
 
 # ----------------------------------------------------------------- 8. a moved encoder
 def test_a_moved_encoder_is_named_with_its_conf_and_the_option(separator, tmp_path, capsys):
-    run = tmp_path / "exp"
-    run.mkdir()
-    torch.save(separator.model.serialize(), run / "best_model.pth")
-    gone = tmp_path / "old" / "encoder" / "tiny.pth"
-    (run / "conf.yml").write_text(f"encoder:\n  name: {gone}\n")
+    run, gone = moved_encoder_run(separator, tmp_path)
     (tmp_path / "in.wav").write_bytes(_wav_bytes(tmp_path))
     argv = _separate([tmp_path / "in.wav"], tmp_path / "out", run / "best_model.pth")
     status, line, err = run_cli(argv, capsys)

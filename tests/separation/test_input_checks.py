@@ -22,7 +22,7 @@ from asteroid_wsas.separation.queries import query_warnings, unreadable
 from asteroid_wsas.separation.separator import Separator
 from asteroid_wsas.utils import check_device
 
-from ..helpers import named_pipe, tiny_separator
+from ..helpers import moved_encoder_run, named_pipe, tiny_separator
 
 QUERY = "a dog barks"
 
@@ -331,18 +331,14 @@ def test_a_folder_given_as_audio_is_named_as_a_folder(separator, tmp_path):
 # ---------------------------------------------------------------- 8. a moved encoder
 def test_a_moved_encoder_file_is_named_with_its_conf(separator, tmp_path):
     """A recipe's best_model.pth whose conf.yml names a small-encoder file that moved."""
-    run = tmp_path / "exp"
-    run.mkdir()
-    torch.save(separator.model.serialize(), run / "best_model.pth")
-    gone = tmp_path / "old" / "encoder" / "tiny.pth"
-    (run / "conf.yml").write_text(f"encoder:\n  name: {gone}\n")
+    run, gone = moved_encoder_run(separator, tmp_path)
     with pytest.raises(MissingEncoderError) as err:
         Separator.from_pretrained(run / "best_model.pth")
     assert str(err.value) == (
         f"the encoder file {gone} named in {run / 'conf.yml'} is not there; pass its new "
         "place (--encoder, encoder= in Python)"
     )
-    # on the command line: the command's option, or (serve: none) where it was
+    # on the command line: the command's option, or where it was (a command without one)
     assert err.value.message("--encoder", command_line=True).endswith("(--encoder PATH)")
     assert err.value.message(None, command_line=True).endswith("is not there; put it back there")
     # the recipe's short name "tiny": its stage-2 file beside the conf.yml
