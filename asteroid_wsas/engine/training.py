@@ -45,7 +45,7 @@ from ..encoders.loading import load_encoder
 from ..losses.objectives import OBJECTIVES, WeakObjective, make_objective
 from ..models.classifier import dataset_classes
 from ..separation.contract import read_yaml
-from ..utils import fast_bf16, refuse_overwrite
+from ..utils import available_devices, fast_bf16, refuse_overwrite
 from .callbacks import (
     CHECKPOINT_EVERY_N_STEPS,
     HistoryCSVLogger,
@@ -69,6 +69,8 @@ __all__ = [
     "pretrained_classifier",
     "query_frames",
     "refuse_finished_run",
+    "hold_experiment",
+    "check_training_devices",
     "ResumePoint",
     "resume_point",
     "trainer_args",
@@ -474,6 +476,48 @@ def _precision(setting: str) -> str:
 
 
 # ------------------------------------------------------------------------------ a run's life
+# where DDP's ranks other than the first say who they are (Lightning's re-launched ranks,
+# torchrun, SLURM): they run train() too, under the lock their launcher already holds
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
+
+
+@contextlib.contextmanager
+def hold_experiment(exp_dir: PathLike) -> Iterator[None]:
+    """Keep a second training run out of ``exp_dir`` while this one writes it.
+
+    Two runs in one folder would write one ``last.ckpt``, ``metrics.csv`` and
+    ``best_model.pth`` in turns, and a resume would then continue a mix of both. The
+    second run fails at once, naming the folder (it does not wait: a run lasts hours).
+    The lock is :func:`~asteroid_wsas.separation.audio_io.folder_lock`'s (let go when
+    its process ends, even killed: no stale lock). Only the first process takes it: the
+    other ranks of a DDP run (``RANK``, ``LOCAL_RANK``, ``NODE_RANK``, ``GROUP_RANK`` or
+    ``SLURM_PROCID`` set and not 0) write under their launcher's lock.
+
+    Args:
+        exp_dir: The experiment folder (made if needed; removed again if it stays empty).
+
+    Raises:
+        ~asteroid_wsas.separation.audio_io.FolderBusyError: Another run holds ``exp_dir``
+            (a ``ValueError``: ``exp/weak is in use by another training run (wait for it
+            to end, or pass another --exp-dir)``).
+
+    Examples:
+        >>> import tempfile
+        >>> exp = os.path.join(tempfile.mkdtemp(), "weak")
+        >>> with hold_experiment(exp):
+        ...     os.path.isdir(exp)
+        True
+    """
+    from ..separation.audio_io import folder_lock
+
+    if any(os.environ.get(name, "0") not in ("", "0") for name in _RANK_VARIABLES):
+        yield
+        return
+    advice = "wait for it to end, or pass another --exp-dir"
+    with folder_lock(exp_dir, wait=False, holder="training run", busy_advice=advice):
+        yield
+
+
 def refuse_finished_run(exp_dir: PathLike, force: bool = False) -> None:
     """Refuse to train over a finished run: a ``best_model.pth`` with no
     ``checkpoints/last.ckpt`` to resume (e.g. one whose checkpoints were cleaned up).
@@ -577,6 +621,10 @@ def trainer_args(
     Returns:
         dict: keyword arguments for ``pl.Trainer`` (callbacks and logger are the caller's).
 
+    Raises:
+        ValueError: ``training.accelerator`` asks for GPUs (``gpu``, ``cuda``) that this
+            machine lacks, in one line naming both keys and the devices there are.
+
     Examples:
         >>> args = trainer_args({"training": {"max_steps": 600, "precision": "32-true"}})
         >>> args["max_steps"], args["precision"], args["strategy"]
@@ -586,6 +634,7 @@ def trainer_args(
     devices = training.get("devices", "auto")
     num_nodes = training.get("num_nodes", 1)
     n_gpus = torch.cuda.device_count()
+    check_training_devices(conf)
     distributed = num_nodes > 1 or (
         n_gpus > 1 and devices in ("auto", -1) or (isinstance(devices, int) and devices > 1)
     )
@@ -606,6 +655,45 @@ def trainer_args(
         enable_model_summary=False,
         log_every_n_steps=training.get("log_every_n_steps", 10),
     )
+
+
+def check_training_devices(conf: Dict[str, Any]) -> None:
+    """The GPUs a config asks for (``training.accelerator: gpu`` or ``cuda``, and
+    ``training.devices``: a count, indices, ``auto`` or -1) are ones this machine has.
+
+    Called before anything is written (Lightning would say so later, in its own words).
+    Other accelerators are Lightning's to check: ``auto`` with ``devices: 2`` on a CPU is
+    two CPU processes.
+
+    Args:
+        conf: The run's config.
+
+    Raises:
+        ValueError: ``training.accelerator gpu with training.devices 2: not available here
+            (this machine has: cpu); training.accelerator: cpu (or --gpus 0) trains on the
+            CPU``.
+
+    Examples:
+        >>> check_training_devices({"training": {"accelerator": "cpu", "devices": 2}})
+    """
+    training = conf.get("training") or {}
+    accelerator, devices = training.get("accelerator", "auto"), training.get("devices", "auto")
+    if str(accelerator).lower() not in ("gpu", "cuda"):
+        return
+    n_gpus = torch.cuda.device_count()
+    if isinstance(devices, (list, tuple)) or (isinstance(devices, str) and "," in devices):
+        listed = devices.split(",") if isinstance(devices, str) else devices
+        ok = all(0 <= int(d) < n_gpus for d in listed if str(d).strip())
+    elif devices in ("auto", -1, "-1"):
+        ok = n_gpus > 0
+    else:
+        ok = 0 < int(devices) <= n_gpus
+    if not ok:
+        raise ValueError(
+            f"training.accelerator {accelerator} with training.devices {devices}: not "
+            f"available here (this machine has: {', '.join(available_devices())}); "
+            "training.accelerator: cpu (or --gpus 0) trains on the CPU"
+        )
 
 
 def _checkpoints(trainer) -> Tuple[Optional[Any], Optional[LastCheckpoint]]:
@@ -704,6 +792,7 @@ def train(
     :func:`trainer_args` with the run's :class:`HistoryCSVLogger`, :func:`fit` and
     :func:`save_best_model`.
 
+    Holds ``exp_dir`` (:func:`hold_experiment`): a second run into it fails at once.
     Resumes from ``<exp_dir>/checkpoints/last.ckpt`` when it exists (after a kill), at the
     same step and batch, keeping the rows of ``logs/metrics.csv``. A run whose ``last.ckpt``
     already holds the whole budget (:func:`run_finished`) is left as it is: nothing is
@@ -732,6 +821,7 @@ def train(
         UnsafeCheckpointError: ``last.ckpt`` or the best checkpoint holds other Python
             objects (and ``trust_checkpoint`` is False).
         ValueError: ``last.ckpt`` is another model's, objective's or encoder's.
+        ~asteroid_wsas.separation.audio_io.FolderBusyError: Another run writes ``exp_dir``.
 
     Examples:
         >>> conf = load_conf("local/conf.yml", {"training": {"max_steps": 600}})  # doctest: +SKIP
@@ -739,7 +829,8 @@ def train(
         'exp/weak/best_model.pth'
     """
     exp_dir = Path(exp_dir)
-    with _new_folder_kept_on_success(exp_dir):
+    check_training_devices(conf)  # before the folder is made
+    with _new_folder_kept_on_success(exp_dir), hold_experiment(exp_dir):
         start = resume_point(exp_dir, conf, resume, trust_checkpoint)
         if start.finished:
             return str(exp_dir / "best_model.pth")

@@ -487,7 +487,12 @@ class FolderBusyError(ValueError):
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[None]:
+def folder_lock(
+    folder: Union[str, os.PathLike],
+    wait: bool = True,
+    holder: str = "asteroid-wsas separate",
+    busy_advice: str = "leave out --no-wait to wait for it",
+) -> Iterator[None]:
     """Hold ``folder`` (made if needed) for one writer: another process that asks for it
     waits until this one ends (``wait``) or fails at once.
 
@@ -506,6 +511,8 @@ def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[
         wait: When another process holds the folder: wait for it, with a one-line message
             on stderr (``waiting for FOLDER (another asteroid-wsas separate writes there)``),
             or raise.
+        holder: What the other process is, in the messages (``another HOLDER``).
+        busy_advice: What to do, in :class:`FolderBusyError`'s message (not ``wait``).
 
     Raises:
         FolderBusyError: Not ``wait``, and another process holds the folder.
@@ -540,7 +547,7 @@ def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[
         except OSError as err:
             raise OutputWriteError(folder, err) from None
         try:
-            told = _flock(fcntl, fd, folder, wait, told)
+            told = _flock(fcntl, fd, folder, (wait, told, holder, busy_advice))
             if _same_file(fd, path):
                 break
         except BaseException:
@@ -564,24 +571,23 @@ def folder_lock(folder: Union[str, os.PathLike], wait: bool = True) -> Iterator[
 _NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 
 
-def _flock(fcntl: Any, fd: int, folder: str, wait: bool, told: bool) -> bool:
+def _flock(fcntl: Any, fd: int, folder: str, how: Tuple[bool, bool, str, str]) -> bool:
     """Lock ``fd`` for this process, waiting for its holder if ``wait`` (saying so once:
-    ``told`` says whether it was said); returns ``told``. A file system without locks is
-    written unlocked, as on Windows."""
+    ``told`` says whether it was said); returns ``told``. ``how`` is ``(wait, told, holder,
+    busy_advice)`` of :func:`folder_lock`. A file system without locks is written unlocked,
+    as on Windows."""
+    wait, told, holder, busy_advice = how
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         if not wait:
             raise FolderBusyError(
-                f"{folder} is in use by another asteroid-wsas separate (leave out --no-wait "
-                "to wait for it)"
+                f"{folder} is in use by another {holder} ({busy_advice})"
             ) from None
         if not told:
             from tqdm.auto import tqdm  # above a batch's bar, not through it
 
-            tqdm.write(
-                f"waiting for {folder} (another asteroid-wsas separate writes there)", sys.stderr
-            )
+            tqdm.write(f"waiting for {folder} (another {holder} writes there)", sys.stderr)
             sys.stderr.flush()
         fcntl.flock(fd, fcntl.LOCK_EX)
         return True

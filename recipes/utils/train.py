@@ -8,6 +8,7 @@ of asteroid_wsas.engine.training (its docstring says what it reads from the conf
 It writes exp/<tag>/ as eval.py and run.sh's later stages read it: conf.yml, logs/metrics.csv,
 checkpoints/ (the best val_sdr and last.ckpt) and best_model.pth. Run again with the same
 options, a killed run continues from checkpoints/last.ckpt; a finished one is left as it is.
+A second run into the same folder while one trains there fails at once.
 
     python train.py local/conf.yml --exp-dir exp/weak --val-manifest data/val_2mix.json \\
         --objective weak --set training.batch_size=8
@@ -31,8 +32,10 @@ from asteroid_wsas.engine.system import WeakSupSystem
 from asteroid_wsas.engine.training import (
     build_model,
     build_objective,
+    check_training_devices,
     combine_loaders,
     fit,
+    hold_experiment,
     recipe_encoder,
     refuse_finished_run,
     resume_point,
@@ -83,6 +86,7 @@ def main(args: argparse.Namespace) -> str:
         num_nodes=args.num_nodes,
     )
     conf = load_conf(args.conf, overrides, method=args.method)
+    check_training_devices(conf)  # GPUs the config asks for: before anything is written
     training, exp_dir = conf["training"], Path(args.exp_dir)
     refuse_finished_run(exp_dir, force=args.force)  # a separator and nothing to resume
     trust = args.trust_checkpoint
@@ -123,8 +127,10 @@ def main(args: argparse.Namespace) -> str:
 
 
 if __name__ == "__main__":
+    arguments = parser.parse_args()
     try:
-        best = main(parser.parse_args())
+        with hold_experiment(arguments.exp_dir):  # a second run into this folder fails at once
+            best = main(arguments)
     except (ValueError, FileExistsError, FileNotFoundError) as err:  # bad input: one line
         sys.exit(f"error: {err}")
     print(f"separator: {best}")

@@ -11,6 +11,7 @@ from asteroid_wsas.engine import config as C
 from asteroid_wsas.engine import training as T
 from asteroid_wsas.losses.objectives import make_objective
 from tests.helpers import tiny_encoder
+from tests.reliability.test_cli_errors import run_cli
 
 
 def _conf(tmp_path, **data):
@@ -324,6 +325,51 @@ def test_trainer_args_of_the_training_block():
     assert off["limit_val_batches"] == 0 and off["enable_progress_bar"] is False
     assert T.trainer_args({"training": {"num_nodes": 2}})["strategy"] == "ddp"
     assert T.trainer_args({"training": {}})["precision"] == T._precision("auto")
+
+
+@pytest.mark.parametrize(
+    "devices, gpus_here, ok",
+    [
+        (1, 0, False),
+        ("auto", 0, False),
+        (-1, 0, False),
+        (2, 1, False),
+        ([1], 1, False),
+        ("0,1", 1, False),
+        (1, 1, True),
+        ([0], 1, True),
+        ("auto", 2, True),
+    ],
+)
+def test_gpus_a_config_asks_for_are_checked_first(monkeypatch, devices, gpus_here, ok):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus_here)
+    conf = {"training": {"accelerator": "gpu", "devices": devices, "precision": "32-true"}}
+    if ok:
+        assert T.trainer_args(conf)["devices"] == devices
+        return
+    with pytest.raises(ValueError) as err:
+        T.trainer_args(conf)
+    assert str(err.value).startswith(
+        f"training.accelerator gpu with training.devices {devices}: not available here"
+    )
+    assert str(err.value).endswith("training.accelerator: cpu (or --gpus 0) trains on the CPU")
+
+
+def test_a_config_asking_for_a_missing_gpu_fails_in_one_line(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    conf = _conf(tmp_path)  # no data or encoder needed: refused before them
+    exp = tmp_path / "exp"
+    for accelerator, devices in [("cuda", 1), ("gpu", "auto")]:
+        argv = ["train", conf, "--exp-dir", exp, "--set", f"training.accelerator={accelerator}"]
+        status, line, err = run_cli(argv + ["--set", f"training.devices={devices}"], capsys)
+        assert status == 1 and "Traceback" not in err
+        assert line == (
+            f"error: training.accelerator {accelerator} with training.devices {devices}: not "
+            "available here (this machine has: cpu); training.accelerator: cpu (or --gpus 0) "
+            "trains on the CPU"
+        )
+        assert not exp.exists()
 
 
 def test_resume_point_and_a_finished_run(tmp_path, capsys):
