@@ -9,7 +9,7 @@ import yaml
 from ..data.registry import get_dataset_class
 from ..losses.objectives import OBJECTIVES
 from ..protocol import apply_protocol
-from ..separation.contract import read_yaml
+from ..separation.contract import read_yaml, yaml_loader
 from .schema import ConfigError, check_conf
 
 __all__ = ["load_conf", "recipe_overrides", "save_conf", "objective_args"]
@@ -125,7 +125,7 @@ def recipe_overrides(
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
+        node[leaf] = yaml.load(value, Loader=yaml_loader())  # noqa: S506 - a SafeLoader
     # "is not None": an empty or zero value is refused, never silently the config's
     if root is not None:
         over["data"]["root"] = os.path.abspath(_given("--root", root))

@@ -7,10 +7,12 @@ tell its own errors and warnings apart (``isinstance``) while ``--help`` stays f
 torch; the library raises and warns with the same classes.
 """
 
+import functools
 import json
 import math
 import numbers
 import os
+import re
 from typing import Any, List, Optional, Union
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "missing_images",
     "read_json",
     "read_yaml",
+    "yaml_loader",
 ]
 
 # a text query that names a picture: "image:frames/cello.jpg"
@@ -308,6 +311,47 @@ def read_json(path: Union[str, os.PathLike]) -> Any:
         ) from None
 
 
+# YAML 1.2's floats without a dot (1e-4, 3E-3, -2e5): PyYAML reads YAML 1.1, where they are
+# strings, so `lr: 1e-4` would be refused as "not a number"
+_EXPONENT_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
+
+
+@functools.lru_cache(maxsize=None)
+def yaml_loader() -> type:
+    """The YAML loader of every config and ``--set`` value: PyYAML's safe loader that refuses
+    a key given twice in one block (the last would silently win) and reads ``1e-4`` as the
+    float it means (YAML 1.2; PyYAML's YAML 1.1 reads it as a string).
+
+    Returns:
+        type: a ``yaml.SafeLoader`` subclass.
+
+    Examples:
+        >>> import yaml
+        >>> yaml.load("lr: 1e-4", Loader=yaml_loader())
+        {'lr': 0.0001}
+    """
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"key {key!r} appears twice in one block; keep one",
+                        problem_mark=key_node.start_mark,
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    # on the subclass only (PyYAML copies the table): yaml.safe_load elsewhere is unchanged
+    UniqueKeyLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(_EXPONENT_FLOAT), list("-+0123456789.")
+    )
+    return UniqueKeyLoader
+
+
 def read_yaml(path: Union[str, os.PathLike]) -> Any:
     """A YAML file's content (None for an empty file); a syntax error is a user error
     that names the file and the line, not a scanner's traceback. A key given twice in one
@@ -323,22 +367,9 @@ def read_yaml(path: Union[str, os.PathLike]) -> Any:
     """
     import yaml  # light, but only the commands that read a config need it
 
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node, deep=False):
-            seen = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        problem=f"key {key!r} appears twice in one block; keep one",
-                        problem_mark=key_node.start_mark,
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
     text = _read_text(path)
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        return yaml.load(text, Loader=yaml_loader())  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""

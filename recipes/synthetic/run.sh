@@ -34,6 +34,7 @@ variant=""            # a name for the runs of these settings: exp[/<name of sou
 train_args=""         # more train.py options for every row, e.g. "--set training.bn_stats=per_query"
 train_protocol=""     # the protocol of training alone (default: --protocol), scoring as --protocol
 ablation=false        # true: the fidelity ablation of the weak row instead (docs/recipes/synthetic.md): 5 variants x seeds (auto: 0 1 2)
+sweep=false           # true: the sweep of the supervised row on validation instead (docs/recipes/synthetic.md): 8 settings against the converged base, seeds auto 0, max_steps auto 4000
 test_on=""            # stage 4 scores the runs on another set's test instead: its data folder (e.g. data/timgm6mb), into exp[/<set>][/<variant>]/on_<folder name>/
 . ../utils/parse_options.sh
 . ../utils/stages.sh
@@ -63,8 +64,8 @@ test_manifest=$data_dir/test_2mix.json
 score_root=$exp_root
 scoring=(--force)
 if [ -n "$test_on" ]; then
-  if [ "$ablation" = true ]; then
-    echo "--test_on scores the main job's rows, not those of --ablation" >&2
+  if [ "$ablation" = true ] || [ "$sweep" = true ]; then
+    echo "--test_on scores the main job's rows, not those of --ablation or --sweep" >&2
     exit 1
   fi
   test_manifest=$test_on/test_2mix.json
@@ -79,12 +80,13 @@ if [ -n "$test_on" ]; then
   [ "$force" = true ] && scoring+=(--force)
 fi
 start=$SECONDS
-if [ "$ablation" = true ]; then
-  # The weak row five ways, each a variant of its own (exp[/<set>]/abl_<name>/), all scored on
-  # the same test set (ours): the grouping of earlier versions, distinct sources (today's
-  # weak), the authors' L_CNT, per-query BatchNorm on top, and the authors' whole training
-  # protocol at this budget and batch.
-  [ "$seeds" = auto ] && seeds="0 1 2"
+if [ "$ablation" = true ] && [ "$sweep" = true ]; then
+  echo "--ablation and --sweep: one at a time" >&2
+  exit 1
+fi
+# the options a study (--ablation, --sweep) passes on to each of its runs, and its set's
+# stages 0-2 (recordings, test sets, encoders) once, before them
+study_common() {
   common=(--conf "$conf" --seeds "$seeds" --max_steps "$max_steps" --force "$force")
   common+=(--encoder_steps "$encoder_steps" --per_class "$per_class" --gpus "$gpus")
   common+=(--render_seed "$render_seed" --jobs "$jobs" --protocol "$protocol")
@@ -94,6 +96,74 @@ if [ "$ablation" = true ]; then
     bash run.sh "${common[@]}" --stage "$stage" --stop_stage "$((stop_stage < 2 ? stop_stage : 2))" ||
       exit 1
   fi
+}
+if [ "$sweep" = true ]; then
+  # What limits the supervised row (the upper bound), one factor at a time against the
+  # converged base (the main job's settings at 4,000 steps: the conv variant's supervised
+  # runs), on validation only: training (stage 3) and the table of validation SDRi. Each
+  # setting is a variant of its own (exp[/<set>]/sw_<name>/); the rate and the recordings
+  # per class are sets of their own (stages 0-3: data/rendered_<set>r16k, ...pc40).
+  [ "$seeds" = auto ] && seeds=0
+  [ "$max_steps" = auto ] && max_steps=4000
+  study_common
+  in_stages 3 || in_stages 4 || exit 0
+  own=${set_name:+${set_name}_}
+  aug="--set data.augment.pitch_prob=0.5 --set data.augment.room_prob=0.5"
+  aug="$aug --set data.augment.stretch_prob=0.3"
+  rows=(base=conv:)  # name=variant:train_args
+  rows+=("lr 3e-3=sw_lr3e3:--set optim.lr=3e-3" "lr 3e-4=sw_lr3e4:--set optim.lr=3e-4")
+  rows+=("2 s clips=sw_clip2:--set data.train_segment=2.0" "augmented=sw_aug:$aug")
+  rows+=("deeper=sw_deep:--set model.channels=[16,32,64,64,64,64]")
+  rows+=("wider=sw_wide:--set model.channels=[32,64,128,128,128]")
+  tables=()
+  for row in "${rows[@]}"; do
+    name=${row%%=*} rest=${row#*=}
+    if in_stages 3; then
+      bash run.sh "${common[@]}" --stage 3 --stop_stage 3 --methods supervised \
+        --variant "${rest%%:*}" --train_args "${rest#*:}" || exit 1
+    fi
+    tables+=("$name=$exp_root/${rest%%:*}/2src/supervised")
+  done
+  # sets of their own (rendered, split and an encoder each: stages 0-3): twice the
+  # recordings per class, and twice the rate (the config's copy with twice the rate and STFT:
+  # the same frames, twice the frequency bins)
+  more=$((2 * per_class))
+  rate_conf=$exp_root/sweep_conf_2x_rate.yml
+  mkdir -p "$exp_root"
+  rate=$(python - "$conf" "$rate_conf" <<'EOF'
+import sys
+import yaml
+with open(sys.argv[1], encoding="utf-8") as f:
+    conf = yaml.safe_load(f)
+conf["data"]["sample_rate"] *= 2
+conf["model"]["n_fft"] = 2 * conf["model"]["n_fft"] + 2  # twice the bins: n_fft / 2 + 1
+conf["model"]["hop_length"] *= 2
+with open(sys.argv[2], "w", encoding="utf-8") as f:
+    yaml.safe_dump(conf, f, sort_keys=False)
+print(conf["data"]["sample_rate"])
+EOF
+) || exit 1
+  fast=${own}r$((rate / 1000))k
+  if in_stages 3; then
+    sets=(--methods supervised --stage 0 --stop_stage 3)
+    bash run.sh "${common[@]}" "${sets[@]}" --set_name "${own}pc$more" --per_class "$more" ||
+      exit 1
+    bash run.sh "${common[@]}" "${sets[@]}" --set_name "$fast" --conf "$rate_conf" || exit 1
+  fi
+  tables+=("$more recordings per class=exp/${own}pc$more/2src/supervised")
+  tables+=("$((rate / 1000)) kHz=exp/$fast/2src/supervised")
+  python ../utils/sweep_table.py "${tables[@]}" -o "$exp_root/sweep.md" \
+    --curves "$exp_root/sweep_val_sdri.png" \
+    --title "Sweep of the supervised row, validation SDRi ($(wc -w <<<"$seeds") seed(s), $max_steps steps)"
+  exit $?
+fi
+if [ "$ablation" = true ]; then
+  # The weak row five ways, each a variant of its own (exp[/<set>]/abl_<name>/), all scored on
+  # the same test set (ours): the grouping of earlier versions, distinct sources (today's
+  # weak), the authors' L_CNT, per-query BatchNorm on top, and the authors' whole training
+  # protocol at this budget and batch.
+  [ "$seeds" = auto ] && seeds="0 1 2"
+  study_common
   in_stages 3 || in_stages 4 || exit 0
   cnt="--set objective.weak.cnt_negatives=slot --set objective.weak.cnt_text_mask=false"
   cnt="$cnt --set objective.weak.cnt_row_weights=false"

@@ -45,6 +45,22 @@ def test_load_conf_merges_and_checks(tmp_path):
         C.load_conf(path, {"data": {"dataset": "esc50"}})
 
 
+def test_exponent_floats_are_numbers_in_configs_and_set(tmp_path):
+    # PyYAML reads YAML 1.1, where 1e-4 is a string: the schema then refused `lr: 1e-4`
+    path = _conf(tmp_path)
+    path.write_text(path.read_text() + "optim:\n  lr: 1e-4\n  weight_decay: 5E-6\n")
+    conf = C.load_conf(path, C.recipe_overrides(["training.gradient_clip_val=2e0"]))
+    assert conf["optim"]["lr"] == 1e-4 and conf["optim"]["weight_decay"] == 5e-6
+    assert conf["training"]["gradient_clip_val"] == 2.0
+    assert C.recipe_overrides(["optim.lr=3e-3", "data.root=1e-3x"]) == {
+        "data": {"root": "1e-3x"},  # not a number: a string, as before
+        "training": {},
+        "optim": {"lr": 0.003},
+    }
+    with pytest.raises(ValueError, match="optim.lr must be a positive number"):
+        C.load_conf(path, C.recipe_overrides(["optim.lr=-1e-3"]))
+
+
 def test_datasets_per_objective(tmp_path):
     write_music_layout(str(tmp_path / "m"), 5, ["beep", "hum", "bell"], 1.0, 8000)
     conf = C.load_conf(_conf(tmp_path))
