@@ -483,3 +483,14 @@ def test_main_job_sweep_trains_each_setting_and_tables_validation_sdri(tmp_path)
     assert counts == {6}, counts  # twice --per_class
     # runs are not scored on the test set: a sweep chooses on validation
     assert not list(exp.glob("**/final_metrics.json"))
+
+
+def test_full_is_the_evidence_mode_at_the_converged_budget(tmp_path):
+    recipe = _recipe(tmp_path, "synthetic")
+    nothing = ["--stage", "9", "--stop_stage", "9", "--conf", "local/tiny.yml"]  # no stage runs
+    line = "--full: the evidence mode, 4000 separator steps per run (--max_steps changes it)"
+    assert line in _run(recipe, *nothing, "--full", "true").stdout
+    assert (
+        "evidence mode" not in _run(recipe, *nothing, "--full", "true", "--max_steps", "7").stdout
+    )
+    assert "evidence mode" not in _run(recipe, *nothing).stdout  # the main job: its own budget
