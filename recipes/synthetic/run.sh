@@ -204,7 +204,7 @@ EOF
 fi
 if [ "$full" = true ] && [ "$max_steps" = auto ]; then
   # the evidence mode: the budget where the supervised row stops improving on validation
-  # and gains over 6 dB SDRi (docs/recipes/synthetic.md, "Converged comparison")
+  # (docs/recipes/synthetic.md: "Converged comparison", and the sweep of its setting)
   max_steps=4000
   say "--full: the evidence mode, $max_steps separator steps per run (--max_steps changes it)"
 fi
