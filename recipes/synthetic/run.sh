@@ -36,6 +36,7 @@ train_args=""         # more train.py options for every row, e.g. "--set trainin
 train_protocol=""     # the protocol of training alone (default: --protocol), scoring as --protocol
 ablation=false        # true: the fidelity ablation of the weak row instead (docs/recipes/synthetic.md): 5 variants x seeds (auto: 0 1 2)
 sweep=false           # true: the sweep of the supervised row on validation instead (docs/recipes/synthetic.md): 8 settings against the converged base, seeds auto 0, max_steps auto 4000
+sweep_rows=auto       # with --sweep: its rows (auto: all of base lr3e3 lr3e4 clip2 aug deep wide pc2x rate2x)
 test_on=""            # stage 4 scores the runs on another set's test instead: its data folder (e.g. data/timgm6mb), into exp[/<set>][/<variant>]/on_<folder name>/
 . ../utils/parse_options.sh
 . ../utils/stages.sh
@@ -104,6 +105,15 @@ if [ "$sweep" = true ]; then
   # runs), on validation only: training (stage 3) and the table of validation SDRi. Each
   # setting is a variant of its own (exp[/<set>]/sw_<name>/); the rate and the recordings
   # per class are sets of their own (stages 0-3: data/rendered_<set>r16k, ...pc40).
+  all_rows="base lr3e3 lr3e4 clip2 aug deep wide pc2x rate2x"
+  [ "$sweep_rows" = auto ] && sweep_rows=$all_rows
+  for row in $sweep_rows; do
+    if [[ " $all_rows " != *" $row "* ]]; then
+      echo "--sweep_rows: no row $row (the rows: $all_rows)" >&2
+      exit 1
+    fi
+  done
+  wanted() { [[ " $sweep_rows " == *" $1 "* ]]; }
   [ "$seeds" = auto ] && seeds=0
   [ "$max_steps" = auto ] && max_steps=4000
   study_common
@@ -119,6 +129,8 @@ if [ "$sweep" = true ]; then
   tables=()
   for row in "${rows[@]}"; do
     name=${row%%=*} rest=${row#*=}
+    key=${rest%%:*} && key=${key#sw_} && [ "$key" = conv ] && key=base
+    wanted "$key" || continue
     if in_stages 3; then
       bash run.sh "${common[@]}" --stage 3 --stop_stage 3 --methods supervised \
         --variant "${rest%%:*}" --train_args "${rest#*:}" || exit 1
@@ -145,14 +157,20 @@ print(conf["data"]["sample_rate"])
 EOF
 ) || exit 1
   fast=${own}r$((rate / 1000))k
-  if in_stages 3; then
-    sets=(--methods supervised --stage 0 --stop_stage 3)
-    bash run.sh "${common[@]}" "${sets[@]}" --set_name "${own}pc$more" --per_class "$more" ||
-      exit 1
-    bash run.sh "${common[@]}" "${sets[@]}" --set_name "$fast" --conf "$rate_conf" || exit 1
+  sets=(--methods supervised --stage 0 --stop_stage 3)
+  if wanted pc2x; then
+    if in_stages 3; then
+      bash run.sh "${common[@]}" "${sets[@]}" --set_name "${own}pc$more" --per_class "$more" ||
+        exit 1
+    fi
+    tables+=("$more recordings per class=exp/${own}pc$more/2src/supervised")
   fi
-  tables+=("$more recordings per class=exp/${own}pc$more/2src/supervised")
-  tables+=("$((rate / 1000)) kHz=exp/$fast/2src/supervised")
+  if wanted rate2x; then
+    if in_stages 3; then
+      bash run.sh "${common[@]}" "${sets[@]}" --set_name "$fast" --conf "$rate_conf" || exit 1
+    fi
+    tables+=("$((rate / 1000)) kHz=exp/$fast/2src/supervised")
+  fi
   python ../utils/sweep_table.py "${tables[@]}" -o "$exp_root/sweep.md" \
     --curves "$exp_root/sweep_val_sdri.png" \
     --title "Sweep of the supervised row, validation SDRi ($(wc -w <<<"$seeds") seed(s), $max_steps steps)"

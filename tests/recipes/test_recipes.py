@@ -216,7 +216,7 @@ def test_main_job_scores_its_runs_on_another_sets_test_without_touching_their_ow
     assert ablation.returncode == 1 and "not those of --ablation" in ablation.stderr
 
 
-def test_main_job_ablation_trains_the_five_variants_and_compares_them(tmp_path):
+def test_main_job_ablation_and_sweep_train_their_variants_on_one_set(tmp_path):
     _render_tools_or_skip()
     recipe = _recipe(tmp_path, "synthetic")
     args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
@@ -239,6 +239,42 @@ def test_main_job_ablation_trains_the_five_variants_and_compares_them(tmp_path):
         ]
         == "consecutive"
     )
+    # the sweep in the same folder: the set's recordings and encoder serve it too
+    bad = _run(recipe, *args, "--sweep", "true", "--sweep_rows", "base widest", check=False)
+    assert bad.returncode == 1 and "--sweep_rows: no row widest (the rows: base" in bad.stderr
+    # CI time: the rows whose settings differ in kind (2 s clips, augmentation, a set of its
+    # own); the others change one value of the same kind (lr, channels, recordings)
+    rows = ["--sweep_rows", "base lr3e3 clip2 aug rate2x"]
+    proc = _run(recipe, *args, "--per_class", "5", "--sweep", "true", *rows)
+    exp = recipe / "exp"
+    table = (exp / "sweep.md").read_text()
+    names = ["base", "lr 3e-3", "2 s clips", "augmented", "16 kHz"]
+    for name in names:
+        assert f"| {name} | 1 |" in table, name  # every setting trained and validated
+    listed = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
+    assert listed == ["Setting"] + names  # the rows asked, in order, nothing else
+    assert "not trained yet" not in table and (exp / "sweep_val_sdri.png").is_file()
+    assert table in proc.stdout
+    runs = {
+        "conv": ("optim", "lr", 1e-3),
+        "sw_lr3e3": ("optim", "lr", 3e-3),
+        "sw_clip2": ("data", "train_segment", 2.0),
+        "sw_aug": ("data", "augment", {"pitch_prob": 0.5, "room_prob": 0.5, "stretch_prob": 0.3}),
+    }
+    for variant, (block, key, value) in runs.items():
+        conf = yaml.safe_load((exp / variant / "2src/supervised/seed0/conf.yml").read_text())
+        assert conf["training"]["max_steps"] == 2 and conf["objective"]["name"] == "supervised"
+        got = conf[block][key]
+        assert (
+            {k: got[k] for k in value} == value if isinstance(value, dict) else got == value
+        ), variant
+    fast = yaml.safe_load((exp / "r16k/2src/supervised/seed0/conf.yml").read_text())
+    assert fast["data"]["sample_rate"] == 16000 and fast["model"]["n_fft"] == 254
+    assert fast["data"]["root"].endswith("/data/rendered_r16k")
+    assert not (exp / "sw_deep").exists() and not (recipe / "data/rendered_pc10").exists()
+    # runs are not scored on the test set: a sweep chooses on validation
+    for folder in [exp / "conv", exp / "r16k", *exp.glob("sw_*")]:
+        assert not list(folder.glob("**/final_metrics.json")), folder
 
 
 def test_paper_tables_tiny_fills_a_methods_columns_and_a_cross_dataset_row(tmp_path):
@@ -448,41 +484,6 @@ def test_a_rendered_set_of_other_settings_is_not_reused(tmp_path):
     assert "stage 0: data/rendered_r16k exists" in fits.stdout
     bad = _run(recipe, "--set_name", "../x", "--stage", "0", "--stop_stage", "0", check=False)
     assert bad.returncode == 1 and "--set_name ../x: letters, digits" in bad.stderr
-
-
-def test_main_job_sweep_trains_each_setting_and_tables_validation_sdri(tmp_path):
-    _render_tools_or_skip()
-    recipe = _recipe(tmp_path, "synthetic")
-    args = ["--conf", "local/tiny.yml", "--encoder_steps", "3", "--max_steps", "2"]
-    proc = _run(recipe, *args, "--per_class", "3", "--sweep", "true")
-    exp = recipe / "exp"
-    table = (exp / "sweep.md").read_text()
-    names = ["base", "lr 3e-3", "lr 3e-4", "2 s clips", "augmented", "deeper", "wider"]
-    for name in names + ["6 recordings per class", "16 kHz"]:
-        assert f"| {name} | 1 |" in table, name  # every setting trained and validated
-    assert "not trained yet" not in table and (exp / "sweep_val_sdri.png").is_file()
-    assert table in proc.stdout
-    runs = {
-        "conv": ("optim", "lr", 1e-3),
-        "sw_lr3e3": ("optim", "lr", 3e-3),
-        "sw_clip2": ("data", "train_segment", 2.0),
-        "sw_wide": ("model", "channels", [32, 64, 128, 128, 128]),
-        "sw_aug": ("data", "augment", {"pitch_prob": 0.5, "room_prob": 0.5, "stretch_prob": 0.3}),
-    }
-    for variant, (block, key, value) in runs.items():
-        conf = yaml.safe_load((exp / variant / "2src/supervised/seed0/conf.yml").read_text())
-        assert conf["training"]["max_steps"] == 2 and conf["objective"]["name"] == "supervised"
-        got = conf[block][key]
-        assert (
-            {k: got[k] for k in value} == value if isinstance(value, dict) else got == value
-        ), variant
-    fast = yaml.safe_load((exp / "r16k/2src/supervised/seed0/conf.yml").read_text())
-    assert fast["data"]["sample_rate"] == 16000 and fast["model"]["n_fft"] == 254
-    assert fast["data"]["root"].endswith("/data/rendered_r16k")
-    counts = {len(list(c.glob("*.wav"))) for c in (recipe / "data/rendered_pc6/audio").iterdir()}
-    assert counts == {6}, counts  # twice --per_class
-    # runs are not scored on the test set: a sweep chooses on validation
-    assert not list(exp.glob("**/final_metrics.json"))
 
 
 def test_full_is_the_evidence_mode_at_the_converged_budget(tmp_path):
