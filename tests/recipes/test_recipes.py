@@ -242,13 +242,13 @@ def test_main_job_ablation_and_sweep_train_their_variants_on_one_set(tmp_path):
     # the sweep in the same folder: the set's recordings and encoder serve it too
     bad = _run(recipe, *args, "--sweep", "true", "--sweep_rows", "base widest", check=False)
     assert bad.returncode == 1 and "--sweep_rows: no row widest (the rows: base" in bad.stderr
-    # CI time: the rows whose settings differ in kind (2 s clips, augmentation, a set of its
-    # own); the others change one value of the same kind (lr, channels, recordings)
-    rows = ["--sweep_rows", "base lr3e3 clip2 aug rate2x"]
+    # CI time: three rows of different kinds (the base, an option passed to training, a set
+    # of its own); --set values and data.train_segment are tested in tests/engine
+    rows = ["--sweep_rows", "base aug rate2x"]
     proc = _run(recipe, *args, "--per_class", "5", "--sweep", "true", *rows)
     exp = recipe / "exp"
     table = (exp / "sweep.md").read_text()
-    names = ["base", "lr 3e-3", "2 s clips", "augmented", "16 kHz"]
+    names = ["base", "augmented", "16 kHz"]
     for name in names:
         assert f"| {name} | 1 |" in table, name  # every setting trained and validated
     listed = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
@@ -257,8 +257,6 @@ def test_main_job_ablation_and_sweep_train_their_variants_on_one_set(tmp_path):
     assert table in proc.stdout
     runs = {
         "conv": ("optim", "lr", 1e-3),
-        "sw_lr3e3": ("optim", "lr", 3e-3),
-        "sw_clip2": ("data", "train_segment", 2.0),
         "sw_aug": ("data", "augment", {"pitch_prob": 0.5, "room_prob": 0.5, "stretch_prob": 0.3}),
     }
     for variant, (block, key, value) in runs.items():
