@@ -1,9 +1,18 @@
 """One way to load the frozen encoder: by name, file, folder, package or beside a model."""
 
+import importlib
 import os
 from typing import Any, Dict, Optional, Union
 
 from ..utils import conf_beside
+
+# kind -> (module, class) of the encoders named "<kind>:<name>"; imported only when asked
+# for: the small encoder loads without paying for transformers' import (seconds per process)
+_TEXT_ONLY = {
+    "bert": (".bert", "BertTextEncoder"),
+    "clip": (".clip_text", "ClipTextEncoder"),
+    "clip_image": (".clip", "ClipEncoder"),
+}
 
 __all__ = ["load_encoder", "encoder_beside", "encoder_named"]
 
@@ -34,13 +43,8 @@ def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None)
         >>> encoder = load_encoder("bert:bert-base-uncased")  # doctest: +SKIP
         >>> encoder = load_encoder("clip:openai/clip-vit-base-patch32")  # doctest: +SKIP
     """
-    from .bert import BertTextEncoder
-    from .clap import ClapEncoder
-    from .clip import ClipEncoder
-    from .clip_text import ClipTextEncoder
     from .tiny import TinyBimodalEncoder
 
-    text_only = {cls.kind: cls for cls in (BertTextEncoder, ClipTextEncoder, ClipEncoder)}
     kind = None
     if isinstance(spec, dict):
         if spec.get("kind") == "small":
@@ -49,17 +53,21 @@ def load_encoder(spec: Spec, base_dir: Optional[Union[str, os.PathLike]] = None)
         spec = spec["name"]
     name = os.fspath(spec)
     prefix, colon, rest = name.partition(":")
-    if colon and prefix in text_only:  # also inside an entry: the name a conf.yml gave
+    if colon and prefix in _TEXT_ONLY:  # also inside an entry: the name a conf.yml gave
         kind, name = prefix, rest
     options = {}
-    if kind == ClipEncoder.kind and "?pooling=" in name:
+    if kind == "clip_image" and "?pooling=" in name:
         name, _, options["pooling"] = name.partition("?pooling=")
     if base_dir is not None and os.path.exists(os.path.join(base_dir, name)):
         name = os.path.join(os.fspath(base_dir), name)
-    if kind in text_only:
-        return text_only[kind].from_pretrained(name, **options).freeze()
+    if kind in _TEXT_ONLY:
+        module, cls = _TEXT_ONLY[kind]
+        encoder = getattr(importlib.import_module(module, __package__), cls)
+        return encoder.from_pretrained(name, **options).freeze()
     if os.path.isfile(name):
         return TinyBimodalEncoder.from_pretrained(name).freeze()
+    from .clap import ClapEncoder
+
     return ClapEncoder.from_pretrained(name).freeze()
 
 

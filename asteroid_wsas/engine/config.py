@@ -6,13 +6,13 @@ from typing import Any, Dict, Iterable, Optional, Union
 
 import yaml
 
-from ..data.registry import get_dataset_class
+from ..data.registry import LabelledSolos, frames_block, get_dataset, get_dataset_class
 from ..losses.objectives import OBJECTIVES
 from ..protocol import apply_protocol
 from ..separation.contract import read_yaml, yaml_loader
 from .schema import ConfigError, check_conf
 
-__all__ = ["load_conf", "recipe_overrides", "save_conf", "objective_args"]
+__all__ = ["load_conf", "recipe_overrides", "save_conf", "objective_args", "query_frames"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -191,3 +191,29 @@ def objective_args(conf: Dict[str, Any]) -> Dict[str, Any]:
             if merged:
                 args[part] = merged
     return args
+
+
+def query_frames(conf: Dict[str, Any]) -> Dict[str, Any]:
+    """How a config's separator is queried on fixed test sets: ``{}`` for text, or the
+    ``frames`` / ``n_frames`` arguments of
+    :class:`~asteroid_wsas.data.TestSetDataset` for image-queried ones (``queries: image``,
+    frames from ``data.frames``).
+
+    Raises:
+        ValueError: ``queries`` is neither text nor image, or image without ``data.frames``
+            or without a dataset that has videos.
+    """
+    queries = conf.get("queries", "text")
+    if queries == "text":
+        return {}
+    if queries != "image":
+        raise ValueError(f"queries must be 'text' or 'image', got {queries!r}")
+    data = conf["data"]
+    block = frames_block(data)
+    dataset = get_dataset(data)
+    if block is None or not isinstance(dataset, LabelledSolos):
+        raise ValueError(
+            "queries: image needs data.frames and a dataset of labelled videos (MUSIC, "
+            f"VGGSound); data.dataset is {data.get('dataset')!r}"
+        )
+    return dataset.frame_args()

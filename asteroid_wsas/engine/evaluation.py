@@ -144,9 +144,9 @@ def frames_beside(separator: PathLike) -> Dict[str, Any]:
     """How the ``best_model.pth`` at ``separator`` is queried on test sets, from the
     ``conf.yml`` beside it: ``{}`` (text, also without a conf.yml), or the ``frames`` and
     ``n_frames`` of an image-queried run (``queries: image``; see
-    :func:`~asteroid_wsas.engine.training.query_frames`)."""
+    :func:`~asteroid_wsas.engine.config.query_frames`)."""
     from ..utils import conf_beside
-    from .training import query_frames
+    from .config import query_frames
 
     conf = conf_beside(separator) or {}
     return query_frames(conf) if conf.get("queries", "text") != "text" else {}
@@ -277,7 +277,7 @@ def evaluate(
             objective the model was trained with (PIT: assignment, others: text).
         frames: A :class:`~asteroid_wsas.data.frames.FrameStore` of the test videos: each
             source is queried with its video's frames over its span (image-queried
-            separators; :func:`~asteroid_wsas.engine.training.query_frames` of the
+            separators; :func:`~asteroid_wsas.engine.config.query_frames` of the
             training config gives it); the CSV names the texts.
         n_frames: Frames per query.
         queries: None (as the separator was trained), ``"text"`` (the test set's texts,

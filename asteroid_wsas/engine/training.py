@@ -54,7 +54,7 @@ from .callbacks import (
     read_checkpoint,
     run_finished,
 )
-from .config import objective_args, save_conf
+from .config import objective_args, query_frames, save_conf
 
 __all__ = [
     "train_datasets",
@@ -342,32 +342,6 @@ def _check_replica(conf: Dict[str, Any], replica: Any) -> None:
             f"{groups} mixtures of mixtures of a step (training.batch_size / {N_MIX}), "
             f"got {replica!r}"
         )
-
-
-def query_frames(conf: Dict[str, Any]) -> Dict[str, Any]:
-    """How a config's separator is queried on fixed test sets: ``{}`` for text, or the
-    ``frames`` / ``n_frames`` arguments of
-    :class:`~asteroid_wsas.data.TestSetDataset` for image-queried ones (``queries: image``,
-    frames from ``data.frames``).
-
-    Raises:
-        ValueError: ``queries`` is neither text nor image, or image without ``data.frames``
-            or without a dataset that has videos.
-    """
-    queries = conf.get("queries", "text")
-    if queries == "text":
-        return {}
-    if queries != "image":
-        raise ValueError(f"queries must be 'text' or 'image', got {queries!r}")
-    data = conf["data"]
-    block = frames_block(data)
-    dataset = get_dataset(data)
-    if block is None or not isinstance(dataset, LabelledSolos):
-        raise ValueError(
-            "queries: image needs data.frames and a dataset of labelled videos (MUSIC, "
-            f"VGGSound); data.dataset is {data.get('dataset')!r}"
-        )
-    return dataset.frame_args()
 
 
 def pretrained_classifier(

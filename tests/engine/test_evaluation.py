@@ -1,6 +1,10 @@
-"""Scoring a run on another set's test (check_classes_of, evaluate --classes-of)."""
+"""Scoring a run on another set's test (check_classes_of, evaluate --classes-of), and what
+scoring imports."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +15,9 @@ from asteroid_wsas.data import build_test_set, write_manifest
 from asteroid_wsas.data.audio import probe
 from asteroid_wsas.data.testsets import Candidate
 from asteroid_wsas.engine.evaluation import check_classes_of
+from asteroid_wsas.encoders.loading import _TEXT_ONLY
+from asteroid_wsas.encoders.tiny import save_encoder
+from tests.helpers import tiny_encoder, tiny_unet
 
 
 def _manifest(folder, labels, rate=8000, seed=0):
@@ -80,3 +87,37 @@ def test_a_device_this_machine_lacks_is_named_before_any_work(tmp_path):
         if have:
             assert info.value.args[0].endswith("(this machine has: cpu)")
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_scoring_with_the_small_encoder_imports_neither_lightning_nor_transformers(tmp_path):
+    """Every run of a recipe is scored in a process of its own (stage 4): Lightning (with
+    torchmetrics, which imports transformers) costs such a process seconds it does not use."""
+    import torch
+
+    manifest = _manifest(tmp_path / "set", ["beep", "hum"])
+    torch.save(tiny_unet().serialize(), tmp_path / "model.pth")
+    save_encoder(tiny_encoder(["The sound of beep", "The sound of hum"]), tmp_path / "enc.pth")
+    code = (
+        "import sys\n"
+        "from asteroid_wsas.cli import main\n"
+        "main(sys.argv[1:])\n"
+        "print(','.join(m for m in ('pytorch_lightning', 'transformers') if m in sys.modules)"
+        " or '-')\n"
+    )
+    argv = ["evaluate", str(manifest), "-o", str(tmp_path / "out"), "--model"]
+    argv += [str(tmp_path / "model.pth"), "--encoder", str(tmp_path / "enc.pth")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "final_metrics.json").is_file()  # it did score
+    assert proc.stdout.splitlines()[-1] == "-"
+
+
+def test_the_encoder_kinds_by_name_are_those_of_their_classes():
+    import importlib
+
+    for kind, (module, name) in _TEXT_ONLY.items():
+        cls = getattr(importlib.import_module(module, "asteroid_wsas.encoders"), name)
+        assert cls.kind == kind
