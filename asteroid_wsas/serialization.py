@@ -50,12 +50,17 @@ def to_plain(value: Any) -> Any:
 
 def software_versions() -> Dict[str, str]:
     """Versions of the libraries a model file was written with, as plain strings."""
-    import pytorch_lightning as pl
+    from importlib.metadata import PackageNotFoundError, version
+
     from asteroid import __version__ as asteroid_version
 
+    try:  # the installed version, without importing Lightning (seconds) to ask it
+        lightning_version = version("pytorch-lightning")
+    except PackageNotFoundError:
+        lightning_version = "not installed"
     return {
         "torch_version": str(torch.__version__),
-        "pytorch_lightning_version": str(pl.__version__),
+        "pytorch_lightning_version": lightning_version,
         "asteroid_version": str(asteroid_version),
         "asteroid_wsas_version": str(wsas_version),
     }

@@ -2,9 +2,21 @@
 registries by name."""
 
 import contextlib
+import csv
 import os
 import uuid
-from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, MutableMapping, Optional, Union
+from typing import (
+    IO,
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Iterator,
+    List,
+    MutableMapping,
+    Optional,
+    Tuple,
+    Union,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -13,6 +25,7 @@ __all__ = [
     "refuse_overwrite",
     "atomic_path",
     "atomic_write",
+    "read_metrics_file",
     "fast_bf16",
     "device_of",
     "available_devices",
@@ -230,3 +243,24 @@ def register_named(table: MutableMapping[str, type], cls: type, base: type, kind
         raise ValueError(f"{kind} {name!r} is already registered ({existing.__qualname__})")
     table[name] = cls
     return cls
+
+
+def read_metrics_file(path: Union[str, os.PathLike]) -> Tuple[List[str], List[Dict[str, str]]]:
+    """The header and rows of a Lightning ``metrics.csv`` (nothing when there is no file).
+
+    Args:
+        path: The CSV file.
+
+    Returns:
+        tuple: (column names, rows as dicts of strings; empty cells are ``""``).
+
+    Examples:
+        >>> read_metrics_file("/no/such/metrics.csv")
+        ([], [])
+    """
+    if not os.path.isfile(path):
+        return [], []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows

@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
-from ..utils import atomic_write
+from ..utils import atomic_write, read_metrics_file
 
 __all__ = [
     "CHECKPOINT_EVERY_N_STEPS",
@@ -348,24 +348,3 @@ class HistoryCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = HistoryWriter(self.log_dir, self._keep)
         return self._experiment
-
-
-def read_metrics_file(path: PathLike) -> Tuple[List[str], List[Dict[str, str]]]:
-    """The header and rows of a Lightning ``metrics.csv`` (nothing when there is no file).
-
-    Args:
-        path: The CSV file.
-
-    Returns:
-        tuple: (column names, rows as dicts of strings; empty cells are ``""``).
-
-    Examples:
-        >>> read_metrics_file("/no/such/metrics.csv")
-        ([], [])
-    """
-    if not os.path.isfile(path):
-        return [], []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows

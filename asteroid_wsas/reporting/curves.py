@@ -7,8 +7,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from ..engine.callbacks import read_metrics_file
-from ..utils import atomic_write, refuse_overwrite
+from ..utils import atomic_write, read_metrics_file, refuse_overwrite
 
 __all__ = ["read_curve", "seed_curves", "plot_curves"]
 

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +17,9 @@ from asteroid_wsas.data.audio import probe
 from asteroid_wsas.data.testsets import Candidate
 from asteroid_wsas.engine.evaluation import check_classes_of
 from asteroid_wsas.encoders.loading import _TEXT_ONLY
-from asteroid_wsas.encoders.tiny import save_encoder
-from tests.helpers import tiny_encoder, tiny_unet
+from tests.helpers import tiny_unet
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manifest(folder, labels, rate=8000, seed=0):
@@ -89,29 +91,36 @@ def test_a_device_this_machine_lacks_is_named_before_any_work(tmp_path):
     assert not (tmp_path / "out").exists()  # nothing written
 
 
-def test_scoring_with_the_small_encoder_imports_neither_lightning_nor_transformers(tmp_path):
-    """Every run of a recipe is scored in a process of its own (stage 4): Lightning (with
-    torchmetrics, which imports transformers) costs such a process seconds it does not use."""
+def test_scoring_and_tables_import_neither_lightning_nor_transformers(tmp_path):
+    """A recipe trains its small encoder, scores every run and prints its table in processes
+    of their own (stages 2 and 4): Lightning (with torchmetrics, which imports transformers)
+    would cost each seconds it does not use."""
     import torch
 
     manifest = _manifest(tmp_path / "set", ["beep", "hum"])
     torch.save(tiny_unet().serialize(), tmp_path / "model.pth")
-    save_encoder(tiny_encoder(["The sound of beep", "The sound of hum"]), tmp_path / "enc.pth")
+    out = tmp_path / "out"
     code = (
         "import sys\n"
         "from asteroid_wsas.cli import main\n"
-        "main(sys.argv[1:])\n"
+        "from asteroid_wsas.encoders.tiny import save_encoder\n"
+        "from tests.helpers import tiny_encoder\n"
+        "save_encoder(tiny_encoder(['The sound of beep', 'The sound of hum']), sys.argv[1])\n"
+        "main(sys.argv[2:])\n"
+        "scores = sys.argv[5]\n"
+        "main(['compare', f'Mixture={scores}', f'run={scores}', '-o', sys.argv[1] + '.md'])\n"
         "print(','.join(m for m in ('pytorch_lightning', 'transformers') if m in sys.modules)"
         " or '-')\n"
     )
-    argv = ["evaluate", str(manifest), "-o", str(tmp_path / "out"), "--model"]
+    argv = [str(tmp_path / "enc.pth"), "evaluate", str(manifest), "-o", str(out), "--model"]
     argv += [str(tmp_path / "model.pth"), "--encoder", str(tmp_path / "enc.pth")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, cwd=ROOT
     )
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "out" / "final_metrics.json").is_file()  # it did score
+    assert (out / "final_metrics.json").is_file()  # it did score
+    assert "| run | 1 |" in (tmp_path / "enc.pth.md").read_text()  # and tabled
     assert proc.stdout.splitlines()[-1] == "-"
 
 
