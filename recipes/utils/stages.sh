@@ -10,9 +10,13 @@ set -euo pipefail
 data_dir=data        # fixed test / validation manifests, prompts (Asteroid egs: data/)
 exp_root=exp
 
-# asteroid-wsas of the active Python environment
-wsas() { python -m asteroid_wsas.cli "$@"; }
-if ! python -c "import asteroid_wsas" 2>/dev/null; then
+# asteroid-wsas of the active Python environment, started as the console script starts it
+# (asteroid_wsas_cli: a command imports Asteroid only when it loads a model)
+wsas() { python -m asteroid_wsas_cli "$@"; }
+# found, not imported: importing it costs every run.sh (and each of its own calls) seconds
+if ! python -c "import importlib.util as u, sys
+sys.exit(not (u.find_spec('asteroid_wsas') and u.find_spec('asteroid_wsas_cli')))" 2>/dev/null
+then
   echo "$(command -v python || echo python): cannot import asteroid_wsas; activate the" \
     "environment it is installed in (pip install -e . at the repository root)" >&2
   exit 1

@@ -435,6 +435,26 @@ def test_stage0_without_data_or_tools_says_what_to_fetch(tmp_path):
     assert "train.csv" in proc.stderr and "stage 0 failed" in proc.stderr
 
 
+def test_a_python_without_the_package_is_named_at_once(tmp_path):
+    """run.sh finds the package without importing it (seconds per call): a Python that
+    lacks it is still named, before any work."""
+    system = shutil.which("python3", path="/usr/bin:/bin")
+    if (
+        system is None
+        or subprocess.run([system, "-I", "-c", "import asteroid_wsas"]).returncode == 0
+    ):
+        pytest.skip("no Python without asteroid_wsas on this machine")
+    recipe = _recipe(tmp_path, "synthetic")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec {system} -I "$@"\n')
+    (bin_dir / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", str(recipe / "run.sh")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "cannot import asteroid_wsas; activate" in proc.stderr
+    assert not (recipe / "data").exists()
+
+
 def test_options_are_checked(tmp_path):
     recipe = _recipe(tmp_path, "music")
     proc = _run(recipe, "--music-root", "x", "--stage", "9", "--help")
