@@ -37,7 +37,7 @@ from typing import Any, Callable, List, Optional, Union
 import numpy as np
 import torch
 
-from .separation.contract import QueryWarning
+from .separation.contract import QueryWarning, ScaleWarning
 from .signals import STOP_SIGNALS, Terminated, raise_on_stop_signals, restore_handlers
 from .utils import atomic_path, query_slug
 
@@ -377,6 +377,7 @@ def separate_upload(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", QueryWarning)
+            warnings.simplefilter("always", ScaleWarning)
             result = separator.separate(
                 wav.numpy(),
                 queries,
@@ -390,8 +391,9 @@ def separate_upload(
             )
     except (ValueError, TypeError) as err:  # the Separator's own checks, e.g. an image query
         raise PageError(str(err)) from None
-    # queries the encoder cannot read or tell apart: said on the page, beside the results
-    notes = [str(w.message) for w in caught if issubclass(w.category, QueryWarning)]
+    # queries the encoder cannot read or tell apart, samples of integer scale: said on the
+    # page, beside the results
+    notes = [str(w.message) for w in caught if issubclass(w.category, (QueryWarning, ScaleWarning))]
     step(0.9, "writing files")
     folder = Path(folder)
     names = list(queries) + (["residual"] if residual else [])

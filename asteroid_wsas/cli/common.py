@@ -12,7 +12,7 @@ import sys
 import warnings
 from typing import Any, Iterator, Optional, TextIO, Type, Union
 
-from ..separation.contract import ClippingWarning, MissingEncoderError, QueryWarning
+from ..separation.contract import ClippingWarning, MissingEncoderError, QueryWarning, ScaleWarning
 
 __all__ = [
     "DefaultsFormatter",
@@ -129,9 +129,9 @@ def show_warning(
     file: Optional[TextIO] = None,
     line: Optional[str] = None,
 ) -> None:
-    """Query and clipping warnings as one ``warning: ...`` line; other warnings as Python
+    """Query, clipping and scale warnings as one ``warning: ...`` line; other warnings as Python
     shows them (``warnings.showwarning`` while a command runs)."""
-    if issubclass(category, (QueryWarning, ClippingWarning)):
+    if issubclass(category, (QueryWarning, ClippingWarning, ScaleWarning)):
         print(f"warning: {message}", file=file or sys.stderr)
     else:
         python_show_warning(message, category, filename, lineno, file, line)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..utils import atomic_path
-from .contract import ClippingWarning, check_sample_rate
+from .contract import ClippingWarning, ScaleWarning, check_sample_rate
 
 __all__ = [
     "AudioLike",
@@ -86,7 +86,7 @@ def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
         wav = audio.detach().cpu()
         name = str(wav.dtype).replace("torch.", "")
         if wav.is_floating_point():
-            return wav.float()
+            return _warn_integer_scale(wav.float(), argument)
         scale = PCM_SCALES.get(_PCM_TORCH.get(wav.dtype, ""))
         kind = "complex" if wav.is_complex() else "bool" if wav.dtype == torch.bool else "int"
     else:
@@ -96,7 +96,8 @@ def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
             raise ValueError(f"{argument} is not an array of samples ({err})") from None
         name = array.dtype.name
         if array.dtype.kind == "f":
-            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+            wav = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+            return _warn_integer_scale(wav, argument)
         scale = PCM_SCALES.get(name)
         kind = {"c": "complex", "b": "bool", "i": "int", "u": "int"}.get(array.dtype.kind, "other")
         wav = torch.from_numpy(array.astype(np.float64)) if scale is not None else None
@@ -121,6 +122,25 @@ def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
         what = "text" if name.startswith(("str", "bytes")) else f"{name} values"
         message = f"{argument} holds {what}, not samples; pass numbers (floats in [-1, 1])"
     raise ValueError(message)
+
+
+def _warn_integer_scale(wav: torch.Tensor, argument: str) -> torch.Tensor:
+    """``wav``, after a :class:`ScaleWarning` when its samples are whole numbers reaching
+    past 2: integer PCM cast to float without its scaling (``int16.astype(float)``), which
+    the separator would take at 30000 times full scale. Float audio a little over full scale
+    (a loud mix) is not whole numbers and passes unremarked."""
+    if wav.numel() and wav.is_floating_point():
+        peak = float(wav.abs().max())
+        if 2.0 < peak < float("inf") and torch.equal(wav, wav.round()):
+            warnings.warn(
+                f"{argument}: float samples that are all whole numbers, up to {peak:g}, look "
+                "like integer PCM cast to float; they are separated as they are (floats are "
+                "taken in [-1, 1]): pass the integer array itself, or divide by its full "
+                "scale (32768 for int16)",
+                ScaleWarning,
+                stacklevel=3,
+            )
+    return wav
 
 
 def load_audio(

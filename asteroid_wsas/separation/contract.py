@@ -19,6 +19,7 @@ __all__ = [
     "IMAGE_PREFIX",
     "MissingEncoderError",
     "ClippingWarning",
+    "ScaleWarning",
     "QueryWarning",
     "QueryError",
     "check_queries",
@@ -77,6 +78,11 @@ class MissingEncoderError(ValueError):
 
 class ClippingWarning(UserWarning):
     """Samples past full scale were clipped to fit an integer WAV format."""
+
+
+class ScaleWarning(UserWarning):
+    """Float samples far past full scale that are all whole numbers: integer PCM cast to
+    float without its scaling (they are separated as they are, at that scale)."""
 
 
 class QueryWarning(UserWarning):

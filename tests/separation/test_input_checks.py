@@ -16,6 +16,7 @@ from asteroid_wsas.separation.audio_io import float_samples, load_audio
 from asteroid_wsas.separation.contract import (
     MissingEncoderError,
     QueryWarning,
+    ScaleWarning,
     check_sample_rate,
 )
 from asteroid_wsas.separation.queries import query_warnings, unreadable
@@ -54,6 +55,22 @@ def test_integer_pcm_is_scaled_as_wav_readers_scale_it(dtype, scale, offset):
     assert np.array_equal(got.numpy(), expected.astype(np.float32))
     assert got[0] == -1.0 and got[1] == 0.0 and got[2] <= 1.0  # int32: 1 - 2**-31 rounds to 1
     assert torch.equal(float_samples(torch.from_numpy(pcm)), got)  # tensors alike
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_floats_of_integer_scale_are_separated_with_a_warning_naming_the_fix(mixture, kind):
+    """int16 cast to float without its scaling: taken as it is, said in one warning."""
+    floats = mixture.astype(np.float32)  # whole numbers up to ~10000
+    audio = floats if kind == "numpy" else torch.from_numpy(floats)
+    with pytest.warns(ScaleWarning, match=r"^audio: float samples that are all whole numbers"):
+        got = float_samples(audio)
+    assert torch.equal(got, torch.from_numpy(floats))  # nothing rescaled behind one's back
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning for these
+        float_samples(floats / 32768)  # the [-1, 1] scale
+        float_samples(np.array([0.0, 1.7, -2.5, 3.25], np.float32))  # loud, not whole
+        float_samples(np.array([0.0, 1.0, -1.0, 2.0]))  # whole numbers within 2
+        float_samples(np.zeros(8, np.float32))
 
 
 def test_int16_pcm_matches_soundfile_reading_the_same_samples(tmp_path, mixture):
