@@ -118,6 +118,14 @@ def query_warnings(
                         f"query {name!r}: words unknown to the encoder ({listed}; its "
                         f"vocabulary has {known} words) are all read as one <unk> token"
                     )
+                # letters it cannot read (accents, other scripts) split or shorten the words
+                dropped = [c for c in query.lower() if _is_letter(c) and not words(c)]
+                if dropped:
+                    listed = ", ".join(repr(c) for c in dict.fromkeys(dropped))
+                    messages.append(
+                        f"query {name!r}: the small encoder drops {listed} (it reads a-z, "
+                        f"0-9 and '), so it reads {' '.join(words(query))!r}"
+                    )
     if len(queries) > 1:
         if embed is None:
             with torch.inference_mode():
@@ -132,6 +140,11 @@ def query_warnings(
                         "their estimates will be identical"
                     )
     return messages
+
+
+def _is_letter(char: str) -> bool:
+    """A letter or a digit of any script."""
+    return unicodedata.category(char)[0] in "LN"
 
 
 def unreadable(encoder: Any, text: str) -> Optional[str]:
@@ -159,7 +172,7 @@ def unreadable(encoder: Any, text: str) -> Optional[str]:
         >>> unreadable(enc, "a dog") is None
         True
     """
-    if not any(unicodedata.category(c)[0] in "LN" for c in text):
+    if not any(_is_letter(c) for c in text):
         return "no letters or digits"
     if getattr(encoder, "index", None) is not None:  # the small encoder: its own words
         from ..encoders.tiny import words

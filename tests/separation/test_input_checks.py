@@ -291,6 +291,19 @@ def test_a_query_the_small_encoder_reads_as_nothing_warns(separator, query, reas
     assert not any(f"query {QUERY!r}" in m for m in messages)
 
 
+@pytest.mark.parametrize(
+    "query, dropped, read",
+    [("a bell rîngs", "'î'", "a bell r ngs"), ("a bell rings 犬", "'犬'", "a bell rings")],
+    ids=["accent", "other-script"],
+)
+def test_letters_the_small_encoder_drops_from_a_query_are_named(separator, query, dropped, read):
+    with pytest.warns(QueryWarning) as caught:
+        separator.separate(np.zeros(800, np.float32), [QUERY, query], sample_rate=8000)
+    messages = [str(w.message) for w in caught]
+    expected = f"query {query!r}: the small encoder drops {dropped} (it reads a-z, 0-9 and '), "
+    assert expected + f"so it reads {read!r}" in messages
+
+
 def test_a_readable_query_gives_no_such_warning(separator):
     with warnings.catch_warnings():
         warnings.simplefilter("error", QueryWarning)
