@@ -173,7 +173,7 @@ EOF
   fi
   python ../utils/sweep_table.py "${tables[@]}" -o "$exp_root/sweep.md" \
     --curves "$exp_root/sweep_val_sdri.png" \
-    --title "Sweep of the supervised row, validation SDRi ($(wc -w <<<"$seeds") seed(s), $max_steps steps)"
+    --title "Sweep of the supervised row, validation SDRi ($(wc -w <<<"$seeds") seed(s), $(steps_of "${tables[@]}") steps)"
   exit $?
 fi
 if [ "$ablation" = true ]; then
@@ -203,7 +203,7 @@ if [ "$ablation" = true ]; then
   claims+=(--claim "per_query_bn - authors_cnt" --claim "authors - distinct")
   wsas compare "Mixture=$exp_root/abl_distinct/mixture" "${rows[@]}" "${claims[@]}" \
     -o "$exp_root/ablation.md" --curves "$exp_root/ablation_val_sdr.png" --force \
-    --title "Fidelity ablation of the weak row, 2-source test set ($(wc -w <<<"$seeds") seeds, $max_steps steps)"
+    --title "Fidelity ablation of the weak row, 2-source test set ($(wc -w <<<"$seeds") seeds, $(steps_of "${rows[@]}") steps)"
   python - "${rows[@]}" <<'EOF'
 import sys
 from pathlib import Path
@@ -315,8 +315,13 @@ if in_stages 4; then
   python eval.py "$test_manifest" -o "$score_root/mixture" --mixture --protocol "$protocol" \
     "${scoring[@]}"
   rows=("Mixture=$score_root/mixture")
-  for method in $methods; do rows+=("$method=$score_root/2src/$method"); done
-  for method in $methods_3src; do rows+=("${method}_3src=$score_root/3src/$method"); done
+  trained=()  # the rows' runs (their scores may be elsewhere: --test_on)
+  for method in $methods; do
+    rows+=("$method=$score_root/2src/$method") && trained+=("$exp_root/2src/$method")
+  done
+  for method in $methods_3src; do
+    rows+=("${method}_3src=$score_root/3src/$method") && trained+=("$exp_root/3src/$method")
+  done
   has() { [[ " $methods " == *" $1 "* ]]; }
   claims=()
   has weak && has supervised && claims+=(--claim "weak / supervised >= 0.9")
@@ -337,7 +342,7 @@ if in_stages 4; then
   fi
   wsas compare "${rows[@]}" "${claims[@]}" -o "$score_root/results.md" "${report[@]}" \
     --wall-time "$((SECONDS - start))" \
-    --title "$title ($(wc -w <<<"$seeds") seed(s) per row, $max_steps steps)"
+    --title "$title ($(wc -w <<<"$seeds") seed(s) per row, $(steps_of "${trained[@]}") steps)"
 fi
 if in_stages 5; then
   first_seed=${seeds%% *}

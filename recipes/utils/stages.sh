@@ -24,6 +24,29 @@ fi
 
 in_stages() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
+# steps_of NAME=DIR...: the budget the runs under the rows' DIRs trained with (each run's
+# conf.yml, training.max_steps; "a/b" when they differ), for a table's title: a table made
+# by stage 4 alone says what its runs ran, not this call's --max_steps. $max_steps without runs.
+steps_of() {
+  python - "$max_steps" "$@" <<'EOF'
+import glob
+import os
+import sys
+
+import yaml
+
+found = []
+for row in sys.argv[2:]:
+    folder = row.split("=", 1)[-1]
+    for conf in sorted(glob.glob(os.path.join(folder, "seed*", "conf.yml"))):
+        with open(conf, encoding="utf-8") as f:
+            steps = ((yaml.safe_load(f) or {}).get("training") or {}).get("max_steps")
+        if steps is not None and str(steps) not in found:
+            found.append(str(steps))
+print("/".join(found) or sys.argv[1])
+EOF
+}
+
 say() { echo "[$(date +%H:%M:%S)] $*"; }
 
 # sources per mixture of the recipe's config (data.n_sources, 2 by default)

@@ -203,7 +203,10 @@ def test_main_job_scores_its_runs_on_another_sets_test_without_touching_their_ow
 
     again = _run(recipe, *args, *on, "data/other", check=False)
     assert again.returncode != 0 and "exists" in again.stdout + again.stderr
-    _run(recipe, *args, *on, "data/other", "--force", "true")
+    # stage 4 alone, without --max_steps: the title says the budget the runs trained with
+    rescore = [a for a in args if a not in ("--max_steps", "2")]
+    _run(recipe, *rescore, *on, "data/other", "--force", "true")
+    assert "(1 seed(s) per row, 2 steps)" in (exp / "on_other" / "results.md").read_text()
 
     fewer = _run(recipe, *args, *on, "data/fewer", check=False)
     assert fewer.returncode != 0 and not (exp / "on_fewer" / "2src").exists()
