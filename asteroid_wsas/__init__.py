@@ -9,33 +9,24 @@ Importing the package registers its models with ``asteroid.models`` so that
 
 import importlib
 import sys
-from typing import Any, List
 
+from .lazy import lazy_names
 from .version import __version__
 
 # public name -> the submodule that defines it
 _LAZY = {
-    "TextCondUNet": ".models",
-    "SafeBaseModel": ".models",
-    "Separator": ".separation.separator",
-    "Separation": ".separation.separator",
-    "register_models": ".models",
+    "TextCondUNet": "models",
+    "SafeBaseModel": "models",
+    "Separator": "separation.separator",
+    "Separation": "separation.separator",
+    "register_models": "models",
 }
 
 __all__ = ["TextCondUNet", "Separator", "Separation", "SafeBaseModel", "register_models"]
 __all__ += ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value  # the next access is a plain attribute
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 def _started_by_the_launcher() -> bool:

@@ -12,7 +12,7 @@ of a run survives kills and resumes.
 import csv
 import os
 import pickle
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 from lightning_fabric.loggers.logger import rank_zero_experiment

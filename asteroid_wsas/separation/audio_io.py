@@ -129,7 +129,7 @@ def _warn_integer_scale(wav: torch.Tensor, argument: str) -> torch.Tensor:
     past 2: integer PCM cast to float without its scaling (``int16.astype(float)``), which
     the separator would take at 30000 times full scale. Float audio a little over full scale
     (a loud mix) is not whole numbers and passes unremarked."""
-    if wav.numel() and wav.is_floating_point():
+    if wav.numel():  # float here: the caller's float branches
         peak = float(wav.abs().max())
         if 2.0 < peak < float("inf") and torch.equal(wav, wav.round()):
             warnings.warn(
