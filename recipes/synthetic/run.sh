@@ -35,8 +35,8 @@ variant=""            # a name for the runs of these settings: exp[/<name of sou
 train_args=""         # more train.py options for every row, e.g. "--set training.bn_stats=per_query"
 train_protocol=""     # the protocol of training alone (default: --protocol), scoring as --protocol
 ablation=false        # true: the fidelity ablation of the weak row instead (docs/recipes/synthetic.md): 5 variants x seeds (auto: 0 1 2)
-sweep=false           # true: the sweep of the supervised row on validation instead (docs/recipes/synthetic.md): 8 settings against the converged base, seeds auto 0, max_steps auto 4000
-sweep_rows=auto       # with --sweep: its rows (auto: all of base lr3e3 lr3e4 clip2 aug deep wide pc2x rate2x)
+sweep=false           # true: the sweep of the supervised row on validation instead (docs/recipes/synthetic.md): 10 settings against the converged base, seeds auto 0, max_steps auto 4000
+sweep_rows=auto       # with --sweep: its rows (auto: all of base lr3e3 lr3e4 const step clip2 aug deep wide pc2x rate2x)
 test_on=""            # stage 4 scores the runs on another set's test instead: its data folder (e.g. data/timgm6mb), into exp[/<set>][/<variant>]/on_<folder name>/
 . ../utils/parse_options.sh
 . ../utils/stages.sh
@@ -105,7 +105,7 @@ if [ "$sweep" = true ]; then
   # runs), on validation only: training (stage 3) and the table of validation SDRi. Each
   # setting is a variant of its own (exp[/<set>]/sw_<name>/); the rate and the recordings
   # per class are sets of their own (stages 0-3: data/rendered_<set>r16k, ...pc40).
-  all_rows="base lr3e3 lr3e4 clip2 aug deep wide pc2x rate2x"
+  all_rows="base lr3e3 lr3e4 const step clip2 aug deep wide pc2x rate2x"
   [ "$sweep_rows" = auto ] && sweep_rows=$all_rows
   for row in $sweep_rows; do
     if [[ " $all_rows " != *" $row "* ]]; then
@@ -123,6 +123,12 @@ if [ "$sweep" = true ]; then
   aug="$aug --set data.augment.stretch_prob=0.3"
   rows=(base=conv:)  # name=variant:train_args
   rows+=("lr 3e-3=sw_lr3e3:--set optim.lr=3e-3" "lr 3e-4=sw_lr3e4:--set optim.lr=3e-4")
+  # the schedule: the base's rate held, or cut x0.1 at 3/4 of the budget (the authors' StepLR
+  # shape), against the cosine decay to zero
+  sched="--set scheduler.name=step --set scheduler.interval=step"
+  cut=$((3 * max_steps / 4)) && [ "$cut" -lt 1 ] && cut=1
+  rows+=("constant lr=sw_const:$sched --set scheduler.step_size=$max_steps --set scheduler.gamma=1.0")
+  rows+=("lr x0.1 at 3/4=sw_step:$sched --set scheduler.step_size=$cut --set scheduler.gamma=0.1")
   rows+=("2 s clips=sw_clip2:--set data.train_segment=2.0" "augmented=sw_aug:$aug")
   rows+=("deeper=sw_deep:--set model.channels=[16,32,64,64,64,64]")
   rows+=("wider=sw_wide:--set model.channels=[32,64,128,128,128]")

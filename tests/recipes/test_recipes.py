@@ -245,13 +245,14 @@ def test_main_job_ablation_and_sweep_train_their_variants_on_one_set(tmp_path):
     # the sweep in the same folder: the set's recordings and encoder serve it too
     bad = _run(recipe, *args, "--sweep", "true", "--sweep_rows", "base widest", check=False)
     assert bad.returncode == 1 and "--sweep_rows: no row widest (the rows: base" in bad.stderr
-    # CI time: three rows of different kinds (the base, an option passed to training, a set
-    # of its own); --set values and data.train_segment are tested in tests/engine
-    rows = ["--sweep_rows", "base aug rate2x"]
+    # CI time: four rows of different kinds (the base, options passed to training, one of
+    # them following the budget, a set of its own); --set values and data.train_segment are
+    # tested in tests/engine
+    rows = ["--sweep_rows", "base step aug rate2x"]
     proc = _run(recipe, *args, "--per_class", "5", "--sweep", "true", *rows)
     exp = recipe / "exp"
     table = (exp / "sweep.md").read_text()
-    names = ["base", "augmented", "16 kHz"]
+    names = ["base", "lr x0.1 at 3/4", "augmented", "16 kHz"]
     for name in names:
         assert f"| {name} | 1 |" in table, name  # every setting trained and validated
     listed = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
@@ -261,6 +262,8 @@ def test_main_job_ablation_and_sweep_train_their_variants_on_one_set(tmp_path):
     runs = {
         "conv": ("optim", "lr", 1e-3),
         "sw_aug": ("data", "augment", {"pitch_prob": 0.5, "room_prob": 0.5, "stretch_prob": 0.3}),
+        # the cut at 3/4 of the budget: step 1 of 2 (never step 0, which StepLR refuses)
+        "sw_step": ("scheduler", "step_size", 1),
     }
     for variant, (block, key, value) in runs.items():
         conf = yaml.safe_load((exp / variant / "2src/supervised/seed0/conf.yml").read_text())
@@ -269,6 +272,8 @@ def test_main_job_ablation_and_sweep_train_their_variants_on_one_set(tmp_path):
         assert (
             {k: got[k] for k in value} == value if isinstance(value, dict) else got == value
         ), variant
+    step = yaml.safe_load((exp / "sw_step/2src/supervised/seed0/conf.yml").read_text())
+    assert step["scheduler"] == {"name": "step", "interval": "step", "step_size": 1, "gamma": 0.1}
     fast = yaml.safe_load((exp / "r16k/2src/supervised/seed0/conf.yml").read_text())
     assert fast["data"]["sample_rate"] == 16000 and fast["model"]["n_fft"] == 254
     assert fast["data"]["root"].endswith("/data/rendered_r16k")
