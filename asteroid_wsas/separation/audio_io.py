@@ -54,7 +54,7 @@ PCM_SCALES = {
 _PCM_TORCH = {torch.int8: "int8", torch.uint8: "uint8", torch.int16: "int16", torch.int32: "int32"}
 
 
-def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
+def float_samples(audio: Any, argument: str = "audio", check_scale: bool = True) -> torch.Tensor:
     """Samples of an array or a tensor as float32 on the CPU, in the [-1, 1] scale: the one
     rule for every array a separator takes (:func:`load_audio`, a stream's blocks).
 
@@ -67,6 +67,8 @@ def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
     Args:
         audio: A numpy array, a tensor, or a sequence of numbers.
         argument: Its name, for messages.
+        check_scale: Warn (:class:`ScaleWarning`) about floats that are integer PCM cast to
+            float without its scaling (a stream checks its blocks once, itself).
 
     Returns:
         torch.Tensor: float32, the shape of ``audio``.
@@ -86,7 +88,8 @@ def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
         wav = audio.detach().cpu()
         name = str(wav.dtype).replace("torch.", "")
         if wav.is_floating_point():
-            return _warn_integer_scale(wav.float(), argument)
+            wav = wav.float()
+            return _warn_integer_scale(wav, argument) if check_scale else wav
         scale = PCM_SCALES.get(_PCM_TORCH.get(wav.dtype, ""))
         kind = "complex" if wav.is_complex() else "bool" if wav.dtype == torch.bool else "int"
     else:
@@ -97,7 +100,7 @@ def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
         name = array.dtype.name
         if array.dtype.kind == "f":
             wav = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-            return _warn_integer_scale(wav, argument)
+            return _warn_integer_scale(wav, argument) if check_scale else wav
         scale = PCM_SCALES.get(name)
         kind = {"c": "complex", "b": "bool", "i": "int", "u": "int"}.get(array.dtype.kind, "other")
         wav = torch.from_numpy(array.astype(np.float64)) if scale is not None else None
@@ -124,23 +127,70 @@ def float_samples(audio: Any, argument: str = "audio") -> torch.Tensor:
     raise ValueError(message)
 
 
+def integer_scale_peak(wav: torch.Tensor) -> Optional[float]:
+    """The peak of float samples that are all whole numbers reaching past 2 (integer PCM
+    cast to float without its scaling, e.g. ``int16.astype(float)``), else None. Float audio
+    a little over full scale (a loud mix) is not whole numbers.
+
+    Examples:
+        >>> integer_scale_peak(torch.tensor([0.0, -12000.0, 3.0]))
+        12000.0
+        >>> integer_scale_peak(torch.tensor([0.0, 1.5, -2.25])) is None
+        True
+    """
+    if not wav.numel():
+        return None
+    peak = float(wav.abs().max())
+    return peak if 2.0 < peak < float("inf") and torch.equal(wav, wav.round()) else None
+
+
+def warn_integer_scale(argument: str, peak: float, fix: str, stacklevel: int = 2) -> None:
+    """One :class:`ScaleWarning`: ``argument``'s float samples are whole numbers up to
+    ``peak``; ``fix`` says what to do (an array's or a file's remedy)."""
+    warnings.warn(
+        f"{argument}: float samples that are all whole numbers, up to {peak:g}, look like "
+        "integer PCM cast to float; they are separated as they are (floats are taken in "
+        f"[-1, 1]): {fix}",
+        ScaleWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+ARRAY_FIX = "pass the integer array itself, or divide by its full scale (32768 for int16)"
+FILE_FIX = "write the file in the [-1, 1] scale (divide by 32768 for 16-bit values)"
+
+
 def _warn_integer_scale(wav: torch.Tensor, argument: str) -> torch.Tensor:
-    """``wav``, after a :class:`ScaleWarning` when its samples are whole numbers reaching
-    past 2: integer PCM cast to float without its scaling (``int16.astype(float)``), which
-    the separator would take at 30000 times full scale. Float audio a little over full scale
-    (a loud mix) is not whole numbers and passes unremarked."""
-    if wav.numel():  # float here: the caller's float branches
-        peak = float(wav.abs().max())
-        if 2.0 < peak < float("inf") and torch.equal(wav, wav.round()):
-            warnings.warn(
-                f"{argument}: float samples that are all whole numbers, up to {peak:g}, look "
-                "like integer PCM cast to float; they are separated as they are (floats are "
-                "taken in [-1, 1]): pass the integer array itself, or divide by its full "
-                "scale (32768 for int16)",
-                ScaleWarning,
-                stacklevel=3,
-            )
+    """``wav``, after a :class:`ScaleWarning` when :func:`integer_scale_peak` finds it
+    integer PCM cast to float, which the separator would take at 30000 times full scale."""
+    peak = integer_scale_peak(wav)
+    if peak is not None:
+        warn_integer_scale(argument, peak, ARRAY_FIX, stacklevel=3)
     return wav
+
+
+def check_file_scale(reader: Any, path: str) -> None:
+    """A :class:`ScaleWarning` when a float sound file's samples are all whole numbers
+    reaching past 2 (integer PCM stored as float), for a file read block by block: one pass
+    that stops at the first sample that is not a whole number (at once for float audio),
+    then back to the start. PCM files are scaled by libsndfile and never warned about.
+
+    Args:
+        reader: A seekable ``soundfile.SoundFile`` open for reading, at its start.
+        path: The file's name, for the message.
+    """
+    if reader.subtype not in ("FLOAT", "DOUBLE") or not reader.seekable():
+        return
+    peak = 0.0
+    try:
+        for block in reader.blocks(4096, dtype="float32", always_2d=True):  # memory: flat
+            if not np.array_equal(block, np.round(block)):
+                return
+            peak = max(peak, float(np.abs(block).max()))
+    finally:
+        reader.seek(0)
+    if 2.0 < peak < float("inf"):
+        warn_integer_scale(f"audio file {path}", peak, FILE_FIX, stacklevel=3)
 
 
 def load_audio(
@@ -192,7 +242,11 @@ def load_audio(
             data, rate = _decode_with_av(path, err, source)
         if data.shape[1] == 0:
             raise ValueError(f"audio file {path} is empty")
-        return torch.from_numpy(np.ascontiguousarray(data)), int(rate), "file", False
+        wav = torch.from_numpy(np.ascontiguousarray(data))
+        peak = integer_scale_peak(wav)  # PCM files come scaled: a float file's samples
+        if peak is not None:
+            warn_integer_scale(f"audio file {path}", peak, FILE_FIX)
+        return wav, int(rate), "file", False
     if sample_rate is None:
         raise ValueError("sample_rate is required when audio is an array or a tensor")
     rate = check_sample_rate(sample_rate)

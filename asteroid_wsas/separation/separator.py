@@ -34,7 +34,7 @@ from ..encoders.loading import encoder_beside, load_encoder
 from ..models import TextCondUNet
 from ..models.registry import model_from_package
 from ..utils import check_device, device_of, refuse_overwrite
-from .audio_io import AudioLike, load_audio, sf_path
+from .audio_io import AudioLike, check_file_scale, load_audio, sf_path
 from .contract import MissingEncoderError, check_sample_rate
 from .core import (
     EncodedQueries,
@@ -500,6 +500,7 @@ class Separator(nn.Module):
             rate, length = reader.samplerate, reader.frames
             if length <= 0:
                 raise ValueError(f"audio file {path} is empty")
+            check_file_scale(reader, path)  # integer PCM stored as float: as separate() says
             resampled = rate != self.sample_rate
             # separate() resamples the whole input: torchaudio's output length
             model_length = resampled_length(length, rate, self.sample_rate)

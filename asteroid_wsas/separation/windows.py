@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from .audio_io import float_samples
+from .audio_io import ARRAY_FIX, float_samples, integer_scale_peak, warn_integer_scale
 from .contract import check_seconds
 
 __all__ = [
@@ -529,11 +529,18 @@ def stream_blocks(
         ValueError: A block that is no array, of a bad shape, channel count or sample type
             (:func:`~.audio_io.float_samples`), or holding NaN; a stream without audio.
     """
-    state, kind, one_d = None, None, False
+    state, kind, one_d, warned = None, None, False, False
     for index, block in enumerate(chunks):
         if not isinstance(block, (np.ndarray, torch.Tensor)):
             raise ValueError(f"block {index} is a {type(block).__name__}, not an array")
-        wav = float_samples(block, f"block {index}")  # integer PCM to [-1, 1], as separate()
+        # integer PCM to [-1, 1], as separate(); floats of integer scale said once per stream
+        wav = float_samples(block, f"block {index}", check_scale=False)
+        peak = None if warned else integer_scale_peak(wav)
+        if peak is not None:
+            warned = True
+            warn_integer_scale(
+                f"block {index}", peak, ARRAY_FIX + " (said of a stream's first such block only)"
+            )
         if wav.dim() == 1:
             wav = wav[None]
         if wav.dim() != 2 or (wav.shape[0] > 16 and wav.shape[1] <= 16):

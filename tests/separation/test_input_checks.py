@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from asteroid_wsas.encoders.tiny import save_encoder
-from asteroid_wsas.separation.audio_io import float_samples, load_audio
+from asteroid_wsas.separation.audio_io import check_file_scale, float_samples, load_audio
 from asteroid_wsas.separation.contract import (
     MissingEncoderError,
     QueryWarning,
@@ -103,6 +103,61 @@ def test_a_stream_of_int16_blocks_gives_the_estimates_of_its_float_form(separato
     got = np.concatenate(list(separator.stream(np.split(mixture, 4), QUERY, **options)), -1)
     ref = np.concatenate(list(separator.stream(np.split(floats, 4), QUERY, **options)), -1)
     assert got.dtype == np.float32 and np.array_equal(got, ref)
+
+
+def _scale_warnings(caught):
+    return [str(w.message) for w in caught if issubclass(w.category, ScaleWarning)]
+
+
+def test_a_float_file_of_integer_scale_is_said_once_read_whole_or_in_blocks(
+    separator, mixture, tmp_path
+):
+    """A float WAV holding int16 values (written without its scaling): separated as it is,
+    with one warning naming the file, read whole (separate) or in blocks (separate_file,
+    whose check pass leaves the file at its start: the same estimates as separate)."""
+    path = tmp_path / "int_scale.wav"
+    sf.write(path, mixture.astype(np.float32), 8000, subtype="FLOAT")
+    expected = (
+        f"audio file {path}: float samples that are all whole numbers, up to "
+        f"{np.abs(mixture.astype(np.float64)).max():g}, look like integer PCM cast to float; "
+        "they are separated as they are (floats are taken in [-1, 1]): write the file in the "
+        "[-1, 1] scale (divide by 32768 for 16-bit values)"
+    )
+    options = dict(precision="fp32", chunk_seconds=0.5, overlap_seconds=0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        whole = separator.separate(str(path), QUERY, **options)
+        assert _scale_warnings(caught) == [expected]
+        blocks = []
+        separator.separate_file(str(path), [QUERY], blocks.append, **options)
+        assert _scale_warnings(caught) == [expected, expected]
+    assert np.array_equal(np.concatenate(blocks, -1), whole.estimates)
+    assert np.abs(whole.estimates).max() > 2.0  # nothing rescaled behind one's back
+
+
+@pytest.mark.parametrize("subtype", ["FLOAT", "PCM_16", "DOUBLE"])
+def test_files_in_the_full_scale_are_read_without_a_scale_warning(mixture, tmp_path, subtype):
+    path = tmp_path / f"{subtype}.wav"
+    samples = mixture / 32768.0
+    samples[100] = 0.3  # whole numbers within 2 elsewhere would pass too: this one is not
+    sf.write(path, samples, 8000, subtype=subtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_audio(str(path))
+        with sf.SoundFile(path) as reader:
+            check_file_scale(reader, str(path))
+            assert reader.tell() == 0  # back at the start for the blocks to come
+
+
+def test_a_stream_of_integer_scale_float_blocks_warns_once(separator, mixture):
+    options = dict(sample_rate=8000, precision="fp32", chunk_seconds=0.5, overlap_seconds=0.1)
+    blocks = np.split(mixture.astype(np.float32), 4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        list(separator.stream(blocks, QUERY, **options))
+    said = _scale_warnings(caught)
+    assert len(said) == 1 and said[0].startswith("block 0: float samples that are all whole")
+    assert said[0].endswith("(said of a stream's first such block only)")
 
 
 @pytest.mark.parametrize(
