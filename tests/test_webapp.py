@@ -11,7 +11,6 @@ import soundfile as sf
 from asteroid_wsas.webapp import (
     PageError,
     Workspace,
-    _page_handler,
     check_audio_file,
     demo_separator,
     draw_pictures,
@@ -22,6 +21,7 @@ from asteroid_wsas.webapp import (
     parse_queries,
     separate_upload,
 )
+from asteroid_wsas.webapp.page import _page_handler
 from tests.helpers import moved_encoder_run
 
 

@@ -20,6 +20,7 @@ import urllib.request
 import pytest
 
 from asteroid_wsas import webapp
+from asteroid_wsas.webapp import server
 from tests.helpers import default_signals
 
 from .test_cli_errors import REPO, run_cli
@@ -110,14 +111,14 @@ def test_a_port_taken_after_the_check_is_the_same_line_and_leaves_no_folder(
     made, goes."""
     if importlib.util.find_spec("gradio") is None:  # not imported: serve chooses its cache first
         pytest.skip("gradio is not installed")
-    real_check, calls = webapp.check_address, []
+    real_check, calls = server.check_address, []
 
     def check_once_too_early(host, port):
         calls.append(port)
         if len(calls) > 1:  # the first call, before loading, finds the port free
             real_check(host, port)
 
-    monkeypatch.setattr(webapp, "check_address", check_once_too_early)
+    monkeypatch.setattr(server, "check_address", check_once_too_early)
     monkeypatch.setenv("GRADIO_TEMP_DIR", "/before")
     terminate = signal.getsignal(signal.SIGTERM)
     status, line, _ = run_cli(["serve", "--model", "random", "--port", taken_port], capsys)
@@ -141,13 +142,13 @@ def test_a_stop_signal_raises_terminated_until_given_back(name, status):
     if ignored:  # serve keeps an ignored signal ignored; here: as from a terminal
         signal.signal(signum, signal.SIG_DFL)
     before = signal.getsignal(signum)
-    handlers = webapp._raise_on_stop_signals()
+    handlers = server._raise_on_stop_signals()
     try:
         with pytest.raises(webapp.Terminated) as stop:
             os.kill(os.getpid(), signum)
             time.sleep(5)  # the handler runs at the next bytecode; never sleeps this long
     finally:
-        webapp._shutdown(None, None, handlers, os.environ.get("GRADIO_TEMP_DIR"))
+        server._shutdown(None, None, handlers, os.environ.get("GRADIO_TEMP_DIR"))
     assert (stop.value.name, stop.value.status) == (name, status)
     assert isinstance(stop.value, KeyboardInterrupt)  # what does not know it stops as on Ctrl+C
     assert signal.getsignal(signum) is before
