@@ -4,7 +4,8 @@ base), and whether it reaches the 6 dB goal of the evidence mode.
 
 Only validation scores are read (``logs/metrics.csv`` of each run): a sweep chooses a
 setting, and the test set is scored once, for the chosen one. A setting whose runs are not
-there yet is listed as such (and counted), not left out.
+there yet, or still training (no ``best_model.pth``), is listed as such (and counted), not
+left out; a run still training is never read as a result.
 
 Usage:
     python ../utils/sweep_table.py "base=exp/conv/2src/supervised" \\
@@ -41,11 +42,19 @@ def run_scores(run: Path) -> Optional[Tuple[float, float, int, float]]:
     return kept, sdr[best], steps[best], sdri[max(sdri)]
 
 
-def row_scores(folder: Path) -> List[Tuple[float, float, int, float]]:
-    """The scores of every seed's run of a row (``seed*/``), in seed order."""
+def row_scores(folder: Path) -> Tuple[List[Tuple[float, float, int, float]], int]:
+    """The scores of every finished seed's run of a row (``seed*/`` with its
+    ``best_model.pth``: the budget is spent), in seed order, and how many runs are still
+    training (validated, but no ``best_model.pth`` yet: their best so far is no result)."""
     runs = sorted((p for p in folder.glob("seed*") if p.is_dir()), key=lambda p: p.name)
-    scores = [run_scores(run) for run in runs]
-    return [s for s in scores if s is not None]
+    scores, training = [], 0
+    for run in runs:
+        score = run_scores(run)
+        if score is not None and (run / "best_model.pth").is_file():
+            scores.append(score)
+        elif score is not None:
+            training += 1
+    return scores, training
 
 
 def _spread(values: Sequence[float]) -> str:
@@ -54,7 +63,7 @@ def _spread(values: Sequence[float]) -> str:
 
 
 def sweep_table(rows: Dict[str, Path], title: str) -> Tuple[str, int]:
-    """The markdown table of a sweep, and how many rows have no finished validation yet.
+    """The markdown table of a sweep, and how many rows have no finished run yet.
 
     Args:
         rows: Setting name -> its row folder (the seeds' runs); the first is the base.
@@ -77,10 +86,11 @@ def sweep_table(rows: Dict[str, Path], title: str) -> Tuple[str, int]:
     base: Optional[float] = None
     missing = 0
     for name, folder in rows.items():
-        scores = row_scores(folder)
+        scores, training = row_scores(folder)
         if not scores:
             missing += 1
-            lines.append(f"| {name} | 0 | not trained yet ({folder}) | | | | | |")
+            state = "still training" if training else "not trained yet"
+            lines.append(f"| {name} | 0 | {state} ({folder}) | | | | | |")
             continue
         kept = [s[0] for s in scores]
         base = mean(kept) if base is None else base
@@ -88,7 +98,7 @@ def sweep_table(rows: Dict[str, Path], title: str) -> Tuple[str, int]:
         goal = "yes" if mean(kept) >= GOAL_DB else "no"
         cells = [
             name,
-            str(len(scores)),
+            str(len(scores)) + (f" ({training} still training)" if training else ""),
             _spread(kept),
             f"{delta:+.2f}",
             goal,
@@ -129,7 +139,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         drawn = plot_curves(rows, args.curves, metric="val_sdri", force=True)
         print(f"curves: {drawn or 'none yet (no run has a validation)'}")
     if missing:
-        print(f"{missing} of {len(rows)} settings have no finished validation yet", file=sys.stderr)
+        print(f"{missing} of {len(rows)} settings have no finished run yet", file=sys.stderr)
     print(f"table: {args.output}")
     return 0
 
