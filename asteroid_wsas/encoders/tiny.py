@@ -9,6 +9,7 @@ uses it to score single-source estimates against single-source phrases.
 import math
 import os
 import re
+import unicodedata
 from collections import Counter
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -26,28 +27,52 @@ PAD, UNK, CLS = range(3)
 _WORD = re.compile(r"[a-z0-9']+")
 
 
-def words(text: str) -> List[str]:
-    """Lower-case word tokens: what the tiny text tower reads.
+def fold_accents(text: str) -> str:
+    """``text`` with its accents and compatibility forms folded to their base letters
+    (Unicode NFKD, combining marks dropped): ``é`` -> ``e``, full-width ``ｄ`` -> ``d``,
+    ``ﬁ`` -> ``fi``. Other scripts stay as they are.
+
+    Examples:
+        >>> fold_accents("Café, crème brûlée, ｄｏｇ")
+        'Cafe, creme brulee, dog'
+    """
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def words(text: str, fold: bool = True) -> List[str]:
+    """Lower-case word tokens: what the tiny text tower reads (``a-z``, ``0-9`` and ``'``).
+
+    Args:
+        text: A caption or a query.
+        fold: Fold accents and compatibility forms first (:func:`fold_accents`), as
+            encoders do since their files say ``fold_accents: true``; encoder files
+            written before read without it (``rîngs`` as ``r``, ``ngs``), as they were
+            trained.
 
     Examples:
         >>> words("A dog barks, then rain falls!")
         ['a', 'dog', 'barks', 'then', 'rain', 'falls']
+        >>> words("a bell rîngs"), words("a bell rîngs", fold=False)
+        (['a', 'bell', 'rings'], ['a', 'bell', 'r', 'ngs'])
     """
-    return _WORD.findall(text.lower())
+    return _WORD.findall((fold_accents(text) if fold else text).lower())
 
 
-def build_vocab(texts: Iterable[str], min_count: int = 1, max_size: int = 20000) -> List[str]:
+def build_vocab(
+    texts: Iterable[str], min_count: int = 1, max_size: int = 20000, fold: bool = True
+) -> List[str]:
     """Vocabulary of the training captions: special tokens, then words by frequency.
 
     Args:
         texts: Training captions (never test captions).
         min_count: Rarer words map to ``<unk>``.
         max_size: Cap on the vocabulary size, specials included.
+        fold: Read the captions as an encoder with ``fold_accents`` does (:func:`words`).
 
     Returns:
         list[str]: the vocabulary, saved with the model.
     """
-    counts = Counter(w for text in texts for w in words(text))
+    counts = Counter(w for text in texts for w in words(text, fold))
     ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     return list(SPECIALS) + ranked[: max_size - len(SPECIALS)]
 
@@ -96,6 +121,7 @@ class TinyBimodalEncoder(BimodalEncoder):
         max_text_length: int = 32,
         cache_size: Optional[int] = 65536,
         cache_dtype: torch.dtype = torch.float16,
+        fold_accents: bool = True,
     ):
         super().__init__(cache_size=cache_size, cache_dtype=cache_dtype)
         if list(vocab[: len(SPECIALS)]) != list(SPECIALS):
@@ -117,7 +143,9 @@ class TinyBimodalEncoder(BimodalEncoder):
             text_layers=int(text_layers),
             n_heads=int(n_heads),
             max_text_length=self.max_text_length,
+            fold_accents=bool(fold_accents),
         )
+        self.fold_accents = bool(fold_accents)
 
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, power=2.0
@@ -150,10 +178,14 @@ class TinyBimodalEncoder(BimodalEncoder):
         """Learnt audio -> text temperature (clamped at 100 as in CLIP)."""
         return float(self.log_logit_scale.detach().exp().clamp(max=100.0))
 
+    def words(self, text: str) -> List[str]:
+        """The words this encoder reads of ``text`` (:func:`words`, with its folding)."""
+        return words(text, self.fold_accents)
+
     def tokenize(self, phrases: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Token ids ``(N, L)`` starting with ``<cls>``, and their mask (True = real)."""
         rows = [
-            [CLS] + [self.index.get(w, UNK) for w in words(p)][: self.max_text_length - 1]
+            [CLS] + [self.index.get(w, UNK) for w in self.words(p)][: self.max_text_length - 1]
             for p in phrases
         ]
         length = max(len(r) for r in rows)
@@ -197,7 +229,9 @@ class TinyBimodalEncoder(BimodalEncoder):
         conf = load_package(pretrained)
         if conf.get("model_name") != cls.__name__:
             raise ValueError(f"expected a {cls.__name__} file, got {conf.get('model_name')!r}")
-        model = cls(**{**conf["model_args"], **kwargs})
+        # files written before the folding read as they were trained: without it
+        args = {"fold_accents": False, **conf["model_args"], **kwargs}
+        model = cls(**args)
         model.load_state_dict(conf["state_dict"])
         return model
 
@@ -365,9 +399,9 @@ def train_tiny_encoder(
     rate = int(getattr(train_data, "sample_rate", 16000))
     if encoder is None:
         captions = [train_data[i]["caption"] for i in range(len(train_data))]
-        encoder = TinyBimodalEncoder(
-            build_vocab(captions), sample_rate=rate, **(encoder_kwargs or {})
-        )
+        kwargs = encoder_kwargs or {}
+        vocab = build_vocab(captions, fold=kwargs.get("fold_accents", True))
+        encoder = TinyBimodalEncoder(vocab, sample_rate=rate, **kwargs)
     encoder.to(device).train()
     opt = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=weight_decay)
     sched = _one_cycle(opt, lr, steps)

@@ -9,7 +9,7 @@ queries the encoder cannot read or tell apart.
 import os
 import unicodedata
 import warnings
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -106,12 +106,12 @@ def query_warnings(
         if reason is not None:
             messages.append(f"query {name!r} has {reason}; its estimate will be a guess")
     if index is not None:
-        from ..encoders.tiny import SPECIALS, words
+        from ..encoders.tiny import SPECIALS
 
-        known = len(index) - len(SPECIALS)
+        known, read = len(index) - len(SPECIALS), _reader(encoder)
         for name, query in zip(names, queries):
             if isinstance(query, str) and unreadable(encoder, query) is None:
-                unknown = [w for w in words(query) if w not in index]
+                unknown = [w for w in read(query) if w not in index]
                 if unknown:
                     listed = ", ".join(repr(w) for w in dict.fromkeys(unknown))
                     messages.append(
@@ -119,12 +119,12 @@ def query_warnings(
                         f"vocabulary has {known} words) are all read as one <unk> token"
                     )
                 # letters it cannot read (accents, other scripts) split or shorten the words
-                dropped = [c for c in query.lower() if _is_letter(c) and not words(c)]
+                dropped = [c for c in query.lower() if _is_letter(c) and not read(c)]
                 if dropped:
                     listed = ", ".join(repr(c) for c in dict.fromkeys(dropped))
                     messages.append(
-                        f"query {name!r}: the small encoder drops {listed} (it reads a-z, "
-                        f"0-9 and '), so it reads {' '.join(words(query))!r}"
+                        f"query {name!r}: the small encoder drops {listed} "
+                        f"({_reads(encoder)}), so it reads {' '.join(read(query))!r}"
                     )
     if len(queries) > 1:
         if embed is None:
@@ -142,6 +142,19 @@ def query_warnings(
     return messages
 
 
+def _reader(encoder: Any) -> Callable[[str], List[str]]:
+    """The small encoder's own reading of a text (its words, with or without folding)."""
+    from ..encoders.tiny import words
+
+    return getattr(encoder, "words", None) or (lambda text: words(text, fold=False))
+
+
+def _reads(encoder: Any) -> str:
+    """What the small encoder reads, for messages."""
+    folded = ", accents folded" if getattr(encoder, "fold_accents", False) else ""
+    return f"it reads a-z, 0-9 and '{folded}"
+
+
 def _is_letter(char: str) -> bool:
     """A letter or a digit of any script."""
     return unicodedata.category(char)[0] in "LN"
@@ -153,7 +166,7 @@ def unreadable(encoder: Any, text: str) -> Optional[str]:
     The one rule for every text encoder: a text without a letter or a digit (emoji,
     punctuation, zero-width spaces) says nothing an encoder trained on captions knows; and
     a text whose every token is one the tokenizer does not know or a special token (the
-    small encoder keeps ``a-z``, ``0-9`` and ``'`` and drops the rest; a WordPiece
+    small encoder keeps ``a-z``, ``0-9`` and ``'``, folding accents, and drops the rest; a WordPiece
     tokenizer gives ``[UNK]``) is read as an empty text.
 
     Args:
@@ -168,17 +181,15 @@ def unreadable(encoder: Any, text: str) -> Optional[str]:
         >>> from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, build_vocab
         >>> enc = TinyBimodalEncoder(build_vocab(["a dog barks"]), embed_dim=16, token_dim=12)
         >>> unreadable(enc, "犬が吠える")
-        "no characters the text encoder reads (it reads a-z, 0-9 and ')"
+        "no characters the text encoder reads (it reads a-z, 0-9 and ', accents folded)"
         >>> unreadable(enc, "a dog") is None
         True
     """
     if not any(_is_letter(c) for c in text):
         return "no letters or digits"
     if getattr(encoder, "index", None) is not None:  # the small encoder: its own words
-        from ..encoders.tiny import words
-
-        if not words(text):
-            return "no characters the text encoder reads (it reads a-z, 0-9 and ')"
+        if not _reader(encoder)(text):
+            return f"no characters the text encoder reads ({_reads(encoder)})"
         return None
     tokenizer = getattr(encoder, "tokenizer", None)
     if tokenizer is not None and callable(tokenizer):

@@ -107,6 +107,22 @@ def test_save_and_load_round_trip(trained, tmp_path):
     save_encoder(encoder, path, force=True)
 
 
+def test_accent_folding_is_saved_and_a_file_without_it_reads_as_trained(tmp_path):
+    """Encoders fold accents since their files say ``fold_accents: true``; a file written
+    before (no such argument) reads without folding, as it was trained."""
+    assert build_vocab(["Café crème"]) == ["<pad>", "<unk>", "<cls>", "cafe", "creme"]
+    assert build_vocab(["Café crème"], fold=False)[3:] == ["caf", "cr", "me"]
+    enc = TinyBimodalEncoder(build_vocab(["a cafe bell"]), **SMALL)
+    save_encoder(enc, tmp_path / "new.pth")
+    new = TinyBimodalEncoder.from_pretrained(tmp_path / "new.pth")
+    assert new.fold_accents and new.get_model_args()["fold_accents"] is True
+    assert new.tokenize(["a CAFÉ bell"])[0].tolist() == enc.tokenize(["a cafe bell"])[0].tolist()
+    package = torch.load(tmp_path / "new.pth", weights_only=True)
+    del package["model_args"]["fold_accents"]  # as files before the folding are
+    old = TinyBimodalEncoder.from_pretrained(package)
+    assert not old.fold_accents and old.words("a CAFÉ bell") == ["a", "caf", "bell"]
+
+
 def test_retrieval_recall_counts_ranks():
     class Oracle(TinyBimodalEncoder):
         def embed_audio(self, wav, sample_rate):

@@ -242,7 +242,7 @@ def test_a_query_the_encoder_reads_as_nothing_is_one_warning_line(model_dir, tmp
     assert status == 0
     assert err.splitlines() == [
         "warning: query '犬が吠える' has no characters the text encoder reads (it reads a-z, "
-        "0-9 and '); its estimate will be a guess"
+        "0-9 and ', accents folded); its estimate will be a guess"
     ]
     assert _files(tmp_path / "out") == ["a_dog_barks.wav", "query.wav"]
 

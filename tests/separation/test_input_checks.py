@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from asteroid_wsas.encoders.tiny import save_encoder
+from asteroid_wsas.encoders.tiny import TinyBimodalEncoder, save_encoder
 from asteroid_wsas.separation.audio_io import check_file_scale, float_samples, load_audio
 from asteroid_wsas.separation.contract import (
     MissingEncoderError,
@@ -329,13 +329,15 @@ def test_a_device_this_machine_lacks_is_named(separator, device, message):
 @pytest.mark.parametrize(
     "query, reason",
     [
-        ("犬が吠える", "no characters the text encoder reads (it reads a-z, 0-9 and ')"),
-        ("ａ ｄｏｇ", "no characters the text encoder reads (it reads a-z, 0-9 and ')"),
+        (
+            "犬が吠える",
+            "no characters the text encoder reads (it reads a-z, 0-9 and ', accents folded)",
+        ),
         ("🐕🔔", "no letters or digits"),
         ("\u200b", "no letters or digits"),
         ("?!", "no letters or digits"),
     ],
-    ids=["japanese", "fullwidth", "emoji", "zero-width-space", "punctuation"],
+    ids=["japanese", "emoji", "zero-width-space", "punctuation"],
 )
 def test_a_query_the_small_encoder_reads_as_nothing_warns(separator, query, reason):
     audio = np.zeros(800, np.float32)
@@ -346,17 +348,51 @@ def test_a_query_the_small_encoder_reads_as_nothing_warns(separator, query, reas
     assert not any(f"query {QUERY!r}" in m for m in messages)
 
 
+def _unfolding(separator):
+    """The separator with its small encoder as a file written before the folding reads:
+    its arguments without ``fold_accents``."""
+    package = separator.encoder.serialize()
+    package["model_args"].pop("fold_accents")
+    old = TinyBimodalEncoder.from_pretrained(package)
+    return Separator(separator.model, old)
+
+
 @pytest.mark.parametrize(
     "query, dropped, read",
     [("a bell rîngs", "'î'", "a bell r ngs"), ("a bell rings 犬", "'犬'", "a bell rings")],
     ids=["accent", "other-script"],
 )
-def test_letters_the_small_encoder_drops_from_a_query_are_named(separator, query, dropped, read):
+def test_letters_an_encoder_file_without_folding_drops_are_named(separator, query, dropped, read):
+    old = _unfolding(separator)
+    assert not old.encoder.fold_accents
     with pytest.warns(QueryWarning) as caught:
-        separator.separate(np.zeros(800, np.float32), [QUERY, query], sample_rate=8000)
+        old.separate(np.zeros(800, np.float32), [QUERY, query], sample_rate=8000)
     messages = [str(w.message) for w in caught]
     expected = f"query {query!r}: the small encoder drops {dropped} (it reads a-z, 0-9 and '), "
     assert expected + f"so it reads {read!r}" in messages
+    with pytest.warns(QueryWarning, match="no characters the text encoder reads"):
+        old.separate(np.zeros(800, np.float32), [QUERY, "ａ ｄｏｇ"], sample_rate=8000)
+
+
+def test_the_small_encoder_folds_accents_and_full_width_letters(separator):
+    """'a bell rîngs', 'Ａ ＢＥＬＬ ＲＩＮＧＳ' are 'a bell rings' to an encoder trained
+    since the folding: the same tokens, the same estimates, no warning; other scripts are
+    still dropped and named."""
+    assert separator.encoder.fold_accents
+    audio = np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1
+    options = dict(sample_rate=8000, precision="fp32")
+    ref = separator.separate(audio, "a bell rings", **options).estimates
+    for query in ("a bell rîngs", "Ａ ＢＥＬＬ ＲＩＮＧＳ", "A bell ringś"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", QueryWarning)
+            got = separator.separate(audio, query, **options).estimates
+        assert np.array_equal(got, ref), query
+    with pytest.warns(QueryWarning) as caught:
+        separator.separate(audio, "a bell rings 犬", **options)
+    assert [str(w.message) for w in caught] == [
+        "query 'a bell rings 犬': the small encoder drops '犬' (it reads a-z, 0-9 and ', "
+        "accents folded), so it reads 'a bell rings'"
+    ]
 
 
 def test_a_readable_query_gives_no_such_warning(separator):
