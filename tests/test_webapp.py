@@ -140,6 +140,24 @@ def test_load_model_names_what_failed(tmp_path):
     assert load_model(os.path.dirname(path)).sample_rate == separator.sample_rate
 
 
+def test_an_upload_of_integer_scale_is_said_once_by_its_name(separator, tmp_path):
+    """A float WAV holding int16 values: one note, naming the upload (not the server's
+    copy) and the file's remedy, not the array's the separation would add."""
+    rng = np.random.default_rng(0)
+    pcm = np.clip(rng.normal(0, 6000, 16000), -32768, 32767).round().astype(np.float32)
+    upload = tmp_path / "upload" / "loud.wav"
+    upload.parent.mkdir()
+    sf.write(upload, pcm, 16000, subtype="FLOAT")
+    (tmp_path / "out").mkdir()
+    result = separate_upload(separator, str(upload), "a violin", "", False, tmp_path / "out")
+    assert result.warnings == [
+        f"audio file loud.wav: float samples that are all whole numbers, up to "
+        f"{np.abs(pcm).max():g}, look like integer PCM cast to float; they are separated as "
+        "they are (floats are taken in [-1, 1]): write the file in the [-1, 1] scale (divide "
+        "by 32768 for 16-bit values)"
+    ]
+
+
 def test_queries_the_encoder_cannot_read_are_reported_on_the_page(separator, stereo, tmp_path):
     path, _, _ = stereo
     result = separate_upload(separator, path, "a violin\na trumpet", "", False, tmp_path)

@@ -323,20 +323,20 @@ def separate_upload(
     _check_upload(audio_path, max_mb)
     step(0.02, "reading the audio")
     name = os.path.basename(audio_path)
-    try:
-        wav, rate, _, _ = load_audio(audio_path)
-    except ValueError as err:
-        if "is empty" in str(err):
-            raise PageError(f"{name} is empty: upload a sound file.") from None
-        raise _unreadable(name) from None
-    if float(wav.abs().max()) < SILENCE:
-        raise PageError("The audio is silent: there is nothing to separate.")
-    negative = (negative_text or "").strip() or None
-    step(0.05, f"separating {len(queries)} queries")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", QueryWarning)
-            warnings.simplefilter("always", ScaleWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", QueryWarning)
+        warnings.simplefilter("always", ScaleWarning)
+        try:
+            wav, rate, _, _ = load_audio(audio_path)
+        except ValueError as err:
+            if "is empty" in str(err):
+                raise PageError(f"{name} is empty: upload a sound file.") from None
+            raise _unreadable(name) from None
+        if float(wav.abs().max()) < SILENCE:
+            raise PageError("The audio is silent: there is nothing to separate.")
+        negative = (negative_text or "").strip() or None
+        step(0.05, f"separating {len(queries)} queries")
+        try:
             result = separator.separate(
                 wav.numpy(),
                 queries,
@@ -348,11 +348,14 @@ def separate_upload(
                     0.05 + 0.85 * done / total, f"chunk {done}/{total}"
                 ),
             )
-    except (ValueError, TypeError) as err:  # the Separator's own checks, e.g. an image query
-        raise PageError(str(err)) from None
+        except (ValueError, TypeError) as err:  # the Separator's own checks, e.g. an image query
+            raise PageError(str(err)) from None
     # queries the encoder cannot read or tell apart, samples of integer scale: said on the
-    # page, beside the results
-    notes = [str(w.message) for w in caught if issubclass(w.category, (QueryWarning, ScaleWarning))]
+    # page, beside the results; the scale once, as the file's (the upload's name, not the
+    # server's copy; the array handed on says it again)
+    notes = [str(w.message) for w in caught if issubclass(w.category, QueryWarning)]
+    scale = [str(w.message) for w in caught if issubclass(w.category, ScaleWarning)]
+    notes += [scale[0].replace(audio_path, name)] if scale else []
     step(0.9, "writing files")
     folder = Path(folder)
     names = list(queries) + (["residual"] if residual else [])
