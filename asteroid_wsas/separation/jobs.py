@@ -24,6 +24,7 @@ Examples:
 import contextlib
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from ..utils import query_slug, refuse_overwrite
 from .audio_io import (
+    FILE_FIX,
     FolderBusyError,
     OutputFiles,
     OutputWriteError,
@@ -39,7 +41,9 @@ from .audio_io import (
     missing_folders,
     output_subtype,
     sf_path,
+    warn_integer_scale,
 )
+from .contract import ScaleWarning
 
 if TYPE_CHECKING:  # the class imports the model; the plan needs none of it
     from .separator import Separator
@@ -369,12 +373,21 @@ def stream_to_files(
         FolderBusyError: Not ``wait``, and another process writes to a folder.
     """
 
+    source = "standard input" if isinstance(reader.name, int) else f"audio file {reader.name}"
+
     def blocks() -> Iterator[np.ndarray]:
         size = max(1024, reader.samplerate // 10)
+        whole = reader.subtype in ("FLOAT", "DOUBLE")  # integer PCM stored as float?
         while True:  # read(frames): blocks() needs a seekable file
             block = reader.read(size, dtype="float32", always_2d=True)
             if not len(block):
                 return
+            if whole and not np.array_equal(block, np.round(block)):
+                whole = False  # float audio: said at its first sample that is no whole number
+            elif whole and float(np.abs(block).max()) > 2.0:
+                whole = False  # said once, as a file's (the stream's own note is an array's)
+                peak = float(np.abs(block).max())
+                warn_integer_scale(source, peak, FILE_FIX + " (from its first such block)")
             yield block.T
 
     kind = output_subtype(subtype, reader)
@@ -386,5 +399,7 @@ def stream_to_files(
         refuse_overwrite(*files, force=force)
         with OutputFiles(files, reader.samplerate, reader.channels, kind) as out:
             stream = separator.stream(blocks(), queries, sample_rate=reader.samplerate, **options)
-            for block in stream:
-                out.write(block)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", r"block \d+: float samples", ScaleWarning)
+                for block in stream:
+                    out.write(block)

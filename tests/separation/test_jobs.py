@@ -2,6 +2,7 @@
 line's behaviour is tests/test_cli.py's and tests/reliability/'s)."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from asteroid_wsas.separation.jobs import (
     pending_jobs,
     plan_jobs,
     run_jobs,
+    stream_to_files,
 )
+from asteroid_wsas.separation.contract import ScaleWarning
 
 from tests.helpers import tiny_separator
 
@@ -78,3 +81,26 @@ def test_a_failed_input_is_listed_and_the_others_go_on(tmp_path):
     assert sf.info(outcomes[1].job.files[0]).subtype == "PCM_16"
     with pytest.raises(ValueError, match="bad.wav"):
         list(run_jobs(separator, jobs, ["a dog barks"], fail_fast=True))
+
+
+@pytest.mark.parametrize("scale", [32768.0, 1.0])
+def test_a_streamed_file_of_integer_scale_is_said_once_as_a_file(tmp_path, scale):
+    """int16 values stored as float, streamed (as `separate -` reads standard input): one
+    warning naming the file and its remedy, none of the blocks' own; float audio: none."""
+    rng = np.random.default_rng(0)
+    pcm = np.clip(rng.normal(0, 6000, 8000), -32768, 32767).round() / 32768 * scale
+    source = tmp_path / "in.wav"
+    sf.write(source, pcm.astype(np.float32), 8000, subtype="FLOAT")
+    files = [str(tmp_path / "out" / "a_dog_barks.wav")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream_to_files(
+            tiny_separator(["a dog barks"]), sf.SoundFile(source), files, ["a dog barks"], "FLOAT"
+        )
+    said = [str(w.message) for w in caught if issubclass(w.category, ScaleWarning)]
+    if scale == 1.0:
+        assert said == []
+    else:
+        assert len(said) == 1 and said[0].startswith(f"audio file {source}: float samples")
+        assert said[0].endswith("(divide by 32768 for 16-bit values) (from its first such block)")
+    assert sf.info(files[0]).frames == 8000
