@@ -210,3 +210,16 @@ def moved_encoder_run(separator, folder):
     gone = folder / "old" / "encoder" / "tiny.pth"
     (run / "conf.yml").write_text(f"encoder:\n  name: {gone}\n")
     return run, gone
+
+
+def recipe_utility(name: str):
+    """The module of a script in recipes/utils/ (``sweep_table``), imported by its path
+    (recipes are not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "recipes" / "utils" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,20 +1,16 @@
 """recipes/utils/sweep_table.py: a sweep's table from the runs' validation logs; a run still
 training (no best_model.pth) is said so, never read as a result."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "utils" / "sweep_table.py"
+from tests.helpers import recipe_utility
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    spec = importlib.util.spec_from_file_location("sweep_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return recipe_utility("sweep_table")
 
 
 def _run(folder: Path, curve, finished: bool = True) -> None:
