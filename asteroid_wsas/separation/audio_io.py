@@ -127,6 +127,18 @@ def float_samples(audio: Any, argument: str = "audio", check_scale: bool = True)
     raise ValueError(message)
 
 
+def whole_peak(samples: Union[np.ndarray, torch.Tensor]) -> Optional[float]:
+    """The peak magnitude of samples that are all whole numbers, else None (also for no
+    samples, or NaN): the one test behind every integer-scale warning.
+
+    Examples:
+        >>> whole_peak(np.array([0.0, -3.0, 1.0])), whole_peak(np.array([0.5, 1.0]))
+        (3.0, None)
+    """
+    x = samples.numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
+    return float(np.abs(x).max()) if x.size and np.array_equal(x, np.round(x)) else None
+
+
 def integer_scale_peak(wav: torch.Tensor) -> Optional[float]:
     """The peak of float samples that are all whole numbers reaching past 2 (integer PCM
     cast to float without its scaling, e.g. ``int16.astype(float)``), else None. Float audio
@@ -138,10 +150,8 @@ def integer_scale_peak(wav: torch.Tensor) -> Optional[float]:
         >>> integer_scale_peak(torch.tensor([0.0, 1.5, -2.25])) is None
         True
     """
-    if not wav.numel():
-        return None
-    peak = float(wav.abs().max())
-    return peak if 2.0 < peak < float("inf") and torch.equal(wav, wav.round()) else None
+    peak = whole_peak(wav)
+    return peak if peak is not None and 2.0 < peak < float("inf") else None
 
 
 def warn_integer_scale(argument: str, peak: float, fix: str, stacklevel: int = 2) -> None:
@@ -160,12 +170,12 @@ ARRAY_FIX = "pass the integer array itself, or divide by its full scale (32768 f
 FILE_FIX = "write the file in the [-1, 1] scale (divide by 32768 for 16-bit values)"
 
 
-def _warn_integer_scale(wav: torch.Tensor, argument: str) -> torch.Tensor:
+def _warn_integer_scale(wav: torch.Tensor, argument: str, fix: str = ARRAY_FIX) -> torch.Tensor:
     """``wav``, after a :class:`ScaleWarning` when :func:`integer_scale_peak` finds it
     integer PCM cast to float, which the separator would take at 30000 times full scale."""
     peak = integer_scale_peak(wav)
     if peak is not None:
-        warn_integer_scale(argument, peak, ARRAY_FIX, stacklevel=3)
+        warn_integer_scale(argument, peak, fix, stacklevel=3)
     return wav
 
 
@@ -184,9 +194,10 @@ def check_file_scale(reader: Any, path: str) -> None:
     peak = 0.0
     try:
         for block in reader.blocks(4096, dtype="float32", always_2d=True):  # memory: flat
-            if not np.array_equal(block, np.round(block)):
+            whole = whole_peak(block)
+            if whole is None:
                 return
-            peak = max(peak, float(np.abs(block).max()))
+            peak = max(peak, whole)
     finally:
         reader.seek(0)
     if 2.0 < peak < float("inf"):
@@ -243,10 +254,8 @@ def load_audio(
         if data.shape[1] == 0:
             raise ValueError(f"audio file {path} is empty")
         wav = torch.from_numpy(np.ascontiguousarray(data))
-        peak = integer_scale_peak(wav)  # PCM files come scaled: a float file's samples
-        if peak is not None:
-            warn_integer_scale(f"audio file {path}", peak, FILE_FIX)
-        return wav, int(rate), "file", False
+        # PCM files come scaled: only a float file's samples can be of integer scale
+        return _warn_integer_scale(wav, f"audio file {path}", FILE_FIX), int(rate), "file", False
     if sample_rate is None:
         raise ValueError("sample_rate is required when audio is an array or a tensor")
     rate = check_sample_rate(sample_rate)

@@ -42,6 +42,7 @@ from .audio_io import (
     output_subtype,
     sf_path,
     warn_integer_scale,
+    whole_peak,
 )
 from .contract import ScaleWarning
 
@@ -382,12 +383,11 @@ def stream_to_files(
             block = reader.read(size, dtype="float32", always_2d=True)
             if not len(block):
                 return
-            if whole and not np.array_equal(block, np.round(block)):
-                whole = False  # float audio: said at its first sample that is no whole number
-            elif whole and float(np.abs(block).max()) > 2.0:
-                whole = False  # said once, as a file's (the stream's own note is an array's)
-                peak = float(np.abs(block).max())
-                warn_integer_scale(source, peak, FILE_FIX + " (from its first such block)")
+            if whole:  # until a sample that is no whole number (float audio), or a warning
+                peak = whole_peak(block)
+                whole = peak is not None and peak <= 2.0
+                if peak is not None and peak > 2.0:  # once, as a file's (not the array's)
+                    warn_integer_scale(source, peak, FILE_FIX + " (from its first such block)")
             yield block.T
 
     kind = output_subtype(subtype, reader)
