@@ -24,7 +24,6 @@ Examples:
 import contextlib
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -44,7 +43,6 @@ from .audio_io import (
     warn_integer_scale,
     whole_peak,
 )
-from .contract import ScaleWarning
 
 if TYPE_CHECKING:  # the class imports the model; the plan needs none of it
     from .separator import Separator
@@ -398,8 +396,8 @@ def stream_to_files(
             held.enter_context(folder_lock(folders[real] or ".", wait))
         refuse_overwrite(*files, force=force)
         with OutputFiles(files, reader.samplerate, reader.channels, kind) as out:
+            # blocks() says the scale as the file's: the stream's own (per block) check off
+            options["check_scale"] = False
             stream = separator.stream(blocks(), queries, sample_rate=reader.samplerate, **options)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", r"block \d+: float samples", ScaleWarning)
-                for block in stream:
-                    out.write(block)
+            for block in stream:
+                out.write(block)

@@ -577,6 +577,7 @@ class Separator(nn.Module):
         negative: Union[None, QueryLike, Sequence[QueryLike]] = None,
         precision: str = "auto",
         device: Union[None, str, torch.device] = None,
+        check_scale: bool = True,
     ) -> Iterator[Union[np.ndarray, torch.Tensor]]:
         r"""Separate a stream block by block, at a fixed latency and flat memory.
 
@@ -614,6 +615,9 @@ class Separator(nn.Module):
             negative: As :meth:`separate`.
             precision: ``"auto"``, ``"bf16"`` or ``"fp32"``.
             device: Where to run (default: the model's device).
+            check_scale: Warn (:class:`~asteroid_wsas.separation.audio_io.ScaleWarning`,
+                once per stream) about float blocks of integer scale; False where the
+                caller checks the source itself (a file's reader says it as the file's).
 
         Returns:
             Iterator: blocks of estimates at the stream's rate, numpy for numpy blocks.
@@ -658,15 +662,15 @@ class Separator(nn.Module):
 
         # pieces of at most a hop: a big block does not make any buffer bigger than that
         piece = max(1, (chunk - overlap) * rate // self.sample_rate)
-        return self._stream_blocks(iter(chunks), start, piece)
+        return self._stream_blocks(iter(chunks), start, piece, check_scale)
 
     @torch.inference_mode()
     def _stream_blocks(
-        self, chunks: Iterator, start: Callable[[int], Stream], piece: int
+        self, chunks: Iterator, start: Callable[[int], Stream], piece: int, check_scale: bool
     ) -> Iterator[Union[np.ndarray, torch.Tensor]]:
         """The generator of :meth:`stream` (arguments checked there, at the call), in
         inference mode."""
-        yield from stream_blocks(chunks, start, piece)
+        yield from stream_blocks(chunks, start, piece, check_scale)
 
     def stream_latency(
         self, sample_rate: Optional[int] = None, chunk_seconds: Optional[float] = DEFAULT_CHUNK

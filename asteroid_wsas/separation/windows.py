@@ -511,7 +511,7 @@ def stream_latency(rate: int, model_rate: int, chunk: int) -> int:
 
 
 def stream_blocks(
-    chunks: Iterable, start: Callable[[int], Stream], piece: int
+    chunks: Iterable, start: Callable[[int], Stream], piece: int, check_scale: bool = True
 ) -> Iterator[Union[np.ndarray, torch.Tensor]]:
     """Blocks in, estimates out: each block checked, then pushed ``piece`` samples at a
     time (a big block makes no buffer bigger than that) into the :class:`Stream` that
@@ -521,6 +521,8 @@ def stream_blocks(
         chunks: Blocks :math:`(T,)` or :math:`(C, T)`, numpy or torch (empty ones skipped).
         start: Makes the stream for the first block's channel count.
         piece: Most samples pushed at once.
+        check_scale: Warn once about float blocks of integer scale (False: the caller
+            checks its source itself).
 
     Yields:
         Estimates :math:`(K, C, t)` (:math:`(K, t)` for 1-D blocks), numpy for numpy blocks.
@@ -529,7 +531,7 @@ def stream_blocks(
         ValueError: A block that is no array, of a bad shape, channel count or sample type
             (:func:`~.audio_io.float_samples`), or holding NaN; a stream without audio.
     """
-    state, kind, one_d, warned = None, None, False, False
+    state, kind, one_d, warned = None, None, False, not check_scale
     for index, block in enumerate(chunks):
         if not isinstance(block, (np.ndarray, torch.Tensor)):
             raise ValueError(f"block {index} is a {type(block).__name__}, not an array")

@@ -160,6 +160,19 @@ def test_a_stream_of_integer_scale_float_blocks_warns_once(separator, mixture):
     assert said[0].endswith("(said of a stream's first such block only)")
 
 
+def test_a_stream_whose_caller_checks_the_scale_says_nothing(separator, mixture):
+    options = dict(sample_rate=8000, precision="fp32", chunk_seconds=0.5, overlap_seconds=0.1)
+    blocks = np.split(mixture.astype(np.float32), 4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet = list(separator.stream(blocks, QUERY, check_scale=False, **options))
+    assert _scale_warnings(caught) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        said = list(separator.stream(blocks, QUERY, **options))
+    assert all(np.array_equal(a, b) for a, b in zip(quiet, said))  # only the warning differs
+
+
 @pytest.mark.parametrize(
     "audio, message",
     [
