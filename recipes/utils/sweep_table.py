@@ -85,7 +85,7 @@ def sweep_table(rows: Dict[str, Path], title: str) -> Tuple[str, int]:
     ]
     base: Optional[float] = None
     missing = 0
-    for name, folder in rows.items():
+    for index, (name, folder) in enumerate(rows.items()):
         scores, training = row_scores(folder)
         if not scores:
             missing += 1
@@ -93,14 +93,14 @@ def sweep_table(rows: Dict[str, Path], title: str) -> Tuple[str, int]:
             lines.append(f"| {name} | 0 | {state} ({folder}) | | | | | |")
             continue
         kept = [s[0] for s in scores]
-        base = mean(kept) if base is None else base
-        delta = mean(kept) - base
+        if index == 0:  # only the base is the base: without its runs, no row is compared
+            base = mean(kept)
         goal = "yes" if mean(kept) >= GOAL_DB else "no"
         cells = [
             name,
             str(len(scores)) + (f" ({training} still training)" if training else ""),
             _spread(kept),
-            f"{delta:+.2f}",
+            "" if base is None else f"{mean(kept) - base:+.2f}",
             goal,
             _spread([s[1] for s in scores]),
             ", ".join(str(s[2]) for s in scores),
@@ -110,7 +110,8 @@ def sweep_table(rows: Dict[str, Path], title: str) -> Tuple[str, int]:
     lines += [
         "",
         "Validation SDRi in dB of the checkpoint each run keeps (its best validation SDR), "
-        "mean ± std over seeds; 'vs base' against the first row with runs. Chosen on "
+        "mean ± std over seeds; 'vs base' against the first row (blank while it has no "
+        "finished run). Chosen on "
         "validation only: the test set is scored once, for the chosen setting.",
     ]
     return "\n".join(lines) + "\n", missing

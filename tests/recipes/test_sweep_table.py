@@ -46,3 +46,15 @@ def test_rows_keep_the_best_validation_sdr_and_say_runs_still_training(sweep, tm
     assert lines["deeper"] == f"| deeper | 0 | still training ({deep}) | | | | | |"
     assert lines["more"] == f"| more | 0 | not trained yet ({gone}) | | | | | |"
     assert missing == 2
+
+
+def test_no_row_is_compared_while_the_base_has_no_finished_run(sweep, tmp_path):
+    base, wide = tmp_path / "base", tmp_path / "wide"
+    _run(base / "seed0", [(200, 5.0, 4.0)], finished=False)
+    _run(wide / "seed0", [(200, 9.0, 8.0)])
+    table, missing = sweep.sweep_table({"base": base, "wider": wide}, "Sweep")
+    lines = {line.split("|")[1].strip(): line for line in table.splitlines() if "|" in line}
+    # the wider row is no base of its own: its 'vs base' cell stays empty
+    assert lines["wider"] == "| wider | 1 | 8.00 |  | yes | 9.00 | 200 | 8.00 |"
+    assert lines["base"] == f"| base | 0 | still training ({base}) | | | | | |"
+    assert missing == 1
