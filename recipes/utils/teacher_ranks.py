@@ -10,6 +10,10 @@ Usage (docs/recipes/synthetic.md, the leads of the converged comparison):
     python ../utils/teacher_ranks.py exp/encoder/tiny_2src.pth data/val_2mix.json \\
         supervised=exp/conv/2src/supervised/seed0 weak=exp/conv/2src/weak/seed0 ...
 
+Each run is queried with the encoder it was trained with (its ``conf.yml``), whatever the
+teacher that scores the estimates: another teacher (one trained on solos, say) judges the
+same estimates.
+
 A row's name is what precedes its last digits (``weak0``, ``weak1``: row ``weak``), so the
 seeds of a row pool into it.
 """
@@ -19,9 +23,11 @@ import itertools
 import re
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+import yaml
 from asteroid.losses.sdr import singlesrc_neg_sisdr
 
 from asteroid_wsas.encoders.loading import load_encoder
@@ -30,12 +36,16 @@ from asteroid_wsas.engine.evaluation import separated_batches
 Estimate = Tuple[float, float, bool]  # (SI-SDR dB, teacher similarity, own query first)
 
 
-def run_estimates(encoder, run: str, manifest: str, batch_size: int = 8) -> List[Estimate]:
-    """The estimates of one run (its ``best_model.pth``) on ``manifest``, in set order."""
+def run_estimates(
+    encoder, run: str, manifest: str, batch_size: int = 8, queries=None
+) -> List[Estimate]:
+    """The estimates of one run (its ``best_model.pth``) on ``manifest``, in set order,
+    judged by the teacher ``encoder``; ``queries``: the encoder that embeds the run's
+    queries (None: the teacher)."""
     out: List[Estimate] = []
     encoder.eval()
     for batch, est in separated_batches(
-        f"{run}/best_model.pth", encoder, manifest, batch_size, "cpu", progress=False
+        f"{run}/best_model.pth", queries or encoder, manifest, batch_size, "cpu", progress=False
     ):
         rate = batch["sample_rate"]
         with torch.inference_mode():
@@ -65,6 +75,26 @@ def preference_agreement(
     """
     pairs = [(x, y) for x, y in zip(a, b) if abs(x[0] - y[0]) > margin]
     return len(pairs), sum((x[0] > y[0]) == (x[1] > y[1]) for x, y in pairs)
+
+
+def trained_encoder(run: str) -> str:
+    """The encoder a run was trained with (``encoder.name`` of its ``conf.yml``), which its
+    queries must be embedded with.
+
+    Raises:
+        ValueError: No ``conf.yml`` naming an encoder, or a file it names is not here
+            (a run trained on another machine).
+    """
+    conf = Path(run) / "conf.yml"
+    if not conf.is_file():
+        raise ValueError(f"{run}: no conf.yml, so the encoder it was trained with is unknown")
+    with open(conf, encoding="utf-8") as f:
+        name = ((yaml.safe_load(f) or {}).get("encoder") or {}).get("name")
+    if not name:
+        raise ValueError(f"{conf} names no encoder (encoder.name)")
+    if name.endswith((".pth", ".pt")) and not Path(name).is_file():
+        raise ValueError(f"{conf}: its encoder {name} is not here")
+    return name
 
 
 def row_of(name: str) -> str:
@@ -98,6 +128,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--margin", type=float, default=1.0, help="dB of SI-SDR apart")
     args = parser.parse_args(argv)
     encoder = load_encoder(args.encoder)
+    own: Dict[str, object] = {}  # each run's query encoder, loaded once
     runs: Dict[str, List[Estimate]] = {}
     print("| run | estimates | SI-SDR (dB) | teacher matches its own query |")
     print("|---|---|---|---|")
@@ -105,7 +136,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         name, sep, run = item.partition("=")
         if not sep or not name or not run:
             parser.error(f"{item!r}: give NAME=RUN")
-        runs[name] = est = run_estimates(encoder, run, args.manifest)
+        try:
+            trained = trained_encoder(run)
+        except ValueError as err:
+            parser.error(str(err))
+        if trained not in own:
+            own[trained] = load_encoder(trained)
+        runs[name] = est = run_estimates(encoder, run, args.manifest, queries=own[trained])
         n = len(est)
         print(
             f"| {name} | {n} | {sum(e[0] for e in est) / n:.2f} | "

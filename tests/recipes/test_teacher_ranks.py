@@ -33,3 +33,22 @@ def test_seeds_pool_into_their_rows(ranks):
     assert rows["sup / weak"] == "| sup / weak | 16 | 0.0 % |"
     assert rows["mas / weak"] == "| mas / weak | 0 | - |"  # same SI-SDR: no pair counted
     assert rows["sup / sup"] == "| sup / sup | 0 | - |" and "weak / weak" in rows
+
+
+def test_a_run_is_queried_with_the_encoder_it_was_trained_with(ranks, tmp_path):
+    run = tmp_path / "seed0"
+    run.mkdir()
+    with pytest.raises(ValueError, match="no conf.yml"):
+        ranks.trained_encoder(str(run))
+    (run / "conf.yml").write_text("data: {n_sources: 2}\n")
+    with pytest.raises(ValueError, match="names no encoder"):
+        ranks.trained_encoder(str(run))
+    gone = tmp_path / "elsewhere" / "tiny_2src.pth"
+    (run / "conf.yml").write_text(f"encoder:\n  name: {gone}\n")
+    with pytest.raises(ValueError, match="is not here"):
+        ranks.trained_encoder(str(run))
+    gone.parent.mkdir()
+    gone.write_bytes(b"")
+    assert ranks.trained_encoder(str(run)) == str(gone)
+    (run / "conf.yml").write_text("encoder:\n  name: laion/clap-htsat-unfused\n")
+    assert ranks.trained_encoder(str(run)) == "laion/clap-htsat-unfused"  # a hub id
