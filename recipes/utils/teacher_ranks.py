@@ -23,29 +23,33 @@ import itertools
 import re
 import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import yaml
 from asteroid.losses.sdr import singlesrc_neg_sisdr
 
-from asteroid_wsas.encoders.loading import load_encoder
+from asteroid_wsas.encoders.loading import encoder_beside, load_encoder
 from asteroid_wsas.engine.evaluation import separated_batches
+from asteroid_wsas.separation.contract import MissingEncoderError
 
 Estimate = Tuple[float, float, bool]  # (SI-SDR dB, teacher similarity, own query first)
 
 
 def run_estimates(
-    encoder, run: str, manifest: str, batch_size: int = 8, queries=None
+    encoder, run: str, manifest: str, batch_size: int = 8, query_encoder=None
 ) -> List[Estimate]:
     """The estimates of one run (its ``best_model.pth``) on ``manifest``, in set order,
-    judged by the teacher ``encoder``; ``queries``: the encoder that embeds the run's
+    judged by the teacher ``encoder``; ``query_encoder``: the one that embeds the run's
     queries (None: the teacher)."""
     out: List[Estimate] = []
     encoder.eval()
     for batch, est in separated_batches(
-        f"{run}/best_model.pth", queries or encoder, manifest, batch_size, "cpu", progress=False
+        f"{run}/best_model.pth",
+        query_encoder or encoder,
+        manifest,
+        batch_size,
+        "cpu",
+        progress=False,
     ):
         rate = batch["sample_rate"]
         with torch.inference_mode():
@@ -78,22 +82,18 @@ def preference_agreement(
 
 
 def trained_encoder(run: str) -> str:
-    """The encoder a run was trained with (``encoder.name`` of its ``conf.yml``), which its
-    queries must be embedded with.
+    """The encoder a run was trained with, which its queries must be embedded with:
+    :func:`~asteroid_wsas.encoders.loading.encoder_beside` of its ``best_model.pth`` (the
+    ``conf.yml`` beside it; ``tiny`` and relative paths resolved as training does).
 
     Raises:
-        ValueError: No ``conf.yml`` naming an encoder, or a file it names is not here
-            (a run trained on another machine).
+        MissingEncoderError: No ``conf.yml`` naming an encoder, or a file it names is not
+            here (a run trained on another machine).
     """
-    conf = Path(run) / "conf.yml"
-    if not conf.is_file():
-        raise ValueError(f"{run}: no conf.yml, so the encoder it was trained with is unknown")
-    with open(conf, encoding="utf-8") as f:
-        name = ((yaml.safe_load(f) or {}).get("encoder") or {}).get("name")
-    if not name:
-        raise ValueError(f"{conf} names no encoder (encoder.name)")
-    if name.endswith((".pth", ".pt")) and not Path(name).is_file():
-        raise ValueError(f"{conf}: its encoder {name} is not here")
+    model = f"{run}/best_model.pth"
+    name = encoder_beside(model)
+    if name is None:
+        raise MissingEncoderError(model)
     return name
 
 
@@ -138,11 +138,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error(f"{item!r}: give NAME=RUN")
         try:
             trained = trained_encoder(run)
-        except ValueError as err:
-            parser.error(str(err))
+        except MissingEncoderError as err:
+            parser.error(err.message(None, command_line=True))
         if trained not in own:
             own[trained] = load_encoder(trained)
-        runs[name] = est = run_estimates(encoder, run, args.manifest, queries=own[trained])
+        runs[name] = est = run_estimates(encoder, run, args.manifest, query_encoder=own[trained])
         n = len(est)
         print(
             f"| {name} | {n} | {sum(e[0] for e in est) / n:.2f} | "

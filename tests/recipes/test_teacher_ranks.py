@@ -3,6 +3,7 @@ the same source as their SI-SDR does, pooled over the seeds of each pair of rows
 
 import pytest
 
+from asteroid_wsas.separation.contract import MissingEncoderError
 from tests.helpers import recipe_utility
 
 
@@ -38,17 +39,20 @@ def test_seeds_pool_into_their_rows(ranks):
 def test_a_run_is_queried_with_the_encoder_it_was_trained_with(ranks, tmp_path):
     run = tmp_path / "seed0"
     run.mkdir()
-    with pytest.raises(ValueError, match="no conf.yml"):
+    with pytest.raises(MissingEncoderError, match="no conf.yml beside it names one"):
         ranks.trained_encoder(str(run))
     (run / "conf.yml").write_text("data: {n_sources: 2}\n")
-    with pytest.raises(ValueError, match="names no encoder"):
+    with pytest.raises(MissingEncoderError, match="no conf.yml beside it names one"):
         ranks.trained_encoder(str(run))
     gone = tmp_path / "elsewhere" / "tiny_2src.pth"
     (run / "conf.yml").write_text(f"encoder:\n  name: {gone}\n")
-    with pytest.raises(ValueError, match="is not here"):
+    with pytest.raises(MissingEncoderError, match=f"the encoder file {gone} .* is not there"):
         ranks.trained_encoder(str(run))
     gone.parent.mkdir()
     gone.write_bytes(b"")
     assert ranks.trained_encoder(str(run)) == str(gone)
     (run / "conf.yml").write_text("encoder:\n  name: laion/clap-htsat-unfused\n")
     assert ranks.trained_encoder(str(run)) == "laion/clap-htsat-unfused"  # a hub id
+    (run / "conf.yml").write_text("encoder:\n  name: tiny\n")  # the run's own stage-2 file
+    with pytest.raises(MissingEncoderError, match="encoder/tiny.pth"):
+        ranks.trained_encoder(str(run))
